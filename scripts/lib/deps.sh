@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages KIM Platform builds and runs with. Idempotent: asks apt only for
+# what is missing, and refreshes the package lists only when something is.
+set -euo pipefail
+
+KIM_DEBIAN_PACKAGES=(
+  build-essential cmake ccache pkg-config
+  libboost1.81-dev libboost-program-options1.81-dev
+  nlohmann-json3-dev libspdlog-dev libsqlite3-dev libssl-dev
+  libgtest-dev libgmock-dev
+)
+
+kim_install_deps() {
+  local missing=()
+  for pkg in "${KIM_DEBIAN_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$pkg")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "Installing missing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
