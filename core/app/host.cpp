@@ -1,0 +1,270 @@
+#include "app/host.hpp"
+
+#include <sys/stat.h>
+
+#include <boost/dll/runtime_symbol_info.hpp>
+
+#include "http/server.hpp"
+#include "kim/sdk/version.hpp"
+#include "log/logging.hpp"
+
+#ifndef KIM_HOST_VERSION
+#define KIM_HOST_VERSION "0.0.0"
+#endif
+
+namespace kim::app {
+
+namespace {
+
+std::string bearer_token(const sdk::HttpRequest& request) {
+  const std::string header = request.header("authorization");
+  constexpr std::string_view kScheme = "Bearer ";
+  if (header.size() <= kScheme.size()) return {};
+  std::string scheme = header.substr(0, kScheme.size());
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  if (scheme != "bearer ") return {};
+  return header.substr(kScheme.size());
+}
+
+std::string iso_time(std::chrono::system_clock::time_point time) {
+  auto seconds = std::chrono::system_clock::to_time_t(time);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+nlohmann::json report_json(const plugins::PluginReport& report) {
+  nlohmann::json json = {{"id", report.id},
+                         {"file", report.file.string()},
+                         {"version", report.version},
+                         {"sdk_version", report.sdk_version},
+                         {"description", report.description},
+                         {"enabled", report.enabled},
+                         {"state", plugins::to_string(report.state)},
+                         {"routes", report.routes},
+                         {"subscriptions", report.subscriptions},
+                         {"connectors", report.connectors},
+                         {"jobs", report.jobs},
+                         {"schema_version", report.schema_version}};
+  if (!report.reason.empty()) json["reason"] = report.reason;
+  return json;
+}
+
+}  // namespace
+
+const char* host_version() { return KIM_HOST_VERSION; }
+
+std::filesystem::path default_plugin_directory() {
+  return (boost::dll::program_location().parent_path().parent_path() / "lib" / "kim" / "plugins")
+      .lexically_normal();
+}
+
+std::vector<store::Migration> core_migrations() { return auth::migrations(); }
+
+std::unique_ptr<store::Store> open_store(const config::HostConfig& config) {
+  std::error_code ec;
+  if (!std::filesystem::exists(config.data_dir)) {
+    std::filesystem::create_directories(config.data_dir, ec);
+    if (ec) {
+      throw std::runtime_error("cannot create data folder " + config.data_dir.string() + ": " +
+                               ec.message());
+    }
+    // Social data: only the service user may enter the folder.
+    ::chmod(config.data_dir.c_str(), 0700);
+  }
+  std::filesystem::create_directories(config.database.path.parent_path(), ec);
+  auto store = std::make_unique<store::Store>(store::StoreOptions{
+      config.database.path, config.database.busy_timeout_ms, config.database.synchronous,
+      config.database.read_connections, config.database.max_batch});
+  store->migrate("core", core_migrations());
+  return store;
+}
+
+Host::Host(config::HostConfig config)
+    : config_(std::move(config)),
+      logger_(log::get("kim")),
+      router_(std::make_unique<http::Router>()),
+      events_(std::make_unique<events::EventBus>(log::get("events"))),
+      connectors_(std::make_unique<plugins::Registry<sdk::ConnectorFactory>>("connector type")),
+      scheduler_(std::make_unique<jobs::Scheduler>(log::get("jobs"))) {}
+
+Host::~Host() {
+  scheduler_->stop();
+  if (plugins_) plugins_->stop_all();
+  // Drop every std::function that may point into a plugin before the libraries go.
+  scheduler_->clear();
+  connectors_->clear();
+  events_->clear();
+  router_->clear();
+  plugins_.reset();
+  access_.reset();
+  if (store_) store_->close();
+}
+
+plugins::HostServices Host::services() {
+  return plugins::HostServices{*router_, *events_, *connectors_, *scheduler_, store_.get(),
+                               sdk::HostInfo{host_version(), KIM_SDK_VERSION_STRING,
+                                             config_.deployment_name}};
+}
+
+std::vector<plugins::PluginReport> Host::inspect_plugins() {
+  auto directories = config_.plugins.directories;
+  if (directories.empty()) directories.push_back(default_plugin_directory());
+  plugins_ = std::make_unique<plugins::PluginManager>(config_.plugins, directories, services(),
+                                                      log::get("plugins"));
+  plugins_->load_all();
+  return plugins_->reports();
+}
+
+void Host::open() {
+  logger_->info("kim {} starting for {} (config {})", host_version(), config_.deployment_name,
+                config_.source.string());
+  store_ = open_store(config_);
+  logger_->info("database {} ready (core schema #{})", config_.database.path.string(),
+                store_->schema_version("core"));
+  access_ = std::make_unique<auth::AccessDirectory>(*store_);
+  if (auto token_file = access_->bootstrap_admin(config_.data_dir)) {
+    logger_->warn("empty database: created user \"admin\"; its token is in {} (mode 0600). "
+                  "Use it once to create personal tokens, then delete the file.",
+                  token_file->string());
+  }
+  add_host_routes();
+  inspect_plugins();
+  plugins_->start_all();
+  scheduler_->start();
+}
+
+void Host::serve() {
+  http::Server server(
+      config_.server, [this](sdk::HttpRequest& request) { return handle(request); },
+      log::get("http"));
+  auto port = server.listen();
+  logger_->info("listening on http://{}:{}", config_.server.host, port);
+  events_->publish({"host.started", {{"port", port}}, {}, "host"});
+  server.run();
+  events_->publish({"host.stopping", nlohmann::json::object(), {}, "host"});
+  scheduler_->stop();
+  plugins_->stop_all();
+  store_->close();
+  logger_->info("stopped cleanly");
+}
+
+sdk::HttpResponse Host::handle(sdk::HttpRequest& request) {
+  auto match = router_->match(request.method, request.path);
+  const bool is_public =
+      match.kind == http::RouteMatch::Kind::kFound && match.route->options.public_route;
+  if (!is_public) {
+    // Authenticate before telling whether a route exists.
+    const std::string token = bearer_token(request);
+    if (!token.empty()) request.principal = access_->authenticate(token);
+    if (!request.principal) {
+      auto response = sdk::HttpResponse::error(
+          401, "unauthenticated",
+          token.empty() ? "send an API token as \"Authorization: Bearer <token>\""
+                        : "the API token is unknown or revoked");
+      response.headers["www-authenticate"] = "Bearer";
+      return response;
+    }
+  }
+  if (match.kind == http::RouteMatch::Kind::kNotFound) {
+    return sdk::HttpResponse::error(404, "not_found", "no resource at " + request.path);
+  }
+  if (match.kind == http::RouteMatch::Kind::kMethodNotAllowed) {
+    std::string allow;
+    for (auto method : match.allowed) {
+      allow += (allow.empty() ? "" : ", ") + std::string(sdk::to_string(method));
+    }
+    auto response = sdk::HttpResponse::error(
+        405, "method_not_allowed",
+        std::string(sdk::to_string(request.method)) + " is not allowed here (allowed: " + allow +
+            ")");
+    response.headers["allow"] = allow;
+    return response;
+  }
+  const auto& roles = match.route->options.roles;
+  if (!roles.empty() && request.principal &&
+      std::find(roles.begin(), roles.end(), request.principal->role) == roles.end()) {
+    return sdk::HttpResponse::error(403, "forbidden",
+                                    "role " + request.principal->role + " may not do this");
+  }
+  request.path_params = std::move(match.path_params);
+  try {
+    return match.route->handler(request);
+  } catch (const std::exception& e) {
+    logger_->error("request {} ({} {}) failed in {}: {}", request.request_id,
+                   sdk::to_string(request.method), match.route->pattern, match.route->owner,
+                   e.what());
+    return sdk::HttpResponse::error(500, "internal_error",
+                                    "internal error; request id " + request.request_id);
+  }
+}
+
+void Host::add_host_routes() {
+  using sdk::HttpMethod;
+  router_->add({HttpMethod::kGet, "/health", [this](const sdk::HttpRequest&) { return health(); },
+                sdk::RouteOptions{.public_route = true, .roles = {}}, "host"});
+  router_->add({HttpMethod::kGet, "/api/v1/plugins",
+                [this](const sdk::HttpRequest&) { return list_plugins(); }, {}, "host"});
+  router_->add({HttpMethod::kGet, "/api/v1/jobs",
+                [this](const sdk::HttpRequest&) { return list_jobs(); },
+                sdk::RouteOptions{.public_route = false, .roles = {"admin"}}, "host"});
+  router_->add({HttpMethod::kPost, "/api/v1/jobs/{name}/run",
+                [this](const sdk::HttpRequest& request) { return run_job(request); },
+                sdk::RouteOptions{.public_route = false, .roles = {"admin"}}, "host"});
+}
+
+sdk::HttpResponse Host::health() {
+  nlohmann::json body = {{"status", "ok"},
+                         {"version", host_version()},
+                         {"sdk_version", KIM_SDK_VERSION_STRING},
+                         {"deployment", config_.deployment_name}};
+  try {
+    store_->read([](store::Connection& db) { return db.query("SELECT 1"); });
+    body["database"] = "ok";
+  } catch (const std::exception& e) {
+    logger_->error("health check: database unavailable: {}", e.what());
+    body["status"] = "degraded";
+    body["database"] = "unavailable";
+  }
+  nlohmann::json counts = nlohmann::json::object();
+  for (const auto& report : plugins_->reports()) {
+    counts[std::string(plugins::to_string(report.state))] =
+        counts.value(std::string(plugins::to_string(report.state)), 0) + 1;
+  }
+  body["plugins"] = counts;
+  return sdk::HttpResponse::json(body["status"] == "ok" ? 200 : 503, body);
+}
+
+sdk::HttpResponse Host::list_plugins() {
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& report : plugins_->reports()) items.push_back(report_json(report));
+  return sdk::HttpResponse::json(200, {{"items", items}});
+}
+
+sdk::HttpResponse Host::list_jobs() {
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& job : scheduler_->jobs()) {
+    nlohmann::json item = {{"name", job.name},
+                           {"owner", job.owner},
+                           {"interval_ms", job.interval.count()},
+                           {"runs", job.runs},
+                           {"failures", job.failures},
+                           {"last_error", job.last_error}};
+    item["last_run"] = job.last_run ? nlohmann::json(iso_time(*job.last_run)) : nullptr;
+    items.push_back(item);
+  }
+  return sdk::HttpResponse::json(200, {{"items", items}});
+}
+
+sdk::HttpResponse Host::run_job(const sdk::HttpRequest& request) {
+  const auto& name = request.path_params.at("name");
+  if (!scheduler_->trigger(name)) {
+    return sdk::HttpResponse::error(404, "not_found", "no job named " + name, "name");
+  }
+  return sdk::HttpResponse::json(202, {{"job", name}, {"status", "queued"}});
+}
+
+}  // namespace kim::app

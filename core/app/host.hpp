@@ -1,0 +1,79 @@
+// The kim host: owns the store, the registries, the plugins and the HTTP request pipeline
+// (routing, authentication, role checks). The CLI in main.cpp drives it.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include <spdlog/logger.h>
+
+#include "auth/access.hpp"
+#include "config/host_config.hpp"
+#include "events/event_bus.hpp"
+#include "http/router.hpp"
+#include "jobs/scheduler.hpp"
+#include "kim/sdk/connector.hpp"
+#include "plugins/plugin_manager.hpp"
+#include "plugins/registry.hpp"
+#include "store/store.hpp"
+
+namespace kim::app {
+
+// The version of the kim binary (from CMake's project version).
+const char* host_version();
+
+// Where plugins are looked for when the config names no folder: <prefix>/lib/kim/plugins, with
+// <prefix> the folder above the one holding the kim binary (build tree and install alike).
+std::filesystem::path default_plugin_directory();
+
+// Every migration of namespace "core", in order.
+std::vector<store::Migration> core_migrations();
+
+// Creates the data folder (mode 0700) if needed and opens and migrates the database.
+std::unique_ptr<store::Store> open_store(const config::HostConfig& config);
+
+class Host {
+ public:
+  explicit Host(config::HostConfig config);
+  ~Host();
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+
+  // Serve mode: opens the database, creates the bootstrap admin token on an empty database,
+  // loads and starts the plugins and registers the host's own routes.
+  void open();
+  // Inspect mode (`kim plugins list`): checks and loads plugins without database or start().
+  std::vector<plugins::PluginReport> inspect_plugins();
+
+  // Serves HTTP until SIGINT/SIGTERM, then stops plugins and closes the database.
+  void serve();
+
+  // The request pipeline; public for in-process tests.
+  sdk::HttpResponse handle(sdk::HttpRequest& request);
+
+  http::Router& router() { return *router_; }
+  store::Store& store() { return *store_; }
+
+ private:
+  void add_host_routes();
+  sdk::HttpResponse health();
+  sdk::HttpResponse list_plugins();
+  sdk::HttpResponse list_jobs();
+  sdk::HttpResponse run_job(const sdk::HttpRequest& request);
+  plugins::HostServices services();
+
+  config::HostConfig config_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<auth::AccessDirectory> access_;
+  // Declared before the registries: destroyed after them, so plugin libraries outlive every
+  // std::function that points into them.
+  std::unique_ptr<plugins::PluginManager> plugins_;
+  std::unique_ptr<http::Router> router_;
+  std::unique_ptr<events::EventBus> events_;
+  std::unique_ptr<plugins::Registry<sdk::ConnectorFactory>> connectors_;
+  std::unique_ptr<jobs::Scheduler> scheduler_;
+};
+
+}  // namespace kim::app

@@ -1,0 +1,253 @@
+// The `kim` command line: serve, plugins list, token create, config check.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <spdlog/spdlog.h>
+
+#include "app/host.hpp"
+#include "auth/access.hpp"
+#include "config/host_config.hpp"
+#include "kim/sdk/version.hpp"
+#include "log/logging.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+const char* const kUsage = R"(kim — KIM Platform host
+
+Usage:
+  kim serve --config FILE [--listen HOST:PORT] [--data-dir DIR]
+  kim plugins list --config FILE [--json]
+  kim token create --config FILE --user NAME --role ROLE [--org ORG] [--label TEXT]
+  kim config check --config FILE
+  kim --version
+  kim --help            (or: kim COMMAND --help)
+
+Commands:
+  serve          Start the host: open and migrate the database, load the enabled plugins,
+                 serve the HTTP API. Stops gracefully on SIGINT/SIGTERM.
+  plugins list   Show every plugin file found: id, version, SDK version, enabled or not,
+                 loaded or the reason it was refused. Does not touch the database.
+  token create   Create a user (if new) and an API token for it; prints the token once.
+                 Roles: admin, case_manager, coordinator, authority_officer, auditor.
+  config check   Validate a config file and print it with every default filled in.
+
+Exit status: 0 success, 1 failure while running, 2 bad usage or invalid config.
+)";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+po::variables_map parse(const std::vector<std::string>& args, const po::options_description& desc) {
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    if (vm.count("help")) return vm;
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  return vm;
+}
+
+po::options_description common_options(const char* title) {
+  po::options_description desc(title);
+  desc.add_options()("help,h", "show this help")(
+      "config,c", po::value<std::string>()->required(), "host config file (JSON)");
+  return desc;
+}
+
+kim::config::HostConfig load_config(const po::variables_map& vm) {
+  auto config = kim::config::load_host_config(vm["config"].as<std::string>());
+  kim::log::configure(config.log);
+  return config;
+}
+
+int run_serve(const std::vector<std::string>& args) {
+  auto desc = common_options("kim serve options");
+  desc.add_options()("listen", po::value<std::string>(),
+                     "HOST:PORT to listen on (overrides server.listen)")(
+      "data-dir", po::value<std::string>(), "data folder (overrides data_dir)");
+  auto vm = parse(args, desc);
+  if (vm.count("help")) {
+    std::cout << "Usage: kim serve --config FILE [--listen HOST:PORT] [--data-dir DIR]\n\n"
+              << desc << "\n";
+    return kExitOk;
+  }
+  auto config = load_config(vm);
+  if (vm.count("listen")) {
+    try {
+      std::tie(config.server.host, config.server.port) =
+          kim::config::parse_listen_address(vm["listen"].as<std::string>());
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--listen: ") + e.what());
+    }
+  }
+  if (vm.count("data-dir")) {
+    auto file_name = config.database.path.lexically_relative(config.data_dir);
+    config.data_dir = std::filesystem::absolute(vm["data-dir"].as<std::string>());
+    config.database.path = config.data_dir / file_name;
+  }
+  kim::app::Host host(std::move(config));
+  host.open();
+  host.serve();
+  return kExitOk;
+}
+
+int run_plugins_list(const std::vector<std::string>& args) {
+  auto desc = common_options("kim plugins list options");
+  desc.add_options()("json", "print JSON instead of a table");
+  auto vm = parse(args, desc);
+  if (vm.count("help")) {
+    std::cout << "Usage: kim plugins list --config FILE [--json]\n\n" << desc << "\n";
+    return kExitOk;
+  }
+  auto config = load_config(vm);
+  kim::app::Host host(std::move(config));
+  auto reports = host.inspect_plugins();
+  if (vm.count("json")) {
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& r : reports) {
+      nlohmann::json item = {{"id", r.id},
+                             {"file", r.file.string()},
+                             {"version", r.version},
+                             {"sdk_version", r.sdk_version},
+                             {"enabled", r.enabled},
+                             {"state", kim::plugins::to_string(r.state)}};
+      if (!r.reason.empty()) item["reason"] = r.reason;
+      items.push_back(item);
+    }
+    std::cout << items.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (reports.empty()) {
+    std::cout << "No plugin files found.\n";
+    return kExitOk;
+  }
+  std::printf("%-20s %-10s %-8s %-8s %-9s %s\n", "ID", "VERSION", "SDK", "ENABLED", "STATE",
+              "FILE / REASON");
+  for (const auto& r : reports) {
+    std::printf("%-20s %-10s %-8s %-8s %-9s %s\n", r.id.c_str(),
+                r.version.empty() ? "-" : r.version.c_str(),
+                r.sdk_version.empty() ? "-" : r.sdk_version.c_str(), r.enabled ? "yes" : "no",
+                std::string(kim::plugins::to_string(r.state)).c_str(),
+                r.file.empty() ? "-" : r.file.string().c_str());
+    if (!r.reason.empty()) std::printf("%-20s   reason: %s\n", "", r.reason.c_str());
+  }
+  return kExitOk;
+}
+
+int run_token_create(const std::vector<std::string>& args) {
+  auto desc = common_options("kim token create options");
+  desc.add_options()("user", po::value<std::string>()->required(), "user name (created if new)")(
+      "role", po::value<std::string>()->required(),
+      "admin | case_manager | coordinator | authority_officer | auditor")(
+      "org", po::value<std::string>()->default_value(""), "organisation of the user")(
+      "label", po::value<std::string>()->default_value("cli"), "what the token is for");
+  auto vm = parse(args, desc);
+  if (vm.count("help")) {
+    std::cout << "Usage: kim token create --config FILE --user NAME --role ROLE [--org ORG]\n\n"
+              << desc << "\n";
+    return kExitOk;
+  }
+  auto config = load_config(vm);
+  auto store = kim::app::open_store(config);
+  kim::auth::AccessDirectory access(*store);
+  kim::auth::IssuedToken issued;
+  try {
+    issued = access.create_token(vm["user"].as<std::string>(), vm["role"].as<std::string>(),
+                                 vm["org"].as<std::string>(), vm["label"].as<std::string>());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  std::cerr << "Token for user \"" << vm["user"].as<std::string>()
+            << "\" created. It is shown only now; store it safely:\n";
+  std::cout << issued.token << "\n";
+  return kExitOk;
+}
+
+int run_config_check(const std::vector<std::string>& args) {
+  auto desc = common_options("kim config check options");
+  auto vm = parse(args, desc);
+  if (vm.count("help")) {
+    std::cout << "Usage: kim config check --config FILE\n\n" << desc << "\n";
+    return kExitOk;
+  }
+  auto config = load_config(vm);
+  std::cout << vm["config"].as<std::string>() << " is valid.\n"
+            << "  deployment:  " << config.deployment_name << "\n"
+            << "  listen:      " << config.server.host << ":" << config.server.port << "\n"
+            << "  data folder: " << config.data_dir.string() << "\n"
+            << "  database:    " << config.database.path.string() << " (synchronous="
+            << config.database.synchronous << ")\n"
+            << "  log level:   " << config.log.level << "\n";
+  auto directories = config.plugins.directories;
+  if (directories.empty()) directories.push_back(kim::app::default_plugin_directory());
+  for (const auto& d : directories) std::cout << "  plugin dir:  " << d.string() << "\n";
+  for (const auto& [id, setting] : config.plugins.settings) {
+    std::cout << "  plugin:      " << id << (setting.enabled ? " (enabled)" : " (disabled)")
+              << "\n";
+  }
+  return kExitOk;
+}
+
+int dispatch(const std::vector<std::string>& argv) {
+  if (argv.empty() || argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
+    std::cout << kUsage;
+    return argv.empty() ? kExitUsage : kExitOk;
+  }
+  if (argv[0] == "--version" || argv[0] == "-V" || argv[0] == "version") {
+    std::cout << "kim " << kim::app::host_version() << " (SDK " << KIM_SDK_VERSION_STRING
+              << ", ABI " << KIM_SDK_ABI_VERSION << ", " << KIM_SDK_BUILD_KEY << ")\n";
+    return kExitOk;
+  }
+  const std::string& command = argv[0];
+  auto rest = [&](std::size_t skip) {
+    return std::vector<std::string>(argv.begin() + static_cast<long>(skip), argv.end());
+  };
+  if (command == "serve") return run_serve(rest(1));
+  if (command == "plugins" && argv.size() > 1 && argv[1] == "list") {
+    return run_plugins_list(rest(2));
+  }
+  if (command == "token" && argv.size() > 1 && argv[1] == "create") {
+    return run_token_create(rest(2));
+  }
+  if (command == "config" && argv.size() > 1 && argv[1] == "check") {
+    return run_config_check(rest(2));
+  }
+  throw UsageError("unknown command \"" + command +
+                   (argv.size() > 1 ? " " + argv[1] : std::string()) + "\"; see kim --help");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Database, token and log files hold social data or secrets: readable by the service user only.
+  ::umask(077);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    return dispatch(args);
+  } catch (const UsageError& e) {
+    std::cerr << "kim: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const kim::config::ConfigError& e) {
+    std::cerr << "kim: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    spdlog::default_logger()->flush();
+    std::cerr << "kim: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}

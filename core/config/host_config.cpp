@@ -1,0 +1,125 @@
+#include "config/host_config.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "config/json_schema.hpp"
+
+namespace kim::config {
+
+extern const char* const kHostConfigSchemaText;  // generated from config/schema at build time
+
+namespace {
+
+std::string join_problems(const std::string& source, const std::vector<std::string>& problems) {
+  std::string message = source + " is invalid:";
+  for (const auto& problem : problems) message += "\n  " + problem;
+  return message;
+}
+
+std::filesystem::path resolve(const std::filesystem::path& base_dir, const std::string& value) {
+  std::filesystem::path path(value);
+  return (path.is_absolute() ? path : base_dir / path).lexically_normal();
+}
+
+}  // namespace
+
+ConfigError::ConfigError(const std::string& source, std::vector<std::string> problems)
+    : std::runtime_error(join_problems(source, problems)), problems_(std::move(problems)) {}
+
+const nlohmann::json& host_config_schema() {
+  static const nlohmann::json schema = nlohmann::json::parse(kHostConfigSchemaText);
+  return schema;
+}
+
+std::pair<std::string, std::uint16_t> parse_listen_address(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
+    throw std::invalid_argument("\"" + listen + "\" is not HOST:PORT (e.g. 127.0.0.1:8080)");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string port_text = listen.substr(colon + 1);
+  int port = 0;
+  try {
+    std::size_t used = 0;
+    port = std::stoi(port_text, &used);
+    if (used != port_text.size()) port = -1;
+  } catch (const std::exception&) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) {
+    throw std::invalid_argument("\"" + listen + "\": port must be a number from 0 to 65535");
+  }
+  return {host, static_cast<std::uint16_t>(port)};
+}
+
+HostConfig parse_host_config(nlohmann::json document, const std::filesystem::path& base_dir,
+                             const std::string& source) {
+  std::vector<std::string> problems;
+  for (const auto& error : validate(host_config_schema(), document, /*apply_defaults=*/true)) {
+    problems.push_back(error.to_string());
+  }
+  if (!problems.empty()) throw ConfigError(source, problems);
+
+  HostConfig config;
+  config.deployment_name = document["deployment"]["name"];
+  config.data_dir = resolve(base_dir, document["data_dir"]);
+
+  const auto& server = document["server"];
+  try {
+    std::tie(config.server.host, config.server.port) = parse_listen_address(server["listen"]);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(source, {std::string("server.listen: ") + e.what()});
+  }
+  config.server.io_threads = server["io_threads"];
+  config.server.worker_threads = server["worker_threads"];
+  config.server.body_limit_bytes = server["body_limit_bytes"];
+  config.server.request_timeout = std::chrono::seconds(server["request_timeout_seconds"]);
+  config.server.keep_alive_timeout = std::chrono::seconds(server["keep_alive_timeout_seconds"]);
+  config.server.shutdown_timeout = std::chrono::seconds(server["shutdown_timeout_seconds"]);
+
+  const auto& database = document["database"];
+  config.database.path = resolve(config.data_dir, database["file"]);
+  config.database.synchronous = database["synchronous"];
+  config.database.busy_timeout_ms = database["busy_timeout_ms"];
+  config.database.read_connections = database["read_connections"];
+  config.database.max_batch = database["max_batch"];
+
+  const auto& log = document["log"];
+  config.log.level = log["level"];
+  config.log.pattern = log["pattern"];
+  if (log.contains("file")) config.log.file = resolve(base_dir, log["file"]);
+
+  const auto& plugins = document["plugins"];
+  for (const auto& directory : plugins["directories"]) {
+    config.plugins.directories.push_back(resolve(base_dir, directory));
+  }
+  for (const auto& [id, setting] : plugins["settings"].items()) {
+    config.plugins.settings[id] = PluginSetting{setting["enabled"], setting["config"]};
+  }
+  return config;
+}
+
+HostConfig load_host_config(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) {
+    throw ConfigError(file.string(), {"cannot be read (does the file exist?)"});
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json document;
+  try {
+    document = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ConfigError(file.string(), {std::string("not valid JSON: ") + e.what()});
+  }
+  auto base_dir = std::filesystem::absolute(file).parent_path();
+  HostConfig config = parse_host_config(std::move(document), base_dir, file.string());
+  config.source = file;
+  return config;
+}
+
+}  // namespace kim::config

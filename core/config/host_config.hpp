@@ -1,0 +1,85 @@
+// The host configuration: parsed from JSON, validated against config/schema/kim-host.schema.json
+// (compiled into the binary), with every relative path resolved against the config file's folder.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kim::config {
+
+struct ServerConfig {
+  std::string host;
+  std::uint16_t port = 0;
+  int io_threads = 0;
+  int worker_threads = 0;
+  std::size_t body_limit_bytes = 0;
+  std::chrono::seconds request_timeout{0};
+  std::chrono::seconds keep_alive_timeout{0};
+  std::chrono::seconds shutdown_timeout{0};
+};
+
+struct DatabaseConfig {
+  std::filesystem::path path;  // data_dir / file
+  std::string synchronous;
+  int busy_timeout_ms = 0;
+  int read_connections = 0;
+  int max_batch = 0;
+};
+
+struct LogConfig {
+  std::string level;
+  std::string pattern;
+  std::optional<std::filesystem::path> file;
+};
+
+struct PluginSetting {
+  bool enabled = true;
+  nlohmann::json config = nlohmann::json::object();
+};
+
+struct PluginsConfig {
+  std::vector<std::filesystem::path> directories;  // empty: the default beside the binary
+  std::map<std::string, PluginSetting> settings;   // by plugin id
+};
+
+struct HostConfig {
+  std::filesystem::path source;  // the file it came from, empty when parsed from memory
+  std::string deployment_name;
+  std::filesystem::path data_dir;
+  ServerConfig server;
+  DatabaseConfig database;
+  LogConfig log;
+  PluginsConfig plugins;
+};
+
+// Thrown for a config that cannot be used; what() lists every problem, one per line, each
+// qualified by the JSON path of the offending value ("server.io_threads: must be at least 1").
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(const std::string& source, std::vector<std::string> problems);
+  const std::vector<std::string>& problems() const { return problems_; }
+
+ private:
+  std::vector<std::string> problems_;
+};
+
+// The host config schema as shipped in config/schema/kim-host.schema.json.
+const nlohmann::json& host_config_schema();
+
+HostConfig load_host_config(const std::filesystem::path& file);
+// `base_dir` anchors relative paths; `source` names the document in error messages.
+HostConfig parse_host_config(nlohmann::json document, const std::filesystem::path& base_dir,
+                             const std::string& source);
+
+// Splits "HOST:PORT" ("[::1]:8080" for IPv6). Throws std::invalid_argument with a clear message.
+std::pair<std::string, std::uint16_t> parse_listen_address(const std::string& listen);
+
+}  // namespace kim::config

@@ -1,0 +1,57 @@
+#include "events/event_bus.hpp"
+
+#include <mutex>
+
+namespace kim::events {
+
+void EventBus::subscribe(const std::string& type, sdk::EventHandler handler,
+                         const std::string& owner) {
+  std::unique_lock lock(mutex_);
+  by_type_[type].push_back(
+      {owner, std::make_shared<const sdk::EventHandler>(std::move(handler))});
+}
+
+int EventBus::publish(const sdk::Event& event) const {
+  std::vector<Subscription> subscribers;
+  {
+    std::shared_lock lock(mutex_);
+    auto it = by_type_.find(event.type);
+    if (it == by_type_.end()) return 0;
+    subscribers = it->second;  // run handlers without the lock: they may publish in turn
+  }
+  int delivered = 0;
+  for (const auto& subscription : subscribers) {
+    try {
+      (*subscription.handler)(event);
+      ++delivered;
+    } catch (const std::exception& e) {
+      logger_->error("event handler of {} for {} failed: {}", subscription.owner, event.type,
+                     e.what());
+    } catch (...) {
+      logger_->error("event handler of {} for {} failed with a non-standard exception",
+                     subscription.owner, event.type);
+    }
+  }
+  return delivered;
+}
+
+std::vector<std::string> EventBus::subscriptions_of(const std::string& owner) const {
+  std::shared_lock lock(mutex_);
+  std::vector<std::string> types;
+  for (const auto& [type, subscriptions] : by_type_) {
+    for (const auto& subscription : subscriptions) {
+      if (subscription.owner == owner) {
+        types.push_back(type);
+        break;
+      }
+    }
+  }
+  return types;
+}
+
+void EventBus::clear() {
+  std::unique_lock lock(mutex_);
+  by_type_.clear();
+}
+
+}  // namespace kim::events

@@ -1,0 +1,141 @@
+#include "http/router.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace kim::http {
+
+namespace {
+
+bool is_parameter(std::string_view segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+// The pattern with parameter names erased, so "/x/{a}" and "/x/{b}" compare equal.
+std::string shape_of(std::string_view pattern) {
+  std::string shape;
+  for (auto segment : split_path(pattern)) {
+    shape += '/';
+    shape += is_parameter(segment) ? std::string_view("{}") : segment;
+  }
+  return shape;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> segments;
+  std::size_t start = 0;
+  while (start < path.size()) {
+    if (path[start] == '/') {
+      ++start;
+      continue;
+    }
+    auto end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    segments.push_back(path.substr(start, end - start));
+    start = end;
+  }
+  return segments;
+}
+
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int high = hex_value(in[i + 1]);
+    int low = hex_value(in[i + 2]);
+    if (high < 0 || low < 0) return false;
+    out.push_back(static_cast<char>(high * 16 + low));
+    i += 2;
+  }
+  return true;
+}
+
+void Router::add(Route route) {
+  if (route.pattern.empty() || route.pattern.front() != '/') {
+    throw std::invalid_argument("route \"" + route.pattern + "\" must start with '/'");
+  }
+  for (auto segment : split_path(route.pattern)) {
+    bool braces = segment.find_first_of("{}") != std::string_view::npos;
+    if (braces && !is_parameter(segment)) {
+      throw std::invalid_argument("route \"" + route.pattern + "\": segment \"" +
+                                  std::string(segment) + "\" must be literal or {name}");
+    }
+  }
+  if (contains(route.method, route.pattern)) {
+    throw std::invalid_argument("route " + std::string(sdk::to_string(route.method)) + " " +
+                                route.pattern + " is already registered");
+  }
+  routes_.push_back(std::move(route));
+}
+
+bool Router::contains(sdk::HttpMethod method, std::string_view pattern) const {
+  const auto shape = shape_of(pattern);
+  return std::any_of(routes_.begin(), routes_.end(), [&](const Route& r) {
+    return r.method == method && shape_of(r.pattern) == shape;
+  });
+}
+
+RouteMatch Router::match(sdk::HttpMethod method, std::string_view path) const {
+  // Literal segments beat parameters: "/cases/overdue" wins over "/cases/{id}".
+  RouteMatch result;
+  int best_literals = -1;
+  const auto segments = split_path(path);
+  for (const auto& route : routes_) {
+    const auto pattern = split_path(route.pattern);
+    if (pattern.size() != segments.size()) continue;
+    std::map<std::string, std::string> params;
+    bool matches = true;
+    int literals = 0;
+    for (std::size_t i = 0; i < pattern.size() && matches; ++i) {
+      if (is_parameter(pattern[i])) {
+        std::string value;
+        matches = percent_decode(segments[i], value) && !value.empty();
+        if (matches) params[std::string(pattern[i].substr(1, pattern[i].size() - 2))] = value;
+      } else {
+        matches = pattern[i] == segments[i];
+        ++literals;
+      }
+    }
+    if (!matches) continue;
+    if (route.method == method) {
+      if (literals > best_literals) {
+        best_literals = literals;
+        result.kind = RouteMatch::Kind::kFound;
+        result.route = &route;
+        result.path_params = std::move(params);
+      }
+    } else {
+      result.allowed.push_back(route.method);
+    }
+  }
+  if (result.kind != RouteMatch::Kind::kFound && !result.allowed.empty()) {
+    result.kind = RouteMatch::Kind::kMethodNotAllowed;
+  }
+  return result;
+}
+
+std::vector<std::string> Router::patterns_of(const std::string& owner) const {
+  std::vector<std::string> patterns;
+  for (const auto& route : routes_) {
+    if (route.owner == owner) {
+      patterns.push_back(std::string(sdk::to_string(route.method)) + " " + route.pattern);
+    }
+  }
+  return patterns;
+}
+
+}  // namespace kim::http

@@ -1,0 +1,54 @@
+// Maps method + path to a handler. Patterns are literal segments and `{name}` parameters:
+// "/api/v1/cases/{id}/transitions". Routes are added while the host starts, then only read.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kim/sdk/host.hpp"
+#include "kim/sdk/http.hpp"
+
+namespace kim::http {
+
+struct Route {
+  sdk::HttpMethod method;
+  std::string pattern;
+  sdk::RouteHandler handler;
+  sdk::RouteOptions options;
+  std::string owner;  // "host" or a plugin id
+};
+
+struct RouteMatch {
+  enum class Kind { kFound, kMethodNotAllowed, kNotFound };
+  Kind kind = Kind::kNotFound;
+  const Route* route = nullptr;
+  std::map<std::string, std::string> path_params;
+  std::vector<sdk::HttpMethod> allowed;  // for 405
+};
+
+class Router {
+ public:
+  // Throws std::invalid_argument for a malformed pattern or a method+pattern already taken
+  // (patterns that differ only in parameter names count as the same).
+  void add(Route route);
+  bool contains(sdk::HttpMethod method, std::string_view pattern) const;
+
+  // `path` is the raw request path (no query); parameters are percent-decoded.
+  RouteMatch match(sdk::HttpMethod method, std::string_view path) const;
+
+  const std::vector<Route>& routes() const { return routes_; }
+  std::vector<std::string> patterns_of(const std::string& owner) const;
+  void clear() { routes_.clear(); }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+// Splits "/a/b/c" into {"a","b","c"}; an empty path or "/" gives {}.
+std::vector<std::string_view> split_path(std::string_view path);
+// Decodes %XX escapes (and nothing else). False for a malformed escape.
+bool percent_decode(std::string_view in, std::string& out);
+
+}  // namespace kim::http

@@ -1,0 +1,74 @@
+// The PluginHost a plugin talks to. Registrations made during load() are staged here and reach
+// the host's registries only through commit(), after load() and start() succeeded, so a refused
+// plugin leaves nothing behind.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kim/sdk/host.hpp"
+#include "plugins/plugin_manager.hpp"
+
+namespace kim::plugins {
+
+class PluginHostImpl final : public sdk::PluginHost {
+ public:
+  PluginHostImpl(std::string id, nlohmann::json config, HostServices& services,
+                 std::shared_ptr<spdlog::logger> logger);
+  ~PluginHostImpl() override;
+
+  const std::string& plugin_id() const override { return id_; }
+  sdk::HostInfo host_info() const override { return services_.info; }
+  std::shared_ptr<spdlog::logger> logger() override { return logger_; }
+  const nlohmann::json& config() const override { return config_; }
+  void add_route(sdk::HttpMethod method, std::string path, sdk::RouteHandler handler,
+                 sdk::RouteOptions options) override;
+  void subscribe(std::string type, sdk::EventHandler handler) override;
+  void publish(sdk::Event event) override;
+  void register_connector(std::string type, sdk::ConnectorFactory factory) override;
+  void schedule(std::string name, std::chrono::milliseconds interval,
+                sdk::ScheduledJob job) override;
+  void add_migration(int version, std::string description, std::string sql) override;
+  sdk::Database& database() override;
+
+  // Ends the registration window (after load()).
+  void close_registration() { registration_open_ = false; }
+  const std::vector<store::Migration>& migrations() const { return migrations_; }
+  // Throws std::invalid_argument when a staged registration collides with a live one.
+  void check_conflicts() const;
+  // Moves staged registrations into the host registries. Call after check_conflicts().
+  void commit();
+  // Drops staged registrations (they may hold code of a refused plugin).
+  void discard();
+
+  // What the plugin registered, for reports: "GET /api/v1/plugins/x/y", event types, names.
+  struct Summary {
+    std::vector<std::string> routes, subscriptions, connectors, jobs;
+  };
+  const Summary& summary() const { return summary_; }
+
+ private:
+  void require_registration_open(const char* call) const;
+  void clear_staged();
+
+  struct StagedJob {
+    std::string name;
+    std::chrono::milliseconds interval;
+    sdk::ScheduledJob job;
+  };
+  std::string id_;
+  nlohmann::json config_;
+  HostServices& services_;
+  std::shared_ptr<spdlog::logger> logger_;
+  bool registration_open_ = true;
+  http::Router staged_routes_;
+  std::vector<std::pair<std::string, sdk::EventHandler>> staged_subscriptions_;
+  std::vector<std::pair<std::string, sdk::ConnectorFactory>> staged_connectors_;
+  std::vector<StagedJob> staged_jobs_;
+  std::vector<store::Migration> migrations_;
+  std::unique_ptr<sdk::Database> database_;
+  Summary summary_;
+};
+
+}  // namespace kim::plugins

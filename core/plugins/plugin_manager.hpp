@@ -1,0 +1,93 @@
+// Finds plugin files, checks their metadata before any C++ object crosses, validates their
+// config, and runs their lifecycle. A plugin that fails anywhere is refused and reported; the
+// host and the other plugins run on.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "config/host_config.hpp"
+#include "events/event_bus.hpp"
+#include "http/router.hpp"
+#include "jobs/scheduler.hpp"
+#include "kim/sdk/connector.hpp"
+#include "kim/sdk/host.hpp"
+#include "plugins/registry.hpp"
+#include "store/store.hpp"
+
+namespace kim::plugins {
+
+// Where plugins put what they register. Owned by the host, which must clear these (dropping
+// every std::function that points into a plugin) before the PluginManager is destroyed.
+struct HostServices {
+  http::Router& router;
+  events::EventBus& events;
+  Registry<sdk::ConnectorFactory>& connectors;
+  jobs::Scheduler& scheduler;
+  store::Store* store = nullptr;  // null when only inspecting (`kim plugins list`)
+  sdk::HostInfo info;
+};
+
+enum class PluginState {
+  kDisabled,  // found, but not enabled in the config: no object created
+  kMissing,   // enabled in the config, but no file declares this id
+  kRefused,   // failed a check, load(), a migration or start(); see reason
+  kLoaded,    // load() succeeded (inspection stops here)
+  kStarted,   // running
+  kStopped    // stop() was called at shutdown
+};
+std::string_view to_string(PluginState state);
+
+struct PluginReport {
+  std::string id;  // from the metadata; the file name when the file has none
+  std::filesystem::path file;
+  std::string version;
+  std::string sdk_version;
+  std::string description;
+  bool enabled = false;
+  PluginState state = PluginState::kDisabled;
+  std::string reason;  // why it was refused or is missing
+  std::vector<std::string> routes;
+  std::vector<std::string> subscriptions;
+  std::vector<std::string> connectors;
+  std::vector<std::string> jobs;
+  int schema_version = 0;
+};
+
+class PluginManager {
+ public:
+  // `directories`: where to look, in order. Files are "*.so", searched non-recursively.
+  PluginManager(config::PluginsConfig config, std::vector<std::filesystem::path> directories,
+                HostServices services, std::shared_ptr<spdlog::logger> logger);
+  ~PluginManager();
+  PluginManager(const PluginManager&) = delete;
+  PluginManager& operator=(const PluginManager&) = delete;
+
+  // Discovers files, checks metadata, validates config, creates each enabled plugin and calls
+  // load().
+  void load_all();
+  // For each loaded plugin: applies its migrations, calls start(), then makes its registrations
+  // live. Needs a store.
+  void start_all();
+  // stop() in reverse start order. Registrations stay until the host clears its registries.
+  void stop_all();
+
+  std::vector<PluginReport> reports() const;
+
+ private:
+  struct Slot;
+  void load_file(const std::filesystem::path& file);
+  void refuse(Slot& slot, const std::string& reason);
+
+  config::PluginsConfig config_;
+  std::vector<std::filesystem::path> directories_;
+  HostServices services_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // in load order
+};
+
+}  // namespace kim::plugins

@@ -1,0 +1,264 @@
+#include "store/sqlite.hpp"
+
+#include <sqlite3.h>
+
+#include <climits>
+#include <utility>
+
+namespace kim::store {
+namespace {
+
+constexpr std::size_t kSqlExcerpt = 80;
+
+// First ~80 characters of the SQL on one line, for error messages (SQL text is code, values are
+// bound separately and never appear here).
+std::string excerpt(std::string_view sql) {
+  std::size_t start = 0;
+  while (start < sql.size() &&
+         (sql[start] == ' ' || sql[start] == '\n' || sql[start] == '\t' || sql[start] == '\r')) {
+    ++start;
+  }
+  sql.remove_prefix(start);
+  std::string out;
+  out.reserve(kSqlExcerpt + 3);
+  bool space = false;
+  for (char c : sql) {
+    if (out.size() >= kSqlExcerpt) {
+      out += "...";
+      break;
+    }
+    if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
+[[noreturn]] void throw_error(sqlite3* db, int rc, std::string_view sql) {
+  const char* msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  throw SqliteError(rc, std::string(msg) + " (sqlite code " + std::to_string(rc) + ") in SQL `" +
+                            excerpt(sql) + "`");
+}
+
+int checked_size(std::string_view sql) {
+  if (sql.size() > static_cast<std::size_t>(INT_MAX)) {
+    throw SqliteError(SQLITE_TOOBIG, "SQL text too long");
+  }
+  return static_cast<int>(sql.size());
+}
+
+}  // namespace
+
+SqliteError::SqliteError(int code, const std::string& message)
+    : std::runtime_error(message), code_(code) {}
+
+// --- Statement ---------------------------------------------------------------------------------
+
+Statement::~Statement() {
+  sqlite3_finalize(stmt_);
+}
+
+Statement::Statement(Statement&& other) noexcept : stmt_(std::exchange(other.stmt_, nullptr)) {}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+  if (this != &other) {
+    sqlite3_finalize(stmt_);
+    stmt_ = std::exchange(other.stmt_, nullptr);
+  }
+  return *this;
+}
+
+void Statement::fail(int rc) const {
+  const char* sql = sqlite3_sql(stmt_);
+  throw_error(sqlite3_db_handle(stmt_), rc, sql != nullptr ? sql : "");
+}
+
+void Statement::bind(int index, const SqlValue& value) {
+  int rc = std::visit(
+      [&](const auto& v) -> int {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::nullptr_t>) {
+          return sqlite3_bind_null(stmt_, index);
+        } else if constexpr (std::is_same_v<T, std::int64_t>) {
+          return sqlite3_bind_int64(stmt_, index, v);
+        } else if constexpr (std::is_same_v<T, double>) {
+          return sqlite3_bind_double(stmt_, index, v);
+        } else {
+          return sqlite3_bind_text64(stmt_, index, v.data(), v.size(), SQLITE_TRANSIENT,
+                                     SQLITE_UTF8);
+        }
+      },
+      value);
+  if (rc != SQLITE_OK) fail(rc);
+}
+
+void Statement::bind_all(const std::vector<SqlValue>& values) {
+  const int expected = sqlite3_bind_parameter_count(stmt_);
+  if (static_cast<std::size_t>(expected) != values.size()) {
+    const char* sql = sqlite3_sql(stmt_);
+    throw SqliteError(SQLITE_RANGE, "statement takes " + std::to_string(expected) +
+                                        " parameters but " + std::to_string(values.size()) +
+                                        " were given, in SQL `" + excerpt(sql ? sql : "") + "`");
+  }
+  for (std::size_t i = 0; i < values.size(); ++i)
+    bind(static_cast<int>(i) + 1, values[i]);
+}
+
+bool Statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  fail(rc);
+}
+
+void Statement::reset() {
+  // sqlite3_reset repeats the last step's error; that error was already thrown by step().
+  sqlite3_reset(stmt_);
+}
+
+std::int64_t Statement::column_int64(int i) const {
+  return sqlite3_column_int64(stmt_, i);
+}
+
+double Statement::column_double(int i) const {
+  return sqlite3_column_double(stmt_, i);
+}
+
+std::string Statement::column_text(int i) const {
+  // Fetch text before bytes: the order the SQLite docs recommend for a stable length.
+  const auto* text = sqlite3_column_text(stmt_, i);
+  if (text == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(text),
+                     static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i)));
+}
+
+bool Statement::column_is_null(int i) const {
+  return sqlite3_column_type(stmt_, i) == SQLITE_NULL;
+}
+
+int Statement::column_count() const {
+  return sqlite3_column_count(stmt_);
+}
+
+std::string Statement::column_name(int i) const {
+  const char* name = sqlite3_column_name(stmt_, i);
+  return name != nullptr ? name : "";
+}
+
+// --- Connection --------------------------------------------------------------------------------
+
+Connection Connection::open(const std::filesystem::path& path, int flags) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    const int code = db != nullptr ? sqlite3_extended_errcode(db) : rc;
+    sqlite3_close_v2(db);
+    throw SqliteError(code, "cannot open database " + path.string() + ": " + message);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  return Connection(db);
+}
+
+Connection::~Connection() {
+  sqlite3_close_v2(db_);
+}
+
+Connection::Connection(Connection&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+
+Connection& Connection::operator=(Connection&& other) noexcept {
+  if (this != &other) {
+    sqlite3_close_v2(db_);
+    db_ = std::exchange(other.db_, nullptr);
+  }
+  return *this;
+}
+
+void Connection::exec(std::string_view sql) {
+  // Statement by statement rather than sqlite3_exec, so an error names the statement that failed.
+  while (!sql.empty()) {
+    sqlite3_stmt* raw = nullptr;
+    const char* tail = nullptr;
+    const int rc = sqlite3_prepare_v2(db_, sql.data(), checked_size(sql), &raw, &tail);
+    if (rc != SQLITE_OK) throw_error(db_, rc, sql);
+    const auto consumed = static_cast<std::size_t>(tail - sql.data());
+    if (raw != nullptr) {
+      Statement stmt(raw);
+      while (stmt.step()) {
+      }
+    }
+    if (consumed == 0) break;  // defensive: never loop without progress
+    sql.remove_prefix(consumed);
+  }
+}
+
+Statement Connection::prepare(std::string_view sql) {
+  sqlite3_stmt* raw = nullptr;
+  const char* tail = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql.data(), checked_size(sql), &raw, &tail);
+  if (rc != SQLITE_OK) throw_error(db_, rc, sql);
+  if (raw == nullptr) {
+    throw SqliteError(SQLITE_MISUSE, "no SQL statement in `" + excerpt(sql) + "`");
+  }
+  Statement stmt(raw);
+  const std::string_view rest = sql.substr(static_cast<std::size_t>(tail - sql.data()));
+  if (!rest.empty()) {
+    // Anything after the first statement must compile to nothing (whitespace, comments).
+    sqlite3_stmt* extra = nullptr;
+    rc = sqlite3_prepare_v2(db_, rest.data(), checked_size(rest), &extra, nullptr);
+    sqlite3_finalize(extra);
+    if (rc != SQLITE_OK || extra != nullptr) {
+      throw SqliteError(
+          SQLITE_MISUSE,
+          "more than one SQL statement given where one is expected, in SQL `" + excerpt(sql) + "`");
+    }
+  }
+  return stmt;
+}
+
+nlohmann::json Connection::query(std::string_view sql, const std::vector<SqlValue>& params) {
+  Statement stmt = prepare(sql);
+  stmt.bind_all(params);
+  auto rows = nlohmann::json::array();
+  const int columns = stmt.column_count();
+  std::vector<std::string> names;
+  names.reserve(static_cast<std::size_t>(columns));
+  for (int i = 0; i < columns; ++i)
+    names.push_back(stmt.column_name(i));
+  while (stmt.step()) {
+    auto row = nlohmann::json::object();
+    for (int i = 0; i < columns; ++i) {
+      auto& cell = row[names[static_cast<std::size_t>(i)]];
+      switch (sqlite3_column_type(stmt.raw(), i)) {
+        case SQLITE_NULL:
+          cell = nullptr;
+          break;
+        case SQLITE_INTEGER:
+          cell = stmt.column_int64(i);
+          break;
+        case SQLITE_FLOAT:
+          cell = stmt.column_double(i);
+          break;
+        default:  // TEXT, BLOB
+          cell = stmt.column_text(i);
+          break;
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+ExecResult Connection::execute(std::string_view sql, const std::vector<SqlValue>& params) {
+  Statement stmt = prepare(sql);
+  stmt.bind_all(params);
+  while (stmt.step()) {
+  }
+  return ExecResult{sqlite3_changes64(db_), sqlite3_last_insert_rowid(db_)};
+}
+
+}  // namespace kim::store

@@ -1,0 +1,474 @@
+#include "store/store.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+namespace kim::store {
+
+struct Store::Impl {
+  struct Job {
+    std::function<void(Connection&)> fn;
+    // Owned by the writer thread once queued: the shared state then outlives set_value() even if
+    // the woken caller returns at once.
+    std::promise<void> done;
+    bool solo;  // runs in a transaction of its own (migrations)
+  };
+
+  StoreOptions options;
+  std::optional<Connection> writer;
+  std::vector<Connection> readers;  // never resized after construction: free_readers points in
+
+  std::mutex queue_mutex;
+  std::condition_variable queue_cv;
+  std::deque<Job> queue;  // guarded by queue_mutex
+  bool stopping = false;  // guarded by queue_mutex
+  std::thread writer_thread;
+
+  std::mutex pool_mutex;
+  std::condition_variable pool_cv;
+  std::vector<Connection*> free_readers;  // guarded by pool_mutex
+  bool readers_closed = false;            // guarded by pool_mutex
+
+  std::mutex close_mutex;
+  bool closed = false;  // guarded by close_mutex
+
+  std::atomic<std::uint64_t> transactions{0};
+  std::atomic<std::uint64_t> write_jobs{0};
+
+  static void settle(Job& job, const std::exception_ptr& error) noexcept {
+    job.fn = nullptr;  // drop references into the caller's frame before waking it
+    if (error) {
+      job.done.set_exception(error);
+    } else {
+      job.done.set_value();
+    }
+  }
+
+  void writer_loop();
+  std::size_t run_transaction(std::vector<Job>& batch, std::size_t begin);
+};
+
+namespace {
+
+// The Store whose writer thread this is: write() from a job would wait for itself.
+thread_local const void* tl_writer_of = nullptr;
+
+std::string fnv1a64_hex(std::string_view text) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(hash));
+  return out;
+}
+
+int synchronous_level(const std::string& name) {
+  if (name == "OFF") return 0;
+  if (name == "NORMAL") return 1;
+  if (name == "FULL") return 2;
+  throw std::invalid_argument("store: synchronous must be FULL, NORMAL or OFF, not \"" + name +
+                              "\"");
+}
+
+std::int64_t pragma_int(Connection& db, std::string_view pragma) {
+  Statement stmt = db.prepare(pragma);
+  if (!stmt.step()) throw SqliteError(SQLITE_ERROR, std::string(pragma) + " returned no row");
+  return stmt.column_int64(0);
+}
+
+void rollback_quietly(Connection& db) noexcept {
+  if (sqlite3_get_autocommit(db.raw()) != 0) return;
+  try {
+    db.exec("ROLLBACK");
+  } catch (const std::exception& e) {
+    spdlog::error("store: ROLLBACK failed: {}", e.what());
+  }
+}
+
+// A batch-wide error gets one exception object per caller: callers then never share one object
+// (and its reference count) across threads.
+std::exception_ptr own_copy(const std::exception& e) {
+  if (const auto* sqlite = dynamic_cast<const SqliteError*>(&e)) {
+    return std::make_exception_ptr(SqliteError(*sqlite));
+  }
+  return std::make_exception_ptr(SqliteError(SQLITE_ERROR, e.what()));
+}
+
+}  // namespace
+
+// --- Construction and shutdown -----------------------------------------------------------------
+
+Store::Store(StoreOptions options) : impl_(std::make_unique<Impl>()) {
+  if (options.path.empty()) throw std::invalid_argument("store: path is empty");
+  if (options.busy_timeout_ms < 0) throw std::invalid_argument("store: busy_timeout_ms < 0");
+  if (options.read_connections < 1) throw std::invalid_argument("store: read_connections < 1");
+  if (options.max_batch < 1) throw std::invalid_argument("store: max_batch < 1");
+  std::transform(options.synchronous.begin(), options.synchronous.end(),
+                 options.synchronous.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  const int sync_level = synchronous_level(options.synchronous);
+  impl_->options = std::move(options);
+  const StoreOptions& o = impl_->options;
+
+  // NOMUTEX: each connection is used by one thread at a time, handed over under our own locks.
+  Connection writer =
+      Connection::open(o.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+  sqlite3_busy_timeout(writer.raw(), o.busy_timeout_ms);
+  // journal_mode answers with the mode actually in effect; it stays e.g. "delete" on file systems
+  // without shared memory, and concurrent reads during writes depend on WAL.
+  const auto mode = writer.query("PRAGMA journal_mode=WAL");
+  const std::string got =
+      mode.empty() ? std::string("nothing") : mode[0].value("journal_mode", std::string("?"));
+  if (got != "wal") {
+    throw SqliteError(SQLITE_ERROR, "store: could not switch " + o.path.string() +
+                                        " to WAL journal mode (it is " + got + ")");
+  }
+  writer.exec("PRAGMA synchronous=" + o.synchronous);
+  if (pragma_int(writer, "PRAGMA synchronous") != sync_level) {
+    throw SqliteError(SQLITE_ERROR,
+                      "store: PRAGMA synchronous=" + o.synchronous + " did not stick");
+  }
+  writer.exec("PRAGMA foreign_keys=ON");
+  if (pragma_int(writer, "PRAGMA foreign_keys") != 1) {
+    throw SqliteError(SQLITE_ERROR, "store: PRAGMA foreign_keys=ON did not stick");
+  }
+  impl_->writer.emplace(std::move(writer));
+
+  // Readers are opened after the writer so the WAL files exist; read-only so a read job cannot
+  // write behind the writer thread's back.
+  impl_->readers.reserve(static_cast<std::size_t>(o.read_connections));
+  for (int i = 0; i < o.read_connections; ++i) {
+    Connection reader = Connection::open(o.path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+    sqlite3_busy_timeout(reader.raw(), o.busy_timeout_ms);
+    reader.exec("PRAGMA foreign_keys=ON");
+    impl_->readers.push_back(std::move(reader));
+  }
+  for (auto& reader : impl_->readers)
+    impl_->free_readers.push_back(&reader);
+
+  impl_->writer_thread = std::thread([impl = impl_.get()] { impl->writer_loop(); });
+}
+
+Store::~Store() {
+  try {
+    close();
+  } catch (const std::exception& e) {
+    spdlog::error("store: close failed: {}", e.what());
+  }
+}
+
+void Store::close() {
+  Impl& s = *impl_;
+  if (tl_writer_of == &s) throw std::logic_error("store: close() called from inside a write job");
+  std::lock_guard close_lock(s.close_mutex);
+  if (s.closed) return;
+  s.closed = true;
+
+  {
+    std::lock_guard lock(s.queue_mutex);
+    s.stopping = true;
+  }
+  s.queue_cv.notify_all();
+  if (s.writer_thread.joinable()) s.writer_thread.join();  // drains the queue first
+
+  {
+    std::unique_lock lock(s.pool_mutex);
+    s.readers_closed = true;
+    s.pool_cv.wait(lock, [&] { return s.free_readers.size() == s.readers.size(); });
+    s.free_readers.clear();
+  }
+  s.pool_cv.notify_all();  // waiting readers now throw
+  s.readers.clear();       // open read snapshots would keep the checkpoint from truncating
+
+  if (s.writer) {
+    try {
+      s.writer->exec("PRAGMA optimize");
+      const auto result = s.writer->query("PRAGMA wal_checkpoint(TRUNCATE)");
+      if (!result.empty() && result[0].value("busy", 0) != 0) {
+        spdlog::warn("store: WAL checkpoint on close could not complete (database busy)");
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("store: optimize/checkpoint on close failed: {}", e.what());
+    }
+    s.writer.reset();
+  }
+}
+
+// --- Writes ------------------------------------------------------------------------------------
+
+void Store::run_write(std::function<void(Connection&)> fn, bool solo) {
+  Impl& s = *impl_;
+  if (tl_writer_of == &s) {
+    throw std::logic_error("store: write() called from inside a write job would wait for itself");
+  }
+  std::future<void> done;
+  {
+    std::lock_guard lock(s.queue_mutex);
+    if (s.stopping) throw std::runtime_error("store: closed, write refused");
+    Impl::Job job{std::move(fn), {}, solo};
+    done = job.done.get_future();
+    s.queue.push_back(std::move(job));
+  }
+  s.queue_cv.notify_one();
+  done.get();
+}
+
+void Store::Impl::writer_loop() {
+  tl_writer_of = this;
+  const auto max_batch = static_cast<std::size_t>(options.max_batch);
+  std::vector<Job> batch;
+  batch.reserve(max_batch);
+  for (;;) {
+    {
+      std::unique_lock lock(queue_mutex);
+      queue_cv.wait(lock, [&] { return stopping || !queue.empty(); });
+      if (queue.empty()) return;  // stopping, and every queued write is done
+      // Everything that queued up while the previous batch was committing goes into one
+      // transaction: that is where group commit saves fsyncs. Solo jobs go alone.
+      do {
+        batch.push_back(std::move(queue.front()));
+        queue.pop_front();
+      } while (!batch.back().solo && !queue.empty() && !queue.front().solo &&
+               batch.size() < max_batch);
+    }
+    std::size_t next = 0;
+    while (next < batch.size())
+      next = run_transaction(batch, next);
+    batch.clear();
+  }
+}
+
+// Runs batch[begin..] in one transaction and settles every job it ran. Returns the index of the
+// first job not run (only < batch.size() when the transaction ended early).
+std::size_t Store::Impl::run_transaction(std::vector<Job>& batch, std::size_t begin) {
+  Connection& db = *writer;
+  const std::size_t end = batch.size();
+  std::vector<std::exception_ptr> errors(end);
+  auto settle_all = [&](std::size_t to) {
+    for (std::size_t j = begin; j < to; ++j) {
+      settle(batch[j], errors[j]);
+    }
+  };
+
+  try {
+    db.exec("BEGIN IMMEDIATE");
+  } catch (const std::exception& e) {
+    spdlog::error("store: cannot begin a write transaction: {}", e.what());
+    for (std::size_t j = begin; j < end; ++j) {
+      errors[j] = own_copy(e);
+    }
+    write_jobs.fetch_add(end - begin, std::memory_order_relaxed);
+    settle_all(end);
+    return end;
+  }
+
+  bool any_ok = false;
+  for (std::size_t i = begin; i < end; ++i) {
+    write_jobs.fetch_add(1, std::memory_order_relaxed);
+    bool undo_failed = false;
+    try {
+      db.exec("SAVEPOINT kim_job");
+      batch[i].fn(db);
+      db.exec("RELEASE kim_job");
+    } catch (...) {
+      errors[i] = std::current_exception();
+      try {
+        db.exec("ROLLBACK TO kim_job");
+        db.exec("RELEASE kim_job");
+      } catch (...) {
+        undo_failed = true;
+      }
+    }
+    if (undo_failed || sqlite3_get_autocommit(db.raw()) != 0) {
+      // The transaction is gone (SQLite rolls back by itself after e.g. SQLITE_FULL or
+      // SQLITE_IOERR, or the job ended it) or this job's changes could not be undone: nothing of
+      // the jobs so far may be reported as committed. Jobs after this one get a fresh transaction.
+      rollback_quietly(db);
+      if (!errors[i]) {
+        errors[i] = std::make_exception_ptr(
+            std::logic_error("store: a write job ended the transaction itself"));
+      }
+      const SqliteError lost(SQLITE_ABORT,
+                             "store: write not committed: another job of the same transaction "
+                             "made it roll back");
+      for (std::size_t j = begin; j < i; ++j) {
+        if (!errors[j]) errors[j] = own_copy(lost);
+      }
+      spdlog::error("store: write transaction aborted after {} job(s)", i - begin + 1);
+      settle_all(i + 1);
+      return i + 1;
+    }
+    any_ok = any_ok || !errors[i];
+  }
+
+  if (!any_ok) {
+    rollback_quietly(db);  // nothing to keep: spare the fsync
+  } else {
+    try {
+      db.exec("COMMIT");
+      transactions.fetch_add(1, std::memory_order_relaxed);
+    } catch (const std::exception& e) {
+      spdlog::error("store: COMMIT of {} write job(s) failed: {}", end - begin, e.what());
+      rollback_quietly(db);
+      for (std::size_t j = begin; j < end; ++j) {
+        if (!errors[j]) errors[j] = own_copy(e);
+      }
+    }
+  }
+  settle_all(end);
+  return end;
+}
+
+// --- Reads -------------------------------------------------------------------------------------
+
+Connection* Store::acquire_reader() {
+  Impl& s = *impl_;
+  Connection* connection = nullptr;
+  {
+    std::unique_lock lock(s.pool_mutex);
+    s.pool_cv.wait(lock, [&] { return s.readers_closed || !s.free_readers.empty(); });
+    if (s.readers_closed) throw std::runtime_error("store: closed, read refused");
+    connection = s.free_readers.back();
+    s.free_readers.pop_back();
+  }
+  try {
+    // One read transaction per read(): all of fn's queries see the same snapshot.
+    connection->exec("BEGIN");
+  } catch (...) {
+    release_reader(connection);
+    throw;
+  }
+  return connection;
+}
+
+void Store::release_reader(Connection* connection) noexcept {
+  rollback_quietly(*connection);
+  {
+    std::lock_guard lock(impl_->pool_mutex);
+    impl_->free_readers.push_back(connection);
+  }
+  // notify_all: close() waits on the same condition for the pool to fill up.
+  impl_->pool_cv.notify_all();
+}
+
+// --- Migrations --------------------------------------------------------------------------------
+
+int Store::migrate(std::string_view ns, const std::vector<Migration>& migrations) {
+  const std::string name(ns);
+  if (name.empty()) throw std::invalid_argument("store: migration namespace is empty");
+  for (std::size_t i = 0; i < migrations.size(); ++i) {
+    const int expected = static_cast<int>(i) + 1;
+    if (migrations[i].version != expected) {
+      throw std::invalid_argument("store: migrations of " + name +
+                                  " must be numbered 1, 2, 3, ... without gaps: expected #" +
+                                  std::to_string(expected) + ", found #" +
+                                  std::to_string(migrations[i].version));
+    }
+  }
+  const auto known = static_cast<std::int64_t>(migrations.size());
+
+  struct Applied {
+    std::int64_t version;
+    std::string checksum;
+  };
+  const auto applied = [&] {
+    std::vector<Applied> out;
+    run_write(
+        [&](Connection& db) {
+          db.exec(
+              "CREATE TABLE IF NOT EXISTS schema_migrations ("
+              " namespace TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,"
+              " checksum TEXT NOT NULL, applied_at TEXT NOT NULL,"
+              " PRIMARY KEY (namespace, version))");
+          Statement stmt = db.prepare(
+              "SELECT version, checksum FROM schema_migrations WHERE namespace = ?1 "
+              "ORDER BY version");
+          stmt.bind(1, name);
+          while (stmt.step())
+            out.push_back({stmt.column_int64(0), stmt.column_text(1)});
+        },
+        true);
+    return out;
+  }();
+
+  if (!applied.empty() && applied.back().version > known) {
+    throw std::runtime_error("database has " + name + "#" + std::to_string(applied.back().version) +
+                             " but this build only knows up to #" + std::to_string(known) +
+                             ": is it newer than this kim binary?");
+  }
+  for (std::size_t i = 0; i < applied.size(); ++i) {
+    if (applied[i].version != static_cast<std::int64_t>(i) + 1) {
+      throw std::runtime_error("database records of " + name + " migrations have a gap before #" +
+                               std::to_string(applied[i].version));
+    }
+    if (applied[i].checksum != fnv1a64_hex(migrations[i].sql)) {
+      throw std::runtime_error("migration " + name + "#" + std::to_string(applied[i].version) +
+                               " was changed after it was applied");
+    }
+  }
+
+  int count = 0;
+  for (std::size_t i = applied.size(); i < migrations.size(); ++i) {
+    const Migration& m = migrations[i];
+    const std::string label = name + "#" + std::to_string(m.version);
+    try {
+      run_write(
+          [&](Connection& db) {
+            db.exec(m.sql);
+            // A concurrent migrator (another process) makes this INSERT fail on the primary key
+            // and so rolls the migration back instead of applying it twice.
+            db.execute(
+                "INSERT INTO schema_migrations (namespace, version, description, checksum,"
+                " applied_at) VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                {name, std::int64_t{m.version}, m.description, fnv1a64_hex(m.sql)});
+          },
+          true);
+    } catch (const SqliteError& e) {
+      throw SqliteError(e.code(), "migration " + label + " failed: " + e.what());
+    } catch (const std::exception& e) {
+      throw std::runtime_error("migration " + label + " failed: " + e.what());
+    }
+    spdlog::info("store: applied migration {} ({})", label, m.description);
+    ++count;
+  }
+  return count;
+}
+
+int Store::schema_version(std::string_view ns) {
+  return read([&](Connection& db) {
+    Statement exists = db.prepare(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'");
+    if (!exists.step()) return 0;
+    Statement stmt =
+        db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE namespace = ?1");
+    stmt.bind(1, std::string(ns));
+    stmt.step();
+    return static_cast<int>(stmt.column_int64(0));
+  });
+}
+
+StoreStats Store::stats() const {
+  return StoreStats{impl_->transactions.load(std::memory_order_relaxed),
+                    impl_->write_jobs.load(std::memory_order_relaxed)};
+}
+
+const std::filesystem::path& Store::path() const {
+  return impl_->options.path;
+}
+
+}  // namespace kim::store

@@ -1,0 +1,120 @@
+// The host's SQLite database: one writer thread with group commit, a pool of read connections,
+// and per-namespace schema migrations.
+//
+// Writes: every Store::write job runs on the single writer connection. The writer thread drains
+// the pending jobs (up to max_batch) into ONE transaction and gives each job its own SAVEPOINT, so
+// many concurrent writers share one fsync while a job that throws still rolls back only its own
+// changes. A caller gets its result only after the transaction COMMITTED durably; if the COMMIT
+// fails, every job of the batch that had succeeded gets that error. Jobs must not run
+// BEGIN/COMMIT/ROLLBACK themselves (savepoints of their own are fine), and must not call write()
+// (that would wait on itself; it throws std::logic_error instead).
+//
+// Reads: Store::read runs fn on a pooled read-only connection inside a read transaction, so all of
+// fn's queries see one consistent snapshot. Blocks while all read connections are busy.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "store/sqlite.hpp"
+
+namespace kim::store {
+
+struct StoreOptions {
+  std::filesystem::path path;  // the parent folder must exist
+  int busy_timeout_ms = 5000;
+  std::string synchronous = "FULL";  // FULL | NORMAL | OFF (case-insensitive)
+  int read_connections = 4;          // >= 1
+  int max_batch = 256;               // most write jobs drained into one transaction, >= 1
+};
+
+struct Migration {
+  int version;  // 1, 2, 3, ... per namespace
+  std::string description;
+  std::string sql;  // a script; must not contain BEGIN/COMMIT (it runs inside a transaction)
+};
+
+struct StoreStats {
+  std::uint64_t transactions;  // write transactions committed
+  std::uint64_t write_jobs;    // write jobs run (successful or not)
+};
+
+class Store {
+ public:
+  // Throws std::invalid_argument for bad options, SqliteError if the database cannot be opened or
+  // configured (including when WAL mode cannot be switched on).
+  explicit Store(StoreOptions options);
+  // Same as close(); errors are logged, not thrown.
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Finishes every queued write, stops the writer thread, waits for running reads, runs
+  // PRAGMA optimize and wal_checkpoint(TRUNCATE), closes all connections. Idempotent. Afterwards
+  // write() and read() throw std::runtime_error.
+  void close();
+
+  template <class F>
+  auto write(F&& fn) -> std::invoke_result_t<F&, Connection&> {
+    using R = std::invoke_result_t<F&, Connection&>;
+    static_assert(!std::is_reference_v<R>, "return a value: a reference would outlive the job");
+    if constexpr (std::is_void_v<R>) {
+      run_write([&fn](Connection& c) { std::invoke(fn, c); }, false);
+    } else {
+      std::optional<R> result;
+      run_write([&fn, &result](Connection& c) { result.emplace(std::invoke(fn, c)); }, false);
+      return std::move(*result);
+    }
+  }
+
+  template <class F>
+  auto read(F&& fn) -> std::invoke_result_t<F&, Connection&> {
+    using R = std::invoke_result_t<F&, Connection&>;
+    static_assert(!std::is_reference_v<R>, "return a value: a reference would outlive the read");
+    ReadLease lease(*this);
+    return std::invoke(fn, *lease.connection);
+  }
+
+  // Applies the not yet applied migrations of namespace ns ("core", "plugin:hello", ...), each in a
+  // transaction of its own together with its record in schema_migrations. Returns how many were
+  // applied now. Throws std::invalid_argument unless versions are exactly 1, 2, 3, ...; throws
+  // std::runtime_error if an applied migration's SQL changed or the database knows versions this
+  // build does not; a failing migration throws (its changes and record rolled back; earlier
+  // migrations of the same call stay applied).
+  int migrate(std::string_view ns, const std::vector<Migration>& migrations);
+  // Highest applied migration version of namespace ns, 0 if none.
+  int schema_version(std::string_view ns);
+
+  StoreStats stats() const;
+  const std::filesystem::path& path() const;
+
+ private:
+  struct Impl;
+
+  // Holds a read connection for the duration of one read().
+  struct ReadLease {
+    explicit ReadLease(Store& s) : store(s), connection(s.acquire_reader()) {}
+    ~ReadLease() { store.release_reader(connection); }
+    ReadLease(const ReadLease&) = delete;
+    ReadLease& operator=(const ReadLease&) = delete;
+    Store& store;
+    Connection* connection;
+  };
+
+  // Queues fn for the writer thread and blocks until its transaction committed (or rethrows).
+  void run_write(std::function<void(Connection&)> fn, bool solo);
+  Connection* acquire_reader();
+  void release_reader(Connection* connection) noexcept;
+
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kim::store

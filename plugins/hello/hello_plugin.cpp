@@ -1,0 +1,119 @@
+// The example plugin: uses every extension point of the SDK once, so it doubles as living
+// documentation and as the plugin the host's tests load.
+#include <atomic>
+
+#include "kim/sdk/sdk.hpp"
+
+namespace {
+
+constexpr const char* kConfigSchema = R"json({
+  "type": "object",
+  "properties": {
+    "greeting": {"type": "string", "minLength": 1, "maxLength": 100, "default": "Hallo"},
+    "heartbeat_interval_ms": {"type": "integer", "minimum": 10, "maximum": 86400000, "default": 60000}
+  }
+})json";
+
+using kim::sdk::HttpMethod;
+using kim::sdk::HttpRequest;
+using kim::sdk::HttpResponse;
+
+// Accepts every message; a real connector would call a partner's API here.
+class EchoConnector final : public kim::sdk::Connector {
+ public:
+  kim::sdk::DeliveryResult deliver(const kim::sdk::OutboundMessage& message) override {
+    return kim::sdk::DeliveryResult::delivered("echoed " + message.id);
+  }
+};
+
+class HelloPlugin final : public kim::sdk::Plugin {
+ public:
+  void load(kim::sdk::PluginHost& host) override {
+    host_ = &host;
+    greeting_ = host.config().at("greeting").get<std::string>();
+
+    host.add_migration(1, "greetings table", R"sql(
+      CREATE TABLE hello_greetings (
+        id         INTEGER PRIMARY KEY,
+        recipient  TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+      );)sql");
+
+    // Public: no token needed. Only for data that is no one's business to protect.
+    host.add_route(
+        HttpMethod::kGet, "/ping",
+        [](const HttpRequest&) { return HttpResponse::json(200, {{"pong", true}}); },
+        {.public_route = true, .roles = {}});
+
+    host.add_route(HttpMethod::kGet, "/greetings/{name}", [this](const HttpRequest& request) {
+      return HttpResponse::json(200, {{"text", greeting_ + ", " + request.path_params.at("name")}});
+    });
+
+    host.add_route(
+        HttpMethod::kPost, "/greetings",
+        [this](const HttpRequest& request) { return store_greeting(request); },
+        {.public_route = false, .roles = {"admin", "case_manager"}});
+
+    host.add_route(HttpMethod::kGet, "/stats", [this](const HttpRequest&) {
+      auto rows = host_->database().query("SELECT count(*) AS n FROM hello_greetings");
+      return HttpResponse::json(200, {{"greetings_stored", rows.at(0).at("n")},
+                                      {"greeted_events_seen", greeted_events_.load()},
+                                      {"plugins_started_seen", plugins_started_.load()},
+                                      {"heartbeats", heartbeats_.load()}});
+    });
+
+    host.subscribe("hello.greeted", [this](const kim::sdk::Event&) { ++greeted_events_; });
+    host.subscribe("plugin.started", [this](const kim::sdk::Event&) { ++plugins_started_; });
+
+    host.register_connector("hello-echo", [](const nlohmann::json&) {
+      return std::make_unique<EchoConnector>();
+    });
+
+    host.schedule("heartbeat",
+                  std::chrono::milliseconds(host.config().at("heartbeat_interval_ms").get<int>()),
+                  [this] { ++heartbeats_; });
+  }
+
+  void start() override { host_->logger()->info("ready, greeting with \"{}\"", greeting_); }
+
+  void stop() override { host_->logger()->info("stopping after {} heartbeats", heartbeats_.load()); }
+
+ private:
+  HttpResponse store_greeting(const HttpRequest& request) {
+    nlohmann::json body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded() || !body.is_object()) {
+      return HttpResponse::error(400, "invalid_json", "body must be a JSON object");
+    }
+    for (const auto& [key, value] : body.items()) {
+      if (key != "to") return HttpResponse::error(400, "unknown_field", "unknown field", key);
+    }
+    if (!body.contains("to") || !body["to"].is_string() || body["to"].get<std::string>().empty() ||
+        body["to"].get<std::string>().size() > 100) {
+      return HttpResponse::error(400, "invalid_field", "must be a string of 1-100 characters",
+                                 "to");
+    }
+    std::int64_t id = 0;
+    host_->database().transaction([&](kim::sdk::Transaction& tx) {
+      tx.execute("INSERT INTO hello_greetings(recipient) VALUES (?)",
+                 {body["to"].get<std::string>()});
+      id = tx.last_insert_rowid();
+    });
+    // After commit; identifiers only, never the recipient.
+    kim::sdk::Event event;
+    event.type = "hello.greeted";
+    event.payload = {{"greeting_id", id}};
+    host_->publish(std::move(event));
+    return HttpResponse::json(201, {{"id", id}, {"text", greeting_ + ", " + body["to"].get<std::string>()}});
+  }
+
+  kim::sdk::PluginHost* host_ = nullptr;
+  std::string greeting_;
+  std::atomic<int> greeted_events_{0};
+  std::atomic<int> plugins_started_{0};
+  std::atomic<int> heartbeats_{0};
+};
+
+}  // namespace
+
+KIM_PLUGIN(HelloPlugin, "hello", "1.0.0", "Example plugin: greets, counts, shows every extension point",
+           kConfigSchema)

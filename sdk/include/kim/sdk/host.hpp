@@ -1,0 +1,75 @@
+// What the host offers a plugin. One PluginHost per plugin; it knows the plugin's id and config.
+//
+// Contract:
+// - Registrations (add_route, subscribe, register_connector, schedule, add_migration) are made in
+//   Plugin::load(). They take effect only when load() and start() both succeeded; a plugin that
+//   fails leaves nothing behind. Calling them later throws std::logic_error.
+// - database() and publish() work from Plugin::start() on (the plugin's migrations have run).
+// - The PluginHost outlives the plugin object; keep the reference.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/logger.h>
+
+#include "kim/sdk/connector.hpp"
+#include "kim/sdk/database.hpp"
+#include "kim/sdk/events.hpp"
+#include "kim/sdk/http.hpp"
+
+namespace kim::sdk {
+
+using RouteHandler = std::function<HttpResponse(const HttpRequest&)>;
+using ScheduledJob = std::function<void()>;
+
+struct HostInfo {
+  std::string host_version;     // version of the kim binary
+  std::string sdk_version;      // SDK version the host was built with
+  std::string deployment_name;  // e.g. "Kreis Steinfurt"
+};
+
+class PluginHost {
+ public:
+  virtual ~PluginHost() = default;
+
+  virtual const std::string& plugin_id() const = 0;
+  virtual HostInfo host_info() const = 0;
+
+  // Logger named "plugin.<id>", level and format from the host config. Never log personal data.
+  virtual std::shared_ptr<spdlog::logger> logger() = 0;
+
+  // The plugin's config block, validated against the schema the plugin exported, with defaults
+  // filled in. An invalid block refuses the plugin before load() is called.
+  virtual const nlohmann::json& config() const = 0;
+
+  // Serves `method` on /api/v1/plugins/<id><path>. `path` starts with '/' and may hold `{name}`
+  // segments, e.g. "/greetings/{name}", available as request.path_params["name"]. The same method
+  // and path twice is an error. Handlers run on the host's worker threads, concurrently.
+  virtual void add_route(HttpMethod method, std::string path, RouteHandler handler,
+                         RouteOptions options = {}) = 0;
+
+  // Receives events of `type` (exact name) after they are published.
+  virtual void subscribe(std::string type, EventHandler handler) = 0;
+  // Publishes an event. Its type must begin with "<plugin id>.".
+  virtual void publish(Event event) = 0;
+
+  // Makes a connector type available to partner configs ("type": "<name>"). Names are global;
+  // a name already registered by the host or another plugin is an error.
+  virtual void register_connector(std::string type, ConnectorFactory factory) = 0;
+
+  // Runs `job` every `interval` (first run one interval after start) on a host thread. A job that
+  // throws is logged; it runs again at its next time. Runs of the same job never overlap.
+  virtual void schedule(std::string name, std::chrono::milliseconds interval, ScheduledJob job) = 0;
+
+  // The plugin's own schema changes, numbered 1, 2, 3 … and applied once each, in order, before
+  // start(). Never edit a migration that shipped: add the next number.
+  virtual void add_migration(int version, std::string description, std::string sql) = 0;
+
+  virtual Database& database() = 0;
+};
+
+}  // namespace kim::sdk

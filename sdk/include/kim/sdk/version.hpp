@@ -1,0 +1,41 @@
+// SDK version and the build key that host and plugin must share.
+#pragma once
+
+// Semantic version of the SDK. A plugin loads when its major equals the host's and its minor is not
+// newer than the host's (it may call nothing the host lacks).
+#define KIM_SDK_VERSION_MAJOR 1
+#define KIM_SDK_VERSION_MINOR 0
+#define KIM_SDK_VERSION_PATCH 0
+#define KIM_SDK_VERSION_STRING "1.0.0"
+
+// Bumped whenever a change to these headers alters the binary interface (a virtual added to an
+// interface, a field added to a struct that crosses the boundary). Host and plugin must agree exactly.
+#define KIM_SDK_ABI_VERSION 1
+
+#define KIM_SDK_STRINGIFY_(x) #x
+#define KIM_SDK_STRINGIFY(x) KIM_SDK_STRINGIFY_(x)
+
+#if defined(__clang__)
+#define KIM_SDK_COMPILER_KEY "clang-" KIM_SDK_STRINGIFY(__clang_major__)
+#elif defined(__GNUC__)
+#define KIM_SDK_COMPILER_KEY "gcc-" KIM_SDK_STRINGIFY(__GNUC__)
+#else
+#define KIM_SDK_COMPILER_KEY "unknown-compiler"
+#endif
+
+// Needs a standard header to see the library macros.
+#include <cstddef>
+#if defined(_LIBCPP_VERSION)
+#define KIM_SDK_STDLIB_KEY "libc++-" KIM_SDK_STRINGIFY(_LIBCPP_VERSION)
+#elif defined(__GLIBCXX__)
+#define KIM_SDK_STDLIB_KEY \
+  "libstdc++-" KIM_SDK_STRINGIFY(_GLIBCXX_RELEASE) "-cxx11abi" KIM_SDK_STRINGIFY(_GLIBCXX_USE_CXX11_ABI)
+#else
+#define KIM_SDK_STDLIB_KEY "unknown-stdlib"
+#endif
+
+// C++ objects (std::string, std::function, nlohmann::json) cross the plugin boundary, so host and
+// plugin must be built by the same compiler family and major version against the same standard
+// library ABI and the same SDK ABI. The host compares this string before creating any object.
+#define KIM_SDK_BUILD_KEY \
+  KIM_SDK_COMPILER_KEY ";" KIM_SDK_STDLIB_KEY ";sdk-abi-" KIM_SDK_STRINGIFY(KIM_SDK_ABI_VERSION)
