@@ -1,6 +1,7 @@
 #include "plugins/plugin_manager.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <dlfcn.h>
 
 #include <regex>
@@ -175,7 +176,10 @@ void PluginManager::load_file(const std::filesystem::path& file) {
   }
   const auto& meta = slot.library.get<const KimPluginMetadata>("kim_plugin_metadata");
   if (auto problem = check_metadata(meta); !problem.empty()) {
-    if (meta.abi_version == KIM_SDK_ABI_VERSION && meta.id) slot.report.id = meta.id;
+    // abi_version, struct_size and id have a fixed place in every ABI: name the plugin.
+    if (meta.struct_size >= offsetof(KimPluginMetadata, id) + sizeof(meta.id) && meta.id) {
+      slot.report.id = meta.id;
+    }
     slot.library.unload();
     return refuse(slot, problem);
   }

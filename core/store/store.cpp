@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <deque>
 #include <exception>
-#include <future>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -19,12 +18,14 @@
 namespace kim::store {
 
 struct Store::Impl {
+  // Lives in the caller's frame; the writer thread touches it only until it sets `done`. The
+  // caller alone then owns `error`, so each exception object is created by the writer, handed
+  // over under done_mutex, and released in the caller's thread (no shared reference counts).
   struct Job {
     std::function<void(Connection&)> fn;
-    // Owned by the writer thread once queued: the shared state then outlives set_value() even if
-    // the woken caller returns at once.
-    std::promise<void> done;
     bool solo;  // runs in a transaction of its own (migrations)
+    std::exception_ptr error;
+    bool done = false;  // guarded by done_mutex
   };
 
   StoreOptions options;
@@ -33,9 +34,13 @@ struct Store::Impl {
 
   std::mutex queue_mutex;
   std::condition_variable queue_cv;
-  std::deque<Job> queue;  // guarded by queue_mutex
-  bool stopping = false;  // guarded by queue_mutex
+  std::deque<Job*> queue;  // guarded by queue_mutex
+  bool stopping = false;   // guarded by queue_mutex
   std::thread writer_thread;
+
+  // One condition for all waiting callers: the writer wakes them once per transaction.
+  std::mutex done_mutex;
+  std::condition_variable done_cv;
 
   std::mutex pool_mutex;
   std::condition_variable pool_cv;
@@ -48,17 +53,8 @@ struct Store::Impl {
   std::atomic<std::uint64_t> transactions{0};
   std::atomic<std::uint64_t> write_jobs{0};
 
-  static void settle(Job& job, const std::exception_ptr& error) noexcept {
-    job.fn = nullptr;  // drop references into the caller's frame before waking it
-    if (error) {
-      job.done.set_exception(error);
-    } else {
-      job.done.set_value();
-    }
-  }
-
   void writer_loop();
-  std::size_t run_transaction(std::vector<Job>& batch, std::size_t begin);
+  std::size_t run_transaction(const std::vector<Job*>& batch, std::size_t begin);
 };
 
 namespace {
@@ -155,11 +151,11 @@ Store::Store(StoreOptions options) : impl_(std::make_unique<Impl>()) {
   for (int i = 0; i < o.read_connections; ++i) {
     Connection reader = Connection::open(o.path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     sqlite3_busy_timeout(reader.raw(), o.busy_timeout_ms);
-    reader.exec("PRAGMA foreign_keys=ON");
     impl_->readers.push_back(std::move(reader));
   }
-  for (auto& reader : impl_->readers)
+  for (auto& reader : impl_->readers) {
     impl_->free_readers.push_back(&reader);
+  }
 
   impl_->writer_thread = std::thread([impl = impl_.get()] { impl->writer_loop(); });
 }
@@ -216,22 +212,24 @@ void Store::run_write(std::function<void(Connection&)> fn, bool solo) {
   if (tl_writer_of == &s) {
     throw std::logic_error("store: write() called from inside a write job would wait for itself");
   }
-  std::future<void> done;
+  Impl::Job job{std::move(fn), solo, nullptr};
   {
     std::lock_guard lock(s.queue_mutex);
     if (s.stopping) throw std::runtime_error("store: closed, write refused");
-    Impl::Job job{std::move(fn), {}, solo};
-    done = job.done.get_future();
-    s.queue.push_back(std::move(job));
+    s.queue.push_back(&job);
   }
   s.queue_cv.notify_one();
-  done.get();
+  {
+    std::unique_lock lock(s.done_mutex);
+    s.done_cv.wait(lock, [&] { return job.done; });
+  }
+  if (job.error) std::rethrow_exception(job.error);
 }
 
 void Store::Impl::writer_loop() {
   tl_writer_of = this;
   const auto max_batch = static_cast<std::size_t>(options.max_batch);
-  std::vector<Job> batch;
+  std::vector<Job*> batch;
   batch.reserve(max_batch);
   for (;;) {
     {
@@ -241,28 +239,34 @@ void Store::Impl::writer_loop() {
       // Everything that queued up while the previous batch was committing goes into one
       // transaction: that is where group commit saves fsyncs. Solo jobs go alone.
       do {
-        batch.push_back(std::move(queue.front()));
+        batch.push_back(queue.front());
         queue.pop_front();
-      } while (!batch.back().solo && !queue.empty() && !queue.front().solo &&
+      } while (!batch.back()->solo && !queue.empty() && !queue.front()->solo &&
                batch.size() < max_batch);
     }
     std::size_t next = 0;
-    while (next < batch.size())
+    while (next < batch.size()) {
       next = run_transaction(batch, next);
+    }
     batch.clear();
   }
 }
 
 // Runs batch[begin..] in one transaction and settles every job it ran. Returns the index of the
 // first job not run (only < batch.size() when the transaction ended early).
-std::size_t Store::Impl::run_transaction(std::vector<Job>& batch, std::size_t begin) {
+std::size_t Store::Impl::run_transaction(const std::vector<Job*>& batch, std::size_t begin) {
   Connection& db = *writer;
   const std::size_t end = batch.size();
   std::vector<std::exception_ptr> errors(end);
   auto settle_all = [&](std::size_t to) {
-    for (std::size_t j = begin; j < to; ++j) {
-      settle(batch[j], errors[j]);
+    {
+      std::lock_guard lock(done_mutex);
+      for (std::size_t j = begin; j < to; ++j) {
+        batch[j]->error = std::move(errors[j]);
+        batch[j]->done = true;  // from here on the job belongs to its caller again
+      }
     }
+    done_cv.notify_all();
   };
 
   try {
@@ -283,7 +287,7 @@ std::size_t Store::Impl::run_transaction(std::vector<Job>& batch, std::size_t be
     bool undo_failed = false;
     try {
       db.exec("SAVEPOINT kim_job");
-      batch[i].fn(db);
+      batch[i]->fn(db);
       db.exec("RELEASE kim_job");
     } catch (...) {
       errors[i] = std::current_exception();

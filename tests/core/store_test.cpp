@@ -236,6 +236,9 @@ TEST_F(StoreTest, WriteReturnsValuesAndVoid) {
   EXPECT_EQ(v, "a");
   auto owned = store.write([](Connection&) { return std::make_unique<int>(5); });  // move-only
   EXPECT_EQ(*owned, 5);
+  int seen = 0;
+  store.read([&](Connection& db) { seen = db.query("SELECT COUNT(*) AS n FROM t")[0]["n"]; });
+  EXPECT_EQ(seen, 1);
 
   EXPECT_THROW(store.write([](Connection& db) {
     db.execute("INSERT INTO t (v) VALUES ('b')");
@@ -388,6 +391,19 @@ TEST_F(StoreTest, FailedCommitFailsEveryJobOfTheBatch) {
   // The writer carries on normally afterwards.
   store.write([](Connection& db) { db.execute("INSERT INTO log VALUES (1)"); });
   EXPECT_EQ(count_rows(store, "log"), 1);
+}
+
+TEST_F(StoreTest, JobEndingTheTransactionFailsAndWriterCarriesOn) {
+  Store store(options());
+  store.write([](Connection& db) { db.exec("CREATE TABLE t (v INTEGER)"); });
+  EXPECT_THROW(store.write([](Connection& db) {
+    db.execute("INSERT INTO t VALUES (1)");
+    db.exec("ROLLBACK");
+  }),
+               SqliteError);
+  store.write([](Connection& db) { db.execute("INSERT INTO t VALUES (2)"); });
+  EXPECT_EQ(store.read([](Connection& db) { return db.query("SELECT v FROM t"); }),
+            nlohmann::json::parse(R"([{"v": 2}])"));
 }
 
 TEST_F(StoreTest, WriteFromInsideAWriteJobIsRefused) {

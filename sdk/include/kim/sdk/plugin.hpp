@@ -10,8 +10,9 @@
 #include "kim/sdk/host.hpp"
 #include "kim/sdk/version.hpp"
 
-// Read by the host before any C++ object crosses the boundary: plain C, fixed layout. The host
-// checks abi_version first and reads nothing else when it differs.
+// Read by the host before any C++ object crosses the boundary: plain C, fixed layout. The first
+// three fields keep their place in every ABI version, so a host can name a plugin built for
+// another ABI; the host reads nothing else when abi_version differs from its own.
 extern "C" struct KimPluginMetadata {
   std::uint32_t abi_version;  // KIM_SDK_ABI_VERSION the plugin was built with
   std::uint32_t struct_size;  // sizeof(KimPluginMetadata) in the plugin's SDK

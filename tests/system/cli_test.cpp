@@ -1,0 +1,130 @@
+// The `kim` command line: help, version, plugins list, token create, config check, exit codes.
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <nlohmann/json.hpp>
+#include <gtest/gtest.h>
+
+#include "support/kim_process.hpp"
+
+namespace kim::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(CliTest, VersionAndHelp) {
+  auto version = run_command(KIM_BINARY, {"--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_THAT(version.out, HasSubstr("kim "));
+  EXPECT_THAT(version.out, HasSubstr("SDK 1."));
+
+  auto help = run_command(KIM_BINARY, {"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* command : {"serve", "plugins list", "token create", "config check"}) {
+    EXPECT_THAT(help.out, HasSubstr(command));
+  }
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"serve", "--help"}, {"plugins", "list", "--help"}, {"token", "create", "--help"},
+           {"config", "check", "--help"}}) {
+    auto result = run_command(KIM_BINARY, args);
+    EXPECT_EQ(result.exit_code, 0) << args[0];
+    EXPECT_THAT(result.out, HasSubstr("--config")) << args[0];
+  }
+}
+
+TEST(CliTest, BadUsageExitsWithTwo) {
+  auto unknown = run_command(KIM_BINARY, {"frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("unknown command \"frobnicate\""));
+
+  auto missing_config = run_command(KIM_BINARY, {"serve"});
+  EXPECT_EQ(missing_config.exit_code, 2);
+  EXPECT_THAT(missing_config.err, HasSubstr("config"));
+
+  auto nothing = run_command(KIM_BINARY, {});
+  EXPECT_EQ(nothing.exit_code, 2);
+}
+
+TEST(CliTest, InvalidConfigIsRefusedWithPathQualifiedMessages) {
+  TempDir dir;
+  auto path = (dir.path() / "bad.json").string();
+  std::ofstream(path) << R"({"server": {"io_threads": 0, "lissten": "x"}, "log": {"level": "loud"}})";
+  auto result = run_command(KIM_BINARY, {"serve", "--config", path});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("server.io_threads: must be at least 1"));
+  EXPECT_THAT(result.err, HasSubstr("server.lissten: unknown key (did you mean \"listen\"?)"));
+  EXPECT_THAT(result.err, HasSubstr("log.level"));
+  // Nothing was created for a config that was refused.
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "var"));
+}
+
+TEST(CliTest, ShippedConfigIsValid) {
+  auto result = run_command(KIM_BINARY, {"config", "check", "--config",
+                                         std::string(KIM_SOURCE_DIR) + "/config/kreis-steinfurt.json"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("Kreis Steinfurt"));
+  EXPECT_THAT(result.out, HasSubstr("127.0.0.1:8080"));
+}
+
+TEST(CliTest, PluginsListShowsEachFileWithStateAndReason) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "extra");
+  std::ofstream(dir.path() / "extra" / "kim-broken.so") << "garbage";
+  nlohmann::json config = {
+      {"plugins",
+       {{"directories", {KIM_PLUGIN_DIR, (dir.path() / "extra").string()}},
+        {"settings", {{"hello", {{"enabled", true}}}}}}}};
+  auto path = (dir.path() / "kim.json").string();
+  std::ofstream(path) << config.dump();
+
+  auto table = run_command(KIM_BINARY, {"plugins", "list", "--config", path});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("hello"));
+  EXPECT_THAT(table.out, HasSubstr("loaded"));
+  EXPECT_THAT(table.out, HasSubstr("refused"));
+  EXPECT_THAT(table.out, HasSubstr("not a loadable library"));
+
+  auto json = run_command(KIM_BINARY, {"plugins", "list", "--config", path, "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto items = nlohmann::json::parse(json.out);
+  ASSERT_EQ(items.size(), 2u);
+  for (const auto& item : items) {
+    if (item["id"] == "hello") {
+      EXPECT_EQ(item["state"], "loaded");
+      EXPECT_EQ(item["sdk_version"], "1.0.0");
+    } else {
+      EXPECT_EQ(item["id"], "kim-broken");
+      EXPECT_EQ(item["state"], "refused");
+    }
+  }
+  // Listing plugins never creates a database.
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "var"));
+}
+
+TEST(CliTest, TokenCreateValidatesInputAndWritesNothingOnError) {
+  TempDir dir;
+  auto path = (dir.path() / "kim.json").string();
+  std::ofstream(path) << R"({"data_dir": "data"})";
+
+  auto bad_role = run_command(KIM_BINARY, {"token", "create", "--config", path, "--user", "x",
+                                           "--role", "superuser"});
+  EXPECT_EQ(bad_role.exit_code, 2);
+  EXPECT_THAT(bad_role.err, HasSubstr("unknown role \"superuser\""));
+
+  auto bad_name = run_command(KIM_BINARY, {"token", "create", "--config", path, "--user",
+                                           "Not Valid", "--role", "admin"});
+  EXPECT_EQ(bad_name.exit_code, 2);
+  EXPECT_THAT(bad_name.err, HasSubstr("user name"));
+
+  auto ok = run_command(KIM_BINARY, {"token", "create", "--config", path, "--user", "c.meyer",
+                                     "--role", "case_manager", "--org", "Caritas Rheine"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out.rfind("kim_", 0), 0u);
+  auto conflicting = run_command(KIM_BINARY, {"token", "create", "--config", path, "--user",
+                                              "c.meyer", "--role", "admin"});
+  EXPECT_EQ(conflicting.exit_code, 2);
+  EXPECT_THAT(conflicting.err, HasSubstr("exists with role \"case_manager\""));
+}
+
+}  // namespace
+}  // namespace kim::test
