@@ -55,14 +55,18 @@ nlohmann::json report_json(const plugins::PluginReport& report) {
 
 }  // namespace
 
-const char* host_version() { return KIM_HOST_VERSION; }
+const char* host_version() {
+  return KIM_HOST_VERSION;
+}
 
 std::filesystem::path default_plugin_directory() {
   return (boost::dll::program_location().parent_path().parent_path() / "lib" / "kim" / "plugins")
       .lexically_normal();
 }
 
-std::vector<store::Migration> core_migrations() { return auth::migrations(); }
+std::vector<store::Migration> core_migrations() {
+  return auth::migrations();
+}
 
 std::unique_ptr<store::Store> open_store(const config::HostConfig& config) {
   std::error_code ec;
@@ -105,9 +109,10 @@ Host::~Host() {
 }
 
 plugins::HostServices Host::services() {
-  return plugins::HostServices{*router_, *events_, *connectors_, *scheduler_, store_.get(),
-                               sdk::HostInfo{host_version(), KIM_SDK_VERSION_STRING,
-                                             config_.deployment_name}};
+  return plugins::HostServices{
+      *router_,     *events_,
+      *connectors_, *scheduler_,
+      store_.get(), sdk::HostInfo{host_version(), KIM_SDK_VERSION_STRING, config_.deployment_name}};
 }
 
 std::vector<plugins::PluginReport> Host::inspect_plugins() {
@@ -127,9 +132,10 @@ void Host::open() {
                 store_->schema_version("core"));
   access_ = std::make_unique<auth::AccessDirectory>(*store_);
   if (auto token_file = access_->bootstrap_admin(config_.data_dir)) {
-    logger_->warn("empty database: created user \"admin\"; its token is in {} (mode 0600). "
-                  "Use it once to create personal tokens, then delete the file.",
-                  token_file->string());
+    logger_->warn(
+        "empty database: created user \"admin\"; its token is in {} (mode 0600). "
+        "Use it once to create personal tokens, then delete the file.",
+        token_file->string());
   }
   add_host_routes();
   inspect_plugins();
@@ -177,10 +183,9 @@ sdk::HttpResponse Host::handle(sdk::HttpRequest& request) {
     for (auto method : match.allowed) {
       allow += (allow.empty() ? "" : ", ") + std::string(sdk::to_string(method));
     }
-    auto response = sdk::HttpResponse::error(
-        405, "method_not_allowed",
-        std::string(sdk::to_string(request.method)) + " is not allowed here (allowed: " + allow +
-            ")");
+    auto response = sdk::HttpResponse::error(405, "method_not_allowed",
+                                             std::string(sdk::to_string(request.method)) +
+                                                 " is not allowed here (allowed: " + allow + ")");
     response.headers["allow"] = allow;
     return response;
   }
@@ -206,8 +211,11 @@ void Host::add_host_routes() {
   using sdk::HttpMethod;
   router_->add({HttpMethod::kGet, "/health", [this](const sdk::HttpRequest&) { return health(); },
                 sdk::RouteOptions{.public_route = true, .roles = {}}, "host"});
-  router_->add({HttpMethod::kGet, "/api/v1/plugins",
-                [this](const sdk::HttpRequest&) { return list_plugins(); }, {}, "host"});
+  router_->add({HttpMethod::kGet,
+                "/api/v1/plugins",
+                [this](const sdk::HttpRequest&) { return list_plugins(); },
+                {},
+                "host"});
   router_->add({HttpMethod::kGet, "/api/v1/jobs",
                 [this](const sdk::HttpRequest&) { return list_jobs(); },
                 sdk::RouteOptions{.public_route = false, .roles = {"admin"}}, "host"});
@@ -240,19 +248,17 @@ sdk::HttpResponse Host::health() {
 
 sdk::HttpResponse Host::list_plugins() {
   nlohmann::json items = nlohmann::json::array();
-  for (const auto& report : plugins_->reports()) items.push_back(report_json(report));
+  for (const auto& report : plugins_->reports())
+    items.push_back(report_json(report));
   return sdk::HttpResponse::json(200, {{"items", items}});
 }
 
 sdk::HttpResponse Host::list_jobs() {
   nlohmann::json items = nlohmann::json::array();
   for (const auto& job : scheduler_->jobs()) {
-    nlohmann::json item = {{"name", job.name},
-                           {"owner", job.owner},
-                           {"interval_ms", job.interval.count()},
-                           {"runs", job.runs},
-                           {"failures", job.failures},
-                           {"last_error", job.last_error}};
+    nlohmann::json item = {
+        {"name", job.name}, {"owner", job.owner},       {"interval_ms", job.interval.count()},
+        {"runs", job.runs}, {"failures", job.failures}, {"last_error", job.last_error}};
     item["last_run"] = job.last_run ? nlohmann::json(iso_time(*job.last_run)) : nullptr;
     items.push_back(item);
   }

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include <boost/program_options.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/program_options.hpp>
 
 #include "app/host.hpp"
 #include "auth/access.hpp"
@@ -64,8 +64,8 @@ po::variables_map parse(const std::vector<std::string>& args, const po::options_
 
 po::options_description common_options(const char* title) {
   po::options_description desc(title);
-  desc.add_options()("help,h", "show this help")(
-      "config,c", po::value<std::string>()->required(), "host config file (JSON)");
+  desc.add_options()("help,h", "show this help")("config,c", po::value<std::string>()->required(),
+                                                 "host config file (JSON)");
   return desc;
 }
 
@@ -120,12 +120,9 @@ int run_plugins_list(const std::vector<std::string>& args) {
   if (vm.count("json")) {
     nlohmann::json items = nlohmann::json::array();
     for (const auto& r : reports) {
-      nlohmann::json item = {{"id", r.id},
-                             {"file", r.file.string()},
-                             {"version", r.version},
-                             {"sdk_version", r.sdk_version},
-                             {"enabled", r.enabled},
-                             {"state", kim::plugins::to_string(r.state)}};
+      nlohmann::json item = {{"id", r.id},           {"file", r.file.string()},
+                             {"version", r.version}, {"sdk_version", r.sdk_version},
+                             {"enabled", r.enabled}, {"state", kim::plugins::to_string(r.state)}};
       if (!r.reason.empty()) item["reason"] = r.reason;
       items.push_back(item);
     }
@@ -190,12 +187,13 @@ int run_config_check(const std::vector<std::string>& args) {
             << "  deployment:  " << config.deployment_name << "\n"
             << "  listen:      " << config.server.host << ":" << config.server.port << "\n"
             << "  data folder: " << config.data_dir.string() << "\n"
-            << "  database:    " << config.database.path.string() << " (synchronous="
-            << config.database.synchronous << ")\n"
+            << "  database:    " << config.database.path.string()
+            << " (synchronous=" << config.database.synchronous << ")\n"
             << "  log level:   " << config.log.level << "\n";
   auto directories = config.plugins.directories;
   if (directories.empty()) directories.push_back(kim::app::default_plugin_directory());
-  for (const auto& d : directories) std::cout << "  plugin dir:  " << d.string() << "\n";
+  for (const auto& d : directories)
+    std::cout << "  plugin dir:  " << d.string() << "\n";
   for (const auto& [id, setting] : config.plugins.settings) {
     std::cout << "  plugin:      " << id << (setting.enabled ? " (enabled)" : " (disabled)")
               << "\n";

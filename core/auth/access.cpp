@@ -106,7 +106,8 @@ IssuedToken AccessDirectory::create_token(const std::string& user_name, const st
   }
   if (!is_known_role(role)) {
     std::string allowed;
-    for (const auto& r : known_roles()) allowed += (allowed.empty() ? "" : ", ") + r;
+    for (const auto& r : known_roles())
+      allowed += (allowed.empty() ? "" : ", ") + r;
     throw std::invalid_argument("unknown role \"" + role + "\" (allowed: " + allowed + ")");
   }
   if (organisation.size() > 200) {
@@ -116,7 +117,8 @@ IssuedToken AccessDirectory::create_token(const std::string& user_name, const st
   issued.token = generate_token();
   const std::string hash = sha256_hex(issued.token);
   issued.user_id = store_.write([&](store::Connection& db) -> std::int64_t {
-    auto existing = db.query("SELECT id, role, organisation FROM users WHERE name = ?", {user_name});
+    auto existing =
+        db.query("SELECT id, role, organisation FROM users WHERE name = ?", {user_name});
     std::int64_t user_id = 0;
     if (existing.empty()) {
       user_id = db.execute("INSERT INTO users(name, role, organisation) VALUES (?, ?, ?)",
@@ -125,10 +127,10 @@ IssuedToken AccessDirectory::create_token(const std::string& user_name, const st
     } else {
       const auto& row = existing.front();
       if (row["role"] != role || row["organisation"] != organisation) {
-        throw std::invalid_argument(
-            "user \"" + user_name + "\" exists with role \"" + row["role"].get<std::string>() +
-            "\" and organisation \"" + row["organisation"].get<std::string>() +
-            "\"; give the same role and organisation to add a token");
+        throw std::invalid_argument("user \"" + user_name + "\" exists with role \"" +
+                                    row["role"].get<std::string>() + "\" and organisation \"" +
+                                    row["organisation"].get<std::string>() +
+                                    "\"; give the same role and organisation to add a token");
       }
       user_id = row["id"].get<std::int64_t>();
     }
@@ -157,9 +159,8 @@ std::optional<sdk::Principal> AccessDirectory::authenticate(std::string_view tok
 }
 
 bool AccessDirectory::has_users() const {
-  return store_.read([](store::Connection& db) {
-    return !db.query("SELECT 1 FROM users LIMIT 1").empty();
-  });
+  return store_.read(
+      [](store::Connection& db) { return !db.query("SELECT 1 FROM users LIMIT 1").empty(); });
 }
 
 std::optional<std::filesystem::path> AccessDirectory::bootstrap_admin(

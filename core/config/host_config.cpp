@@ -13,7 +13,8 @@ namespace {
 
 std::string join_problems(const std::string& source, const std::vector<std::string>& problems) {
   std::string message = source + " is invalid:";
-  for (const auto& problem : problems) message += "\n  " + problem;
+  for (const auto& problem : problems)
+    message += "\n  " + problem;
   return message;
 }
 

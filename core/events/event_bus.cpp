@@ -7,8 +7,7 @@ namespace kim::events {
 void EventBus::subscribe(const std::string& type, sdk::EventHandler handler,
                          const std::string& owner) {
   std::unique_lock lock(mutex_);
-  by_type_[type].push_back(
-      {owner, std::make_shared<const sdk::EventHandler>(std::move(handler))});
+  by_type_[type].push_back({owner, std::make_shared<const sdk::EventHandler>(std::move(handler))});
 }
 
 int EventBus::publish(const sdk::Event& event) const {

@@ -8,7 +8,8 @@ namespace kim::http {
 namespace {
 
 bool is_parameter(std::string_view segment) {
-  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}' &&
+         segment.substr(1, segment.size() - 2).find_first_of("{}") == std::string_view::npos;
 }
 
 // The pattern with parameter names erased, so "/x/{a}" and "/x/{b}" compare equal.
@@ -68,12 +69,20 @@ void Router::add(Route route) {
   if (route.pattern.empty() || route.pattern.front() != '/') {
     throw std::invalid_argument("route \"" + route.pattern + "\" must start with '/'");
   }
+  std::vector<std::string_view> parameter_names;
   for (auto segment : split_path(route.pattern)) {
     bool braces = segment.find_first_of("{}") != std::string_view::npos;
     if (braces && !is_parameter(segment)) {
       throw std::invalid_argument("route \"" + route.pattern + "\": segment \"" +
                                   std::string(segment) + "\" must be literal or {name}");
     }
+    if (!braces) continue;
+    if (std::find(parameter_names.begin(), parameter_names.end(), segment) !=
+        parameter_names.end()) {
+      throw std::invalid_argument("route \"" + route.pattern + "\": parameter " +
+                                  std::string(segment) + " appears twice");
+    }
+    parameter_names.push_back(segment);
   }
   if (contains(route.method, route.pattern)) {
     throw std::invalid_argument("route " + std::string(sdk::to_string(route.method)) + " " +
@@ -118,7 +127,8 @@ RouteMatch Router::match(sdk::HttpMethod method, std::string_view path) const {
         result.route = &route;
         result.path_params = std::move(params);
       }
-    } else {
+    } else if (std::find(result.allowed.begin(), result.allowed.end(), route.method) ==
+               result.allowed.end()) {
       result.allowed.push_back(route.method);
     }
   }

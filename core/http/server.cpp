@@ -144,10 +144,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(16 * 1024);
     stream_.expires_after(first_ ? server_->config.request_timeout
                                  : server_->config.keep_alive_timeout);
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                               self->on_header(ec);
-                             });
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
@@ -156,10 +155,9 @@ class Session : public std::enable_shared_from_this<Session> {
     busy_ = true;
     started_ = std::chrono::steady_clock::now();
     stream_.expires_after(server_->config.request_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->on_body(ec);
-                      });
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body(ec); });
   }
 
   void on_read_error(beast::error_code ec) {
@@ -169,10 +167,10 @@ class Session : public std::enable_shared_from_this<Session> {
         method_text_ = std::string(parser_->get().method_string());
         path_ = std::string(parser_->get().target().substr(0, parser_->get().target().find('?')));
       }
-      return respond_error(413, "payload_too_large",
-                           "request body exceeds " +
-                               std::to_string(server_->config.body_limit_bytes) + " bytes",
-                           /*close=*/true);
+      return respond_error(
+          413, "payload_too_large",
+          "request body exceeds " + std::to_string(server_->config.body_limit_bytes) + " bytes",
+          /*close=*/true);
     }
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
         ec == net::error::operation_aborted || ec == net::error::connection_reset ||
@@ -194,8 +192,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request_id_ = new_request_id();
     auto incoming_id = request["x-request-id"];
     static const std::regex kSafeId("[A-Za-z0-9._-]{1,64}");
-    if (!incoming_id.empty() &&
-        std::regex_match(incoming_id.begin(), incoming_id.end(), kSafeId)) {
+    if (!incoming_id.empty() && std::regex_match(incoming_id.begin(), incoming_id.end(), kSafeId)) {
       request_id_ = std::string(incoming_id);
     }
     std::string target(request.target());
@@ -214,8 +211,7 @@ class Session : public std::enable_shared_from_this<Session> {
     sdk_request.request_id = request_id_;
     if (question != std::string::npos &&
         !parse_query(std::string_view(target).substr(question + 1), sdk_request.query)) {
-      return respond_error(400, "bad_query", "malformed percent-escape in the query string",
-                           false);
+      return respond_error(400, "bad_query", "malformed percent-escape in the query string", false);
     }
     for (const auto& field : request) {
       std::string name(field.name_string());
@@ -232,6 +228,10 @@ class Session : public std::enable_shared_from_this<Session> {
       sdk::HttpResponse response;
       try {
         response = self->server_->handler(sdk_request);
+        if (response.status < 100 || response.status > 599) {
+          throw std::out_of_range("handler returned HTTP status " +
+                                  std::to_string(response.status));
+        }
       } catch (const std::exception& e) {
         self->server_->logger->error("request {} failed: {}", self->request_id_, e.what());
         response = sdk::HttpResponse::error(500, "internal_error",
@@ -242,8 +242,7 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  void respond_error(int status, const std::string& code, const std::string& message,
-                     bool close) {
+  void respond_error(int status, const std::string& code, const std::string& message, bool close) {
     if (request_id_.empty()) request_id_ = new_request_id();
     if (started_ == std::chrono::steady_clock::time_point{}) {
       started_ = std::chrono::steady_clock::now();
@@ -255,9 +254,9 @@ class Session : public std::enable_shared_from_this<Session> {
     auto out = std::make_shared<bhttp::response<bhttp::string_body>>();
     out->version(version_ ? version_ : 11);
     out->result(static_cast<unsigned>(response.status));
-    for (const auto& [name, value] : response.headers) out->set(name, value);
-    if (response.headers.find("content-type") == response.headers.end() &&
-        !response.body.empty()) {
+    for (const auto& [name, value] : response.headers)
+      out->set(name, value);
+    if (response.headers.find("content-type") == response.headers.end() && !response.body.empty()) {
       out->set(bhttp::field::content_type, "application/json");
     }
     out->set(bhttp::field::cache_control, "no-store");
@@ -275,13 +274,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void log_request(int status) {
-    auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                             started_);
+    auto elapsed =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_);
     // Path only: query strings may carry search terms (names) and never reach the log.
-    server_->logger->info("{} {} {} {:.1f}ms id={}",
-                          method_text_.empty() ? std::string("-") : method_text_,
-                          path_.empty() ? std::string("-") : path_, status, elapsed.count(),
-                          request_id_);
+    server_->logger->info(
+        "{} {} {} {:.1f}ms id={}", method_text_.empty() ? std::string("-") : method_text_,
+        path_.empty() ? std::string("-") : path_, status, elapsed.count(), request_id_);
   }
 
   void on_write(beast::error_code ec) {
@@ -365,9 +363,11 @@ void Server::State::begin_shutdown() {
   std::vector<std::function<void()>> closers;
   {
     std::lock_guard lock(idle_mutex);
-    for (auto& [id, closer] : close_if_idle) closers.push_back(closer);
+    for (auto& [id, closer] : close_if_idle)
+      closers.push_back(closer);
   }
-  for (auto& closer : closers) closer();
+  for (auto& closer : closers)
+    closer();
   if (open_sessions.load() == 0) {
     signals.cancel();
     return;
@@ -440,7 +440,8 @@ void Server::run() {
     threads.emplace_back([state] { state->ioc.run(); });
   }
   state->ioc.run();
-  for (auto& thread : threads) thread.join();
+  for (auto& thread : threads)
+    thread.join();
   state->workers.join();
 }
 

@@ -4,7 +4,9 @@
 
 namespace kim::jobs {
 
-Scheduler::~Scheduler() { stop(); }
+Scheduler::~Scheduler() {
+  stop();
+}
 
 void Scheduler::add(const std::string& owner, const std::string& name,
                     std::chrono::milliseconds interval, std::function<void()> job) {
@@ -52,6 +54,7 @@ bool Scheduler::trigger(const std::string& full_name) {
   auto it = jobs_.find(full_name);
   if (it == jobs_.end()) return false;
   it->second.due = std::chrono::steady_clock::now();
+  it->second.triggered = true;
   wake_.notify_all();
   return true;
 }
@@ -59,7 +62,8 @@ bool Scheduler::trigger(const std::string& full_name) {
 std::vector<JobStatus> Scheduler::jobs() const {
   std::lock_guard lock(mutex_);
   std::vector<JobStatus> result;
-  for (const auto& [name, job] : jobs_) result.push_back(job.status);
+  for (const auto& [name, job] : jobs_)
+    result.push_back(job.status);
   return result;
 }
 
@@ -94,6 +98,7 @@ void Scheduler::loop() {
       continue;  // something may have changed: pick again
     }
     Job& job = next->second;
+    job.triggered = false;
     auto work = job.work;
     const std::string name = job.status.name;
     lock.unlock();
@@ -116,7 +121,8 @@ void Scheduler::loop() {
       ++status.failures;
       logger_->error("job {} failed: {}", name, error);
     }
-    it->second.due = std::chrono::steady_clock::now() + status.interval;
+    it->second.due = it->second.triggered ? std::chrono::steady_clock::now()
+                                          : std::chrono::steady_clock::now() + status.interval;
   }
 }
 

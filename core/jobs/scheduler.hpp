@@ -56,6 +56,7 @@ class Scheduler {
     JobStatus status;
     std::function<void()> work;
     std::chrono::steady_clock::time_point due;
+    bool triggered = false;  // trigger() arrived; survives a run that is in progress
   };
   void loop();
 

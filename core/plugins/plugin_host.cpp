@@ -66,8 +66,8 @@ void PluginHostImpl::require_registration_open(const char* call) const {
   }
 }
 
-void PluginHostImpl::add_route(sdk::HttpMethod method, std::string path,
-                               sdk::RouteHandler handler, sdk::RouteOptions options) {
+void PluginHostImpl::add_route(sdk::HttpMethod method, std::string path, sdk::RouteHandler handler,
+                               sdk::RouteOptions options) {
   require_registration_open("add_route");
   if (path.empty() || path.front() != '/') {
     throw std::invalid_argument("route path \"" + path + "\" must start with '/'");
@@ -145,7 +145,8 @@ void PluginHostImpl::check_conflicts() const {
 }
 
 void PluginHostImpl::commit() {
-  for (const auto& route : staged_routes_.routes()) services_.router.add(route);
+  for (const auto& route : staged_routes_.routes())
+    services_.router.add(route);
   for (auto& [type, handler] : staged_subscriptions_) {
     services_.events.subscribe(type, std::move(handler), id_);
   }

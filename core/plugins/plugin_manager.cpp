@@ -1,8 +1,8 @@
 #include "plugins/plugin_manager.hpp"
 
+#include <dlfcn.h>
 #include <algorithm>
 #include <cstddef>
-#include <dlfcn.h>
 
 #include <regex>
 #include <set>
@@ -102,8 +102,8 @@ std::string check_metadata(const KimPluginMetadata& meta) {
 }  // namespace
 
 PluginManager::PluginManager(config::PluginsConfig config,
-                             std::vector<std::filesystem::path> directories,
-                             HostServices services, std::shared_ptr<spdlog::logger> logger)
+                             std::vector<std::filesystem::path> directories, HostServices services,
+                             std::shared_ptr<spdlog::logger> logger)
     : config_(std::move(config)),
       directories_(std::move(directories)),
       services_(std::move(services)),
@@ -111,7 +111,8 @@ PluginManager::PluginManager(config::PluginsConfig config,
 
 PluginManager::~PluginManager() {
   // Destroy objects before their libraries, newest first.
-  while (!slots_.empty()) slots_.pop_back();
+  while (!slots_.empty())
+    slots_.pop_back();
 }
 
 void PluginManager::refuse(Slot& slot, const std::string& reason) {
@@ -139,10 +140,12 @@ void PluginManager::load_all() {
     std::sort(found.begin(), found.end());
     files.insert(files.end(), found.begin(), found.end());
   }
-  for (const auto& file : files) load_file(file);
+  for (const auto& file : files)
+    load_file(file);
 
   std::set<std::string> present;
-  for (const auto& slot : slots_) present.insert(slot->report.id);
+  for (const auto& slot : slots_)
+    present.insert(slot->report.id);
   for (const auto& [id, setting] : config_.settings) {
     if (!setting.enabled || present.count(id)) continue;
     auto slot = std::make_unique<Slot>();
@@ -166,13 +169,14 @@ void PluginManager::load_file(const std::filesystem::path& file) {
   slot.library.load(file, dll::load_mode::rtld_now | dll::load_mode::rtld_local, ec);
   if (ec) {
     const char* detail = ::dlerror();
-    return refuse(slot, std::string("not a loadable library: ") +
-                            (detail ? detail : ec.message().c_str()));
+    return refuse(
+        slot, std::string("not a loadable library: ") + (detail ? detail : ec.message().c_str()));
   }
   if (!slot.library.has("kim_plugin_metadata") || !slot.library.has("kim_plugin_create")) {
     slot.library.unload();  // no object of it exists yet
-    return refuse(slot, "not a KIM plugin (no kim_plugin_metadata/kim_plugin_create; was it "
-                        "built with KIM_PLUGIN?)");
+    return refuse(slot,
+                  "not a KIM plugin (no kim_plugin_metadata/kim_plugin_create; was it "
+                  "built with KIM_PLUGIN?)");
   }
   const auto& meta = slot.library.get<const KimPluginMetadata>("kim_plugin_metadata");
   if (auto problem = check_metadata(meta); !problem.empty()) {
@@ -229,8 +233,8 @@ void PluginManager::load_file(const std::filesystem::path& file) {
     return refuse(slot, reason);
   }
 
-  slot.host = std::make_unique<PluginHostImpl>(slot.report.id, std::move(plugin_config),
-                                               services_, log::get("plugin." + slot.report.id));
+  slot.host = std::make_unique<PluginHostImpl>(slot.report.id, std::move(plugin_config), services_,
+                                               log::get("plugin." + slot.report.id));
   try {
     auto create = slot.library.get_alias<sdk::PluginFactory>("kim_plugin_create");
     slot.instance = create();
@@ -241,8 +245,7 @@ void PluginManager::load_file(const std::filesystem::path& file) {
     return refuse(slot, "load() failed: " + describe_exception(std::current_exception()));
   }
   slot.report.state = PluginState::kLoaded;
-  logger_->info("plugin {} {} loaded from {}", slot.report.id, slot.report.version,
-                file.string());
+  logger_->info("plugin {} {} loaded from {}", slot.report.id, slot.report.version, file.string());
 }
 
 void PluginManager::start_all() {

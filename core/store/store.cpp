@@ -471,6 +471,11 @@ StoreStats Store::stats() const {
                     impl_->write_jobs.load(std::memory_order_relaxed)};
 }
 
+std::size_t Store::pending_writes() const {
+  std::lock_guard lock(impl_->queue_mutex);
+  return impl_->queue.size();
+}
+
 const std::filesystem::path& Store::path() const {
   return impl_->options.path;
 }

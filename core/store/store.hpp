@@ -13,6 +13,7 @@
 // fn's queries see one consistent snapshot. Blocks while all read connections are busy.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -94,6 +95,8 @@ class Store {
   int schema_version(std::string_view ns);
 
   StoreStats stats() const;
+  // Write jobs queued and not yet taken by the writer thread (thread-safe; for health/metrics).
+  std::size_t pending_writes() const;
   const std::filesystem::path& path() const;
 
  private:

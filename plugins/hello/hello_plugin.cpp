@@ -40,19 +40,19 @@ class HelloPlugin final : public kim::sdk::Plugin {
       );)sql");
 
     // Public: no token needed. Only for data that is no one's business to protect.
-    host.add_route(
-        HttpMethod::kGet, "/ping",
-        [](const HttpRequest&) { return HttpResponse::json(200, {{"pong", true}}); },
-        {.public_route = true, .roles = {}});
+    host.add_route(HttpMethod::kGet, "/ping",
+                   [](const HttpRequest&) {
+                     return HttpResponse::json(200, {{"pong", true}});
+                   },
+                   {.public_route = true, .roles = {}});
 
     host.add_route(HttpMethod::kGet, "/greetings/{name}", [this](const HttpRequest& request) {
       return HttpResponse::json(200, {{"text", greeting_ + ", " + request.path_params.at("name")}});
     });
 
-    host.add_route(
-        HttpMethod::kPost, "/greetings",
-        [this](const HttpRequest& request) { return store_greeting(request); },
-        {.public_route = false, .roles = {"admin", "case_manager"}});
+    host.add_route(HttpMethod::kPost, "/greetings",
+                   [this](const HttpRequest& request) { return store_greeting(request); },
+                   {.public_route = false, .roles = {"admin", "case_manager"}});
 
     host.add_route(HttpMethod::kGet, "/stats", [this](const HttpRequest&) {
       auto rows = host_->database().query("SELECT count(*) AS n FROM hello_greetings");
@@ -65,9 +65,8 @@ class HelloPlugin final : public kim::sdk::Plugin {
     host.subscribe("hello.greeted", [this](const kim::sdk::Event&) { ++greeted_events_; });
     host.subscribe("plugin.started", [this](const kim::sdk::Event&) { ++plugins_started_; });
 
-    host.register_connector("hello-echo", [](const nlohmann::json&) {
-      return std::make_unique<EchoConnector>();
-    });
+    host.register_connector(
+        "hello-echo", [](const nlohmann::json&) { return std::make_unique<EchoConnector>(); });
 
     host.schedule("heartbeat",
                   std::chrono::milliseconds(host.config().at("heartbeat_interval_ms").get<int>()),
@@ -76,7 +75,9 @@ class HelloPlugin final : public kim::sdk::Plugin {
 
   void start() override { host_->logger()->info("ready, greeting with \"{}\"", greeting_); }
 
-  void stop() override { host_->logger()->info("stopping after {} heartbeats", heartbeats_.load()); }
+  void stop() override {
+    host_->logger()->info("stopping after {} heartbeats", heartbeats_.load());
+  }
 
  private:
   HttpResponse store_greeting(const HttpRequest& request) {
@@ -103,7 +104,8 @@ class HelloPlugin final : public kim::sdk::Plugin {
     event.type = "hello.greeted";
     event.payload = {{"greeting_id", id}};
     host_->publish(std::move(event));
-    return HttpResponse::json(201, {{"id", id}, {"text", greeting_ + ", " + body["to"].get<std::string>()}});
+    return HttpResponse::json(
+        201, {{"id", id}, {"text", greeting_ + ", " + body["to"].get<std::string>()}});
   }
 
   kim::sdk::PluginHost* host_ = nullptr;
@@ -115,5 +117,5 @@ class HelloPlugin final : public kim::sdk::Plugin {
 
 }  // namespace
 
-KIM_PLUGIN(HelloPlugin, "hello", "1.0.0", "Example plugin: greets, counts, shows every extension point",
-           kConfigSchema)
+KIM_PLUGIN(HelloPlugin, "hello", "1.0.0",
+           "Example plugin: greets, counts, shows every extension point", kConfigSchema)

@@ -82,7 +82,8 @@ TEST(AccessCrypto, GeneratedTokensHaveTheFormatAndDiffer) {
 }
 
 TEST(AccessCrypto, KnownRoles) {
-  for (const char* role : {"admin", "case_manager", "coordinator", "authority_officer", "auditor"}) {
+  for (const char* role :
+       {"admin", "case_manager", "coordinator", "authority_officer", "auditor"}) {
     EXPECT_TRUE(is_known_role(role)) << role;
   }
   for (const char* role : {"", "Admin", "root", "admin "}) {
@@ -105,9 +106,8 @@ TEST_F(AccessTest, CreateTokenIssuesDistinctWellFormedTokens) {
 
 TEST_F(AccessTest, OnlyTheHashOfATokenIsStored) {
   const IssuedToken issued = directory_->create_token("anna", "case_manager", "", "laptop");
-  const auto rows = store_->read([](store::Connection& db) {
-    return db.query("SELECT * FROM api_tokens");
-  });
+  const auto rows =
+      store_->read([](store::Connection& db) { return db.query("SELECT * FROM api_tokens"); });
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0]["token_hash"], sha256_hex(issued.token));
   const std::string secret_part = issued.token.substr(4);  // the 64 random hex digits
@@ -116,9 +116,8 @@ TEST_F(AccessTest, OnlyTheHashOfATokenIsStored) {
     EXPECT_EQ(text.find(issued.token), std::string::npos) << "column " << column;
     EXPECT_EQ(text.find(secret_part), std::string::npos) << "column " << column;
   }
-  const auto users = store_->read([](store::Connection& db) {
-    return db.query("SELECT * FROM users");
-  });
+  const auto users =
+      store_->read([](store::Connection& db) { return db.query("SELECT * FROM users"); });
   EXPECT_EQ(users.dump().find(secret_part), std::string::npos);
 }
 
@@ -148,7 +147,8 @@ TEST_F(AccessTest, UnknownOrMalformedTokensDoNotAuthenticate) {
   EXPECT_FALSE(directory_->authenticate("").has_value());
   EXPECT_FALSE(directory_->authenticate("kim_").has_value());
   EXPECT_FALSE(directory_->authenticate(issued.token + " ").has_value());
-  EXPECT_FALSE(directory_->authenticate(issued.token.substr(0, issued.token.size() - 1)).has_value());
+  EXPECT_FALSE(
+      directory_->authenticate(issued.token.substr(0, issued.token.size() - 1)).has_value());
   EXPECT_FALSE(directory_->authenticate(sha256_hex(issued.token)).has_value());  // the hash
   EXPECT_FALSE(directory_->authenticate(std::string(10000, 'a')).has_value());
   EXPECT_TRUE(directory_->authenticate(issued.token).has_value());  // still fine

@@ -32,7 +32,8 @@ std::vector<std::string> problems_of(const json& document) {
 
 std::string joined(const std::vector<std::string>& problems) {
   std::string text;
-  for (const auto& problem : problems) text += "\n  " + problem;
+  for (const auto& problem : problems)
+    text += "\n  " + problem;
   return text.empty() ? "\n  (no problems)" : text;
 }
 
@@ -179,14 +180,12 @@ INSTANTIATE_TEST_SUITE_P(
                   "plugins.directories: must be an array (got string \"plugins\")"},
         BadConfig{"plugin_directory_empty", R"({"plugins":{"directories":["a",""]}})",
                   "plugins.directories[1]: must not be empty"},
-        BadConfig{"plugin_enabled_yes",
-                  R"({"plugins":{"settings":{"hello":{"enabled":"yes"}}}})",
+        BadConfig{"plugin_enabled_yes", R"({"plugins":{"settings":{"hello":{"enabled":"yes"}}}})",
                   "plugins.settings.hello.enabled: must be a boolean (got string \"yes\")"},
         BadConfig{"plugin_setting_unknown_key",
                   R"({"plugins":{"settings":{"hello":{"unknown":true}}}})",
                   "plugins.settings.hello.unknown: unknown key (allowed: config, enabled)"},
-        BadConfig{"plugin_config_not_object",
-                  R"({"plugins":{"settings":{"hello":{"config":[]}}}})",
+        BadConfig{"plugin_config_not_object", R"({"plugins":{"settings":{"hello":{"config":[]}}}})",
                   "plugins.settings.hello.config: must be an object (got array [])"},
         BadConfig{"plugin_id_with_dot_is_quoted",
                   R"({"plugins":{"settings":{"my.plugin":{"enabled":1}}}})",
@@ -227,7 +226,8 @@ TEST(HostConfigErrors, WhatListsOneProblemPerLineAfterTheSource) {
     const std::string what = e.what();
     EXPECT_EQ(what.rfind("site.json is invalid:", 0), 0u) << what;
     ASSERT_EQ(e.problems().size(), 2u);
-    for (const auto& problem : e.problems()) EXPECT_THAT(what, HasSubstr("\n  " + problem));
+    for (const auto& problem : e.problems())
+      EXPECT_THAT(what, HasSubstr("\n  " + problem));
   }
 }
 
@@ -265,8 +265,7 @@ TEST(HostConfigPaths, AbsolutePathsAreKept) {
 }
 
 TEST(HostConfigPaths, DatabaseFileIsRelativeToAbsoluteDataDir) {
-  const HostConfig config =
-      parse_host_config(json{{"data_dir", "/srv/kim"}}, "/etc/kim", "inline");
+  const HostConfig config = parse_host_config(json{{"data_dir", "/srv/kim"}}, "/etc/kim", "inline");
   EXPECT_EQ(config.database.path, fs::path("/srv/kim/kim.sqlite3"));
 }
 
@@ -276,9 +275,8 @@ class HostConfigFileTest : public ::testing::Test {
   void SetUp() override {
     static std::atomic<int> counter{0};
     std::random_device random;
-    dir_ = fs::temp_directory_path() /
-           ("kim_host_config_test_" + std::to_string(::getpid()) + "_" +
-            std::to_string(counter++) + "_" + std::to_string(random()));
+    dir_ = fs::temp_directory_path() / ("kim_host_config_test_" + std::to_string(::getpid()) + "_" +
+                                        std::to_string(counter++) + "_" + std::to_string(random()));
     fs::create_directories(dir_);
   }
   void TearDown() override {
@@ -368,11 +366,12 @@ TEST(HostConfigShipped, KreisSteinfurtLoads) {
   }
 }
 
-// ---- (f) parse_listen_address ---------------------------------------------------------------------
+// ---- (f) parse_listen_address
+// ---------------------------------------------------------------------
 
 TEST(HostConfigListen, SplitsHostAndPort) {
-  EXPECT_EQ(parse_listen_address("127.0.0.1:8080"), std::make_pair(std::string("127.0.0.1"),
-                                                                   std::uint16_t{8080}));
+  EXPECT_EQ(parse_listen_address("127.0.0.1:8080"),
+            std::make_pair(std::string("127.0.0.1"), std::uint16_t{8080}));
   EXPECT_EQ(parse_listen_address("localhost:65535"),
             std::make_pair(std::string("localhost"), std::uint16_t{65535}));
 }
@@ -391,8 +390,8 @@ TEST(HostConfigListen, BracketedIpv6InConfigReachesServerConfig) {
 }
 
 TEST(HostConfigListen, RefusesMalformedAddresses) {
-  for (const char* bad : {"", "localhost", "localhost:", ":8080", "localhost:http",
-                          "localhost:80x", "localhost:70000", "localhost:-1"}) {
+  for (const char* bad : {"", "localhost", "localhost:", ":8080", "localhost:http", "localhost:80x",
+                          "localhost:70000", "localhost:-1"}) {
     EXPECT_THROW(parse_listen_address(bad), std::invalid_argument) << bad;
   }
 }

@@ -217,8 +217,8 @@ TEST(RouterAdd, ContainsIgnoresParameterNames) {
 
 TEST(RouterAdd, MalformedPatternsAreRefused) {
   Router router;
-  for (const char* pattern : {"", "no-slash", "cases/{id}", "/a/{b", "/a/b}", "/a/x{b}",
-                              "/a/{b}x", "/a/{}", "/a/{"}) {
+  for (const char* pattern :
+       {"", "no-slash", "cases/{id}", "/a/{b", "/a/b}", "/a/x{b}", "/a/{b}x", "/a/{}", "/a/{"}) {
     EXPECT_THROW(router.add(route(HttpMethod::kGet, pattern)), std::invalid_argument) << pattern;
   }
   EXPECT_THAT(router.routes(), IsEmpty());

@@ -85,6 +85,19 @@ class WriterBlocker {
   std::thread thread_;
 };
 
+// Polls cond (yielding in between) until it holds or timeout passed; the caller EXPECTs the
+// result, so a timeout fails the test while it still releases and joins its threads. Tests wait
+// on observable state like this, never with fixed sleeps.
+template <class Cond>
+bool eventually(Cond cond, std::chrono::steady_clock::duration timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
 struct JobFailed : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -280,7 +293,9 @@ TEST_F(StoreTest, ThrowingJobRollsBackOnlyItselfWithinABatch) {
       }
     });
   }
-  std::this_thread::sleep_for(300ms);  // let every job queue up behind the blocker
+  // Every job queues up behind the blocker, so all of them land in one batch.
+  EXPECT_TRUE(eventually([&] { return store.pending_writes() == std::size_t{kJobs}; }))
+      << "only " << store.pending_writes() << " of " << kJobs << " jobs queued";
   blocker.release();
   for (auto& t : threads)
     t.join();
@@ -378,7 +393,9 @@ TEST_F(StoreTest, FailedCommitFailsEveryJobOfTheBatch) {
       }
     });
   }
-  std::this_thread::sleep_for(300ms);
+  // Every job queues up behind the blocker, so all of them land in the batch whose COMMIT fails.
+  EXPECT_TRUE(eventually([&] { return store.pending_writes() == std::size_t{kJobs}; }))
+      << "only " << store.pending_writes() << " of " << kJobs << " jobs queued";
   blocker.release();
   for (auto& t : threads)
     t.join();
@@ -528,7 +545,12 @@ TEST_F(StoreTest, CloseFinishesQueuedWrites) {
         }
       });
     }
-    std::this_thread::sleep_for(100ms);
+    // Close only once writes are flowing: some committed (so `committed` is not empty by luck)
+    // and more queued for the writer right now.
+    EXPECT_TRUE(eventually([&] {
+      std::lock_guard lock(mutex);
+      return committed.size() >= 16 && store.pending_writes() > 0;
+    })) << "writes did not get going";
     store.close();
     for (auto& t : threads)
       t.join();

@@ -65,7 +65,10 @@ class PluginManagerTest : public ::testing::Test {
                               bool with_store = true) {
     config::PluginsConfig config;
     config.settings = std::move(settings);
-    HostServices services{router_, events_, connectors_, scheduler_,
+    HostServices services{router_,
+                          events_,
+                          connectors_,
+                          scheduler_,
                           with_store ? &open_store() : nullptr,
                           sdk::HostInfo{"test", KIM_SDK_VERSION_STRING, "Test County"}};
     manager_ = std::make_unique<PluginManager>(
@@ -171,9 +174,9 @@ TEST_F(PluginManagerTest, RefusedPluginsLeaveNothingRegistered) {
   manager.start_all();
 
   for (const char* id : {"throws-on-load", "throws-on-start"}) {
-    EXPECT_EQ(router_.match(sdk::HttpMethod::kGet, std::string("/api/v1/plugins/") + id + "/never")
-                  .kind,
-              http::RouteMatch::Kind::kNotFound)
+    EXPECT_EQ(
+        router_.match(sdk::HttpMethod::kGet, std::string("/api/v1/plugins/") + id + "/never").kind,
+        http::RouteMatch::Kind::kNotFound)
         << id;
     EXPECT_THAT(router_.patterns_of(id), IsEmpty()) << id;
     auto report = report_of(id);
@@ -254,9 +257,9 @@ TEST_F(PluginManagerTest, PluginMigrationsRunOnceAcrossRestarts) {
 }
 
 TEST_F(PluginManagerTest, ConnectorNameTakenByTheHostRefusesThePlugin) {
-  connectors_.add("hello-echo", [](const nlohmann::json&) {
-    return std::unique_ptr<sdk::Connector>();
-  }, "host");
+  connectors_.add(
+      "hello-echo", [](const nlohmann::json&) { return std::unique_ptr<sdk::Connector>(); },
+      "host");
   std::map<std::string, config::PluginSetting> settings;
   settings["hello"] = config::PluginSetting{true, nlohmann::json::object()};
   auto& manager = make_manager(settings);
@@ -264,7 +267,8 @@ TEST_F(PluginManagerTest, ConnectorNameTakenByTheHostRefusesThePlugin) {
   manager.start_all();
   auto hello = report_of("hello");
   EXPECT_EQ(hello.state, PluginState::kRefused);
-  EXPECT_THAT(hello.reason, HasSubstr("connector type \"hello-echo\" is already registered by host"));
+  EXPECT_THAT(hello.reason,
+              HasSubstr("connector type \"hello-echo\" is already registered by host"));
   EXPECT_THAT(router_.patterns_of("hello"), IsEmpty());
 }
 
@@ -276,7 +280,8 @@ TEST(RegistryTest, NamesAreUniqueAndRememberTheirOwner) {
         try {
           registry.add("gaps", 2, "rheine");
         } catch (const std::invalid_argument& e) {
-          EXPECT_THAT(e.what(), HasSubstr("report provider \"gaps\" is already registered by host"));
+          EXPECT_THAT(e.what(),
+                      HasSubstr("report provider \"gaps\" is already registered by host"));
           throw;
         }
       },

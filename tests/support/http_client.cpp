@@ -49,7 +49,8 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
     request.version(11);
     request.set(bhttp::field::host, impl_->host);
     if (!token.empty()) request.set(bhttp::field::authorization, "Bearer " + token);
-    for (const auto& [name, value] : headers) request.set(name, value);
+    for (const auto& [name, value] : headers)
+      request.set(name, value);
     if (!body.empty()) request.set(bhttp::field::content_type, "application/json");
     request.body() = body;
     request.prepare_payload();

@@ -2,8 +2,8 @@
 #include <fstream>
 
 #include <gmock/gmock.h>
-#include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "support/kim_process.hpp"
 
@@ -23,9 +23,10 @@ TEST(CliTest, VersionAndHelp) {
   for (const char* command : {"serve", "plugins list", "token create", "config check"}) {
     EXPECT_THAT(help.out, HasSubstr(command));
   }
-  for (auto args : std::vector<std::vector<std::string>>{
-           {"serve", "--help"}, {"plugins", "list", "--help"}, {"token", "create", "--help"},
-           {"config", "check", "--help"}}) {
+  for (auto args : std::vector<std::vector<std::string>>{{"serve", "--help"},
+                                                         {"plugins", "list", "--help"},
+                                                         {"token", "create", "--help"},
+                                                         {"config", "check", "--help"}}) {
     auto result = run_command(KIM_BINARY, args);
     EXPECT_EQ(result.exit_code, 0) << args[0];
     EXPECT_THAT(result.out, HasSubstr("--config")) << args[0];
@@ -48,7 +49,8 @@ TEST(CliTest, BadUsageExitsWithTwo) {
 TEST(CliTest, InvalidConfigIsRefusedWithPathQualifiedMessages) {
   TempDir dir;
   auto path = (dir.path() / "bad.json").string();
-  std::ofstream(path) << R"({"server": {"io_threads": 0, "lissten": "x"}, "log": {"level": "loud"}})";
+  std::ofstream(path)
+      << R"({"server": {"io_threads": 0, "lissten": "x"}, "log": {"level": "loud"}})";
   auto result = run_command(KIM_BINARY, {"serve", "--config", path});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, HasSubstr("server.io_threads: must be at least 1"));
@@ -59,8 +61,9 @@ TEST(CliTest, InvalidConfigIsRefusedWithPathQualifiedMessages) {
 }
 
 TEST(CliTest, ShippedConfigIsValid) {
-  auto result = run_command(KIM_BINARY, {"config", "check", "--config",
-                                         std::string(KIM_SOURCE_DIR) + "/config/kreis-steinfurt.json"});
+  auto result =
+      run_command(KIM_BINARY, {"config", "check", "--config",
+                               std::string(KIM_SOURCE_DIR) + "/config/kreis-steinfurt.json"});
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("Kreis Steinfurt"));
   EXPECT_THAT(result.out, HasSubstr("127.0.0.1:8080"));
@@ -70,10 +73,9 @@ TEST(CliTest, PluginsListShowsEachFileWithStateAndReason) {
   TempDir dir;
   std::filesystem::create_directories(dir.path() / "extra");
   std::ofstream(dir.path() / "extra" / "kim-broken.so") << "garbage";
-  nlohmann::json config = {
-      {"plugins",
-       {{"directories", {KIM_PLUGIN_DIR, (dir.path() / "extra").string()}},
-        {"settings", {{"hello", {{"enabled", true}}}}}}}};
+  nlohmann::json config = {{"plugins",
+                            {{"directories", {KIM_PLUGIN_DIR, (dir.path() / "extra").string()}},
+                             {"settings", {{"hello", {{"enabled", true}}}}}}}};
   auto path = (dir.path() / "kim.json").string();
   std::ofstream(path) << config.dump();
 
@@ -106,13 +108,13 @@ TEST(CliTest, TokenCreateValidatesInputAndWritesNothingOnError) {
   auto path = (dir.path() / "kim.json").string();
   std::ofstream(path) << R"({"data_dir": "data"})";
 
-  auto bad_role = run_command(KIM_BINARY, {"token", "create", "--config", path, "--user", "x",
-                                           "--role", "superuser"});
+  auto bad_role = run_command(
+      KIM_BINARY, {"token", "create", "--config", path, "--user", "x", "--role", "superuser"});
   EXPECT_EQ(bad_role.exit_code, 2);
   EXPECT_THAT(bad_role.err, HasSubstr("unknown role \"superuser\""));
 
-  auto bad_name = run_command(KIM_BINARY, {"token", "create", "--config", path, "--user",
-                                           "Not Valid", "--role", "admin"});
+  auto bad_name = run_command(
+      KIM_BINARY, {"token", "create", "--config", path, "--user", "Not Valid", "--role", "admin"});
   EXPECT_EQ(bad_name.exit_code, 2);
   EXPECT_THAT(bad_name.err, HasSubstr("user name"));
 
@@ -120,8 +122,8 @@ TEST(CliTest, TokenCreateValidatesInputAndWritesNothingOnError) {
                                      "--role", "case_manager", "--org", "Caritas Rheine"});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(ok.out.rfind("kim_", 0), 0u);
-  auto conflicting = run_command(KIM_BINARY, {"token", "create", "--config", path, "--user",
-                                              "c.meyer", "--role", "admin"});
+  auto conflicting = run_command(
+      KIM_BINARY, {"token", "create", "--config", path, "--user", "c.meyer", "--role", "admin"});
   EXPECT_EQ(conflicting.exit_code, 2);
   EXPECT_THAT(conflicting.err, HasSubstr("exists with role \"case_manager\""));
 }

@@ -50,7 +50,8 @@ class ServeTest : public ::testing::Test {
         dir_.path() / "kim.log");
     ASSERT_TRUE(process_->wait_ready(port_)) << process_->log();
     token_ = read_file(dir_.path() / "data" / "bootstrap-admin.token");
-    while (!token_.empty() && token_.back() == '\n') token_.pop_back();
+    while (!token_.empty() && token_.back() == '\n')
+      token_.pop_back();
     ASSERT_FALSE(token_.empty());
   }
 
@@ -182,7 +183,8 @@ TEST_F(ServeTest, RolesAreCheckedOnPluginRoutes) {
   ASSERT_EQ(auditor_token.rfind("kim_", 0), 0u) << created.out;
 
   HttpClient client("127.0.0.1", port_);
-  auto forbidden = client.post("/api/v1/plugins/hello/greetings", {{"to", "Greven"}}, auditor_token);
+  auto forbidden =
+      client.post("/api/v1/plugins/hello/greetings", {{"to", "Greven"}}, auditor_token);
   EXPECT_EQ(forbidden.status, 403);
   EXPECT_EQ(forbidden.json()["error"]["code"], "forbidden");
   // Any authenticated role may read.
@@ -234,8 +236,8 @@ TEST_F(ServeTest, SigtermStopsCleanlyAndDataSurvivesRestart) {
 TEST_F(ServeTest, BootstrapTokenFileIsPrivate) {
   start();
   auto status = std::filesystem::status(dir_.path() / "data" / "bootstrap-admin.token");
-  EXPECT_EQ(status.permissions() & std::filesystem::perms::all, std::filesystem::perms::owner_read |
-                                                                     std::filesystem::perms::owner_write);
+  EXPECT_EQ(status.permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   EXPECT_THAT(process_->log(), HasSubstr("bootstrap-admin.token"));
   EXPECT_EQ(stop(), 0);
 }

@@ -13,7 +13,8 @@ class Noticeboard final : public kim::sdk::Plugin {
   void load(kim::sdk::PluginHost& host) override {
     town_ = host.config().at("town").get<std::string>();
     host.add_route(kim::sdk::HttpMethod::kGet, "/notices", [this](const kim::sdk::HttpRequest&) {
-      return kim::sdk::HttpResponse::json(200, {{"town", town_}, {"notices", nlohmann::json::array()}});
+      return kim::sdk::HttpResponse::json(200,
+                                          {{"town", town_}, {"notices", nlohmann::json::array()}});
     });
     host.subscribe("plugin.started", [](const kim::sdk::Event&) {});
   }

@@ -1,4 +1,5 @@
-// Connectors: how the host reaches a partner system (a jobcenter's interface, a town's mail gateway).
+// Connectors: how the host reaches a partner system (a jobcenter's interface, a town's mail
+// gateway).
 #pragma once
 
 #include <functional>
@@ -26,7 +27,9 @@ struct DeliveryResult {
   Status status = Status::kDelivered;
   std::string detail;  // for operators; no personal data
 
-  static DeliveryResult delivered(std::string detail = {}) { return {Status::kDelivered, std::move(detail)}; }
+  static DeliveryResult delivered(std::string detail = {}) {
+    return {Status::kDelivered, std::move(detail)};
+  }
   static DeliveryResult retry(std::string detail) { return {Status::kRetry, std::move(detail)}; }
   static DeliveryResult failed(std::string detail) { return {Status::kFailed, std::move(detail)}; }
 };

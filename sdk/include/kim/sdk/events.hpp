@@ -1,4 +1,5 @@
-// Domain events: notifications delivered to subscribers after the change that caused them committed.
+// Domain events: notifications delivered to subscribers after the change that caused them
+// committed.
 #pragma once
 
 #include <chrono>

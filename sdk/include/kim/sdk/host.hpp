@@ -13,8 +13,8 @@
 #include <memory>
 #include <string>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
+#include <nlohmann/json.hpp>
 
 #include "kim/sdk/connector.hpp"
 #include "kim/sdk/database.hpp"

@@ -30,8 +30,8 @@ struct HttpRequest {
   std::map<std::string, std::string> query;        // decoded query parameters
   std::map<std::string, std::string> headers;      // names lower-case
   std::string body;
-  std::string request_id;                // also sent back as X-Request-Id; use it in log lines
-  std::optional<Principal> principal;    // empty only on public routes
+  std::string request_id;              // also sent back as X-Request-Id; use it in log lines
+  std::optional<Principal> principal;  // empty only on public routes
 
   // The header's value, or empty when absent. `name` must be lower-case.
   std::string header(std::string_view name) const;

@@ -51,13 +51,13 @@ using PluginFactory = std::unique_ptr<Plugin>();
 //   KIM_PLUGIN(HelloPlugin, "hello", "1.0.0", "Greets people", kHelloConfigSchema)
 //
 // `config_schema` is a JSON Schema string literal (or nullptr when the plugin takes no config).
-#define KIM_PLUGIN(PluginClass, id, version, description, config_schema)                         \
-  extern "C" BOOST_SYMBOL_EXPORT const KimPluginMetadata kim_plugin_metadata = {                 \
-      KIM_SDK_ABI_VERSION, sizeof(KimPluginMetadata), id,          version,                       \
-      KIM_SDK_VERSION_STRING, KIM_SDK_BUILD_KEY,      description, config_schema};                \
-  namespace kim_plugin_export_ {                                                                  \
-  inline std::unique_ptr<::kim::sdk::Plugin> create_instance() {                                  \
-    return std::make_unique<PluginClass>();                                                       \
-  }                                                                                               \
-  }                                                                                               \
+#define KIM_PLUGIN(PluginClass, id, version, description, config_schema)              \
+  extern "C" BOOST_SYMBOL_EXPORT const KimPluginMetadata kim_plugin_metadata = {      \
+      KIM_SDK_ABI_VERSION,    sizeof(KimPluginMetadata), id,          version,        \
+      KIM_SDK_VERSION_STRING, KIM_SDK_BUILD_KEY,         description, config_schema}; \
+  namespace kim_plugin_export_ {                                                      \
+  inline std::unique_ptr<::kim::sdk::Plugin> create_instance() {                      \
+    return std::make_unique<PluginClass>();                                           \
+  }                                                                                   \
+  }                                                                                   \
   BOOST_DLL_ALIAS(kim_plugin_export_::create_instance, kim_plugin_create)

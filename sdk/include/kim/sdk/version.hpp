@@ -9,7 +9,8 @@
 #define KIM_SDK_VERSION_STRING "1.0.0"
 
 // Bumped whenever a change to these headers alters the binary interface (a virtual added to an
-// interface, a field added to a struct that crosses the boundary). Host and plugin must agree exactly.
+// interface, a field added to a struct that crosses the boundary). Host and plugin must agree
+// exactly.
 #define KIM_SDK_ABI_VERSION 1
 
 #define KIM_SDK_STRINGIFY_(x) #x
@@ -28,8 +29,9 @@
 #if defined(_LIBCPP_VERSION)
 #define KIM_SDK_STDLIB_KEY "libc++-" KIM_SDK_STRINGIFY(_LIBCPP_VERSION)
 #elif defined(__GLIBCXX__)
-#define KIM_SDK_STDLIB_KEY \
-  "libstdc++-" KIM_SDK_STRINGIFY(_GLIBCXX_RELEASE) "-cxx11abi" KIM_SDK_STRINGIFY(_GLIBCXX_USE_CXX11_ABI)
+#define KIM_SDK_STDLIB_KEY                                                        \
+  "libstdc++-" KIM_SDK_STRINGIFY(_GLIBCXX_RELEASE) "-cxx11abi" KIM_SDK_STRINGIFY( \
+      _GLIBCXX_USE_CXX11_ABI)
 #else
 #define KIM_SDK_STDLIB_KEY "unknown-stdlib"
 #endif
