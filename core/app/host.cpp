@@ -4,7 +4,11 @@
 
 #include <boost/dll/runtime_symbol_info.hpp>
 
+#include "audit/audit_log.hpp"
+#include "cases/routes.hpp"
+#include "cases/schema.hpp"
 #include "http/server.hpp"
+#include "orgs/organisations.hpp"
 #include "kim/sdk/version.hpp"
 #include "log/logging.hpp"
 
@@ -46,6 +50,7 @@ nlohmann::json report_json(const plugins::PluginReport& report) {
                          {"state", plugins::to_string(report.state)},
                          {"routes", report.routes},
                          {"subscriptions", report.subscriptions},
+                         {"hooks", report.hooks},
                          {"connectors", report.connectors},
                          {"jobs", report.jobs},
                          {"schema_version", report.schema_version}};
@@ -65,7 +70,10 @@ std::filesystem::path default_plugin_directory() {
 }
 
 std::vector<store::Migration> core_migrations() {
-  return auth::migrations();
+  auto migrations = auth::migrations();
+  migrations.push_back(audit::migration());
+  migrations.push_back(cases::migration());
+  return migrations;
 }
 
 std::unique_ptr<store::Store> open_store(const config::HostConfig& config) {
@@ -84,12 +92,22 @@ std::unique_ptr<store::Store> open_store(const config::HostConfig& config) {
       config.database.path, config.database.busy_timeout_ms, config.database.synchronous,
       config.database.read_connections, config.database.max_batch});
   store->migrate("core", core_migrations());
+  std::vector<orgs::OrganisationSeed> seeds;
+  for (const auto& org : config.organisations) {
+    seeds.push_back({org.slug, org.name, org.kind, org.town, org.supervisor, org.team_access});
+  }
+  try {
+    orgs::apply_seeds(*store, seeds);
+  } catch (const std::invalid_argument& e) {
+    throw config::ConfigError(config.source.string(), {e.what()});
+  }
   return store;
 }
 
 Host::Host(config::HostConfig config)
     : config_(std::move(config)),
       logger_(log::get("kim")),
+      docs_(std::make_unique<http::ApiDocs>()),
       router_(std::make_unique<http::Router>()),
       events_(std::make_unique<events::EventBus>(log::get("events"))),
       connectors_(std::make_unique<plugins::Registry<sdk::ConnectorFactory>>("connector type")),
@@ -209,8 +227,21 @@ sdk::HttpResponse Host::handle(sdk::HttpRequest& request) {
 
 void Host::add_host_routes() {
   using sdk::HttpMethod;
+  cases_ = std::make_unique<cases::CaseService>(*store_, *events_);
+  orgs::register_routes(*router_, *docs_, *store_, *access_);
+  cases::register_routes(*router_, *docs_, *cases_, *store_);
+  docs_->describe(HttpMethod::kGet, "/health", {"Liveness and readiness (no token)", "host", nullptr});
+  docs_->describe(HttpMethod::kGet, "/api/v1/plugins", {"Plugins and their state", "host", nullptr});
+  docs_->describe(HttpMethod::kGet, "/api/v1/jobs", {"Scheduled jobs (admin)", "host", nullptr});
+  docs_->describe(HttpMethod::kPost, "/api/v1/jobs/{name}/run", {"Run a job now (admin)", "host", nullptr});
+  docs_->describe(HttpMethod::kGet, "/api/v1/openapi.json", {"This document", "host", nullptr});
+  router_->add({HttpMethod::kGet, "/api/v1/openapi.json",
+                [this](const sdk::HttpRequest&) {
+                  return sdk::HttpResponse::json(200, docs_->document(*router_, host_version()));
+                },
+                sdk::RouteOptions::public_access(), "host"});
   router_->add({HttpMethod::kGet, "/health", [this](const sdk::HttpRequest&) { return health(); },
-                sdk::RouteOptions{.public_route = true, .roles = {}}, "host"});
+                sdk::RouteOptions::public_access(), "host"});
   router_->add({HttpMethod::kGet,
                 "/api/v1/plugins",
                 [this](const sdk::HttpRequest&) { return list_plugins(); },
@@ -218,10 +249,10 @@ void Host::add_host_routes() {
                 "host"});
   router_->add({HttpMethod::kGet, "/api/v1/jobs",
                 [this](const sdk::HttpRequest&) { return list_jobs(); },
-                sdk::RouteOptions{.public_route = false, .roles = {"admin"}}, "host"});
+                sdk::RouteOptions::for_roles({"admin"}), "host"});
   router_->add({HttpMethod::kPost, "/api/v1/jobs/{name}/run",
                 [this](const sdk::HttpRequest& request) { return run_job(request); },
-                sdk::RouteOptions{.public_route = false, .roles = {"admin"}}, "host"});
+                sdk::RouteOptions::for_roles({"admin"}), "host"});
 }
 
 sdk::HttpResponse Host::health() {

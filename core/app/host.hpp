@@ -9,6 +9,8 @@
 #include <spdlog/logger.h>
 
 #include "auth/access.hpp"
+#include "cases/service.hpp"
+#include "http/api_docs.hpp"
 #include "config/host_config.hpp"
 #include "events/event_bus.hpp"
 #include "http/router.hpp"
@@ -53,6 +55,7 @@ class Host {
   sdk::HttpResponse handle(sdk::HttpRequest& request);
 
   http::Router& router() { return *router_; }
+  const http::ApiDocs& docs() const { return *docs_; }
   store::Store& store() { return *store_; }
 
  private:
@@ -67,6 +70,8 @@ class Host {
   std::shared_ptr<spdlog::logger> logger_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<auth::AccessDirectory> access_;
+  std::unique_ptr<http::ApiDocs> docs_;
+  std::unique_ptr<cases::CaseService> cases_;
   // Declared before the registries: destroyed after them, so plugin libraries outlive every
   // std::function that points into them.
   std::unique_ptr<plugins::PluginManager> plugins_;

@@ -56,14 +56,24 @@ bool is_known_role(std::string_view role) {
 }
 
 std::vector<store::Migration> migrations() {
-  return {{1, "users and API tokens", R"sql(
+  return {{1, "organisations, users and API tokens", R"sql(
+CREATE TABLE organisations (
+  id            INTEGER PRIMARY KEY,
+  slug          TEXT NOT NULL UNIQUE,
+  name          TEXT NOT NULL,
+  kind          TEXT NOT NULL CHECK (kind IN ('coordinating_office','welfare_organisation','municipality','authority','other')),
+  town          TEXT NOT NULL DEFAULT '',
+  supervisor_id INTEGER REFERENCES organisations(id),
+  team_access   INTEGER NOT NULL DEFAULT 0 CHECK (team_access IN (0, 1)),
+  created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+);
 CREATE TABLE users (
-  id           INTEGER PRIMARY KEY,
-  name         TEXT NOT NULL UNIQUE,
-  role         TEXT NOT NULL CHECK (role IN ('admin','case_manager','coordinator','authority_officer','auditor')),
-  organisation TEXT NOT NULL DEFAULT '',
-  created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-  disabled_at  TEXT
+  id              INTEGER PRIMARY KEY,
+  name            TEXT NOT NULL UNIQUE,
+  role            TEXT NOT NULL CHECK (role IN ('admin','case_manager','coordinator','authority_officer','auditor')),
+  organisation_id INTEGER REFERENCES organisations(id),
+  created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  disabled_at     TEXT
 );
 CREATE TABLE api_tokens (
   id           INTEGER PRIMARY KEY,
@@ -75,7 +85,12 @@ CREATE TABLE api_tokens (
   revoked_at   TEXT
 );
 CREATE INDEX api_tokens_user ON api_tokens(user_id);
+CREATE INDEX users_organisation ON users(organisation_id);
 )sql"}};
+}
+
+bool role_needs_organisation(std::string_view role) {
+  return role == "case_manager" || role == "coordinator" || role == "authority_officer";
 }
 
 std::string sha256_hex(std::string_view data) {
@@ -110,19 +125,34 @@ IssuedToken AccessDirectory::create_token(const std::string& user_name, const st
       allowed += (allowed.empty() ? "" : ", ") + r;
     throw std::invalid_argument("unknown role \"" + role + "\" (allowed: " + allowed + ")");
   }
-  if (organisation.size() > 200) {
-    throw std::invalid_argument("organisation must be at most 200 characters");
+  if (role_needs_organisation(role) && organisation.empty()) {
+    throw std::invalid_argument("role " + role + " needs an organisation (--org SLUG)");
   }
   IssuedToken issued;
   issued.token = generate_token();
   const std::string hash = sha256_hex(issued.token);
   issued.user_id = store_.write([&](store::Connection& db) -> std::int64_t {
-    auto existing =
-        db.query("SELECT id, role, organisation FROM users WHERE name = ?", {user_name});
+    store::SqlValue organisation_id = nullptr;
+    if (!organisation.empty()) {
+      auto found = db.query("SELECT id FROM organisations WHERE slug = ?", {organisation});
+      if (found.empty()) {
+        std::string known;
+        for (const auto& row : db.query("SELECT slug FROM organisations ORDER BY slug")) {
+          known += (known.empty() ? "" : ", ") + row["slug"].get<std::string>();
+        }
+        throw std::invalid_argument("unknown organisation \"" + organisation + "\" (known: " +
+                                    (known.empty() ? "none" : known) + ")");
+      }
+      organisation_id = found.front()["id"].get<std::int64_t>();
+    }
+    auto existing = db.query(
+        "SELECT u.id, u.role, coalesce(o.slug, '') AS organisation FROM users u "
+        "LEFT JOIN organisations o ON o.id = u.organisation_id WHERE u.name = ?",
+        {user_name});
     std::int64_t user_id = 0;
     if (existing.empty()) {
-      user_id = db.execute("INSERT INTO users(name, role, organisation) VALUES (?, ?, ?)",
-                           {user_name, role, organisation})
+      user_id = db.execute("INSERT INTO users(name, role, organisation_id) VALUES (?, ?, ?)",
+                           {user_name, role, organisation_id})
                     .last_insert_rowid;
     } else {
       const auto& row = existing.front();
@@ -147,15 +177,17 @@ std::optional<sdk::Principal> AccessDirectory::authenticate(std::string_view tok
   const std::string hash = sha256_hex(token);
   auto rows = store_.read([&](store::Connection& db) {
     return db.query(
-        "SELECT u.id, u.name, u.role, u.organisation FROM api_tokens t JOIN users u ON "
-        "u.id = t.user_id WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS "
-        "NULL",
+        "SELECT u.id, u.name, u.role, coalesce(u.organisation_id, 0) AS organisation_id, "
+        "coalesce(o.slug, '') AS organisation FROM api_tokens t JOIN users u ON u.id = t.user_id "
+        "LEFT JOIN organisations o ON o.id = u.organisation_id "
+        "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL",
         {hash});
   });
   if (rows.empty()) return std::nullopt;
   const auto& row = rows.front();
   return sdk::Principal{row["id"].get<std::int64_t>(), row["name"].get<std::string>(),
-                        row["role"].get<std::string>(), row["organisation"].get<std::string>()};
+                        row["role"].get<std::string>(), row["organisation_id"].get<std::int64_t>(),
+                        row["organisation"].get<std::string>()};
 }
 
 bool AccessDirectory::has_users() const {

@@ -17,6 +17,8 @@ namespace kim::auth {
 // The roles of DOMAIN.md. Access rules per object are enforced by the domain services.
 const std::vector<std::string>& known_roles();
 bool is_known_role(std::string_view role);
+// Case managers, coordinators and authority officers always act for an organisation.
+bool role_needs_organisation(std::string_view role);
 
 // Core schema for users and tokens (namespace "core" migrations contribute these).
 std::vector<store::Migration> migrations();
@@ -34,8 +36,10 @@ class AccessDirectory {
  public:
   explicit AccessDirectory(store::Store& store) : store_(store) {}
 
-  // Creates the user when missing, then a new token for it. Refuses (std::invalid_argument) an
-  // unknown role, a malformed user name, or an existing user whose role or organisation differ.
+  // Creates the user when missing, then a new token for it. `organisation` is an organisation's
+  // slug, or empty. Refuses (std::invalid_argument, nothing written) an unknown role, a malformed
+  // user name, an unknown organisation, a missing one where the role needs it, or an existing
+  // user whose role or organisation differ.
   IssuedToken create_token(const std::string& user_name, const std::string& role,
                            const std::string& organisation, const std::string& label);
 

@@ -94,6 +94,11 @@ HostConfig parse_host_config(nlohmann::json document, const std::filesystem::pat
   config.log.pattern = log["pattern"];
   if (log.contains("file")) config.log.file = resolve(base_dir, log["file"]);
 
+  for (const auto& org : document["organisations"]) {
+    config.organisations.push_back({org["slug"], org["name"], org["kind"], org["town"],
+                                    org["supervisor"], org["team_access"]});
+  }
+
   const auto& plugins = document["plugins"];
   for (const auto& directory : plugins["directories"]) {
     config.plugins.directories.push_back(resolve(base_dir, directory));

@@ -50,6 +50,11 @@ struct PluginsConfig {
   std::map<std::string, PluginSetting> settings;   // by plugin id
 };
 
+struct OrganisationConfig {
+  std::string slug, name, kind, town, supervisor;
+  bool team_access = false;
+};
+
 struct HostConfig {
   std::filesystem::path source;  // the file it came from, empty when parsed from memory
   std::string deployment_name;
@@ -58,6 +63,7 @@ struct HostConfig {
   DatabaseConfig database;
   LogConfig log;
   PluginsConfig plugins;
+  std::vector<OrganisationConfig> organisations;
 };
 
 // Thrown for a config that cannot be used; what() lists every problem, one per line, each

@@ -34,6 +34,49 @@ int EventBus::publish(const sdk::Event& event) const {
   return delivered;
 }
 
+void EventBus::add_hook(const std::string& type, sdk::HookHandler hook, const std::string& owner) {
+  std::unique_lock lock(mutex_);
+  hooks_by_type_[type].push_back({owner, std::make_shared<const sdk::HookHandler>(std::move(hook))});
+}
+
+sdk::HookResult EventBus::run_hooks(const sdk::Event& event) const {
+  std::vector<Hook> hooks;
+  {
+    std::shared_lock lock(mutex_);
+    auto it = hooks_by_type_.find(event.type);
+    if (it == hooks_by_type_.end()) return sdk::HookResult::allow();
+    hooks = it->second;
+  }
+  for (const auto& hook : hooks) {
+    sdk::HookResult result;
+    try {
+      result = (*hook.handler)(event);
+    } catch (const std::exception& e) {
+      logger_->error("hook of {} for {} threw: {}", hook.owner, event.type, e.what());
+      result = sdk::HookResult::veto("check failed");
+    } catch (...) {
+      logger_->error("hook of {} for {} threw a non-standard exception", hook.owner, event.type);
+      result = sdk::HookResult::veto("check failed");
+    }
+    if (!result.allowed) return sdk::HookResult::veto(hook.owner + ": " + result.reason);
+  }
+  return sdk::HookResult::allow();
+}
+
+std::vector<std::string> EventBus::hooks_of(const std::string& owner) const {
+  std::shared_lock lock(mutex_);
+  std::vector<std::string> types;
+  for (const auto& [type, hooks] : hooks_by_type_) {
+    for (const auto& hook : hooks) {
+      if (hook.owner == owner) {
+        types.push_back(type);
+        break;
+      }
+    }
+  }
+  return types;
+}
+
 std::vector<std::string> EventBus::subscriptions_of(const std::string& owner) const {
   std::shared_lock lock(mutex_);
   std::vector<std::string> types;
@@ -51,6 +94,7 @@ std::vector<std::string> EventBus::subscriptions_of(const std::string& owner) co
 void EventBus::clear() {
   std::unique_lock lock(mutex_);
   by_type_.clear();
+  hooks_by_type_.clear();
 }
 
 }  // namespace kim::events

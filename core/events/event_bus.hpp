@@ -24,8 +24,16 @@ class EventBus {
   // throws is logged and skipped. Returns how many subscribers ran without error.
   int publish(const sdk::Event& event) const;
 
-  // "type" -> owners, for /api/v1/plugins.
+  // Registers a hook asked before changes of `type` commit.
+  void add_hook(const std::string& type, sdk::HookHandler hook, const std::string& owner);
+
+  // Asks every hook of event.type in registration order; the first veto wins and its reason is
+  // prefixed with the owner ("rheine: ..."). A hook that throws vetoes too (fail closed).
+  sdk::HookResult run_hooks(const sdk::Event& event) const;
+
+  // Event types the owner subscribed to, for /api/v1/plugins.
   std::vector<std::string> subscriptions_of(const std::string& owner) const;
+  std::vector<std::string> hooks_of(const std::string& owner) const;
 
   // Drops every handler; called before plugin libraries are released.
   void clear();
@@ -38,6 +46,11 @@ class EventBus {
   std::shared_ptr<spdlog::logger> logger_;
   mutable std::shared_mutex mutex_;
   std::map<std::string, std::vector<Subscription>> by_type_;
+  struct Hook {
+    std::string owner;
+    std::shared_ptr<const sdk::HookHandler> handler;
+  };
+  std::map<std::string, std::vector<Hook>> hooks_by_type_;
 };
 
 }  // namespace kim::events

@@ -84,6 +84,13 @@ void PluginHostImpl::subscribe(std::string type, sdk::EventHandler handler) {
   staged_subscriptions_.emplace_back(std::move(type), std::move(handler));
 }
 
+void PluginHostImpl::add_hook(std::string type, sdk::HookHandler hook) {
+  require_registration_open("add_hook");
+  if (type.empty()) throw std::invalid_argument("hook event type must not be empty");
+  summary_.hooks.push_back(type);
+  staged_hooks_.emplace_back(std::move(type), std::move(hook));
+}
+
 void PluginHostImpl::publish(sdk::Event event) {
   if (event.type.rfind(id_ + ".", 0) != 0) {
     throw std::invalid_argument("plugin " + id_ + " may only publish events named \"" + id_ +
@@ -150,6 +157,7 @@ void PluginHostImpl::commit() {
   for (auto& [type, handler] : staged_subscriptions_) {
     services_.events.subscribe(type, std::move(handler), id_);
   }
+  for (auto& [type, hook] : staged_hooks_) services_.events.add_hook(type, std::move(hook), id_);
   for (auto& [type, factory] : staged_connectors_) {
     services_.connectors.add(type, std::move(factory), id_);
   }
@@ -167,6 +175,7 @@ void PluginHostImpl::discard() {
 void PluginHostImpl::clear_staged() {
   staged_routes_.clear();
   staged_subscriptions_.clear();
+  staged_hooks_.clear();
   staged_connectors_.clear();
   staged_jobs_.clear();
 }

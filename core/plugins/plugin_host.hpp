@@ -25,6 +25,7 @@ class PluginHostImpl final : public sdk::PluginHost {
   void add_route(sdk::HttpMethod method, std::string path, sdk::RouteHandler handler,
                  sdk::RouteOptions options) override;
   void subscribe(std::string type, sdk::EventHandler handler) override;
+  void add_hook(std::string type, sdk::HookHandler hook) override;
   void publish(sdk::Event event) override;
   void register_connector(std::string type, sdk::ConnectorFactory factory) override;
   void schedule(std::string name, std::chrono::milliseconds interval,
@@ -44,7 +45,7 @@ class PluginHostImpl final : public sdk::PluginHost {
 
   // What the plugin registered, for reports: "GET /api/v1/plugins/x/y", event types, names.
   struct Summary {
-    std::vector<std::string> routes, subscriptions, connectors, jobs;
+    std::vector<std::string> routes, subscriptions, hooks, connectors, jobs;
   };
   const Summary& summary() const { return summary_; }
 
@@ -64,6 +65,7 @@ class PluginHostImpl final : public sdk::PluginHost {
   bool registration_open_ = true;
   http::Router staged_routes_;
   std::vector<std::pair<std::string, sdk::EventHandler>> staged_subscriptions_;
+  std::vector<std::pair<std::string, sdk::HookHandler>> staged_hooks_;
   std::vector<std::pair<std::string, sdk::ConnectorFactory>> staged_connectors_;
   std::vector<StagedJob> staged_jobs_;
   std::vector<store::Migration> migrations_;

@@ -303,6 +303,7 @@ std::vector<PluginReport> PluginManager::reports() const {
       const auto& summary = slot->host->summary();
       report.routes = summary.routes;
       report.subscriptions = summary.subscriptions;
+      report.hooks = summary.hooks;
       report.connectors = summary.connectors;
       report.jobs = summary.jobs;
     }

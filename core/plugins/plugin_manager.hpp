@@ -53,6 +53,7 @@ struct PluginReport {
   std::string reason;  // why it was refused or is missing
   std::vector<std::string> routes;
   std::vector<std::string> subscriptions;
+  std::vector<std::string> hooks;
   std::vector<std::string> connectors;
   std::vector<std::string> jobs;
   int schema_version = 0;

@@ -10,7 +10,8 @@ constexpr const char* kConfigSchema = R"json({
   "type": "object",
   "properties": {
     "greeting": {"type": "string", "minLength": 1, "maxLength": 100, "default": "Hallo"},
-    "heartbeat_interval_ms": {"type": "integer", "minimum": 10, "maximum": 86400000, "default": 60000}
+    "heartbeat_interval_ms": {"type": "integer", "minimum": 10, "maximum": 86400000, "default": 60000},
+    "veto_phase": {"type": "string", "maxLength": 40, "default": "", "description": "Veto case transitions into this phase (empty: none). Shows hooks."}
   }
 })json";
 
@@ -44,7 +45,7 @@ class HelloPlugin final : public kim::sdk::Plugin {
                    [](const HttpRequest&) {
                      return HttpResponse::json(200, {{"pong", true}});
                    },
-                   {.public_route = true, .roles = {}});
+                   kim::sdk::RouteOptions::public_access());
 
     host.add_route(HttpMethod::kGet, "/greetings/{name}", [this](const HttpRequest& request) {
       return HttpResponse::json(200, {{"text", greeting_ + ", " + request.path_params.at("name")}});
@@ -52,7 +53,7 @@ class HelloPlugin final : public kim::sdk::Plugin {
 
     host.add_route(HttpMethod::kPost, "/greetings",
                    [this](const HttpRequest& request) { return store_greeting(request); },
-                   {.public_route = false, .roles = {"admin", "case_manager"}});
+                   kim::sdk::RouteOptions::for_roles({"admin", "case_manager"}));
 
     host.add_route(HttpMethod::kGet, "/stats", [this](const HttpRequest&) {
       auto rows = host_->database().query("SELECT count(*) AS n FROM hello_greetings");
@@ -64,6 +65,16 @@ class HelloPlugin final : public kim::sdk::Plugin {
 
     host.subscribe("hello.greeted", [this](const kim::sdk::Event&) { ++greeted_events_; });
     host.subscribe("plugin.started", [this](const kim::sdk::Event&) { ++plugins_started_; });
+
+    // A synchronous hook: runs inside the case's write transaction and may veto the change.
+    veto_phase_ = host.config().at("veto_phase").get<std::string>();
+    host.add_hook("case.phase_changed", [this](const kim::sdk::Event& event) {
+      if (!veto_phase_.empty() && event.payload.value("to", "") == veto_phase_) {
+        return kim::sdk::HookResult::veto("transitions into " + veto_phase_ +
+                                          " are switched off (config veto_phase)");
+      }
+      return kim::sdk::HookResult::allow();
+    });
 
     host.register_connector(
         "hello-echo", [](const nlohmann::json&) { return std::make_unique<EchoConnector>(); });
@@ -110,6 +121,7 @@ class HelloPlugin final : public kim::sdk::Plugin {
 
   kim::sdk::PluginHost* host_ = nullptr;
   std::string greeting_;
+  std::string veto_phase_;
   std::atomic<int> greeted_events_{0};
   std::atomic<int> plugins_started_{0};
   std::atomic<int> heartbeats_{0};

@@ -54,6 +54,16 @@ class AccessTest : public ::testing::Test {
     store_->write([&](store::Connection& db) { db.execute(sql); });
   }
 
+  // Organisations are referenced by slug; the directory only looks them up.
+  std::int64_t add_organisation(const std::string& slug, const std::string& kind = "authority") {
+    return store_->write([&](store::Connection& db) {
+      return db
+          .execute("INSERT INTO organisations(slug, name, kind) VALUES (?, ?, ?)",
+                   {slug, "Organisation " + slug, kind})
+          .last_insert_rowid;
+    });
+  }
+
   static std::string read_file(const fs::path& path) {
     std::ifstream in(path);
     std::stringstream text;
@@ -93,8 +103,9 @@ TEST(AccessCrypto, KnownRoles) {
 }
 
 TEST_F(AccessTest, CreateTokenIssuesDistinctWellFormedTokens) {
-  const IssuedToken first = directory_->create_token("anna", "case_manager", "Jugendamt", "laptop");
-  const IssuedToken second = directory_->create_token("anna", "case_manager", "Jugendamt", "phone");
+  add_organisation("jugendamt");
+  const IssuedToken first = directory_->create_token("anna", "case_manager", "jugendamt", "laptop");
+  const IssuedToken second = directory_->create_token("anna", "case_manager", "jugendamt", "phone");
   EXPECT_TRUE(std::regex_match(first.token, kTokenFormat)) << first.token;
   EXPECT_TRUE(std::regex_match(second.token, kTokenFormat)) << second.token;
   EXPECT_NE(first.token, second.token);
@@ -105,7 +116,7 @@ TEST_F(AccessTest, CreateTokenIssuesDistinctWellFormedTokens) {
 }
 
 TEST_F(AccessTest, OnlyTheHashOfATokenIsStored) {
-  const IssuedToken issued = directory_->create_token("anna", "case_manager", "", "laptop");
+  const IssuedToken issued = directory_->create_token("anna", "auditor", "", "laptop");
   const auto rows =
       store_->read([](store::Connection& db) { return db.query("SELECT * FROM api_tokens"); });
   ASSERT_EQ(rows.size(), 1u);
@@ -122,19 +133,32 @@ TEST_F(AccessTest, OnlyTheHashOfATokenIsStored) {
 }
 
 TEST_F(AccessTest, AuthenticateReturnsThePrincipal) {
+  add_organisation("caritas", "welfare_organisation");
+  const std::int64_t organisation_id = add_organisation("kreis-steinfurt");
   const IssuedToken issued =
-      directory_->create_token("kreis.jugendamt-01", "authority_officer", "Kreis Steinfurt", "");
+      directory_->create_token("kreis.jugendamt-01", "authority_officer", "kreis-steinfurt", "");
   const auto principal = directory_->authenticate(issued.token);
   ASSERT_TRUE(principal.has_value());
   EXPECT_EQ(principal->user_id, issued.user_id);
   EXPECT_EQ(principal->user_name, "kreis.jugendamt-01");
   EXPECT_EQ(principal->role, "authority_officer");
-  EXPECT_EQ(principal->organisation, "Kreis Steinfurt");
+  EXPECT_EQ(principal->organisation_id, organisation_id);
+  EXPECT_EQ(principal->organisation, "kreis-steinfurt");
+}
+
+TEST_F(AccessTest, UserWithoutOrganisationAuthenticatesWithNone) {
+  const IssuedToken issued = directory_->create_token("pruefer", "auditor", "", "");
+  const auto principal = directory_->authenticate(issued.token);
+  ASSERT_TRUE(principal.has_value());
+  EXPECT_EQ(principal->role, "auditor");
+  EXPECT_EQ(principal->organisation_id, 0);
+  EXPECT_EQ(principal->organisation, "");
 }
 
 TEST_F(AccessTest, EachTokenAuthenticatesItsOwnUser) {
-  const IssuedToken anna = directory_->create_token("anna", "case_manager", "", "");
-  const IssuedToken bert = directory_->create_token("bert", "auditor", "Aufsicht", "");
+  add_organisation("caritas", "welfare_organisation");
+  const IssuedToken anna = directory_->create_token("anna", "case_manager", "caritas", "");
+  const IssuedToken bert = directory_->create_token("bert", "auditor", "", "");
   EXPECT_NE(anna.user_id, bert.user_id);
   EXPECT_EQ(directory_->authenticate(anna.token)->user_name, "anna");
   EXPECT_EQ(directory_->authenticate(bert.token)->user_name, "bert");
@@ -142,7 +166,7 @@ TEST_F(AccessTest, EachTokenAuthenticatesItsOwnUser) {
 }
 
 TEST_F(AccessTest, UnknownOrMalformedTokensDoNotAuthenticate) {
-  const IssuedToken issued = directory_->create_token("anna", "case_manager", "", "");
+  const IssuedToken issued = directory_->create_token("anna", "auditor", "", "");
   EXPECT_FALSE(directory_->authenticate(generate_token()).has_value());  // never issued
   EXPECT_FALSE(directory_->authenticate("").has_value());
   EXPECT_FALSE(directory_->authenticate("kim_").has_value());
@@ -155,8 +179,8 @@ TEST_F(AccessTest, UnknownOrMalformedTokensDoNotAuthenticate) {
 }
 
 TEST_F(AccessTest, RevokedTokenDoesNotAuthenticate) {
-  const IssuedToken revoked = directory_->create_token("anna", "case_manager", "", "old");
-  const IssuedToken kept = directory_->create_token("anna", "case_manager", "", "new");
+  const IssuedToken revoked = directory_->create_token("anna", "auditor", "", "old");
+  const IssuedToken kept = directory_->create_token("anna", "auditor", "", "new");
   ASSERT_TRUE(directory_->authenticate(revoked.token).has_value());
   exec("UPDATE api_tokens SET revoked_at = '2024-01-01T00:00:00Z' WHERE label = 'old'");
   EXPECT_FALSE(directory_->authenticate(revoked.token).has_value());
@@ -164,15 +188,15 @@ TEST_F(AccessTest, RevokedTokenDoesNotAuthenticate) {
 }
 
 TEST_F(AccessTest, DisabledUserDoesNotAuthenticate) {
-  const IssuedToken anna = directory_->create_token("anna", "case_manager", "", "");
-  const IssuedToken bert = directory_->create_token("bert", "case_manager", "", "");
+  const IssuedToken anna = directory_->create_token("anna", "auditor", "", "");
+  const IssuedToken bert = directory_->create_token("bert", "auditor", "", "");
   exec("UPDATE users SET disabled_at = '2024-01-01T00:00:00Z' WHERE name = 'anna'");
   EXPECT_FALSE(directory_->authenticate(anna.token).has_value());
   EXPECT_TRUE(directory_->authenticate(bert.token).has_value());
 }
 
 TEST_F(AccessTest, UnknownRoleIsRefusedAndNothingWritten) {
-  directory_->create_token("anna", "case_manager", "", "");
+  directory_->create_token("anna", "auditor", "", "");
   EXPECT_THROW(directory_->create_token("bert", "superuser", "", ""), std::invalid_argument);
   EXPECT_THROW(directory_->create_token("bert", "", "", ""), std::invalid_argument);
   EXPECT_THROW(directory_->create_token("bert", "Admin", "", ""), std::invalid_argument);
@@ -185,23 +209,25 @@ TEST_F(AccessTest, MalformedUserNameIsRefusedAndNothingWritten) {
        {std::string(""), std::string("Anna"), std::string("-anna"), std::string(".anna"),
         std::string("an na"), std::string("anna\n"), std::string("j\xc3\xbcrgen"),
         std::string("anna/x"), std::string(65, 'a')}) {
-    EXPECT_THROW(directory_->create_token(name, "case_manager", "", ""), std::invalid_argument)
+    EXPECT_THROW(directory_->create_token(name, "auditor", "", ""), std::invalid_argument)
         << '"' << name << '"';
   }
   EXPECT_EQ(count("users"), 0);
   EXPECT_EQ(count("api_tokens"), 0);
   // The limits themselves are fine.
-  directory_->create_token(std::string(64, 'a'), "case_manager", "", "");
-  directory_->create_token("0", "case_manager", "", "");
+  directory_->create_token(std::string(64, 'a'), "auditor", "", "");
+  directory_->create_token("0", "auditor", "", "");
   EXPECT_EQ(count("users"), 2);
 }
 
 TEST_F(AccessTest, SameUserWithDifferentRoleOrOrganisationIsRefusedAndNothingWritten) {
-  const IssuedToken first = directory_->create_token("anna", "case_manager", "Jugendamt", "");
-  EXPECT_THROW(directory_->create_token("anna", "admin", "Jugendamt", ""), std::invalid_argument);
-  EXPECT_THROW(directory_->create_token("anna", "case_manager", "Sozialamt", ""),
+  add_organisation("jugendamt");
+  add_organisation("sozialamt");
+  const IssuedToken first = directory_->create_token("anna", "case_manager", "jugendamt", "");
+  EXPECT_THROW(directory_->create_token("anna", "coordinator", "jugendamt", ""),
                std::invalid_argument);
-  EXPECT_THROW(directory_->create_token("anna", "case_manager", "", ""), std::invalid_argument);
+  EXPECT_THROW(directory_->create_token("anna", "case_manager", "sozialamt", ""),
+               std::invalid_argument);
   EXPECT_EQ(count("users"), 1);
   EXPECT_EQ(count("api_tokens"), 1);
   const auto principal = directory_->authenticate(first.token);
@@ -209,9 +235,23 @@ TEST_F(AccessTest, SameUserWithDifferentRoleOrOrganisationIsRefusedAndNothingWri
   EXPECT_EQ(principal->role, "case_manager");  // unchanged
 }
 
-TEST_F(AccessTest, OverlongOrganisationIsRefusedAndNothingWritten) {
-  EXPECT_THROW(directory_->create_token("anna", "case_manager", std::string(201, 'x'), ""),
+TEST_F(AccessTest, UnknownOrganisationIsRefusedAndNothingWritten) {
+  add_organisation("caritas", "welfare_organisation");
+  EXPECT_THROW(directory_->create_token("anna", "case_manager", "diakonie", ""),
                std::invalid_argument);
+  EXPECT_THROW(directory_->create_token("anna", "case_manager", "Caritas", ""),
+               std::invalid_argument);  // slugs are exact
+  EXPECT_EQ(count("users"), 0);
+  EXPECT_EQ(count("api_tokens"), 0);
+}
+
+TEST_F(AccessTest, RolesActingForAnOrganisationNeedOne) {
+  for (const char* role : {"case_manager", "coordinator", "authority_officer"}) {
+    EXPECT_TRUE(role_needs_organisation(role)) << role;
+    EXPECT_THROW(directory_->create_token("anna", role, "", ""), std::invalid_argument) << role;
+  }
+  EXPECT_FALSE(role_needs_organisation("admin"));
+  EXPECT_FALSE(role_needs_organisation("auditor"));
   EXPECT_EQ(count("users"), 0);
   EXPECT_EQ(count("api_tokens"), 0);
 }
@@ -250,7 +290,7 @@ TEST_F(AccessTest, BootstrapAdminDoesNothingWhenUsersExist) {
 }
 
 TEST_F(AccessTest, BootstrapAdminWritesNoFileWhenAnotherUserExists) {
-  directory_->create_token("anna", "case_manager", "", "");
+  directory_->create_token("anna", "auditor", "", "");
   const fs::path other = dir_ / "other";
   fs::create_directories(other);
   EXPECT_FALSE(directory_->bootstrap_admin(other).has_value());

@@ -152,8 +152,8 @@ TEST(RouterMatch, WrongMethodGives405WithAllowedMethods) {
   EXPECT_THAT(match.allowed, UnorderedElementsAre(HttpMethod::kGet, HttpMethod::kDelete));
 }
 
-// BUG (core/http/router.cpp, Router::match): every matching route of another method is appended
-// to `allowed`, so two GET routes matching one path list GET twice ("Allow: GET, GET").
+// Regression: Router::match used to append every matching route of another method to `allowed`,
+// so two GET routes matching one path listed GET twice ("Allow: GET, GET").
 TEST(RouterMatch, MethodNotAllowedListsEachMethodOnce) {
   Router router;
   router.add(route(HttpMethod::kGet, "/cases/{id}"));
@@ -224,17 +224,16 @@ TEST(RouterAdd, MalformedPatternsAreRefused) {
   EXPECT_THAT(router.routes(), IsEmpty());
 }
 
-// BUG (core/http/router.cpp, is_parameter): a segment counts as a parameter when it merely starts
-// with '{' and ends with '}', so "{a}b}" and "{a{b}" are accepted as parameters named "a}b" and
-// "a{b" instead of being refused as malformed.
+// Regression: is_parameter used to accept any segment starting with '{' and ending with '}', so
+// "{a}b}" and "{a{b}" became parameters named "a}b" and "a{b" instead of being refused.
 TEST(RouterAdd, BracesInsideParameterNameAreRefused) {
   Router router;
   EXPECT_THROW(router.add(route(HttpMethod::kGet, "/x/{a}b}")), std::invalid_argument);
   EXPECT_THROW(router.add(route(HttpMethod::kGet, "/y/{a{b}")), std::invalid_argument);
 }
 
-// BUG (core/http/router.cpp, Router::add): the same parameter name twice in one pattern is
-// accepted, and match() silently keeps only the last value.
+// Regression: the same parameter name twice in one pattern used to be accepted, and match()
+// silently kept only the last value.
 TEST(RouterAdd, RepeatedParameterNameIsRefused) {
   Router router;
   EXPECT_THROW(router.add(route(HttpMethod::kGet, "/a/{id}/b/{id}")), std::invalid_argument);

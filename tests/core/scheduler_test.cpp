@@ -202,9 +202,9 @@ TEST(SchedulerTest, TriggerOfUnknownJobReturnsFalse) {
   EXPECT_TRUE(scheduler.trigger("test.hourly"));
 }
 
-// BUG (core/jobs/scheduler.cpp, Scheduler::loop): a trigger() that arrives while the job is
-// running sets `due` to now, but after the run the loop overwrites `due` with now + interval, so
-// the trigger is lost although trigger() returned true ("runs the job as soon as possible").
+// Regression: a trigger() that arrived while the job was running set `due` to now, but after the
+// run the loop overwrote `due` with now + interval, so the trigger was lost although trigger()
+// returned true ("runs the job as soon as possible").
 TEST(SchedulerTest, TriggerDuringRunIsNotLost) {
   Probe started;
   Gate gate;

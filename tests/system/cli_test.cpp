@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sqlite3.h>
+
+#include "store/sqlite.hpp"
 #include "support/kim_process.hpp"
 
 namespace kim::test {
@@ -106,7 +109,9 @@ TEST(CliTest, PluginsListShowsEachFileWithStateAndReason) {
 TEST(CliTest, TokenCreateValidatesInputAndWritesNothingOnError) {
   TempDir dir;
   auto path = (dir.path() / "kim.json").string();
-  std::ofstream(path) << R"({"data_dir": "data"})";
+  std::ofstream(path) << R"({"data_dir": "data", "organisations": [
+      {"slug": "caritas-rheine", "name": "Caritas Rheine", "kind": "welfare_organisation",
+       "town": "Rheine"}]})";
 
   auto bad_role = run_command(
       KIM_BINARY, {"token", "create", "--config", path, "--user", "x", "--role", "superuser"});
@@ -118,8 +123,25 @@ TEST(CliTest, TokenCreateValidatesInputAndWritesNothingOnError) {
   EXPECT_EQ(bad_name.exit_code, 2);
   EXPECT_THAT(bad_name.err, HasSubstr("user name"));
 
+  auto no_org = run_command(KIM_BINARY, {"token", "create", "--config", path, "--user", "c.meyer",
+                                         "--role", "case_manager"});
+  EXPECT_EQ(no_org.exit_code, 2);
+  EXPECT_THAT(no_org.err, HasSubstr("needs an organisation"));
+
+  auto unknown_org = run_command(KIM_BINARY, {"token", "create", "--config", path, "--user",
+                                              "c.meyer", "--role", "case_manager", "--org",
+                                              "caritas-greven"});
+  EXPECT_EQ(unknown_org.exit_code, 2);
+  EXPECT_THAT(unknown_org.err, HasSubstr("unknown organisation \"caritas-greven\" (known: caritas-rheine)"));
+  {
+    // None of the refused commands wrote a user or a token.
+    auto db = store::Connection::open(dir.path() / "data" / "kim.sqlite3", SQLITE_OPEN_READONLY);
+    EXPECT_EQ(db.query("SELECT count(*) AS n FROM users")[0]["n"], 0);
+    EXPECT_EQ(db.query("SELECT count(*) AS n FROM api_tokens")[0]["n"], 0);
+  }
+
   auto ok = run_command(KIM_BINARY, {"token", "create", "--config", path, "--user", "c.meyer",
-                                     "--role", "case_manager", "--org", "Caritas Rheine"});
+                                     "--role", "case_manager", "--org", "caritas-rheine"});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(ok.out.rfind("kim_", 0), 0u);
   auto conflicting = run_command(

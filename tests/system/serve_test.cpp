@@ -177,7 +177,7 @@ TEST_F(ServeTest, ErrorsAreJsonOfOneShape) {
 TEST_F(ServeTest, RolesAreCheckedOnPluginRoutes) {
   start();
   auto created = run_command(KIM_BINARY, {"token", "create", "--config", config_path(), "--user",
-                                          "a.auditor", "--role", "auditor", "--org", "Kreis"});
+                                          "a.auditor", "--role", "auditor"});
   ASSERT_EQ(created.exit_code, 0) << created.err;
   std::string auditor_token = created.out.substr(0, created.out.find('\n'));
   ASSERT_EQ(auditor_token.rfind("kim_", 0), 0u) << created.out;

@@ -54,6 +54,8 @@ class PluginHost {
 
   // Receives events of `type` (exact name) after they are published.
   virtual void subscribe(std::string type, EventHandler handler) = 0;
+  // Asked before a change of `type` commits (e.g. "case.phase_changed"); may veto it.
+  virtual void add_hook(std::string type, HookHandler hook) = 0;
   // Publishes an event. Its type must begin with "<plugin id>.".
   virtual void publish(Event event) = 0;
 

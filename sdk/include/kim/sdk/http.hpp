@@ -20,7 +20,8 @@ struct Principal {
   std::int64_t user_id = 0;
   std::string user_name;
   std::string role;
-  std::string organisation;  // empty when the user belongs to none
+  std::int64_t organisation_id = 0;  // 0 when the user belongs to none (admins, auditors)
+  std::string organisation;          // the organisation's slug, empty when none
 };
 
 struct HttpRequest {
@@ -52,6 +53,10 @@ struct HttpResponse {
 struct RouteOptions {
   bool public_route = false;       // true: no token needed (use sparingly, never for personal data)
   std::vector<std::string> roles;  // empty: any authenticated user; else one of these roles
+
+  static RouteOptions authenticated() { return {}; }
+  static RouteOptions public_access() { return {true, {}}; }
+  static RouteOptions for_roles(std::vector<std::string> roles) { return {false, std::move(roles)}; }
 };
 
 // ---- inline definitions (header-only so plugins link nothing of the host) ----

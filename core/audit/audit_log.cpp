@@ -1,0 +1,70 @@
+#include "audit/audit_log.hpp"
+
+#include "domain/validation.hpp"
+
+namespace kim::audit {
+
+store::Migration migration() {
+  return {2, "audit log (append-only)", R"sql(
+CREATE TABLE audit_log (
+  id              INTEGER PRIMARY KEY,
+  at              TEXT NOT NULL,
+  user_id         INTEGER NOT NULL,
+  user_name       TEXT NOT NULL,
+  role            TEXT NOT NULL,
+  organisation_id INTEGER,
+  action          TEXT NOT NULL,
+  object_type     TEXT NOT NULL,
+  object_id       TEXT NOT NULL,
+  case_id         TEXT,
+  request_id      TEXT NOT NULL
+);
+CREATE INDEX audit_log_case ON audit_log(case_id, id);
+CREATE INDEX audit_log_user ON audit_log(user_id, id);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+)sql"};
+}
+
+void append(store::Connection& db, const Actor& actor, const Entry& entry) {
+  db.execute(
+      "INSERT INTO audit_log(at, user_id, user_name, role, organisation_id, action, object_type, "
+      "object_id, case_id, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      {domain::now_timestamp(), actor.principal.user_id, actor.principal.user_name,
+       actor.principal.role,
+       actor.principal.organisation_id ? store::SqlValue(actor.principal.organisation_id)
+                                       : store::SqlValue(nullptr),
+       entry.action, entry.object_type, entry.object_id,
+       entry.case_id.empty() ? store::SqlValue(nullptr) : store::SqlValue(entry.case_id),
+       actor.request_id});
+}
+
+nlohmann::json list(store::Store& store, const Query& query) {
+  std::string sql =
+      "SELECT id, at, user_id, user_name, role, organisation_id, action, object_type, object_id, "
+      "case_id, request_id FROM audit_log WHERE id > ?";
+  std::vector<store::SqlValue> params{query.after_id};
+  if (!query.case_id.empty()) {
+    sql += " AND case_id = ?";
+    params.emplace_back(query.case_id);
+  }
+  if (query.user_id) {
+    sql += " AND user_id = ?";
+    params.emplace_back(query.user_id);
+  }
+  sql += " ORDER BY id LIMIT ?";
+  params.emplace_back(static_cast<std::int64_t>(query.limit + 1));
+  auto rows = store.read([&](store::Connection& db) { return db.query(sql, params); });
+  nlohmann::json result = {{"items", nlohmann::json::array()}};
+  for (std::size_t i = 0; i < rows.size() && i < static_cast<std::size_t>(query.limit); ++i) {
+    result["items"].push_back(rows[i]);
+  }
+  if (rows.size() > static_cast<std::size_t>(query.limit)) {
+    result["next_cursor"] = std::to_string(rows[query.limit - 1]["id"].get<std::int64_t>());
+  }
+  return result;
+}
+
+}  // namespace kim::audit

@@ -1,0 +1,35 @@
+#include "cases/policy.hpp"
+
+namespace kim::cases {
+
+Access case_access(const sdk::Principal& principal, const CaseOwnership& ownership) {
+  if (principal.organisation_id == 0) return Access::kNone;
+  if (principal.role == "case_manager") {
+    if (principal.organisation_id != ownership.organisation_id) return Access::kNone;
+    if (ownership.case_manager_id == principal.user_id || ownership.team_access) {
+      return Access::kWrite;
+    }
+    return Access::kNone;
+  }
+  if (principal.role == "coordinator") {
+    if (principal.organisation_id == ownership.organisation_id ||
+        principal.organisation_id == ownership.supervisor_id) {
+      return Access::kRead;
+    }
+  }
+  return Access::kNone;
+}
+
+Filter readable_cases(const sdk::Principal& principal) {
+  if (principal.organisation_id != 0 && principal.role == "case_manager") {
+    return {"(c.organisation_id = ? AND (c.case_manager_id = ? OR o.team_access = 1))",
+            {principal.organisation_id, principal.user_id}};
+  }
+  if (principal.organisation_id != 0 && principal.role == "coordinator") {
+    return {"(c.organisation_id = ? OR o.supervisor_id = ?)",
+            {principal.organisation_id, principal.organisation_id}};
+  }
+  return {"0", {}};
+}
+
+}  // namespace kim::cases

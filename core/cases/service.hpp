@@ -1,0 +1,96 @@
+// The case-management cycle as a service: participants (persons), cases and their phases,
+// assessments, goals, tasks and notes, programme participations and funding overrides.
+// Every operation checks object-level access first (see policy.hpp), validates its input fully
+// before writing, writes in one transaction together with its audit entry, and returns expected
+// outcomes (bad input, not found, transition not allowed, stale version) as a Problem.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "audit/audit_log.hpp"
+#include "domain/problem.hpp"
+#include "events/event_bus.hpp"
+#include "store/store.hpp"
+
+namespace kim::cases {
+
+struct Context {
+  audit::Actor actor;
+  std::optional<std::int64_t> if_match;  // the case version the caller last saw
+};
+
+struct Reply {
+  int status = 200;
+  nlohmann::json body;
+  std::optional<std::int64_t> version;  // the case's version after the operation (ETag)
+};
+
+struct CaseFilter {
+  std::optional<std::string> phase;
+  std::optional<std::string> town;
+  std::optional<std::int64_t> case_manager_id;
+  bool overdue_only = false;
+  std::int64_t after = 0;  // cursor
+  int limit = 50;
+};
+
+class CaseService {
+ public:
+  CaseService(store::Store& store, events::EventBus& events) : store_(store), events_(events) {}
+
+  domain::Result<Reply> create_person(const Context& ctx, const nlohmann::json& body);
+  domain::Result<Reply> get_person(const Context& ctx, const std::string& person_id);
+  domain::Result<Reply> add_participation(const Context& ctx, const std::string& person_id,
+                                          const nlohmann::json& body);
+  domain::Result<Reply> list_participations(const Context& ctx, const std::string& person_id);
+  domain::Result<Reply> grant_funding_override(const Context& ctx, const std::string& person_id,
+                                               const nlohmann::json& body);
+
+  domain::Result<Reply> open_case(const Context& ctx, const nlohmann::json& body);
+  domain::Result<Reply> get_case(const Context& ctx, const std::string& case_id);
+  domain::Result<Reply> list_cases(const Context& ctx, const CaseFilter& filter);
+  domain::Result<Reply> transition(const Context& ctx, const std::string& case_id,
+                                   const nlohmann::json& body);
+
+  domain::Result<Reply> record_assessment(const Context& ctx, const std::string& case_id,
+                                          const nlohmann::json& body);
+  domain::Result<Reply> list_assessments(const Context& ctx, const std::string& case_id);
+  domain::Result<Reply> add_goal(const Context& ctx, const std::string& case_id,
+                                 const nlohmann::json& body);
+  domain::Result<Reply> update_goal(const Context& ctx, const std::string& case_id,
+                                    const std::string& goal_id, const nlohmann::json& body);
+  domain::Result<Reply> list_goals(const Context& ctx, const std::string& case_id);
+  domain::Result<Reply> add_task(const Context& ctx, const std::string& case_id,
+                                 const nlohmann::json& body);
+  domain::Result<Reply> update_task(const Context& ctx, const std::string& case_id,
+                                    const std::string& task_id, const nlohmann::json& body);
+  domain::Result<Reply> list_tasks(const Context& ctx, const std::string& case_id);
+  domain::Result<Reply> add_note(const Context& ctx, const std::string& case_id,
+                                 const nlohmann::json& body);
+  domain::Result<Reply> list_notes(const Context& ctx, const std::string& case_id);
+
+  // Open tasks of readable cases due before `due_before` (YYYY-MM-DD); a case manager sees their
+  // own, a coordinator those of the cases it supervises.
+  domain::Result<Reply> tasks_due(const Context& ctx, const std::string& due_before);
+  // Overdue open tasks grouped by case manager.
+  domain::Result<Reply> overdue_by_case_manager(const Context& ctx);
+
+  // Lowercase, umlauts and common accents folded, name parts sorted: "Özdemir, Ali-Reza" and
+  // "ali reza OEZDEMIR" give the same key.
+  static std::string name_key(const std::string& given_names, const std::string& family_name);
+
+ private:
+  template <class Work>
+  domain::Result<Reply> write(const Context& ctx, Work&& work);
+  template <class Work>
+  domain::Result<Reply> read(const Context& ctx, Work&& work);
+
+  store::Store& store_;
+  events::EventBus& events_;
+};
+
+}  // namespace kim::cases

@@ -1,0 +1,89 @@
+// Strict reading of JSON request bodies: every field typed and bounded, unknown fields refused,
+// the first problem reported with its JSON path ("household[1].relation"). Nothing is written
+// unless the whole body passed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "domain/catalog.hpp"
+#include "domain/problem.hpp"
+
+namespace kim::domain {
+
+// Parses a request body that must be a JSON object.
+Result<nlohmann::json> parse_object(const std::string& body);
+
+// True for a real calendar date written YYYY-MM-DD.
+bool is_date(std::string_view text);
+// Today in UTC as YYYY-MM-DD; now as ISO 8601 with milliseconds and Z.
+std::string today();
+std::string now_timestamp();
+
+class FieldReader {
+ public:
+  // `object` must be a JSON object; `path` prefixes field names in problems.
+  FieldReader(const nlohmann::json& object, std::string path = {});
+
+  // Each reader marks the key as known. Required and absent, or present with a wrong type or
+  // out of bounds: records the first problem and returns an empty value.
+  std::string text(const char* key, std::size_t max_length, bool required = true);
+  std::optional<std::string> optional_text(const char* key, std::size_t max_length);
+  std::optional<std::string> date(const char* key, bool required = true);
+  std::optional<std::string> choice(const char* key, const Vocabulary& allowed,
+                                    bool required = true);
+  std::optional<std::int64_t> integer(const char* key, std::int64_t min, std::int64_t max,
+                                      bool required = true);
+  std::optional<bool> boolean(const char* key, bool required = true);
+  // An array of strings each matching `pattern` (ECMAScript), unique, at most max_items.
+  std::vector<std::string> codes(const char* key, const char* pattern, const char* what,
+                                 std::size_t max_items, bool required = true);
+  // An array of objects; `each` reads one element with a nested reader.
+  template <class F>
+  void objects(const char* key, std::size_t max_items, F each, bool required = false);
+  bool has(const char* key) const { return object_.contains(key); }
+
+  // Records unknown keys as a problem. Call after reading every field.
+  void finish();
+  const std::optional<Problem>& problem() const { return problem_; }
+  void fail(const std::string& key, std::string message);
+
+ private:
+  std::string path_of(const std::string& key) const;
+  const nlohmann::json* lookup(const char* key, bool required);
+
+  const nlohmann::json& object_;
+  std::string path_;
+  std::set<std::string> known_;
+  std::optional<Problem> problem_;
+};
+
+template <class F>
+void FieldReader::objects(const char* key, std::size_t max_items, F each, bool required) {
+  const nlohmann::json* value = lookup(key, required);
+  if (!value) return;
+  if (!value->is_array()) return fail(key, "must be an array");
+  if (value->size() > max_items) {
+    return fail(key, "must have at most " + std::to_string(max_items) + " items");
+  }
+  for (std::size_t i = 0; i < value->size() && !problem_; ++i) {
+    const auto& item = (*value)[i];
+    std::string item_path = path_of(key) + "[" + std::to_string(i) + "]";
+    if (!item.is_object()) {
+      problem_ = Problem::bad_request(item_path, "must be an object");
+      return;
+    }
+    FieldReader nested(item, item_path);
+    each(nested);
+    nested.finish();
+    if (nested.problem()) problem_ = nested.problem();
+  }
+}
+
+}  // namespace kim::domain
