@@ -1,0 +1,140 @@
+#include "support/kim_host.hpp"
+
+#include <signal.h>
+
+#include <atomic>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace kim::test {
+
+namespace {
+
+struct UserSpec {
+  const char* name;
+  const char* role;
+  const char* organisation;
+};
+
+const UserSpec kUsers[] = {
+    {"cm-rheine-1", "case_manager", "caritas-rheine"},
+    {"cm-rheine-2", "case_manager", "caritas-rheine"},
+    {"cm-greven", "case_manager", "drk-greven"},
+    {"cm-emsdetten-1", "case_manager", "diakonie-emsdetten"},
+    {"cm-emsdetten-2", "case_manager", "diakonie-emsdetten"},
+    {"co-kreis", "coordinator", "ki-kreis-steinfurt"},
+    {"co-rheine", "coordinator", "stadt-rheine-ko"},
+    {"officer", "authority_officer", "ki-kreis-steinfurt"},
+    {"auditor", "auditor", ""},
+    {"admin", "admin", ""},
+};
+
+}  // namespace
+
+KimHost::KimHost(nlohmann::json hello_config) {
+  port_ = free_port();
+  nlohmann::json config = {
+      {"deployment", {{"name", "Kreis Steinfurt (test)"}}},
+      {"data_dir", "data"},
+      {"server", {{"listen", "127.0.0.1:" + std::to_string(port_)}}},
+      {"organisations",
+       {{{"slug", "ki-kreis-steinfurt"},
+         {"name", "Kommunales Integrationszentrum Kreis Steinfurt"},
+         {"kind", "coordinating_office"},
+         {"town", "Steinfurt"}},
+        {{"slug", "stadt-rheine-ko"},
+         {"name", "Stadt Rheine, koordinierende Stelle"},
+         {"kind", "coordinating_office"},
+         {"town", "Rheine"}},
+        {{"slug", "caritas-rheine"},
+         {"name", "Caritasverband Rheine"},
+         {"kind", "welfare_organisation"},
+         {"town", "Rheine"},
+         {"supervisor", "stadt-rheine-ko"}},
+        {{"slug", "drk-greven"},
+         {"name", "DRK Greven"},
+         {"kind", "welfare_organisation"},
+         {"town", "Greven"},
+         {"supervisor", "ki-kreis-steinfurt"}},
+        {{"slug", "diakonie-emsdetten"},
+         {"name", "Diakonie Emsdetten"},
+         {"kind", "welfare_organisation"},
+         {"town", "Emsdetten"},
+         {"supervisor", "ki-kreis-steinfurt"},
+         {"team_access", true}}}},
+      {"plugins",
+       {{"directories", {KIM_PLUGIN_DIR}},
+        {"settings", {{"hello", {{"config", hello_config}}}}}}}};
+  std::ofstream(config_path()) << config.dump(2);
+
+  for (const auto& user : kUsers) {
+    std::vector<std::string> args = {"token", "create", "--config", config_path(), "--user",
+                                     user.name, "--role", user.role};
+    if (*user.organisation) {
+      args.push_back("--org");
+      args.push_back(user.organisation);
+    }
+    auto result = run_command(KIM_BINARY, args);
+    if (result.exit_code != 0) {
+      ADD_FAILURE() << "token create " << user.name << ": " << result.err;
+      continue;
+    }
+    tokens_[user.name] = result.out.substr(0, result.out.find('\n'));
+  }
+  process_ = std::make_unique<KimProcess>(
+      KIM_BINARY, std::vector<std::string>{"serve", "--config", config_path()},
+      dir_.path() / "kim.log");
+  if (!process_->wait_ready(port_)) {
+    ADD_FAILURE() << "kim did not become ready: " << process_->log();
+    return;
+  }
+  auto users = client().get("/api/v1/users", tokens_["admin"]);
+  if (users.status == 200) {
+    for (const auto& user : users.json()["items"]) {
+      user_ids_[user["name"].get<std::string>()] = user["id"].get<std::int64_t>();
+    }
+  } else {
+    ADD_FAILURE() << "GET /api/v1/users: " << users.status << " " << users.body;
+  }
+}
+
+KimHost::~KimHost() {
+  if (process_) {
+    process_->send_signal(SIGTERM);
+    process_->wait_exit(std::chrono::seconds(30));
+  }
+}
+
+int KimHost::stop() {
+  process_->send_signal(SIGTERM);
+  return process_->wait_exit(std::chrono::seconds(30)).value_or(-1);
+}
+
+nlohmann::json KimHost::create_person(const std::string& user, nlohmann::json overrides) {
+  static std::atomic<int> counter{0};
+  int n = ++counter;
+  nlohmann::json body = {{"given_names", "Test" + std::to_string(n)},
+                         {"family_name", "Person" + std::to_string(n)},
+                         {"date_of_birth", "1990-01-01"},
+                         {"town", "Rheine"},
+                         {"residence_status", "residence_permit"}};
+  for (auto& [key, value] : overrides.items()) body[key] = value;
+  auto response = client().post("/api/v1/persons", body, token(user));
+  if (response.status != 201) {
+    ADD_FAILURE() << "create person: " << response.status << " " << response.body;
+    return {};
+  }
+  return response.json();
+}
+
+nlohmann::json KimHost::open_case(const std::string& user, const std::string& person_id) {
+  auto response = client().post("/api/v1/cases", {{"person_id", person_id}}, token(user));
+  if (response.status != 201) {
+    ADD_FAILURE() << "open case: " << response.status << " " << response.body;
+    return {};
+  }
+  return response.json();
+}
+
+}  // namespace kim::test
