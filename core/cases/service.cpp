@@ -233,6 +233,7 @@ Result<Reply> CaseService::read(const Context& ctx, Work&& work) {
     return e.problem();
   }
   // The reads are recorded durably before any personal data leaves the host.
+  if (entries.empty()) return reply;
   store_.write([&](Connection& db) {
     for (const auto& entry : entries) audit::append(db, ctx.actor, entry);
   });
