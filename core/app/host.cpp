@@ -8,9 +8,9 @@
 #include "cases/routes.hpp"
 #include "cases/schema.hpp"
 #include "http/server.hpp"
-#include "orgs/organisations.hpp"
 #include "kim/sdk/version.hpp"
 #include "log/logging.hpp"
+#include "orgs/organisations.hpp"
 
 #ifndef KIM_HOST_VERSION
 #define KIM_HOST_VERSION "0.0.0"
@@ -230,10 +230,13 @@ void Host::add_host_routes() {
   cases_ = std::make_unique<cases::CaseService>(*store_, *events_);
   orgs::register_routes(*router_, *docs_, *store_, *access_);
   cases::register_routes(*router_, *docs_, *cases_, *store_);
-  docs_->describe(HttpMethod::kGet, "/health", {"Liveness and readiness (no token)", "host", nullptr});
-  docs_->describe(HttpMethod::kGet, "/api/v1/plugins", {"Plugins and their state", "host", nullptr});
+  docs_->describe(HttpMethod::kGet, "/health",
+                  {"Liveness and readiness (no token)", "host", nullptr});
+  docs_->describe(HttpMethod::kGet, "/api/v1/plugins",
+                  {"Plugins and their state", "host", nullptr});
   docs_->describe(HttpMethod::kGet, "/api/v1/jobs", {"Scheduled jobs (admin)", "host", nullptr});
-  docs_->describe(HttpMethod::kPost, "/api/v1/jobs/{name}/run", {"Run a job now (admin)", "host", nullptr});
+  docs_->describe(HttpMethod::kPost, "/api/v1/jobs/{name}/run",
+                  {"Run a job now (admin)", "host", nullptr});
   docs_->describe(HttpMethod::kGet, "/api/v1/openapi.json", {"This document", "host", nullptr});
   router_->add({HttpMethod::kGet, "/api/v1/openapi.json",
                 [this](const sdk::HttpRequest&) {

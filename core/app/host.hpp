@@ -10,9 +10,9 @@
 
 #include "auth/access.hpp"
 #include "cases/service.hpp"
-#include "http/api_docs.hpp"
 #include "config/host_config.hpp"
 #include "events/event_bus.hpp"
+#include "http/api_docs.hpp"
 #include "http/router.hpp"
 #include "jobs/scheduler.hpp"
 #include "kim/sdk/connector.hpp"

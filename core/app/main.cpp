@@ -1,7 +1,10 @@
-// The `kim` command line: serve, plugins list, token create, config check.
+// The `kim` command line: serve, plugins list, token create, config check, demo seed.
 #include <sys/stat.h>
 
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -10,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/program_options.hpp>
 
+#include "app/demo_seed.hpp"
 #include "app/host.hpp"
 #include "auth/access.hpp"
 #include "config/host_config.hpp"
@@ -31,6 +35,7 @@ Usage:
   kim plugins list --config FILE [--json]
   kim token create --config FILE --user NAME --role ROLE [--org ORG] [--label TEXT]
   kim config check --config FILE
+  kim demo seed --config FILE [--seed N] [--data-dir DIR]
   kim --version
   kim --help            (or: kim COMMAND --help)
 
@@ -42,6 +47,9 @@ Commands:
   token create   Create a user (if new) and an API token for it; prints the token once.
                  Roles: admin, case_manager, coordinator, authority_officer, auditor.
   config check   Validate a config file and print it with every default filled in.
+  demo seed      Fill an EMPTY database with fictional demo data (participants in all towns,
+                 cases in every phase, organisations, users) and print the demo users' tokens.
+                 Refuses a database that holds real data or was seeded before.
 
 Exit status: 0 success, 1 failure while running, 2 bad usage or invalid config.
 )";
@@ -75,6 +83,14 @@ kim::config::HostConfig load_config(const po::variables_map& vm) {
   return config;
 }
 
+// --data-dir moves the data folder; the database keeps its place relative to it.
+void apply_data_dir(const po::variables_map& vm, kim::config::HostConfig& config) {
+  if (!vm.count("data-dir")) return;
+  auto file_name = config.database.path.lexically_relative(config.data_dir);
+  config.data_dir = std::filesystem::absolute(vm["data-dir"].as<std::string>());
+  config.database.path = config.data_dir / file_name;
+}
+
 int run_serve(const std::vector<std::string>& args) {
   auto desc = common_options("kim serve options");
   desc.add_options()("listen", po::value<std::string>(),
@@ -95,11 +111,7 @@ int run_serve(const std::vector<std::string>& args) {
       throw UsageError(std::string("--listen: ") + e.what());
     }
   }
-  if (vm.count("data-dir")) {
-    auto file_name = config.database.path.lexically_relative(config.data_dir);
-    config.data_dir = std::filesystem::absolute(vm["data-dir"].as<std::string>());
-    config.database.path = config.data_dir / file_name;
-  }
+  apply_data_dir(vm, config);
   kim::app::Host host(std::move(config));
   host.open();
   host.serve();
@@ -201,6 +213,90 @@ int run_config_check(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+int run_demo_seed(const std::vector<std::string>& args) {
+  auto desc = common_options("kim demo seed options");
+  desc.add_options()("seed", po::value<std::uint64_t>()->default_value(1),
+                     "random seed: the same seed gives the same persons and cases")(
+      "data-dir", po::value<std::string>(), "data folder (overrides data_dir)");
+  auto vm = parse(args, desc);
+  if (vm.count("help")) {
+    std::cout
+        << "Usage: kim demo seed --config FILE [--seed N] [--data-dir DIR]\n\n"
+        << "Fills an empty database with a fictional but plausible data set: organisations of\n"
+        << "the county, users with API tokens (printed once), about 300 participants across the\n"
+        << "24 towns with cases in every phase, assessments, goals, tasks, notes and programme\n"
+        << "participations. All names are invented. The database is marked as a demo (table\n"
+        << "demo_marker, persons.demo = 1).\n\n"
+        << "Refuses (exit 2, nothing written) unless the database holds no persons, no cases and\n"
+        << "no users other than admin; a database seeded before is refused as well.\n\n"
+        << desc << "\n";
+    return kExitOk;
+  }
+  auto config = load_config(vm);
+  apply_data_dir(vm, config);
+  const auto started = std::chrono::steady_clock::now();
+  auto store = kim::app::open_store(config);
+  kim::app::DemoSummary summary;
+  try {
+    summary = kim::app::seed_demo(*store, vm["seed"].as<std::uint64_t>());
+  } catch (const kim::app::DemoRefused& e) {
+    std::cerr << "kim: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  store->close();
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+  bool admin_created = false;
+  for (const auto& user : summary.users) admin_created = admin_created || user.name == "admin";
+  if (admin_created) {
+    // Serve makes no bootstrap admin for a database with users; a token file left from an
+    // earlier database would name a token that no longer exists.
+    std::filesystem::remove(config.data_dir / "bootstrap-admin.token");
+  }
+
+  std::cout << "Demo data written to " << config.database.path.string() << " (seed "
+            << summary.seed << ", " << elapsed.count() << " ms). All of it is fictional.\n"
+            << "  organisations: " << summary.organisations_created << " created, "
+            << summary.organisations_reused << " already known\n"
+            << "  persons:       " << summary.persons << " (" << summary.participations
+            << " programme participations)\n"
+            << "  cases:         " << summary.cases << " (";
+  bool first = true;
+  for (const auto& phase : {"access", "intake", "assessment", "planning", "linking",
+                            "monitoring", "reassessment", "closed"}) {
+    std::cout << (first ? "" : ", ") << phase << " " << summary.cases_by_phase[phase];
+    first = false;
+  }
+  std::cout << ")\n"
+            << "  assessments " << summary.assessments << ", goals " << summary.goals
+            << ", tasks " << summary.tasks << " (" << summary.overdue_tasks << " overdue), notes "
+            << summary.notes << "\n\n"
+            << "Demo users and their API tokens (shown only now):\n";
+  std::printf("  %-14s %-13s %-21s %s\n", "USER", "ROLE", "ORGANISATION", "TOKEN");
+  for (const auto& user : summary.users) {
+    std::printf("  %-14s %-13s %-21s %s\n", user.name.c_str(), user.role.c_str(),
+                user.organisation.empty() ? "-" : user.organisation.c_str(), user.token.c_str());
+  }
+  std::fflush(stdout);
+  std::string host = config.server.host;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  std::string example_token = "TOKEN";
+  for (const auto& user : summary.users) {
+    if (user.role == "case_manager") {
+      example_token = user.token;
+      break;
+    }
+  }
+  std::cout << "\nStart the host and ask for the cases of a case manager, for example:\n"
+            << "  kim serve --config " << vm["config"].as<std::string>()
+            << (vm.count("data-dir") ? " --data-dir " + config.data_dir.string() : "") << "\n"
+            << "  curl -H \"Authorization: Bearer " << example_token << "\" \\\n"
+            << "       http://" << host << ":" << config.server.port << "/api/v1/cases\n"
+            << "Case managers see their own cases (or their team's), coordinators those of the\n"
+            << "organisations they supervise, the auditor the audit log (/api/v1/audit).\n";
+  return kExitOk;
+}
+
 int dispatch(const std::vector<std::string>& argv) {
   if (argv.empty() || argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
     std::cout << kUsage;
@@ -224,6 +320,9 @@ int dispatch(const std::vector<std::string>& argv) {
   }
   if (command == "config" && argv.size() > 1 && argv[1] == "check") {
     return run_config_check(rest(2));
+  }
+  if (command == "demo" && argv.size() > 1 && argv[1] == "seed") {
+    return run_demo_seed(rest(2));
   }
   throw UsageError("unknown command \"" + command +
                    (argv.size() > 1 ? " " + argv[1] : std::string()) + "\"; see kim --help");

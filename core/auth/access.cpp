@@ -140,8 +140,8 @@ IssuedToken AccessDirectory::create_token(const std::string& user_name, const st
         for (const auto& row : db.query("SELECT slug FROM organisations ORDER BY slug")) {
           known += (known.empty() ? "" : ", ") + row["slug"].get<std::string>();
         }
-        throw std::invalid_argument("unknown organisation \"" + organisation + "\" (known: " +
-                                    (known.empty() ? "none" : known) + ")");
+        throw std::invalid_argument("unknown organisation \"" + organisation +
+                                    "\" (known: " + (known.empty() ? "none" : known) + ")");
       }
       organisation_id = found.front()["id"].get<std::int64_t>();
     }

@@ -24,7 +24,8 @@ Result<Context> context_of(const HttpRequest& request) {
   std::string tag = request.header("if-match");
   if (tag.empty()) return ctx;
   if (tag.rfind("W/", 0) == 0) tag = tag.substr(2);
-  if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"') tag = tag.substr(1, tag.size() - 2);
+  if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"')
+    tag = tag.substr(1, tag.size() - 2);
   std::int64_t version = 0;
   auto [end, error] = std::from_chars(tag.data(), tag.data() + tag.size(), version);
   if (error != std::errc() || end != tag.data() + tag.size() || version < 1) {
@@ -128,13 +129,21 @@ void register_routes(http::Router& router, http::ApiDocs& docs, CaseService& ser
 
   // Persons
   add(HttpMethod::kPost, "/api/v1/persons",
-      writing([s](const Context& c, const HttpRequest&, const json& b) { return s->create_person(c, b); }),
+      writing([s](const Context& c, const HttpRequest&, const json& b) {
+        return s->create_person(c, b);
+      }),
       kCaseWork, "Record a participant (duplicate check across organisations)", "persons",
-      {{"given_names", "Amina"}, {"family_name", "Haddad"}, {"date_of_birth", "1990-04-12"},
-       {"nationalities", {"SY"}}, {"languages", {"ar", "de"}}, {"town", "Rheine"},
-       {"residence_status", "residence_permit"}, {"arrival_date", "2023-09-01"}});
+      {{"given_names", "Amina"},
+       {"family_name", "Haddad"},
+       {"date_of_birth", "1990-04-12"},
+       {"nationalities", {"SY"}},
+       {"languages", {"ar", "de"}},
+       {"town", "Rheine"},
+       {"residence_status", "residence_permit"},
+       {"arrival_date", "2023-09-01"}});
   add(HttpMethod::kGet, "/api/v1/persons/{id}",
-      reading([s](const Context& c, const HttpRequest& r) { return s->get_person(c, param(r, "id")); }),
+      reading(
+          [s](const Context& c, const HttpRequest& r) { return s->get_person(c, param(r, "id")); }),
       kCaseReaders, "Read a participant", "persons");
   add(HttpMethod::kGet, "/api/v1/persons/{id}/participations",
       reading([s](const Context& c, const HttpRequest& r) {
@@ -156,7 +165,8 @@ void register_routes(http::Router& router, http::ApiDocs& docs, CaseService& ser
 
   // Cases
   add(HttpMethod::kPost, "/api/v1/cases",
-      writing([s](const Context& c, const HttpRequest&, const json& b) { return s->open_case(c, b); }),
+      writing(
+          [s](const Context& c, const HttpRequest&, const json& b) { return s->open_case(c, b); }),
       kCaseWork, "Open a case for a participant", "cases", {{"person_id", "per_…"}});
   add(HttpMethod::kGet, "/api/v1/cases",
       reading([s](const Context& c, const HttpRequest& r) -> Result<Reply> {
@@ -167,8 +177,9 @@ void register_routes(http::Router& router, http::ApiDocs& docs, CaseService& ser
       kCaseReaders,
       "List readable cases; filters phase, town, case_manager, overdue; cursor pagination",
       "cases");
-  add(HttpMethod::kGet, "/api/v1/cases/{id}",
-      reading([s](const Context& c, const HttpRequest& r) { return s->get_case(c, param(r, "id")); }),
+  add(HttpMethod::kGet, "/api/v1/cases/{id}", reading([s](const Context& c, const HttpRequest& r) {
+        return s->get_case(c, param(r, "id"));
+      }),
       kCaseReaders, "Read a case (ETag = version)", "cases");
   add(HttpMethod::kPost, "/api/v1/cases/{id}/transitions",
       writing([s](const Context& c, const HttpRequest& r, const json& b) {
@@ -188,7 +199,8 @@ void register_routes(http::Router& router, http::ApiDocs& docs, CaseService& ser
       kCaseWork, "Record an assessment over the life domains", "cases",
       {{"domains", {{{"life_domain", "language"}, {"need_level", "high"}, {"summary", "A1"}}}}});
   add(HttpMethod::kGet, "/api/v1/cases/{id}/goals",
-      reading([s](const Context& c, const HttpRequest& r) { return s->list_goals(c, param(r, "id")); }),
+      reading(
+          [s](const Context& c, const HttpRequest& r) { return s->list_goals(c, param(r, "id")); }),
       kCaseReaders, "Goals of the integration agreement", "cases");
   add(HttpMethod::kPost, "/api/v1/cases/{id}/goals",
       writing([s](const Context& c, const HttpRequest& r, const json& b) {
@@ -203,7 +215,8 @@ void register_routes(http::Router& router, http::ApiDocs& docs, CaseService& ser
       kCaseWork, "Change a goal's status, description or due date", "cases",
       {{"status", "achieved"}});
   add(HttpMethod::kGet, "/api/v1/cases/{id}/tasks",
-      reading([s](const Context& c, const HttpRequest& r) { return s->list_tasks(c, param(r, "id")); }),
+      reading(
+          [s](const Context& c, const HttpRequest& r) { return s->list_tasks(c, param(r, "id")); }),
       kCaseReaders, "Follow-up tasks of a case", "cases");
   add(HttpMethod::kPost, "/api/v1/cases/{id}/tasks",
       writing([s](const Context& c, const HttpRequest& r, const json& b) {
@@ -217,7 +230,8 @@ void register_routes(http::Router& router, http::ApiDocs& docs, CaseService& ser
       }),
       kCaseWork, "Mark a task done or open", "cases", {{"done", true}});
   add(HttpMethod::kGet, "/api/v1/cases/{id}/notes",
-      reading([s](const Context& c, const HttpRequest& r) { return s->list_notes(c, param(r, "id")); }),
+      reading(
+          [s](const Context& c, const HttpRequest& r) { return s->list_notes(c, param(r, "id")); }),
       kCaseReaders, "Timeline of notes and contacts", "cases");
   add(HttpMethod::kPost, "/api/v1/cases/{id}/notes",
       writing([s](const Context& c, const HttpRequest& r, const json& b) {
@@ -247,7 +261,8 @@ void register_routes(http::Router& router, http::ApiDocs& docs, CaseService& ser
       kCaseReaders, "Overdue tasks grouped by case manager", "tasks");
 
   // Audit
-  add(HttpMethod::kGet, "/api/v1/audit",
+  add(
+      HttpMethod::kGet, "/api/v1/audit",
       [&store](const HttpRequest& r) -> HttpResponse {
         audit::Query query;
         for (const auto& [key, value] : r.query) {

@@ -31,12 +31,15 @@ std::string new_id(const char* prefix) {
   id += '_';
   for (int half = 0; half < 2; ++half) {
     std::uint64_t value = generator();
-    for (int i = 0; i < 16; ++i, value >>= 4) id.push_back(kDigits[value & 0xf]);
+    for (int i = 0; i < 16; ++i, value >>= 4)
+      id.push_back(kDigits[value & 0xf]);
   }
   return id;
 }
 
-[[noreturn]] void fail(Problem problem) { throw ProblemError(std::move(problem)); }
+[[noreturn]] void fail(Problem problem) {
+  throw ProblemError(std::move(problem));
+}
 
 void check(const FieldReader& reader) {
   if (reader.problem()) fail(*reader.problem());
@@ -60,8 +63,8 @@ CaseRow load_case(Connection& db, const Context& ctx, const std::string& case_id
   if (rows.empty()) fail(Problem::not_found("case " + case_id));
   const auto& row = rows.front();
   CaseRow result{row["id"], row["person_id"], row["phase"], row["version"],
-                 CaseOwnership{row["organisation_id"], row["case_manager_id"],
-                               row["supervisor_id"], row["team_access"].get<int>() == 1}};
+                 CaseOwnership{row["organisation_id"], row["case_manager_id"], row["supervisor_id"],
+                               row["team_access"].get<int>() == 1}};
   Access access = case_access(ctx.actor.principal, result.ownership);
   if (access == Access::kNone) fail(Problem::not_found("case " + case_id));
   if (needed == Access::kWrite && access != Access::kWrite) {
@@ -73,10 +76,12 @@ CaseRow load_case(Connection& db, const Context& ctx, const std::string& case_id
 // Optimistic concurrency: a write that names a version must name the current one.
 void check_version(const Context& ctx, const CaseRow& row) {
   if (ctx.if_match && *ctx.if_match != row.version) {
-    fail(Problem{412, "precondition_failed",
-                 "the case changed since version " + std::to_string(*ctx.if_match) +
-                     " (now " + std::to_string(row.version) + "); reload it and try again",
-                 {}, json{{"current_version", row.version}}});
+    fail(Problem{412,
+                 "precondition_failed",
+                 "the case changed since version " + std::to_string(*ctx.if_match) + " (now " +
+                     std::to_string(row.version) + "); reload it and try again",
+                 {},
+                 json{{"current_version", row.version}}});
   }
 }
 
@@ -88,7 +93,8 @@ std::int64_t bump_version(Connection& db, const std::string& case_id) {
 
 void require_open(const CaseRow& row, const char* what) {
   if (row.phase == "closed") {
-    fail(Problem::conflict("case_closed", std::string(what) + " needs an open case; reopen it first"));
+    fail(Problem::conflict("case_closed",
+                           std::string(what) + " needs an open case; reopen it first"));
   }
 }
 
@@ -135,6 +141,11 @@ json person_json(const json& row) {
   return person;
 }
 
+const char* const kGoalSelect =
+    "SELECT id, life_domain, description, due_date, status, created_at, updated_at FROM goals ";
+const char* const kTaskSelect =
+    "SELECT id, goal_id, description, due_date, assignee_id, done_on FROM tasks ";
+
 const char* const kCaseSelect =
     "SELECT c.rowid AS seq, c.id, c.person_id, p.given_names, p.family_name, c.town, "
     "o.slug AS organisation, c.case_manager_id, u.name AS case_manager, c.phase, c.opened_on, "
@@ -144,9 +155,10 @@ const char* const kCaseSelect =
 
 json case_json(const json& row) {
   return {{"id", row["id"]},
-          {"person", {{"id", row["person_id"]},
-                      {"given_names", row["given_names"]},
-                      {"family_name", row["family_name"]}}},
+          {"person",
+           {{"id", row["person_id"]},
+            {"given_names", row["given_names"]},
+            {"family_name", row["family_name"]}}},
           {"town", row["town"]},
           {"organisation", row["organisation"]},
           {"case_manager", {{"id", row["case_manager_id"]}, {"name", row["case_manager"]}}},
@@ -182,8 +194,10 @@ std::string readable_person_condition(const sdk::Principal& principal,
       params.emplace_back(principal.organisation_id);
     }
   }
-  sql += "EXISTS (SELECT 1 FROM cases c JOIN organisations o ON o.id = c.organisation_id "
-         "WHERE c.person_id = p.id AND " + filter.sql + "))";
+  sql +=
+      "EXISTS (SELECT 1 FROM cases c JOIN organisations o ON o.id = c.organisation_id "
+      "WHERE c.person_id = p.id AND " +
+      filter.sql + "))";
   params.insert(params.end(), filter.params.begin(), filter.params.end());
   return sql;
 }
@@ -216,7 +230,8 @@ Result<Reply> CaseService::write(const Context& ctx, Work&& work) {
       events.clear();
       return work(db, events);
     });
-    for (const auto& event : events) events_.publish(event);  // after commit only
+    for (const auto& event : events)
+      events_.publish(event);  // after commit only
     return reply;
   } catch (const ProblemError& e) {
     return e.problem();
@@ -235,9 +250,20 @@ Result<Reply> CaseService::read(const Context& ctx, Work&& work) {
   // The reads are recorded durably before any personal data leaves the host.
   if (entries.empty()) return reply;
   store_.write([&](Connection& db) {
-    for (const auto& entry : entries) audit::append(db, ctx.actor, entry);
+    for (const auto& entry : entries)
+      audit::append(db, ctx.actor, entry);
   });
   return reply;
+}
+
+Result<Reply> CaseService::list_part(const Context& ctx, const std::string& case_id,
+                                     const char* object_type, const std::string& sql) {
+  return read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
+    auto row = load_case(db, ctx, case_id, Access::kRead);
+    auto items = db.query(sql, {case_id});
+    audit.push_back({"list", object_type, case_id, case_id});
+    return Reply{200, {{"items", items}}, row.version};
+  });
 }
 
 std::string CaseService::name_key(const std::string& given_names, const std::string& family_name) {
@@ -267,7 +293,8 @@ std::string CaseService::name_key(const std::string& given_names, const std::str
   if (!current.empty()) parts.push_back(current);
   std::sort(parts.begin(), parts.end());
   std::string key;
-  for (const auto& part : parts) key += (key.empty() ? "" : " ") + part;
+  for (const auto& part : parts)
+    key += (key.empty() ? "" : " ") + part;
   return key;
 }
 
@@ -310,11 +337,13 @@ Result<Reply> CaseService::create_person(const Context& ctx, const json& body) {
         "o.id = p.organisation_id WHERE p.name_key = ? AND p.date_of_birth = ?",
         {key, *birth});
     if (!candidates.empty() && !confirm_new.value_or(false)) {
-      fail(Problem{409, "possible_duplicate",
+      fail(Problem{409,
+                   "possible_duplicate",
                    "a person with the same names and date of birth is already known. Open a case "
                    "for the existing person (POST /api/v1/cases with its person_id), or repeat "
                    "this request with \"confirm_new_person\": true if it is someone else",
-                   {}, json{{"candidates", candidates}}});
+                   {},
+                   json{{"candidates", candidates}}});
     }
     const std::string id = new_id("per");
     const std::string now = domain::now_timestamp();
@@ -383,7 +412,8 @@ Result<Reply> CaseService::list_participations(const Context& ctx, const std::st
         "person_id = ? ORDER BY started_on",
         {person_id});
     for (auto& row : rows) {
-      row["excludes_kim_case"] = domain::programme_excludes_kim(row["programme"].get<std::string>());
+      row["excludes_kim_case"] =
+          domain::programme_excludes_kim(row["programme"].get<std::string>());
     }
     audit.push_back({"list", "participation", person_id, ""});
     return Reply{200, {{"items", rows}}, std::nullopt};
@@ -410,7 +440,8 @@ Result<Reply> CaseService::grant_funding_override(const Context& ctx, const std:
         "VALUES (?,?,?,?,?)",
         {id, person_id, justification, ctx.actor.principal.user_id, domain::now_timestamp()});
     audit::append(db, ctx.actor, {"create", "funding_override", id, ""});
-    return Reply{201, {{"id", id}, {"person_id", person_id}, {"justification", justification}},
+    return Reply{201,
+                 {{"id", id}, {"person_id", person_id}, {"justification", justification}},
                  std::nullopt};
   });
 }
@@ -457,9 +488,8 @@ Result<Reply> CaseService::open_case(const Context& ctx, const json& body) {
         "o.id = c.organisation_id WHERE c.person_id = ? AND c.phase <> 'closed'",
         {person_id});
     if (!open.empty()) {
-      fail(Problem::conflict("case_already_open",
-                             "this person already has an open KIM case at " +
-                                 open[0]["organisation"].get<std::string>()));
+      fail(Problem::conflict("case_already_open", "this person already has an open KIM case at " +
+                                                      open[0]["organisation"].get<std::string>()));
     }
 
     // No double funding: an active participation in an excluding programme blocks the case
@@ -476,13 +506,16 @@ Result<Reply> CaseService::open_case(const Context& ctx, const json& body) {
           "granted_at LIMIT 1",
           {person_id});
       if (granted.empty()) {
-        fail(Problem{422, "double_funding",
+        fail(Problem{422,
+                     "double_funding",
                      "the person takes part in " + excluding[0]["programme"].get<std::string>() +
                          " since " + excluding[0]["started_on"].get<std::string>() +
                          "; a KIM case would fund the same support twice. A coordinator may "
                          "grant an override with a justification "
-                         "(POST /api/v1/persons/" + person_id + "/funding-overrides)",
-                     {}, json{{"programme", excluding[0]["programme"]}}});
+                         "(POST /api/v1/persons/" +
+                         person_id + "/funding-overrides)",
+                     {},
+                     json{{"programme", excluding[0]["programme"]}}});
       }
       override_id = granted[0]["id"].get<std::string>();
     }
@@ -498,9 +531,9 @@ Result<Reply> CaseService::open_case(const Context& ctx, const json& body) {
     if (!std::holds_alternative<std::nullptr_t>(override_id)) {
       db.execute("UPDATE funding_overrides SET used_by_case = ? WHERE id = ?", {id, override_id});
     }
-    auto event = make_event("case.opened", {{"case_id", id},
-                                            {"organisation_id", me.organisation_id},
-                                            {"phase", start_phase}});
+    auto event = make_event(
+        "case.opened",
+        {{"case_id", id}, {"organisation_id", me.organisation_id}, {"phase", start_phase}});
     run_hooks(events_, event);
     events.push_back(event);
     audit::append(db, ctx.actor, {"create", "case", id, id});
@@ -535,8 +568,9 @@ Result<Reply> CaseService::list_cases(const Context& ctx, const CaseFilter& filt
       params.emplace_back(*filter.case_manager_id);
     }
     if (filter.overdue_only) {
-      sql += " AND EXISTS (SELECT 1 FROM tasks t WHERE t.case_id = c.id AND t.done_on IS NULL AND "
-             "t.due_date < ?)";
+      sql +=
+          " AND EXISTS (SELECT 1 FROM tasks t WHERE t.case_id = c.id AND t.done_on IS NULL AND "
+          "t.due_date < ?)";
       params.emplace_back(domain::today());
     }
     sql += " ORDER BY c.rowid LIMIT ?";
@@ -569,8 +603,8 @@ Result<Reply> CaseService::transition(const Context& ctx, const std::string& cas
     auto allowed = allowed_transitions(row.phase);
     if (!domain::contains(allowed, *to)) {
       fail(Problem{409, "transition_not_allowed",
-                   "a case in phase " + row.phase + " cannot go to " + *to + " (allowed: " +
-                       domain::join(allowed) + ")",
+                   "a case in phase " + row.phase + " cannot go to " + *to +
+                       " (allowed: " + domain::join(allowed) + ")",
                    "to", json{{"allowed", allowed}}});
     }
     if (*to == "closed" && !reason) {
@@ -590,7 +624,8 @@ Result<Reply> CaseService::transition(const Context& ctx, const std::string& cas
       if (recorded[0]["n"].get<std::int64_t>() == 0) {
         fail(Problem::unprocessable("assessment_missing",
                                     "record an assessment before planning (POST "
-                                    "/api/v1/cases/" + case_id + "/assessments)"));
+                                    "/api/v1/cases/" +
+                                        case_id + "/assessments)"));
       }
     }
     if (*to == "monitoring") {
@@ -599,7 +634,8 @@ Result<Reply> CaseService::transition(const Context& ctx, const std::string& cas
       if (goals[0]["n"].get<std::int64_t>() == 0) {
         fail(Problem::unprocessable("goal_missing",
                                     "set at least one goal before monitoring (POST "
-                                    "/api/v1/cases/" + case_id + "/goals)"));
+                                    "/api/v1/cases/" +
+                                        case_id + "/goals)"));
       }
     }
     const std::string now = domain::now_timestamp();
@@ -620,10 +656,11 @@ Result<Reply> CaseService::transition(const Context& ctx, const std::string& cas
           {*to, case_id});
     }
     auto version = bump_version(db, case_id);
-    auto changed = make_event("case.phase_changed", {{"case_id", case_id},
-                                                     {"from", row.phase},
-                                                     {"to", *to},
-                                                     {"organisation_id", row.ownership.organisation_id}});
+    auto changed =
+        make_event("case.phase_changed", {{"case_id", case_id},
+                                          {"from", row.phase},
+                                          {"to", *to},
+                                          {"organisation_id", row.ownership.organisation_id}});
     run_hooks(events_, changed);
     events.push_back(changed);
     if (*to == "closed") {
@@ -662,11 +699,14 @@ Result<Reply> CaseService::record_assessment(const Context& ctx, const std::stri
         /*required=*/true);
     in.finish();
     check(in);
-    if (domains.empty()) fail(Problem::bad_request("domains", "must assess at least one life domain"));
+    if (domains.empty())
+      fail(Problem::bad_request("domains", "must assess at least one life domain"));
     check_version(ctx, row);
     if (row.phase != "assessment" && row.phase != "reassessment") {
-      fail(Problem::conflict("wrong_phase", "assessments are recorded in the assessment or "
-                                            "reassessment phase (the case is in " + row.phase + ")"));
+      fail(Problem::conflict("wrong_phase",
+                             "assessments are recorded in the assessment or "
+                             "reassessment phase (the case is in " +
+                                 row.phase + ")"));
     }
     const std::string id = new_id("asm");
     const std::string kind = row.phase == "reassessment" ? "reassessment" : "assessment";
@@ -687,10 +727,11 @@ Result<Reply> CaseService::record_assessment(const Context& ctx, const std::stri
     audit::append(db, ctx.actor, {"create", "assessment", id, case_id});
     json out_domains = json::array();
     for (const auto& [life_domain, level, summary] : domains) {
-      out_domains.push_back({{"life_domain", life_domain}, {"need_level", level}, {"summary", summary}});
+      out_domains.push_back(
+          {{"life_domain", life_domain}, {"need_level", level}, {"summary", summary}});
     }
-    return Reply{201, {{"id", id}, {"case_id", case_id}, {"kind", kind}, {"domains", out_domains}},
-                 version};
+    return Reply{
+        201, {{"id", id}, {"case_id", case_id}, {"kind", kind}, {"domains", out_domains}}, version};
   });
 }
 
@@ -712,7 +753,8 @@ Result<Reply> CaseService::list_assessments(const Context& ctx, const std::strin
   });
 }
 
-Result<Reply> CaseService::add_goal(const Context& ctx, const std::string& case_id, const json& body) {
+Result<Reply> CaseService::add_goal(const Context& ctx, const std::string& case_id,
+                                    const json& body) {
   return write(ctx, [&](Connection& db, std::vector<sdk::Event>& events) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     FieldReader in(body);
@@ -723,8 +765,10 @@ Result<Reply> CaseService::add_goal(const Context& ctx, const std::string& case_
     check(in);
     check_version(ctx, row);
     if (!domain::contains({"planning", "linking", "monitoring", "reassessment"}, row.phase)) {
-      fail(Problem::conflict("wrong_phase", "goals are agreed from the planning phase on (the case "
-                                            "is in " + row.phase + ")"));
+      fail(Problem::conflict("wrong_phase",
+                             "goals are agreed from the planning phase on (the case "
+                             "is in " +
+                                 row.phase + ")"));
     }
     const std::string id = new_id("goal");
     const std::string now = domain::now_timestamp();
@@ -733,16 +777,12 @@ Result<Reply> CaseService::add_goal(const Context& ctx, const std::string& case_
         "updated_at) VALUES (?,?,?,?,?,'open',?,?)",
         {id, case_id, *life_domain, description, *due, now, now});
     auto version = bump_version(db, case_id);
-    auto event = make_event("case.goal_set", {{"case_id", case_id}, {"goal_id", id},
-                                              {"life_domain", *life_domain}});
+    auto event = make_event("case.goal_set",
+                            {{"case_id", case_id}, {"goal_id", id}, {"life_domain", *life_domain}});
     run_hooks(events_, event);
     events.push_back(event);
     audit::append(db, ctx.actor, {"create", "goal", id, case_id});
-    return Reply{201,
-                 db.query("SELECT id, life_domain, description, due_date, status, created_at, "
-                          "updated_at FROM goals WHERE id = ?",
-                          {id})[0],
-                 version};
+    return Reply{201, db.query(std::string(kGoalSelect) + "WHERE id = ?", {id})[0], version};
   });
 }
 
@@ -750,7 +790,8 @@ Result<Reply> CaseService::update_goal(const Context& ctx, const std::string& ca
                                        const std::string& goal_id, const json& body) {
   return write(ctx, [&](Connection& db, std::vector<sdk::Event>& events) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
-    auto goals = db.query("SELECT status FROM goals WHERE id = ? AND case_id = ?", {goal_id, case_id});
+    auto goals =
+        db.query("SELECT status FROM goals WHERE id = ? AND case_id = ?", {goal_id, case_id});
     if (goals.empty()) fail(Problem::not_found("goal " + goal_id));
     FieldReader in(body);
     auto status = in.choice("status", domain::goal_statuses(), false);
@@ -780,27 +821,17 @@ Result<Reply> CaseService::update_goal(const Context& ctx, const std::string& ca
     run_hooks(events_, event);
     events.push_back(event);
     audit::append(db, ctx.actor, {"update", "goal", goal_id, case_id});
-    return Reply{200,
-                 db.query("SELECT id, life_domain, description, due_date, status, created_at, "
-                          "updated_at FROM goals WHERE id = ?",
-                          {goal_id})[0],
-                 version};
+    return Reply{200, db.query(std::string(kGoalSelect) + "WHERE id = ?", {goal_id})[0], version};
   });
 }
 
 Result<Reply> CaseService::list_goals(const Context& ctx, const std::string& case_id) {
-  return read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
-    auto row = load_case(db, ctx, case_id, Access::kRead);
-    auto goals = db.query(
-        "SELECT id, life_domain, description, due_date, status, created_at, updated_at FROM goals "
-        "WHERE case_id = ? ORDER BY created_at, rowid",
-        {case_id});
-    audit.push_back({"list", "goal", case_id, case_id});
-    return Reply{200, {{"items", goals}}, row.version};
-  });
+  return list_part(ctx, case_id, "goal",
+                   std::string(kGoalSelect) + "WHERE case_id = ? ORDER BY created_at, rowid");
 }
 
-Result<Reply> CaseService::add_task(const Context& ctx, const std::string& case_id, const json& body) {
+Result<Reply> CaseService::add_task(const Context& ctx, const std::string& case_id,
+                                    const json& body) {
   return write(ctx, [&](Connection& db, std::vector<sdk::Event>&) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     FieldReader in(body);
@@ -811,8 +842,8 @@ Result<Reply> CaseService::add_task(const Context& ctx, const std::string& case_
     check(in);
     check_version(ctx, row);
     require_open(row, "a task");
-    if (goal_id && db.query("SELECT 1 FROM goals WHERE id = ? AND case_id = ?", {*goal_id, case_id})
-                       .empty()) {
+    if (goal_id &&
+        db.query("SELECT 1 FROM goals WHERE id = ? AND case_id = ?", {*goal_id, case_id}).empty()) {
       fail(Problem::bad_request("goal_id", "is not a goal of this case"));
     }
     const std::string id = new_id("task");
@@ -823,11 +854,7 @@ Result<Reply> CaseService::add_task(const Context& ctx, const std::string& case_
          row.ownership.case_manager_id, domain::now_timestamp()});
     auto version = bump_version(db, case_id);
     audit::append(db, ctx.actor, {"create", "task", id, case_id});
-    return Reply{201,
-                 db.query("SELECT id, goal_id, description, due_date, assignee_id, done_on FROM "
-                          "tasks WHERE id = ?",
-                          {id})[0],
-                 version};
+    return Reply{201, db.query(std::string(kTaskSelect) + "WHERE id = ?", {id})[0], version};
   });
 }
 
@@ -847,27 +874,17 @@ Result<Reply> CaseService::update_task(const Context& ctx, const std::string& ca
                {*done ? SqlValue(domain::today()) : SqlValue(nullptr), task_id});
     auto version = bump_version(db, case_id);
     audit::append(db, ctx.actor, {"update", "task", task_id, case_id});
-    return Reply{200,
-                 db.query("SELECT id, goal_id, description, due_date, assignee_id, done_on FROM "
-                          "tasks WHERE id = ?",
-                          {task_id})[0],
-                 version};
+    return Reply{200, db.query(std::string(kTaskSelect) + "WHERE id = ?", {task_id})[0], version};
   });
 }
 
 Result<Reply> CaseService::list_tasks(const Context& ctx, const std::string& case_id) {
-  return read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
-    auto row = load_case(db, ctx, case_id, Access::kRead);
-    auto tasks = db.query(
-        "SELECT id, goal_id, description, due_date, assignee_id, done_on FROM tasks WHERE "
-        "case_id = ? ORDER BY due_date, rowid",
-        {case_id});
-    audit.push_back({"list", "task", case_id, case_id});
-    return Reply{200, {{"items", tasks}}, row.version};
-  });
+  return list_part(ctx, case_id, "task",
+                   std::string(kTaskSelect) + "WHERE case_id = ? ORDER BY due_date, rowid");
 }
 
-Result<Reply> CaseService::add_note(const Context& ctx, const std::string& case_id, const json& body) {
+Result<Reply> CaseService::add_note(const Context& ctx, const std::string& case_id,
+                                    const json& body) {
   return write(ctx, [&](Connection& db, std::vector<sdk::Event>&) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     FieldReader in(body);
@@ -882,25 +899,20 @@ Result<Reply> CaseService::add_note(const Context& ctx, const std::string& case_
     db.execute(
         "INSERT INTO notes(id, case_id, occurred_on, kind, text, author_id, created_at) VALUES "
         "(?,?,?,?,?,?,?)",
-        {id, case_id, *occurred, *kind, text, ctx.actor.principal.user_id, domain::now_timestamp()});
+        {id, case_id, *occurred, *kind, text, ctx.actor.principal.user_id,
+         domain::now_timestamp()});
     auto version = bump_version(db, case_id);
     audit::append(db, ctx.actor, {"create", "note", id, case_id});
-    return Reply{201,
-                 {{"id", id}, {"occurred_on", *occurred}, {"kind", *kind}, {"text", text}},
-                 version};
+    return Reply{
+        201, {{"id", id}, {"occurred_on", *occurred}, {"kind", *kind}, {"text", text}}, version};
   });
 }
 
 Result<Reply> CaseService::list_notes(const Context& ctx, const std::string& case_id) {
-  return read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
-    auto row = load_case(db, ctx, case_id, Access::kRead);
-    auto notes = db.query(
-        "SELECT n.id, n.occurred_on, n.kind, n.text, u.name AS author, n.created_at FROM notes n "
-        "JOIN users u ON u.id = n.author_id WHERE n.case_id = ? ORDER BY n.occurred_on, n.rowid",
-        {case_id});
-    audit.push_back({"list", "note", case_id, case_id});
-    return Reply{200, {{"items", notes}}, row.version};
-  });
+  return list_part(ctx, case_id, "note",
+                   "SELECT n.id, n.occurred_on, n.kind, n.text, u.name AS author, n.created_at "
+                   "FROM notes n JOIN users u ON u.id = n.author_id WHERE n.case_id = ? ORDER BY "
+                   "n.occurred_on, n.rowid");
 }
 
 Result<Reply> CaseService::tasks_due(const Context& ctx, const std::string& due_before) {
@@ -910,7 +922,8 @@ Result<Reply> CaseService::tasks_due(const Context& ctx, const std::string& due_
         "SELECT t.id, t.case_id, t.goal_id, t.description, t.due_date, t.assignee_id, u.name AS "
         "assignee FROM tasks t JOIN cases c ON c.id = t.case_id JOIN organisations o ON o.id = "
         "c.organisation_id JOIN users u ON u.id = t.assignee_id WHERE t.done_on IS NULL AND "
-        "t.due_date < ? AND " + access.sql;
+        "t.due_date < ? AND " +
+        access.sql;
     std::vector<SqlValue> params{due_before};
     params.insert(params.end(), access.params.begin(), access.params.end());
     if (ctx.actor.principal.role == "case_manager") {

@@ -88,6 +88,9 @@ class CaseService {
   domain::Result<Reply> write(const Context& ctx, Work&& work);
   template <class Work>
   domain::Result<Reply> read(const Context& ctx, Work&& work);
+  // Rows of one part of a case (goals, tasks, notes) with the case's version; audited as a list.
+  domain::Result<Reply> list_part(const Context& ctx, const std::string& case_id,
+                                  const char* object_type, const std::string& sql);
 
   store::Store& store_;
   events::EventBus& events_;

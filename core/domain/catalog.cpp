@@ -6,10 +6,10 @@ namespace kim::domain {
 
 const Vocabulary& towns() {
   static const Vocabulary values = {
-      "Altenberge", "Emsdetten", "Greven",     "Hörstel",   "Hopsten",       "Horstmar",
-      "Ibbenbüren", "Ladbergen", "Laer",       "Lengerich", "Lienen",        "Lotte",
-      "Metelen",    "Mettingen", "Neuenkirchen", "Nordwalde", "Ochtrup",     "Recke",
-      "Rheine",     "Saerbeck",  "Steinfurt",  "Tecklenburg", "Westerkappeln", "Wettringen"};
+      "Altenberge", "Emsdetten", "Greven",       "Hörstel",     "Hopsten",       "Horstmar",
+      "Ibbenbüren", "Ladbergen", "Laer",         "Lengerich",   "Lienen",        "Lotte",
+      "Metelen",    "Mettingen", "Neuenkirchen", "Nordwalde",   "Ochtrup",       "Recke",
+      "Rheine",     "Saerbeck",  "Steinfurt",    "Tecklenburg", "Westerkappeln", "Wettringen"};
   return values;
 }
 
@@ -28,9 +28,9 @@ const Vocabulary& need_levels() {
 }
 
 const Vocabulary& residence_statuses() {
-  static const Vocabulary values = {"residence_permit", "settlement_permit", "duldung",
-                                    "aufenthaltsgestattung", "eu_free_movement", "naturalised",
-                                    "other"};
+  static const Vocabulary values = {
+      "residence_permit", "settlement_permit", "duldung", "aufenthaltsgestattung",
+      "eu_free_movement", "naturalised",       "other"};
   return values;
 }
 
@@ -46,8 +46,9 @@ const Vocabulary& phases() {
 }
 
 const Vocabulary& closure_reasons() {
-  static const Vocabulary values = {"goals_reached", "moved_away", "referred_to_other_case_management",
-                                    "no_contact",    "declined",   "other"};
+  static const Vocabulary values = {
+      "goals_reached", "moved_away", "referred_to_other_case_management",
+      "no_contact",    "declined",   "other"};
   return values;
 }
 
@@ -73,10 +74,14 @@ const Vocabulary& household_relations() {
 }
 
 const Vocabulary& programmes() {
-  static const Vocabulary values = {"gemeinsam_klappts",       "sgb2_case_management",
-                                    "sgb3_case_management",    "youth_migration_service",
-                                    "youth_welfare_case_management", "migration_counselling_adults",
-                                    "refugee_counselling",     "other"};
+  static const Vocabulary values = {"gemeinsam_klappts",
+                                    "sgb2_case_management",
+                                    "sgb3_case_management",
+                                    "youth_migration_service",
+                                    "youth_welfare_case_management",
+                                    "migration_counselling_adults",
+                                    "refugee_counselling",
+                                    "other"};
   return values;
 }
 
@@ -92,7 +97,8 @@ bool contains(const Vocabulary& vocabulary, std::string_view value) {
 
 std::string join(const Vocabulary& vocabulary) {
   std::string text;
-  for (const auto& value : vocabulary) text += (text.empty() ? "" : ", ") + value;
+  for (const auto& value : vocabulary)
+    text += (text.empty() ? "" : ", ") + value;
   return text;
 }
 

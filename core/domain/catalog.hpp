@@ -16,7 +16,7 @@ const Vocabulary& life_domains();        // assessment and goal domains
 const Vocabulary& need_levels();         // none, low, medium, high
 const Vocabulary& residence_statuses();  // residence_permit, settlement_permit, duldung, …
 const Vocabulary& genders();
-const Vocabulary& phases();              // access … closed
+const Vocabulary& phases();  // access … closed
 const Vocabulary& closure_reasons();
 const Vocabulary& goal_statuses();
 const Vocabulary& note_kinds();

@@ -18,7 +18,7 @@ struct Problem {
   int status = 400;
   std::string code;
   std::string message;
-  std::string field;                // JSON path of the offending input, if one
+  std::string field;                 // JSON path of the offending input, if one
   nlohmann::json details = nullptr;  // e.g. allowed transitions, possible duplicates
 
   static Problem bad_request(std::string field, std::string message) {
@@ -56,7 +56,7 @@ class ProblemError : public std::runtime_error {
 template <class T>
 class Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit for `return value;`
+  Result(T value) : value_(std::move(value)) {}            // NOLINT: implicit for `return value;`
   Result(Problem problem) : value_(std::move(problem)) {}  // NOLINT
   explicit operator bool() const { return std::holds_alternative<T>(value_); }
   T& value() { return std::get<T>(value_); }

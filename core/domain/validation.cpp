@@ -186,9 +186,8 @@ std::optional<bool> FieldReader::boolean(const char* key, bool required) {
   return value->get<bool>();
 }
 
-std::vector<std::string> FieldReader::codes(const char* key, const char* pattern,
-                                            const char* what, std::size_t max_items,
-                                            bool required) {
+std::vector<std::string> FieldReader::codes(const char* key, const char* pattern, const char* what,
+                                            std::size_t max_items, bool required) {
   std::vector<std::string> result;
   auto value = lookup(key, required);
   if (!value) return result;

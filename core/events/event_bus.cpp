@@ -36,7 +36,8 @@ int EventBus::publish(const sdk::Event& event) const {
 
 void EventBus::add_hook(const std::string& type, sdk::HookHandler hook, const std::string& owner) {
   std::unique_lock lock(mutex_);
-  hooks_by_type_[type].push_back({owner, std::make_shared<const sdk::HookHandler>(std::move(hook))});
+  hooks_by_type_[type].push_back(
+      {owner, std::make_shared<const sdk::HookHandler>(std::move(hook))});
 }
 
 sdk::HookResult EventBus::run_hooks(const sdk::Event& event) const {

@@ -29,18 +29,17 @@ bool ApiDocs::has(sdk::HttpMethod method, const std::string& pattern) const {
 }
 
 nlohmann::json ApiDocs::document(const Router& router, const std::string& version) const {
-  nlohmann::json error_schema = {
-      {"type", "object"},
-      {"required", {"error"}},
-      {"properties",
-       {{"error",
-         {{"type", "object"},
-          {"required", {"code", "message"}},
-          {"properties",
-           {{"code", {{"type", "string"}}},
-            {"message", {{"type", "string"}}},
-            {"field", {{"type", "string"}}},
-            {"details", {{"type", "object"}}}}}}}}}};
+  nlohmann::json error_schema = {{"type", "object"},
+                                 {"required", {"error"}},
+                                 {"properties",
+                                  {{"error",
+                                    {{"type", "object"},
+                                     {"required", {"code", "message"}},
+                                     {"properties",
+                                      {{"code", {{"type", "string"}}},
+                                       {"message", {{"type", "string"}}},
+                                       {"field", {{"type", "string"}}},
+                                       {"details", {{"type", "object"}}}}}}}}}};
   nlohmann::json paths = nlohmann::json::object();
   for (const auto& route : router.routes()) {
     nlohmann::json operation;
@@ -68,13 +67,17 @@ nlohmann::json ApiDocs::document(const Router& router, const std::string& versio
       }
     }
     if (!parameters.empty()) operation["parameters"] = parameters;
-    if (!route.options.public_route) operation["security"] = {{{"bearer", nlohmann::json::array()}}};
+    if (!route.options.public_route)
+      operation["security"] = {{{"bearer", nlohmann::json::array()}}};
     operation["responses"] = {
         {"200", {{"description", "success (201 for creations)"}}},
         {"default",
-         {{"description", "error",
-           },
-          {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}}}};
+         {{
+              "description",
+              "error",
+          },
+          {"content",
+           {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}}}};
     paths[route.pattern][lower(sdk::to_string(route.method))] = operation;
   }
   return {{"openapi", "3.0.3"},

@@ -44,7 +44,8 @@ Result<json> create_organisation(store::Connection& db, const json& body) {
     return Problem::bad_request("slug", "must be 2-63 characters of a-z, 0-9 and '-'");
   }
   if (town && !town->empty() && !domain::contains(domain::towns(), *town)) {
-    return Problem::bad_request("town", "is not a town of the county (" + domain::join(domain::towns()) + ")");
+    return Problem::bad_request(
+        "town", "is not a town of the county (" + domain::join(domain::towns()) + ")");
   }
   if (!db.query("SELECT 1 FROM organisations WHERE slug = ?", {slug}).empty()) {
     return Problem::conflict("duplicate", "an organisation with slug " + slug + " exists");
@@ -52,7 +53,8 @@ Result<json> create_organisation(store::Connection& db, const json& body) {
   store::SqlValue supervisor_id = nullptr;
   if (supervisor && !supervisor->empty()) {
     auto rows = db.query("SELECT id, kind FROM organisations WHERE slug = ?", {*supervisor});
-    if (rows.empty()) return Problem::bad_request("supervisor", "unknown organisation " + *supervisor);
+    if (rows.empty())
+      return Problem::bad_request("supervisor", "unknown organisation " + *supervisor);
     if (rows[0]["kind"] != "coordinating_office") {
       return Problem::bad_request("supervisor", "must be a coordinating office");
     }
@@ -96,13 +98,15 @@ void register_routes(http::Router& router, http::ApiDocs& docs, store::Store& st
     docs.describe(method, pattern, {std::move(summary), "administration", std::move(example)});
     router.add({method, std::move(pattern), std::move(handler), std::move(options), "host"});
   };
-  add(HttpMethod::kGet, "/api/v1/organisations",
+  add(
+      HttpMethod::kGet, "/api/v1/organisations",
       [&store](const HttpRequest&) {
         auto rows = store.read([](store::Connection& db) {
           return db.query(std::string(kSelect) + " ORDER BY o.slug");
         });
         json items = json::array();
-        for (auto& row : rows) items.push_back(organisation_json(row));
+        for (auto& row : rows)
+          items.push_back(organisation_json(row));
         return HttpResponse::json(200, {{"items", items}});
       },
       sdk::RouteOptions::authenticated(), "List organisations");
@@ -122,9 +126,13 @@ void register_routes(http::Router& router, http::ApiDocs& docs, store::Store& st
         }
       },
       sdk::RouteOptions::for_roles({"admin"}), "Create an organisation (admin)",
-      {{"slug", "caritas-emsdetten"}, {"name", "Caritasverband Emsdetten-Greven"},
-       {"kind", "welfare_organisation"}, {"town", "Emsdetten"}, {"supervisor", "ki-kreis-steinfurt"}});
-  add(HttpMethod::kGet, "/api/v1/users",
+      {{"slug", "caritas-emsdetten"},
+       {"name", "Caritasverband Emsdetten-Greven"},
+       {"kind", "welfare_organisation"},
+       {"town", "Emsdetten"},
+       {"supervisor", "ki-kreis-steinfurt"}});
+  add(
+      HttpMethod::kGet, "/api/v1/users",
       [&store](const HttpRequest&) {
         auto rows = store.read([](store::Connection& db) {
           return db.query(
@@ -147,11 +155,13 @@ void register_routes(http::Router& router, http::ApiDocs& docs, store::Store& st
         in.finish();
         if (in.problem()) return domain::to_response(*in.problem());
         try {
-          auto issued = access.create_token(name, *role, organisation.value_or(""),
-                                            label.value_or("api"));
-          return HttpResponse::json(
-              201, {{"id", issued.user_id}, {"name", name}, {"role", *role},
-                    {"organisation", organisation.value_or("")}, {"token", issued.token}});
+          auto issued =
+              access.create_token(name, *role, organisation.value_or(""), label.value_or("api"));
+          return HttpResponse::json(201, {{"id", issued.user_id},
+                                          {"name", name},
+                                          {"role", *role},
+                                          {"organisation", organisation.value_or("")},
+                                          {"token", issued.token}});
         } catch (const std::invalid_argument& e) {
           return domain::to_response(Problem::bad_request("", e.what()));
         }

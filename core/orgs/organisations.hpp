@@ -28,7 +28,8 @@ struct OrganisationSeed {
 int apply_seeds(store::Store& store, const std::vector<OrganisationSeed>& seeds);
 
 // Validates and inserts one organisation (API and seeds share the rules).
-domain::Result<nlohmann::json> create_organisation(store::Connection& db, const nlohmann::json& body);
+domain::Result<nlohmann::json> create_organisation(store::Connection& db,
+                                                   const nlohmann::json& body);
 
 void register_routes(http::Router& router, http::ApiDocs& docs, store::Store& store,
                      auth::AccessDirectory& access);

@@ -157,7 +157,8 @@ void PluginHostImpl::commit() {
   for (auto& [type, handler] : staged_subscriptions_) {
     services_.events.subscribe(type, std::move(handler), id_);
   }
-  for (auto& [type, hook] : staged_hooks_) services_.events.add_hook(type, std::move(hook), id_);
+  for (auto& [type, hook] : staged_hooks_)
+    services_.events.add_hook(type, std::move(hook), id_);
   for (auto& [type, factory] : staged_connectors_) {
     services_.connectors.add(type, std::move(factory), id_);
   }

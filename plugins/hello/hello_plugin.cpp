@@ -41,19 +41,21 @@ class HelloPlugin final : public kim::sdk::Plugin {
       );)sql");
 
     // Public: no token needed. Only for data that is no one's business to protect.
-    host.add_route(HttpMethod::kGet, "/ping",
-                   [](const HttpRequest&) {
-                     return HttpResponse::json(200, {{"pong", true}});
-                   },
-                   kim::sdk::RouteOptions::public_access());
+    host.add_route(
+        HttpMethod::kGet, "/ping",
+        [](const HttpRequest&) {
+          return HttpResponse::json(200, {{"pong", true}});
+        },
+        kim::sdk::RouteOptions::public_access());
 
     host.add_route(HttpMethod::kGet, "/greetings/{name}", [this](const HttpRequest& request) {
       return HttpResponse::json(200, {{"text", greeting_ + ", " + request.path_params.at("name")}});
     });
 
-    host.add_route(HttpMethod::kPost, "/greetings",
-                   [this](const HttpRequest& request) { return store_greeting(request); },
-                   kim::sdk::RouteOptions::for_roles({"admin", "case_manager"}));
+    host.add_route(
+        HttpMethod::kPost, "/greetings",
+        [this](const HttpRequest& request) { return store_greeting(request); },
+        kim::sdk::RouteOptions::for_roles({"admin", "case_manager"}));
 
     host.add_route(HttpMethod::kGet, "/stats", [this](const HttpRequest&) {
       auto rows = host_->database().query("SELECT count(*) AS n FROM hello_greetings");

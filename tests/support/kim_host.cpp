@@ -64,13 +64,12 @@ KimHost::KimHost(nlohmann::json hello_config) {
          {"supervisor", "ki-kreis-steinfurt"},
          {"team_access", true}}}},
       {"plugins",
-       {{"directories", {KIM_PLUGIN_DIR}},
-        {"settings", {{"hello", {{"config", hello_config}}}}}}}};
+       {{"directories", {KIM_PLUGIN_DIR}}, {"settings", {{"hello", {{"config", hello_config}}}}}}}};
   std::ofstream(config_path()) << config.dump(2);
 
   for (const auto& user : kUsers) {
-    std::vector<std::string> args = {"token", "create", "--config", config_path(), "--user",
-                                     user.name, "--role", user.role};
+    std::vector<std::string> args = {"token",  "create",  "--config", config_path(),
+                                     "--user", user.name, "--role",   user.role};
     if (*user.organisation) {
       args.push_back("--org");
       args.push_back(user.organisation);
@@ -119,7 +118,8 @@ nlohmann::json KimHost::create_person(const std::string& user, nlohmann::json ov
                          {"date_of_birth", "1990-01-01"},
                          {"town", "Rheine"},
                          {"residence_status", "residence_permit"}};
-  for (auto& [key, value] : overrides.items()) body[key] = value;
+  for (auto& [key, value] : overrides.items())
+    body[key] = value;
   auto response = client().post("/api/v1/persons", body, token(user));
   if (response.status != 201) {
     ADD_FAILURE() << "create person: " << response.status << " " << response.body;

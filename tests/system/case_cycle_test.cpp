@@ -32,7 +32,8 @@ TEST(CaseCycleTest, IntakeToClosureOverHttp) {
   auto closed = step({{"to", "closed"}, {"reason", "goals_reached"}});
   EXPECT_EQ(closed.json()["phase"], "closed");
   EXPECT_EQ(closed.json()["closure_reason"], "goals_reached");
-  EXPECT_EQ(closed.headers["etag"], "\"" + std::to_string(closed.json()["version"].get<int>()) + "\"");
+  EXPECT_EQ(closed.headers["etag"],
+            "\"" + std::to_string(closed.json()["version"].get<int>()) + "\"");
 
   // Another organisation's case manager cannot see it; the auditor sees every access.
   EXPECT_EQ(client.get(base, host.token("cm-greven")).status, 404);

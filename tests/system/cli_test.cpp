@@ -128,11 +128,12 @@ TEST(CliTest, TokenCreateValidatesInputAndWritesNothingOnError) {
   EXPECT_EQ(no_org.exit_code, 2);
   EXPECT_THAT(no_org.err, HasSubstr("needs an organisation"));
 
-  auto unknown_org = run_command(KIM_BINARY, {"token", "create", "--config", path, "--user",
-                                              "c.meyer", "--role", "case_manager", "--org",
-                                              "caritas-greven"});
+  auto unknown_org =
+      run_command(KIM_BINARY, {"token", "create", "--config", path, "--user", "c.meyer", "--role",
+                               "case_manager", "--org", "caritas-greven"});
   EXPECT_EQ(unknown_org.exit_code, 2);
-  EXPECT_THAT(unknown_org.err, HasSubstr("unknown organisation \"caritas-greven\" (known: caritas-rheine)"));
+  EXPECT_THAT(unknown_org.err,
+              HasSubstr("unknown organisation \"caritas-greven\" (known: caritas-rheine)"));
   {
     // None of the refused commands wrote a user or a token.
     auto db = store::Connection::open(dir.path() / "data" / "kim.sqlite3", SQLITE_OPEN_READONLY);

@@ -56,7 +56,9 @@ struct RouteOptions {
 
   static RouteOptions authenticated() { return {}; }
   static RouteOptions public_access() { return {true, {}}; }
-  static RouteOptions for_roles(std::vector<std::string> roles) { return {false, std::move(roles)}; }
+  static RouteOptions for_roles(std::vector<std::string> roles) {
+    return {false, std::move(roles)};
+  }
 };
 
 // ---- inline definitions (header-only so plugins link nothing of the host) ----
