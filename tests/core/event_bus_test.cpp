@@ -253,5 +253,103 @@ TEST(EventBusTest, ConcurrentPublishersReachEverySubscriber) {
   EXPECT_EQ(received.load(), 2 * kThreads * kEvents);
 }
 
+// ---- hooks (asked before a change commits) ------------------------------------------------------
+
+TEST(EventBusHooks, NoHookAllows) {
+  EventBus bus(null_logger());
+  bus.subscribe(
+      "case.closing", [](const sdk::Event&) {}, "host");  // subscribers are not hooks
+  const sdk::HookResult result = bus.run_hooks(event("case.closing"));
+  EXPECT_TRUE(result.allowed);
+  EXPECT_EQ(result.reason, "");
+}
+
+TEST(EventBusHooks, AllAllowingHooksRunInOrder) {
+  EventBus bus(null_logger());
+  std::vector<std::string> calls;
+  for (const char* owner : {"a", "b", "c"}) {
+    bus.add_hook(
+        "case.closing",
+        [&calls, owner](const sdk::Event&) {
+          calls.push_back(owner);
+          return sdk::HookResult::allow();
+        },
+        owner);
+  }
+  EXPECT_TRUE(bus.run_hooks(event("case.closing")).allowed);
+  EXPECT_THAT(calls, ElementsAre("a", "b", "c"));
+  EXPECT_TRUE(bus.run_hooks(event("case.opened")).allowed);  // other type: none asked
+  EXPECT_EQ(calls.size(), 3u);
+}
+
+TEST(EventBusHooks, FirstVetoWinsWithOwnerPrefixAndStopsTheRest) {
+  EventBus bus(null_logger());
+  std::vector<std::string> calls;
+  bus.add_hook(
+      "case.closing",
+      [&](const sdk::Event&) {
+        calls.push_back("first");
+        return sdk::HookResult::allow();
+      },
+      "host");
+  bus.add_hook(
+      "case.closing",
+      [&](const sdk::Event&) {
+        calls.push_back("rheine");
+        return sdk::HookResult::veto("open goals remain");
+      },
+      "rheine");
+  bus.add_hook(
+      "case.closing",
+      [&](const sdk::Event&) {
+        calls.push_back("later");
+        return sdk::HookResult::veto("never asked");
+      },
+      "later");
+  const sdk::HookResult result = bus.run_hooks(event("case.closing"));
+  EXPECT_FALSE(result.allowed);
+  EXPECT_EQ(result.reason, "rheine: open goals remain");
+  EXPECT_THAT(calls, ElementsAre("first", "rheine"));
+}
+
+TEST(EventBusHooks, ThrowingHookVetoes) {
+  EventBus bus(null_logger());
+  bus.add_hook(
+      "case.closing", [](const sdk::Event&) -> sdk::HookResult { throw std::runtime_error("db"); },
+      "faulty");
+  sdk::HookResult result = bus.run_hooks(event("case.closing"));
+  EXPECT_FALSE(result.allowed);
+  EXPECT_THAT(result.reason, ::testing::StartsWith("faulty: "));
+
+  EventBus odd_bus(null_logger());
+  odd_bus.add_hook(
+      "case.closing", [](const sdk::Event&) -> sdk::HookResult { throw 42; }, "odd");
+  result = odd_bus.run_hooks(event("case.closing"));
+  EXPECT_FALSE(result.allowed);
+  EXPECT_THAT(result.reason, ::testing::StartsWith("odd: "));
+}
+
+TEST(EventBusHooks, HooksOfOwnerAndClear) {
+  EventBus bus(null_logger());
+  auto allow = [](const sdk::Event&) { return sdk::HookResult::allow(); };
+  bus.add_hook("case.closing", allow, "rheine");
+  bus.add_hook("case.closing", allow, "rheine");
+  bus.add_hook("goal.created", allow, "rheine");
+  bus.add_hook("case.closing", allow, "host");
+  bus.subscribe(
+      "case.closed", [](const sdk::Event&) {}, "rheine");
+  EXPECT_THAT(bus.hooks_of("rheine"), ElementsAre("case.closing", "goal.created"));
+  EXPECT_THAT(bus.hooks_of("host"), ElementsAre("case.closing"));
+  EXPECT_THAT(bus.hooks_of("nobody"), IsEmpty());
+  EXPECT_THAT(bus.subscriptions_of("rheine"), ElementsAre("case.closed"));  // kept apart
+
+  bus.add_hook(
+      "case.closing", [](const sdk::Event&) { return sdk::HookResult::veto("no"); }, "strict");
+  EXPECT_FALSE(bus.run_hooks(event("case.closing")).allowed);
+  bus.clear();
+  EXPECT_THAT(bus.hooks_of("rheine"), IsEmpty());
+  EXPECT_TRUE(bus.run_hooks(event("case.closing")).allowed);
+}
+
 }  // namespace
 }  // namespace kim::events

@@ -72,6 +72,7 @@ TEST(HostConfigDefaults, EmptyObjectGivesShippedDefaults) {
 
   EXPECT_TRUE(config.plugins.directories.empty());
   EXPECT_TRUE(config.plugins.settings.empty());
+  EXPECT_TRUE(config.organisations.empty());
 }
 
 TEST(HostConfigDefaults, GivenValuesOverrideDefaultsAndOthersStay) {
@@ -105,6 +106,29 @@ TEST(HostConfigDefaults, PluginSettingsGetEnabledAndConfigDefaults) {
   const PluginSetting& other = config.plugins.settings.at("other");
   EXPECT_TRUE(other.enabled);
   EXPECT_EQ(other.config, json::object());
+}
+
+TEST(HostConfigDefaults, OrganisationsAreParsedInOrderWithDefaults) {
+  const json document = json::parse(R"({"organisations": [
+    {"slug": "kreis-steinfurt", "name": "Kreis Steinfurt", "kind": "coordinating_office",
+     "town": "Steinfurt", "team_access": true},
+    {"slug": "caritas-rheine", "name": "Caritas Rheine", "kind": "welfare_organisation",
+     "supervisor": "kreis-steinfurt"}
+  ]})");
+  const HostConfig config = parse_host_config(document, "/etc/kim", "inline");
+  ASSERT_EQ(config.organisations.size(), 2u);
+  const OrganisationConfig& office = config.organisations[0];
+  EXPECT_EQ(office.slug, "kreis-steinfurt");
+  EXPECT_EQ(office.name, "Kreis Steinfurt");
+  EXPECT_EQ(office.kind, "coordinating_office");
+  EXPECT_EQ(office.town, "Steinfurt");
+  EXPECT_EQ(office.supervisor, "");
+  EXPECT_TRUE(office.team_access);
+  const OrganisationConfig& caritas = config.organisations[1];
+  EXPECT_EQ(caritas.slug, "caritas-rheine");
+  EXPECT_EQ(caritas.town, "");
+  EXPECT_EQ(caritas.supervisor, "kreis-steinfurt");
+  EXPECT_FALSE(caritas.team_access);
 }
 
 // ---- (b) bad configs --------------------------------------------------------------------------
@@ -194,6 +218,21 @@ INSTANTIATE_TEST_SUITE_P(
                   "server.body_limit_bytes: must be at least 1024 (got 1023)"},
         BadConfig{"deployment_name_empty", R"({"deployment":{"name":""}})",
                   "deployment.name: must not be empty"},
+        BadConfig{"organisations_not_array", R"({"organisations":{}})",
+                  "organisations: must be an array (got object {})"},
+        BadConfig{"organisation_without_slug",
+                  R"({"organisations":[{"name":"Caritas","kind":"other"}]})",
+                  "organisations[0]: missing required key \"slug\""},
+        BadConfig{"organisation_slug_upper_case",
+                  R"({"organisations":[{"slug":"Caritas","name":"Caritas","kind":"other"}]})",
+                  "organisations[0].slug: must match pattern"},
+        BadConfig{"organisation_unknown_kind",
+                  R"({"organisations":[{"slug":"ok","name":"A","kind":"other"},)"
+                  R"({"slug":"bad","name":"B","kind":"church"}]})",
+                  "organisations[1].kind: must be one of"},
+        BadConfig{"organisation_unknown_key",
+                  R"({"organisations":[{"slug":"ok","name":"A","kind":"other","twon":"x"}]})",
+                  "organisations[0].twon: unknown key (did you mean \"town\"?)"},
         BadConfig{"negative_busy_timeout", R"({"database":{"busy_timeout_ms":-1}})",
                   "database.busy_timeout_ms: must be at least 0 (got -1)"}),
     [](const ::testing::TestParamInfo<BadConfig>& info) { return std::string(info.param.name); });
