@@ -5,7 +5,6 @@
 //
 // DIR must be on the disk you care about (tmpfs makes fsync free and the comparison meaningless).
 // Database files are created in DIR and removed afterwards.
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,14 +18,16 @@
 #include <thread>
 #include <vector>
 
+#include "baseline.hpp"
 #include "store/store.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
+using kim::bench::kPayload;
+using kim::bench::plain_rows_per_second;
+using kim::bench::remove_db;
 using Clock = std::chrono::steady_clock;
-
-const std::string kPayload(100, 'x');
 
 struct Args {
   int threads = 16;
@@ -61,34 +62,6 @@ Args parse(int argc, char** argv) {
     throw std::invalid_argument("counts must be >= 1");
   }
   return args;
-}
-
-void remove_db(const fs::path& db) {
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-    fs::remove(db.string() + suffix);
-  }
-}
-
-// (a) One row per autocommit transaction, serially, as plain SQLite would do it.
-double plain_rows_per_second(const fs::path& db_path, const char* journal_mode, int rows) {
-  remove_db(db_path);
-  std::chrono::duration<double> elapsed{};
-  {
-    kim::store::Connection db = kim::store::Connection::open(
-        db_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
-    db.exec(std::string("PRAGMA journal_mode=") + journal_mode + "; PRAGMA synchronous=FULL;" +
-            "CREATE TABLE t (id INTEGER PRIMARY KEY, payload TEXT NOT NULL);");
-    kim::store::Statement insert = db.prepare("INSERT INTO t (payload) VALUES (?1)");
-    insert.bind(1, kPayload);
-    const auto start = Clock::now();
-    for (int i = 0; i < rows; ++i) {
-      insert.step();
-      insert.reset();
-    }
-    elapsed = Clock::now() - start;
-  }
-  remove_db(db_path);
-  return rows / elapsed.count();
 }
 
 struct StoreResult {

@@ -1,5 +1,7 @@
 #include "audit/audit_log.hpp"
 
+#include <algorithm>
+
 #include "domain/validation.hpp"
 
 namespace kim::audit {
@@ -29,16 +31,34 @@ BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 }
 
 void append(store::Connection& db, const Actor& actor, const Entry& entry) {
-  db.execute(
-      "INSERT INTO audit_log(at, user_id, user_name, role, organisation_id, action, object_type, "
-      "object_id, case_id, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      {domain::now_timestamp(), actor.principal.user_id, actor.principal.user_name,
-       actor.principal.role,
-       actor.principal.organisation_id ? store::SqlValue(actor.principal.organisation_id)
-                                       : store::SqlValue(nullptr),
-       entry.action, entry.object_type, entry.object_id,
-       entry.case_id.empty() ? store::SqlValue(nullptr) : store::SqlValue(entry.case_id),
-       actor.request_id});
+  append_all(db, actor, {entry});
+}
+
+void append_all(store::Connection& db, const Actor& actor, const std::vector<Entry>& entries) {
+  constexpr std::size_t kRowsPerStatement = 100;  // 1,000 parameters, far below SQLite's limit
+  const std::string at = domain::now_timestamp();
+  const store::SqlValue organisation = actor.principal.organisation_id
+                                           ? store::SqlValue(actor.principal.organisation_id)
+                                           : store::SqlValue(nullptr);
+  for (std::size_t start = 0; start < entries.size(); start += kRowsPerStatement) {
+    const std::size_t end = std::min(entries.size(), start + kRowsPerStatement);
+    std::string sql =
+        "INSERT INTO audit_log(at, user_id, user_name, role, organisation_id, action, "
+        "object_type, object_id, case_id, request_id) VALUES ";
+    std::vector<store::SqlValue> params;
+    params.reserve((end - start) * 10);
+    for (std::size_t i = start; i < end; ++i) {
+      const auto& entry = entries[i];
+      sql += i == start ? "(?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?)";
+      params.insert(
+          params.end(),
+          {at, actor.principal.user_id, actor.principal.user_name, actor.principal.role,
+           organisation, entry.action, entry.object_type, entry.object_id,
+           entry.case_id.empty() ? store::SqlValue(nullptr) : store::SqlValue(entry.case_id),
+           actor.request_id});
+    }
+    db.execute(sql, params);
+  }
 }
 
 nlohmann::json list(store::Store& store, const Query& query) {

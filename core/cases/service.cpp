@@ -249,10 +249,7 @@ Result<Reply> CaseService::read(const Context& ctx, Work&& work) {
   }
   // The reads are recorded durably before any personal data leaves the host.
   if (entries.empty()) return reply;
-  store_.write([&](Connection& db) {
-    for (const auto& entry : entries)
-      audit::append(db, ctx.actor, entry);
-  });
+  store_.write([&](Connection& db) { audit::append_all(db, ctx.actor, entries); });
   return reply;
 }
 
