@@ -213,6 +213,51 @@ json load_person(Connection& db, const Context& ctx, const std::string& person_i
   return rows.front();
 }
 
+// A person may have one open KIM case, and none while in a programme that excludes it (no double
+// funding) unless a coordinator granted an override no case has used yet. Returns that override's
+// id (or null). `ignore_case_id` is the case being reopened.
+SqlValue check_admission(Connection& db, const std::string& person_id,
+                         const std::string& ignore_case_id) {
+  auto open = db.query(
+      "SELECT c.id, o.name AS organisation FROM cases c JOIN organisations o ON "
+      "o.id = c.organisation_id WHERE c.person_id = ? AND c.phase <> 'closed' AND c.id <> ?",
+      {person_id, ignore_case_id});
+  if (!open.empty()) {
+    fail(Problem::conflict("case_already_open", "this person already has an open KIM case at " +
+                                                    open[0]["organisation"].get<std::string>()));
+  }
+
+  // No double funding: an active participation in an excluding programme blocks the case
+  // unless a coordinator granted an override that no case has used yet.
+  auto excluding = db.query(
+      "SELECT programme, started_on FROM programme_participations WHERE person_id = ? AND "
+      "programme = 'gemeinsam_klappts' AND started_on <= ? AND (ended_on IS NULL OR ended_on "
+      ">= ?)",
+      {person_id, domain::today(), domain::today()});
+  SqlValue override_id = nullptr;
+  if (!excluding.empty()) {
+    auto granted = db.query(
+        "SELECT id FROM funding_overrides WHERE person_id = ? AND used_by_case IS NULL ORDER BY "
+        "granted_at LIMIT 1",
+        {person_id});
+    if (granted.empty()) {
+      fail(Problem{422,
+                   "double_funding",
+                   "the person takes part in " + excluding[0]["programme"].get<std::string>() +
+                       " since " + excluding[0]["started_on"].get<std::string>() +
+                       "; a KIM case would fund the same support twice. A coordinator may "
+                       "grant an override with a justification "
+                       "(POST /api/v1/persons/" +
+                       person_id + "/funding-overrides)",
+                   {},
+                   json{{"programme", excluding[0]["programme"]}}});
+    }
+    override_id = granted[0]["id"].get<std::string>();
+  }
+
+  return override_id;
+}
+
 void require_case_manager(const Context& ctx) {
   if (ctx.actor.principal.role != "case_manager" || ctx.actor.principal.organisation_id == 0) {
     fail(Problem::forbidden("only case managers do this"));
@@ -270,6 +315,21 @@ std::string CaseService::name_key(const std::string& given_names, const std::str
       {"ñ", "n"},  {"ó", "o"},  {"ò", "o"},  {"í", "i"},  {"ú", "u"},  {"ş", "s"},  {"ğ", "g"},
       {"ı", "i"},  {"É", "e"},  {"Ş", "s"},  {"Ç", "c"},  {"İ", "i"}};
   std::string text = given_names + " " + family_name;
+  // Decomposed input (base letter + combining mark, as some keyboards send it): a combining
+  // diaeresis makes ä/ö/ü, so it folds to "e"; other combining marks (U+0300-U+036F) vanish.
+  for (auto pos = text.find("\xCC\x88"); pos != std::string::npos;
+       pos = text.find("\xCC\x88", pos)) {
+    text.replace(pos, 2, "e");
+  }
+  for (std::size_t pos = 0; pos + 1 < text.size();) {
+    auto lead = static_cast<unsigned char>(text[pos]);
+    auto next = static_cast<unsigned char>(text[pos + 1]);
+    if ((lead == 0xCC && next >= 0x80) || (lead == 0xCD && next <= 0xAF)) {
+      text.erase(pos, 2);
+    } else {
+      ++pos;
+    }
+  }
   for (const auto& [from, to] : kFolds) {
     for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos)) {
       text.replace(pos, from.size(), to);
@@ -428,7 +488,8 @@ Result<Reply> CaseService::grant_funding_override(const Context& ctx, const std:
     auto justification = in.text("justification", kSummaryMax);
     in.finish();
     check(in);
-    if (name_key(justification, "").size() < 10) {
+    if (std::count_if(justification.begin(), justification.end(),
+                      [](unsigned char c) { return std::isalnum(c) || c >= 0x80; }) < 10) {
       fail(Problem::bad_request("justification", "must explain the reason (at least 10 letters)"));
     }
     const std::string id = new_id("fo");
@@ -480,42 +541,7 @@ Result<Reply> CaseService::open_case(const Context& ctx, const json& body) {
                                   "it works with team access"));
       }
     }
-    auto open = db.query(
-        "SELECT c.id, o.name AS organisation FROM cases c JOIN organisations o ON "
-        "o.id = c.organisation_id WHERE c.person_id = ? AND c.phase <> 'closed'",
-        {person_id});
-    if (!open.empty()) {
-      fail(Problem::conflict("case_already_open", "this person already has an open KIM case at " +
-                                                      open[0]["organisation"].get<std::string>()));
-    }
-
-    // No double funding: an active participation in an excluding programme blocks the case
-    // unless a coordinator granted an override that no case has used yet.
-    auto excluding = db.query(
-        "SELECT programme, started_on FROM programme_participations WHERE person_id = ? AND "
-        "programme = 'gemeinsam_klappts' AND started_on <= ? AND (ended_on IS NULL OR ended_on "
-        ">= ?)",
-        {person_id, domain::today(), domain::today()});
-    SqlValue override_id = nullptr;
-    if (!excluding.empty()) {
-      auto granted = db.query(
-          "SELECT id FROM funding_overrides WHERE person_id = ? AND used_by_case IS NULL ORDER BY "
-          "granted_at LIMIT 1",
-          {person_id});
-      if (granted.empty()) {
-        fail(Problem{422,
-                     "double_funding",
-                     "the person takes part in " + excluding[0]["programme"].get<std::string>() +
-                         " since " + excluding[0]["started_on"].get<std::string>() +
-                         "; a KIM case would fund the same support twice. A coordinator may "
-                         "grant an override with a justification "
-                         "(POST /api/v1/persons/" +
-                         person_id + "/funding-overrides)",
-                     {},
-                     json{{"programme", excluding[0]["programme"]}}});
-      }
-      override_id = granted[0]["id"].get<std::string>();
-    }
+    SqlValue override_id = check_admission(db, person_id, "");
 
     const std::string id = new_id("case");
     const std::string now = domain::now_timestamp();
@@ -635,6 +661,11 @@ Result<Reply> CaseService::transition(const Context& ctx, const std::string& cas
                                         case_id + "/goals)"));
       }
     }
+    SqlValue reopen_override = nullptr;
+    if (row.phase == "closed") {
+      // Reopening admits the person again: the same rules as opening.
+      reopen_override = check_admission(db, row.person_id, case_id);
+    }
     const std::string now = domain::now_timestamp();
     db.execute(
         "INSERT INTO case_transitions(case_id, from_phase, to_phase, reason, note, at, by_user) "
@@ -651,6 +682,12 @@ Result<Reply> CaseService::transition(const Context& ctx, const std::string& cas
           "UPDATE cases SET phase = ?, closed_on = NULL, closure_reason = NULL, closure_note = "
           "NULL WHERE id = ?",
           {*to, case_id});
+      if (!std::holds_alternative<std::nullptr_t>(reopen_override)) {
+        db.execute("UPDATE cases SET funding_override = ? WHERE id = ?",
+                   {reopen_override, case_id});
+        db.execute("UPDATE funding_overrides SET used_by_case = ? WHERE id = ?",
+                   {case_id, reopen_override});
+      }
     }
     auto version = bump_version(db, case_id);
     auto changed =

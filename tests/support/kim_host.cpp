@@ -90,7 +90,8 @@ KimHost::KimHost(nlohmann::json hello_config) {
   }
   auto users = client().get("/api/v1/users", tokens_["admin"]);
   if (users.status == 200) {
-    for (const auto& user : users.json()["items"]) {
+    const auto body = users.json();  // keep the document alive while iterating it
+    for (const auto& user : body["items"]) {
       user_ids_[user["name"].get<std::string>()] = user["id"].get<std::int64_t>();
     }
   } else {
