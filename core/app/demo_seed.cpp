@@ -45,7 +45,8 @@ class Random {
   }
   std::size_t weighted(const std::vector<int>& weights) {
     int total = 0;
-    for (int w : weights) total += w;
+    for (int w : weights)
+      total += w;
     int draw = between(0, total - 1);
     for (std::size_t i = 0; i < weights.size(); ++i) {
       if (draw < weights[i]) return i;
@@ -56,7 +57,8 @@ class Random {
   template <class T>
   void shuffle(std::vector<T>& values) {
     for (std::size_t i = values.size(); i > 1; --i) {
-      std::swap(values[i - 1], values[static_cast<std::size_t>(between(0, static_cast<int>(i) - 1))]);
+      std::swap(values[i - 1],
+                values[static_cast<std::size_t>(between(0, static_cast<int>(i) - 1))]);
     }
   }
   // Same shape as the ids the case service makes ("per_" + 32 hex digits).
@@ -66,7 +68,8 @@ class Random {
     id += '_';
     for (int half = 0; half < 2; ++half) {
       std::uint64_t value = engine_();
-      for (int i = 0; i < 16; ++i, value >>= 4) id.push_back(kDigits[value & 0xf]);
+      for (int i = 0; i < 16; ++i, value >>= 4)
+        id.push_back(kDigits[value & 0xf]);
     }
     return id;
   }
@@ -131,7 +134,8 @@ struct Origin {
 
 const std::vector<Origin>& origins() {
   static const std::vector<Origin> values = {
-      {"SY", 22,
+      {"SY",
+       22,
        {"Ahmad", "Mohammad", "Khaled", "Omar", "Yousef", "Hassan", "Rami", "Samer", "Tarek",
         "Bilal", "Firas", "Majd"},
        {"Rania", "Lina", "Hala", "Nour", "Amal", "Dima", "Rasha", "Yara", "Reem", "Lama", "Ruba"},
@@ -141,7 +145,8 @@ const std::vector<Origin>& origins() {
        {"residence_permit", "residence_permit", "residence_permit", "settlement_permit",
         "naturalised", "aufenthaltsgestattung"},
        2014},
-      {"UA", 20,
+      {"UA",
+       20,
        {"Oleksandr", "Dmytro", "Andrii", "Serhii", "Mykola", "Taras", "Yurii", "Bohdan"},
        {"Olena", "Iryna", "Kateryna", "Oksana", "Tetiana", "Nataliia", "Yuliia", "Viktoriia",
         "Halyna"},
@@ -150,7 +155,8 @@ const std::vector<Origin>& origins() {
        {{"uk"}, {"uk", "ru"}, {"ru", "uk"}},
        {"residence_permit"},
        2022},
-      {"AF", 14,
+      {"AF",
+       14,
        {"Farid", "Jawad", "Mustafa", "Naveed", "Habib", "Rahim", "Zabiullah", "Sohail", "Wahid"},
        {"Zahra", "Farzana", "Mariam", "Nargis", "Shabnam", "Parwana", "Soraya", "Fereshta"},
        {"Rahimi", "Ahmadi", "Hakimi", "Karimi", "Noori", "Sultani", "Wardak", "Hashimi", "Popal",
@@ -158,56 +164,64 @@ const std::vector<Origin>& origins() {
        {{"prs"}, {"ps"}, {"prs", "ps"}},
        {"residence_permit", "residence_permit", "aufenthaltsgestattung", "duldung"},
        2015},
-      {"TR", 10,
+      {"TR",
+       10,
        {"Mehmet", "Emre", "Murat", "Serkan", "Yusuf", "Burak", "Kerem", "Deniz"},
        {"Ayşe", "Elif", "Zeynep", "Fatma", "Esra", "Derya", "Gülşen", "Merve"},
        {"Yıldız", "Öztürk", "Kaya", "Demir", "Şahin", "Aydın", "Çelik", "Arslan", "Doğan"},
        {{"tr"}, {"tr", "kmr"}},
        {"aufenthaltsgestattung", "aufenthaltsgestattung", "residence_permit", "settlement_permit"},
        2016},
-      {"IQ", 9,
+      {"IQ",
+       9,
        {"Ali", "Haidar", "Karim", "Sami", "Hussein", "Dilshad", "Rebwar"},
        {"Zainab", "Noor", "Shaima", "Hawre", "Shilan", "Tara", "Huda"},
        {"Rashid", "Mahmoud", "Aziz", "Saleh", "Kareem", "Jabbar", "Ismail", "Sherwani"},
        {{"ar"}, {"ckb"}, {"kmr", "ar"}},
        {"residence_permit", "residence_permit", "duldung", "settlement_permit", "naturalised"},
        2014},
-      {"ER", 6,
+      {"ER",
+       6,
        {"Tesfay", "Yonas", "Mehari", "Kidane", "Semere", "Filmon", "Amanuel"},
        {"Selam", "Helen", "Saba", "Senait", "Rahwa", "Luwam", "Yodit"},
        {"Tesfamariam", "Gebremedhin", "Haile", "Berhane", "Woldu", "Kahsay", "Ghebreyesus"},
        {{"ti"}, {"ti", "ar"}},
        {"residence_permit", "residence_permit", "aufenthaltsgestattung"},
        2015},
-      {"PL", 5,
+      {"PL",
+       5,
        {"Piotr", "Tomasz", "Krzysztof", "Paweł", "Marek", "Łukasz"},
        {"Agnieszka", "Katarzyna", "Magdalena", "Joanna", "Ewa", "Małgorzata"},
        {"Nowak", "Kowalczyk", "Wójcik", "Mazur", "Krawczyk", "Pawlak", "Dudek"},
        {{"pl"}},
        {"eu_free_movement"},
        2016},
-      {"RO", 4,
+      {"RO",
+       4,
        {"Andrei", "Ionuț", "Mihai", "Florin", "Cristian"},
        {"Elena", "Ioana", "Andreea", "Mihaela", "Simona"},
        {"Popescu", "Ionescu", "Stan", "Dumitru", "Munteanu", "Lungu"},
        {{"ro"}},
        {"eu_free_movement"},
        2017},
-      {"IR", 4,
+      {"IR",
+       4,
        {"Reza", "Arash", "Behnam", "Kaveh", "Navid"},
        {"Shirin", "Leila", "Maryam", "Parisa", "Niloufar"},
        {"Hosseini", "Rezaei", "Moradi", "Kazemi", "Jafari", "Sadeghi"},
        {{"fa"}},
        {"aufenthaltsgestattung", "residence_permit", "duldung"},
        2017},
-      {"GN", 3,
+      {"GN",
+       3,
        {"Mamadou", "Ibrahima", "Alpha", "Ousmane", "Thierno"},
        {"Mariama", "Aissatou", "Fatoumata", "Kadiatou", "Hawa"},
        {"Diallo", "Barry", "Bah", "Sow", "Camara", "Baldé"},
        {{"fr", "ff"}, {"fr"}},
        {"duldung", "aufenthaltsgestattung", "residence_permit"},
        2016},
-      {"SO", 3,
+      {"SO",
+       3,
        {"Abdirahman", "Abdullahi", "Mohamed", "Hamza", "Liban"},
        {"Hodan", "Fartun", "Ifrah", "Sahra", "Nasra"},
        {"Warsame", "Farah", "Abdi", "Jama", "Osman", "Hirsi"},
@@ -221,12 +235,12 @@ const std::vector<Origin>& origins() {
 // Rough population of each town in thousands: persons are spread like the county's population.
 int town_weight(std::string_view town) {
   static const std::vector<std::pair<std::string_view, int>> weights = {
-      {"Altenberge", 10}, {"Emsdetten", 36},   {"Greven", 38},       {"Hörstel", 20},
-      {"Hopsten", 8},     {"Horstmar", 7},     {"Ibbenbüren", 52},   {"Ladbergen", 7},
-      {"Laer", 7},        {"Lengerich", 23},   {"Lienen", 9},        {"Lotte", 14},
-      {"Metelen", 6},     {"Mettingen", 12},   {"Neuenkirchen", 14}, {"Nordwalde", 10},
-      {"Ochtrup", 20},    {"Recke", 11},       {"Rheine", 77},       {"Saerbeck", 7},
-      {"Steinfurt", 34},  {"Tecklenburg", 9},  {"Westerkappeln", 11}, {"Wettringen", 8}};
+      {"Altenberge", 10}, {"Emsdetten", 36},  {"Greven", 38},        {"Hörstel", 20},
+      {"Hopsten", 8},     {"Horstmar", 7},    {"Ibbenbüren", 52},    {"Ladbergen", 7},
+      {"Laer", 7},        {"Lengerich", 23},  {"Lienen", 9},         {"Lotte", 14},
+      {"Metelen", 6},     {"Mettingen", 12},  {"Neuenkirchen", 14},  {"Nordwalde", 10},
+      {"Ochtrup", 20},    {"Recke", 11},      {"Rheine", 77},        {"Saerbeck", 7},
+      {"Steinfurt", 34},  {"Tecklenburg", 9}, {"Westerkappeln", 11}, {"Wettringen", 8}};
   for (const auto& [name, weight] : weights) {
     if (name == town) return weight;
   }
@@ -242,8 +256,8 @@ struct OrgSpec {
   const char* town;
   const char* supervisor;
   bool team_access;
-  Strings serves;          // towns whose participants this organisation takes on
-  Strings case_managers;   // user names
+  Strings serves;           // towns whose participants this organisation takes on
+  Strings case_managers;    // user names
   const char* coordinator;  // user name, coordinating offices only
 };
 
@@ -252,27 +266,78 @@ struct OrgSpec {
 // office supervises the others.
 const std::vector<OrgSpec>& org_specs() {
   static const std::vector<OrgSpec> values = {
-      {"ki-kreis-steinfurt", "Kommunales Integrationszentrum Kreis Steinfurt",
-       "coordinating_office", "Steinfurt", "", false, {}, {}, "s.lammers"},
-      {"stadt-rheine-ko", "Stadt Rheine, koordinierende Stelle KIM", "coordinating_office",
-       "Rheine", "", false, {}, {}, "j.overesch"},
-      {"caritas-rheine", "Caritasverband Rheine", "welfare_organisation", "Rheine",
-       "stadt-rheine-ko", false, {"Rheine"}, {"a.terhaar", "m.brinkmann", "l.wessels"}, ""},
-      {"diakonie-ibbenbueren", "Diakonie im Tecklenburger Land, Ibbenbüren", "welfare_organisation",
-       "Ibbenbüren", "ki-kreis-steinfurt", true,
+      {"ki-kreis-steinfurt",
+       "Kommunales Integrationszentrum Kreis Steinfurt",
+       "coordinating_office",
+       "Steinfurt",
+       "",
+       false,
+       {},
+       {},
+       "s.lammers"},
+      {"stadt-rheine-ko",
+       "Stadt Rheine, koordinierende Stelle KIM",
+       "coordinating_office",
+       "Rheine",
+       "",
+       false,
+       {},
+       {},
+       "j.overesch"},
+      {"caritas-rheine",
+       "Caritasverband Rheine",
+       "welfare_organisation",
+       "Rheine",
+       "stadt-rheine-ko",
+       false,
+       {"Rheine"},
+       {"a.terhaar", "m.brinkmann", "l.wessels"},
+       ""},
+      {"diakonie-ibbenbueren",
+       "Diakonie im Tecklenburger Land, Ibbenbüren",
+       "welfare_organisation",
+       "Ibbenbüren",
+       "ki-kreis-steinfurt",
+       true,
        {"Ibbenbüren", "Hörstel", "Hopsten", "Recke", "Mettingen", "Westerkappeln", "Lotte"},
-       {"k.hoelscher", "t.ahlers", "f.koetter", "n.schulte"}, ""},
-      {"awo-lengerich", "AWO Lengerich", "welfare_organisation", "Lengerich",
-       "ki-kreis-steinfurt", false, {"Lengerich", "Tecklenburg", "Lienen", "Ladbergen"},
-       {"b.vennemann", "r.kipp"}, ""},
-      {"drk-greven", "DRK Greven", "welfare_organisation", "Greven", "ki-kreis-steinfurt", false,
-       {"Greven", "Saerbeck", "Altenberge", "Nordwalde"}, {"c.roling", "h.sudhoff"}, ""},
-      {"caritas-emsdetten", "Caritasverband Emsdetten-Greven", "welfare_organisation",
-       "Emsdetten", "ki-kreis-steinfurt", false, {"Emsdetten", "Neuenkirchen", "Wettringen"},
-       {"e.bruening", "p.hesselmann"}, ""},
-      {"drk-steinfurt", "DRK Steinfurt", "welfare_organisation", "Steinfurt", "ki-kreis-steinfurt",
-       false, {"Steinfurt", "Ochtrup", "Metelen", "Horstmar", "Laer"},
-       {"g.elfering", "w.tenhagen"}, ""},
+       {"k.hoelscher", "t.ahlers", "f.koetter", "n.schulte"},
+       ""},
+      {"awo-lengerich",
+       "AWO Lengerich",
+       "welfare_organisation",
+       "Lengerich",
+       "ki-kreis-steinfurt",
+       false,
+       {"Lengerich", "Tecklenburg", "Lienen", "Ladbergen"},
+       {"b.vennemann", "r.kipp"},
+       ""},
+      {"drk-greven",
+       "DRK Greven",
+       "welfare_organisation",
+       "Greven",
+       "ki-kreis-steinfurt",
+       false,
+       {"Greven", "Saerbeck", "Altenberge", "Nordwalde"},
+       {"c.roling", "h.sudhoff"},
+       ""},
+      {"caritas-emsdetten",
+       "Caritasverband Emsdetten-Greven",
+       "welfare_organisation",
+       "Emsdetten",
+       "ki-kreis-steinfurt",
+       false,
+       {"Emsdetten", "Neuenkirchen", "Wettringen"},
+       {"e.bruening", "p.hesselmann"},
+       ""},
+      {"drk-steinfurt",
+       "DRK Steinfurt",
+       "welfare_organisation",
+       "Steinfurt",
+       "ki-kreis-steinfurt",
+       false,
+       {"Steinfurt", "Ochtrup", "Metelen", "Horstmar", "Laer"},
+       {"g.elfering", "w.tenhagen"},
+       ""},
   };
   return values;
 }
@@ -332,8 +397,7 @@ const std::vector<DomainTexts>& domain_texts() {
         "Praktikumsplatz anfragen"}},
       {"recognition",
        {"Berufsabschluss vorhanden, nicht anerkannt, Zeugnisse fehlen.",
-        "Anerkennungsverfahren begonnen, Ausgleichsmaßnahme offen.",
-        "Teilanerkennung liegt vor."},
+        "Anerkennungsverfahren begonnen, Ausgleichsmaßnahme offen.", "Teilanerkennung liegt vor."},
        {"Anerkennung des Berufsabschlusses erreichen", "Ausgleichsmaßnahme abschließen"},
        {"Zeugnisse übersetzen lassen", "Antrag bei der zuständigen Stelle einreichen",
         "Termin bei der Anerkennungsberatung vereinbaren"}},
@@ -423,7 +487,8 @@ const std::vector<NoteText>& phase_notes(const std::string& phase) {
 const char* closure_note(const std::string& reason) {
   if (reason == "goals_reached") return "Ziele erreicht, Kontakt bei neuem Bedarf möglich.";
   if (reason == "moved_away") return "In einen anderen Kreis verzogen, Übergabe angeboten.";
-  if (reason == "referred_to_other_case_management") return "An das Fallmanagement des Jobcenters übergeben.";
+  if (reason == "referred_to_other_case_management")
+    return "An das Fallmanagement des Jobcenters übergeben.";
   if (reason == "no_contact") return "Nach mehreren Versuchen kein Kontakt mehr möglich.";
   if (reason == "declined") return "Weitere Begleitung nicht gewünscht.";
   return "Abschluss aus sonstigen Gründen.";
@@ -491,7 +556,6 @@ struct Transition {
 // Everything that happens in a case, in order. `order` interleaves the kinds so timestamps
 // follow the sequence in which the service would have accepted the writes.
 struct CasePlan {
-  std::string start_phase;
   std::string phase;
   std::vector<Transition> transitions;
   std::vector<Assessment> assessments;
@@ -547,7 +611,7 @@ class CasePlanner {
     Strings path;
     std::string closure_reason;
     if (target == "closed") {
-      static const Strings before = {"access", "intake", "assessment", "planning",
+      static const Strings before = {"access",  "intake",     "assessment",  "planning",
                                      "linking", "monitoring", "reassessment"};
       const auto& last = before[rng_.weighted({6, 10, 8, 6, 8, 20, 6})];
       path = path_to(last, rng_, false, false);
@@ -555,12 +619,11 @@ class CasePlanner {
       path.push_back("closed");
     } else {
       const bool later = target != "access" && target != "intake";
-      const bool round_two = (target == "planning" || target == "monitoring" ||
-                              target == "reassessment") &&
-                             rng_.chance(0.25);
+      const bool round_two =
+          (target == "planning" || target == "monitoring" || target == "reassessment") &&
+          rng_.chance(0.25);
       path = path_to(target, rng_, later && rng_.chance(0.05), round_two);
     }
-    plan_.start_phase = path.front();
     for (std::size_t i = 0; i < path.size(); ++i) {
       const bool final = i + 1 == path.size();
       const std::string next = final ? "" : path[i + 1];
@@ -590,8 +653,8 @@ class CasePlanner {
       return rng_.pick(Strings{"no_contact", "no_contact", "declined", "moved_away", "other"});
     }
     if (phase == "assessment" || phase == "planning") {
-      return rng_.pick(Strings{"declined", "moved_away", "referred_to_other_case_management",
-                               "no_contact"});
+      return rng_.pick(
+          Strings{"declined", "moved_away", "referred_to_other_case_management", "no_contact"});
     }
     return rng_.pick(Strings{"goals_reached", "goals_reached", "goals_reached", "moved_away",
                              "referred_to_other_case_management", "no_contact", "other"});
@@ -642,13 +705,20 @@ class CasePlanner {
     count = std::min(count, static_cast<int>(needs.size()));
     for (int i = 0; i < count; ++i) {
       const auto& texts = texts_for(needs[static_cast<std::size_t>(i)]);
-      Goal goal{rng_.id("goal"), texts.domain, rng_.pick(texts.goals), plan_.day,
-                rng_.between(90, 365), "open", -1, i == 0};
+      Goal goal{rng_.id("goal"),
+                texts.domain,
+                rng_.pick(texts.goals),
+                plan_.day,
+                rng_.between(90, 365),
+                "open",
+                -1,
+                i == 0};
       plan_.goals.push_back(goal);
       plan_.order.emplace_back('g', plan_.goals.size() - 1);
       const int goal_index = static_cast<int>(plan_.goals.size()) - 1;
       const int tasks = rng_.between(0, 2);
-      for (int t = 0; t < tasks; ++t) task(rng_.pick(texts.tasks), goal_index, final);
+      for (int t = 0; t < tasks; ++t)
+        task(rng_.pick(texts.tasks), goal_index, final);
       plan_.day += rng_.between(0, 2);
     }
   }
@@ -706,7 +776,7 @@ class CasePlanner {
     const std::string reason = closed ? plan_.transitions.back().reason : "";
     for (auto& task : plan_.tasks) {
       if (task.day >= end) continue;
-      const bool done = closed || (task.current_phase ? rng_.chance(0.3) : rng_.chance(0.85));
+      const bool done = closed || (task.current_phase ? rng_.chance(0.5) : rng_.chance(0.95));
       if (done) task.done_day = std::min(task.day + rng_.between(1, task.due_in + 14), end);
     }
     for (auto& goal : plan_.goals) {
@@ -755,8 +825,9 @@ void require_empty(Connection& db, const std::string& path) {
                         " holds an incomplete demo data set (seeding was interrupted); delete "
                         "the database file and seed again");
     }
-    std::string when = rows.empty() ? "" : " (seed " + rows[0]["seed"].get<std::string>() +
-                                               ", " + rows[0]["started_at"].get<std::string>() + ")";
+    std::string when = rows.empty() ? ""
+                                    : " (seed " + rows[0]["seed"].get<std::string>() + ", " +
+                                          rows[0]["started_at"].get<std::string>() + ")";
     throw DemoRefused("the database " + path + " already holds demo data" + when +
                       "; to start over, delete the database file and seed again");
   }
@@ -800,11 +871,12 @@ class Writer {
         orgs_(orgs),
         summary_(summary),
         today_(std::chrono::floor<days>(std::chrono::system_clock::now())),
-        person_(db,
-                "INSERT INTO persons(id, given_names, family_name, name_key, date_of_birth, gender, "
-                "nationalities, languages, town, residence_status, arrival_date, household, "
-                "organisation_id, created_by, created_at, demo) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)"),
+        person_(
+            db,
+            "INSERT INTO persons(id, given_names, family_name, name_key, date_of_birth, gender, "
+            "nationalities, languages, town, residence_status, arrival_date, household, "
+            "organisation_id, created_by, created_at, demo) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)"),
         participation_(db,
                        "INSERT INTO programme_participations(id, person_id, programme, started_on, "
                        "ended_on, recorded_by, created_at) VALUES (?,?,?,?,?,?,?)"),
@@ -831,14 +903,16 @@ class Writer {
               "INSERT INTO notes(id, case_id, occurred_on, kind, text, author_id, created_at) "
               "VALUES (?,?,?,?,?,?,?)") {
     for (const auto& spec : org_specs()) {
-      for (const auto& town : spec.serves) serving_[town] = spec.slug;
+      for (const auto& town : spec.serves)
+        serving_[town] = spec.slug;
     }
   }
 
   void run() {
     const auto& towns = domain::towns();
     std::vector<int> town_weights;
-    for (const auto& town : towns) town_weights.push_back(town_weight(town));
+    for (const auto& town : towns)
+      town_weights.push_back(town_weight(town));
     // Every phase and every town at least once, whatever the seed; the rest by weight.
     const Strings& phases = domain::phases();
     constexpr int kWithCase = 300;
@@ -882,16 +956,17 @@ class Writer {
     Person person;
     person.id = rng_.id("per");
     std::vector<int> weights;
-    for (const auto& origin : origins()) weights.push_back(origin.weight);
+    for (const auto& origin : origins())
+      weights.push_back(origin.weight);
     person.origin = &origins()[rng_.weighted(weights)];
     const Origin& origin = *person.origin;
 
     const std::size_t band = rng_.weighted({15, 60, 25});
-    person.age = band == 0 ? rng_.between(17, 24) : band == 1 ? rng_.between(25, 44)
-                                                              : rng_.between(45, 66);
+    person.age = band == 0   ? rng_.between(17, 24)
+                 : band == 1 ? rng_.between(25, 44)
+                             : rng_.between(45, 66);
     person.birth = today_ - days(person.age * 365 + rng_.between(0, 364));
-    const std::string gender =
-        domain::genders()[rng_.weighted({46, 52, 1, 1})];
+    const std::string gender = domain::genders()[rng_.weighted({46, 52, 1, 1})];
     const bool female = gender == "female" || (gender != "male" && rng_.chance(0.5));
     const std::string given = rng_.pick(female ? origin.female : origin.male);
     const std::string family = rng_.pick(origin.family);
@@ -901,7 +976,7 @@ class Writer {
         std::max(sys_days(std::chrono::year(origin.earliest_arrival_year) / 1 / 1),
                  person.birth + days(365));
     SqlValue arrival = nullptr;
-    sys_days arrived = recorded - days(rng_.between(30, 1500));
+    sys_days arrived = recorded - days(rng_.between(30, 2800));
     if (arrived < earliest) {
       const int room = static_cast<int>((recorded - earliest).count()) - 30;
       arrived = earliest + days(rng_.between(0, std::max(0, room)));
@@ -915,19 +990,20 @@ class Writer {
     if (status == "naturalised") nationalities.push_back("DE");
     nationalities.push_back(origin.nationality);
     json languages = json::array();
-    for (const auto& language : rng_.pick(origin.languages)) languages.push_back(language);
+    for (const auto& language : rng_.pick(origin.languages))
+      languages.push_back(language);
     if ((today_ - arrived).count() > 3 * 365 && rng_.chance(0.6)) languages.push_back("de");
-    if (rng_.chance(0.2) && origin.nationality != std::string_view("GN")) languages.push_back("en");
+    if (rng_.chance(0.2)) languages.push_back("en");
 
     json household = json::array();
     const int born = year_of(person.birth);
     if (person.age >= 22 && rng_.chance(0.55)) {
-      household.push_back({{"relation", "spouse"}, {"birth_year", born + rng_.between(-6, 6)}});
+      household.push_back({{"relation", "spouse"}, {"birth_year", born + rng_.between(-6, 4)}});
     }
     if (person.age >= 22) {
       const int children = static_cast<int>(rng_.weighted({35, 20, 25, 12, 8}));
       const int first = born + 20;
-      const int last = std::max(first, year_of(today_) - 1);
+      const int last = std::max(first, std::min(born + 42, year_of(today_)));
       for (int c = 0; c < children; ++c) {
         household.push_back({{"relation", "child"}, {"birth_year", rng_.between(first, last)}});
       }
@@ -946,8 +1022,8 @@ class Writer {
     return person;
   }
 
-  void participation(const std::string& person_id, const std::string& programme,
-                     sys_days started, std::optional<sys_days> ended, const CaseManager& manager,
+  void participation(const std::string& person_id, const std::string& programme, sys_days started,
+                     std::optional<sys_days> ended, const CaseManager& manager,
                      const std::string& created_at) {
     participation_({rng_.id("prg"), person_id, programme, date_text(started),
                     ended ? SqlValue(date_text(*ended)) : SqlValue(nullptr), manager.user_id,
@@ -1058,8 +1134,8 @@ class Writer {
         case 'n': {
           const auto& n = plan.notes[index];
           updated_at = timeline.at(day(n.day));
-          notes.push_back({n.id, case_id, date_text(day(n.day)), n.kind, n.text, actor(),
-                           updated_at});
+          notes.push_back(
+              {n.id, case_id, date_text(day(n.day)), n.kind, n.text, actor(), updated_at});
           ++summary_.notes;
           break;
         }
@@ -1075,8 +1151,8 @@ class Writer {
         updated_at = std::max(updated_at, changed);
         ++version;
       }
-      goals.push_back({g.id, case_id, g.life_domain, g.description, date_text(day(g.day + g.due_in)),
-                       g.status, goal_stamps[i], changed});
+      goals.push_back({g.id, case_id, g.life_domain, g.description,
+                       date_text(day(g.day + g.due_in)), g.status, goal_stamps[i], changed});
       ++summary_.goals;
     }
 
@@ -1087,12 +1163,18 @@ class Writer {
            closed ? SqlValue(closing->reason) : SqlValue(nullptr),
            closed ? SqlValue(closing->note) : SqlValue(nullptr), version, case_created,
            updated_at});
-    for (const auto& row : transitions) transition_(row);
-    for (const auto& row : assessments) assessment_(row);
-    for (const auto& row : domains) assessment_domain_(row);
-    for (const auto& row : goals) goal_(row);
-    for (const auto& row : tasks) task_(row);
-    for (const auto& row : notes) note_(row);
+    for (const auto& row : transitions)
+      transition_(row);
+    for (const auto& row : assessments)
+      assessment_(row);
+    for (const auto& row : domains)
+      assessment_domain_(row);
+    for (const auto& row : goals)
+      goal_(row);
+    for (const auto& row : tasks)
+      task_(row);
+    for (const auto& row : notes)
+      note_(row);
     ++summary_.cases;
     ++summary_.cases_by_phase[plan.phase];
   }
@@ -1102,8 +1184,8 @@ class Writer {
   DemoSummary& summary_;
   sys_days today_;
   std::map<std::string, std::string> serving_;  // town -> organisation slug
-  Insert person_, participation_, case_, transition_, assessment_, assessment_domain_, goal_,
-      task_, note_;
+  Insert person_, participation_, case_, transition_, assessment_, assessment_domain_, goal_, task_,
+      note_;
 };
 
 }  // namespace
@@ -1128,16 +1210,15 @@ DemoSummary seed_demo(store::Store& store, std::uint64_t seed) {
     for (const auto& spec : org_specs()) {
       auto rows = db.query("SELECT id, team_access FROM organisations WHERE slug = ?", {spec.slug});
       if (rows.empty()) {
-        auto created = orgs::create_organisation(
-            db, {{"slug", spec.slug},
-                 {"name", spec.name},
-                 {"kind", spec.kind},
-                 {"town", spec.town},
-                 {"supervisor", spec.supervisor},
-                 {"team_access", spec.team_access}});
+        auto created = orgs::create_organisation(db, {{"slug", spec.slug},
+                                                      {"name", spec.name},
+                                                      {"kind", spec.kind},
+                                                      {"town", spec.town},
+                                                      {"supervisor", spec.supervisor},
+                                                      {"team_access", spec.team_access}});
         if (!created) {
-          throw std::runtime_error("cannot create the demo organisation " +
-                                   std::string(spec.slug) + ": " + created.problem().field + " " +
+          throw std::runtime_error("cannot create the demo organisation " + std::string(spec.slug) +
+                                   ": " + created.problem().field + " " +
                                    created.problem().message);
         }
         rows = db.query("SELECT id, team_access FROM organisations WHERE slug = ?", {spec.slug});
@@ -1146,7 +1227,9 @@ DemoSummary seed_demo(store::Store& store, std::uint64_t seed) {
         ++summary.organisations_reused;
       }
       found[spec.slug] = Organisation{rows[0]["id"].get<std::int64_t>(),
-                                      rows[0]["team_access"].get<std::int64_t>() == 1, {}, 0};
+                                      rows[0]["team_access"].get<std::int64_t>() == 1,
+                                      {},
+                                      0};
     }
     return found;
   });
@@ -1158,9 +1241,8 @@ DemoSummary seed_demo(store::Store& store, std::uint64_t seed) {
     summary.users.push_back({name, role, org, issued.token});
     return issued.user_id;
   };
-  const bool has_admin = store.read([](Connection& db) {
-    return !db.query("SELECT 1 FROM users WHERE name = 'admin'").empty();
-  });
+  const bool has_admin = store.read(
+      [](Connection& db) { return !db.query("SELECT 1 FROM users WHERE name = 'admin'").empty(); });
   // `kim serve` creates the bootstrap admin only on a database without users.
   if (!has_admin) issue("admin", "admin", "");
   for (const auto& spec : org_specs()) {

@@ -247,29 +247,30 @@ int run_demo_seed(const std::vector<std::string>& args) {
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
   bool admin_created = false;
-  for (const auto& user : summary.users) admin_created = admin_created || user.name == "admin";
+  for (const auto& user : summary.users)
+    admin_created = admin_created || user.name == "admin";
   if (admin_created) {
     // Serve makes no bootstrap admin for a database with users; a token file left from an
     // earlier database would name a token that no longer exists.
     std::filesystem::remove(config.data_dir / "bootstrap-admin.token");
   }
 
-  std::cout << "Demo data written to " << config.database.path.string() << " (seed "
-            << summary.seed << ", " << elapsed.count() << " ms). All of it is fictional.\n"
+  std::cout << "Demo data written to " << config.database.path.string() << " (seed " << summary.seed
+            << ", " << elapsed.count() << " ms). All of it is fictional.\n"
             << "  organisations: " << summary.organisations_created << " created, "
             << summary.organisations_reused << " already known\n"
             << "  persons:       " << summary.persons << " (" << summary.participations
             << " programme participations)\n"
             << "  cases:         " << summary.cases << " (";
   bool first = true;
-  for (const auto& phase : {"access", "intake", "assessment", "planning", "linking",
-                            "monitoring", "reassessment", "closed"}) {
+  for (const auto& phase : {"access", "intake", "assessment", "planning", "linking", "monitoring",
+                            "reassessment", "closed"}) {
     std::cout << (first ? "" : ", ") << phase << " " << summary.cases_by_phase[phase];
     first = false;
   }
   std::cout << ")\n"
-            << "  assessments " << summary.assessments << ", goals " << summary.goals
-            << ", tasks " << summary.tasks << " (" << summary.overdue_tasks << " overdue), notes "
+            << "  assessments " << summary.assessments << ", goals " << summary.goals << ", tasks "
+            << summary.tasks << " (" << summary.overdue_tasks << " overdue), notes "
             << summary.notes << "\n\n"
             << "Demo users and their API tokens (shown only now):\n";
   std::printf("  %-14s %-13s %-21s %s\n", "USER", "ROLE", "ORGANISATION", "TOKEN");

@@ -956,6 +956,7 @@ Result<Reply> CaseService::tasks_due(const Context& ctx, const std::string& due_
         "SELECT t.id, t.case_id, t.goal_id, t.description, t.due_date, t.assignee_id, u.name AS "
         "assignee FROM tasks t JOIN cases c ON c.id = t.case_id JOIN organisations o ON o.id = "
         "c.organisation_id JOIN users u ON u.id = t.assignee_id WHERE t.done_on IS NULL AND "
+        "c.phase <> 'closed' AND "
         "t.due_date < ? AND " +
         access.sql;
     std::vector<SqlValue> params{due_before};

@@ -1,0 +1,401 @@
+// `kim demo seed`: fills an empty database with consistent fictional data whose printed tokens
+// work against `kim serve`, and never touches a database that holds data.
+#include <signal.h>
+
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sqlite3.h>
+
+#include "cases/service.hpp"
+#include "domain/catalog.hpp"
+#include "store/sqlite.hpp"
+#include "support/http_client.hpp"
+#include "support/kim_process.hpp"
+
+namespace kim::test {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// A deployment config in `dir` with data in dir/data.
+std::string write_config(const TempDir& dir, std::uint16_t port,
+                         const json& organisations = json::array()) {
+  json config = {{"data_dir", "data"},
+                 {"server", {{"listen", "127.0.0.1:" + std::to_string(port)}}},
+                 {"plugins", {{"directories", {KIM_PLUGIN_DIR}}}}};
+  if (!organisations.empty()) config["organisations"] = organisations;
+  auto path = (dir.path() / "kim.json").string();
+  std::ofstream(path) << config.dump(2);
+  return path;
+}
+
+std::filesystem::path database(const TempDir& dir) {
+  return dir.path() / "data" / "kim.sqlite3";
+}
+
+store::Connection open_read_only(const std::filesystem::path& path) {
+  return store::Connection::open(path, SQLITE_OPEN_READONLY);
+}
+
+std::int64_t scalar(store::Connection& db, const std::string& sql) {
+  return db.query(sql)[0]["n"].get<std::int64_t>();
+}
+
+// Row counts of every table the demo writes to.
+std::map<std::string, std::int64_t> row_counts(const std::filesystem::path& path) {
+  auto db = open_read_only(path);
+  std::map<std::string, std::int64_t> counts;
+  for (const char* table :
+       {"organisations", "users", "api_tokens", "persons", "programme_participations", "cases",
+        "case_transitions", "assessments", "assessment_domains", "goals", "tasks", "notes"}) {
+    counts[table] = scalar(db, std::string("SELECT count(*) AS n FROM ") + table);
+  }
+  return counts;
+}
+
+struct PrintedUser {
+  std::string role;
+  std::string organisation;
+  std::string token;
+};
+
+// The user table `kim demo seed` prints: name -> role, organisation, token.
+std::map<std::string, PrintedUser> printed_users(const std::string& out) {
+  static const std::regex kLine(R"(^\s+(\S+)\s+(\S+)\s+(\S+)\s+(kim_[0-9a-f]{64})\s*$)");
+  std::map<std::string, PrintedUser> users;
+  std::istringstream lines(out);
+  std::string line;
+  std::smatch match;
+  while (std::getline(lines, line)) {
+    if (std::regex_match(line, match, kLine)) {
+      users[match[1]] = {match[2], match[3] == "-" ? "" : std::string(match[3]), match[4]};
+    }
+  }
+  return users;
+}
+
+CommandResult seed(const std::string& config, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {"demo", "seed", "--config", config};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_command(KIM_BINARY, args);
+}
+
+TEST(DemoTest, HelpNamesTheCommand) {
+  auto help = run_command(KIM_BINARY, {"--help"});
+  EXPECT_THAT(help.out, HasSubstr("demo seed"));
+  auto own = run_command(KIM_BINARY, {"demo", "seed", "--help"});
+  EXPECT_EQ(own.exit_code, 0);
+  EXPECT_THAT(own.out, HasSubstr("--config"));
+  EXPECT_THAT(own.out, HasSubstr("--seed"));
+  EXPECT_THAT(own.out, HasSubstr("Refuses"));
+}
+
+TEST(DemoTest, SeedsAnEmptyDatabaseWithConsistentDataAndWorkingTokens) {
+  TempDir dir;
+  const auto port = free_port();
+  // One organisation of the demo is already configured: it is reused, not duplicated.
+  auto config = write_config(dir, port,
+                             {{{"slug", "ki-kreis-steinfurt"},
+                               {"name", "KI Kreis Steinfurt"},
+                               {"kind", "coordinating_office"},
+                               {"town", "Steinfurt"}}});
+  auto result = seed(config);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("Demo data written"));
+  EXPECT_THAT(result.out, HasSubstr("curl -H \"Authorization: Bearer kim_"));
+
+  {
+    auto db = open_read_only(database(dir));
+    EXPECT_GE(scalar(db, "SELECT count(*) AS n FROM persons"), 200);
+    EXPECT_EQ(scalar(db, "SELECT count(*) AS n FROM persons WHERE demo <> 1"), 0);
+    EXPECT_EQ(scalar(db, "SELECT count(DISTINCT town) AS n FROM persons"), 24);
+    EXPECT_EQ(scalar(db, "SELECT count(DISTINCT town) AS n FROM cases"), 24);
+    for (const auto& phase : domain::phases()) {
+      EXPECT_GT(scalar(db, "SELECT count(*) AS n FROM cases WHERE phase = '" + phase + "'"), 0)
+          << phase;
+    }
+    EXPECT_GT(scalar(db, "SELECT count(DISTINCT closure_reason) AS n FROM cases"), 2);
+    EXPECT_GT(scalar(db, "SELECT count(*) AS n FROM assessment_domains"), 0);
+    EXPECT_GT(scalar(db, "SELECT count(*) AS n FROM goals"), 0);
+    EXPECT_GT(scalar(db, "SELECT count(*) AS n FROM notes"), 0);
+    EXPECT_GT(scalar(db, "SELECT count(*) AS n FROM tasks WHERE done_on IS NOT NULL"), 0);
+    EXPECT_GT(scalar(db,
+                     "SELECT count(*) AS n FROM tasks WHERE done_on IS NULL AND due_date < "
+                     "date('now')"),
+              0);
+    EXPECT_GT(scalar(db, "SELECT count(*) AS n FROM persons WHERE household <> '[]'"), 0);
+    EXPECT_GT(scalar(db,
+                     "SELECT count(*) AS n FROM programme_participations WHERE programme = "
+                     "'gemeinsam_klappts'"),
+              0);
+    EXPECT_EQ(scalar(db, "SELECT count(*) AS n FROM demo_marker WHERE completed_at IS NOT NULL"),
+              1);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM organisations WHERE slug = "
+                     "'ki-kreis-steinfurt'"),
+              1);
+    // Rheine's organisation is supervised by Rheine's coordinating office, the others by the
+    // county's; one works with team access.
+    EXPECT_EQ(db.query("SELECT s.slug FROM organisations o JOIN organisations s ON s.id = "
+                       "o.supervisor_id WHERE o.slug = 'caritas-rheine'")[0]["slug"],
+              "stadt-rheine-ko");
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM organisations WHERE kind = "
+                     "'welfare_organisation' AND team_access = 1"),
+              1);
+
+    // The data obeys the rules the case service enforces.
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM persons p JOIN programme_participations pp ON "
+                     "pp.person_id = p.id AND pp.programme = 'gemeinsam_klappts' AND "
+                     "pp.ended_on IS NULL JOIN cases c ON c.person_id = p.id AND c.phase <> "
+                     "'closed'"),
+              0);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM (SELECT person_id FROM cases WHERE phase <> "
+                     "'closed' GROUP BY person_id HAVING count(*) > 1)"),
+              0);
+    // The transitions form a chain from the opening phase to the current one.
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM (SELECT from_phase, lag(to_phase) OVER "
+                     "(PARTITION BY case_id ORDER BY id) AS previous FROM case_transitions) "
+                     "WHERE previous IS NOT NULL AND previous <> from_phase"),
+              0);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM cases c WHERE c.phase <> coalesce((SELECT "
+                     "to_phase FROM case_transitions t WHERE t.case_id = c.id ORDER BY id "
+                     "DESC LIMIT 1), c.phase)"),
+              0);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM cases c WHERE NOT EXISTS (SELECT 1 FROM "
+                     "case_transitions t WHERE t.case_id = c.id) AND c.phase NOT IN "
+                     "('access', 'intake')"),
+              0);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM case_transitions t WHERE t.from_phase NOT IN "
+                     "('closed') AND t.to_phase <> 'closed' AND NOT (t.from_phase || '>' || "
+                     "t.to_phase IN ('access>intake', 'intake>assessment', "
+                     "'assessment>planning', 'planning>linking', 'planning>monitoring', "
+                     "'linking>monitoring', 'monitoring>reassessment', 'monitoring>linking', "
+                     "'reassessment>planning'))"),
+              0);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM case_transitions WHERE from_phase = 'closed' "
+                     "AND to_phase <> 'assessment'"),
+              0);
+    // Planning only after an assessment of the current round; monitoring only with a goal.
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM case_transitions t WHERE t.to_phase = "
+                     "'planning' AND NOT EXISTS (SELECT 1 FROM assessments a WHERE a.case_id "
+                     "= t.case_id AND a.recorded_at <= t.at AND a.recorded_at >= (SELECT "
+                     "max(at) FROM case_transitions r WHERE r.case_id = t.case_id AND r.id < "
+                     "t.id AND r.to_phase IN ('assessment', 'reassessment')))"),
+              0);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM case_transitions t WHERE t.to_phase = "
+                     "'monitoring' AND NOT EXISTS (SELECT 1 FROM goals g WHERE g.case_id = "
+                     "t.case_id AND g.created_at <= t.at)"),
+              0);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM cases WHERE (phase = 'closed') <> "
+                     "(closed_on IS NOT NULL AND closure_reason IS NOT NULL)"),
+              0);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM tasks t JOIN cases c ON c.id = t.case_id "
+                     "WHERE c.phase = 'closed' AND t.done_on IS NULL"),
+              0);
+    // Every change of a case counted in its version, as the service counts them.
+    EXPECT_EQ(scalar(db, R"(SELECT count(*) AS n FROM cases c WHERE version <> 1
+        + (SELECT count(*) FROM case_transitions WHERE case_id = c.id)
+        + (SELECT count(*) FROM assessments WHERE case_id = c.id)
+        + (SELECT count(*) FROM goals WHERE case_id = c.id)
+        + (SELECT count(*) FROM goals WHERE case_id = c.id AND status <> 'open')
+        + (SELECT count(*) FROM tasks WHERE case_id = c.id)
+        + (SELECT count(*) FROM tasks WHERE case_id = c.id AND done_on IS NOT NULL)
+        + (SELECT count(*) FROM notes WHERE case_id = c.id))"),
+              0);
+    // Nothing lies in the future.
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM case_transitions WHERE at > strftime('%Y-%m-"
+                     "%dT%H:%M:%fZ', 'now')"),
+              0);
+    EXPECT_EQ(scalar(db, "SELECT count(*) AS n FROM notes WHERE occurred_on > date('now')"), 0);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM persons WHERE date_of_birth > date('now') OR "
+                     "arrival_date > date('now') OR arrival_date < date_of_birth"),
+              0);
+    for (const auto& person : db.query("SELECT given_names, family_name, name_key FROM persons")) {
+      ASSERT_EQ(person["name_key"],
+                cases::CaseService::name_key(person["given_names"], person["family_name"]));
+    }
+  }
+
+  auto users = printed_users(result.out);
+  ASSERT_GE(users.size(), 12u) << result.out;
+  EXPECT_EQ(users.count("admin"), 1u);
+  int coordinators = 0, auditors = 0;
+  for (const auto& [name, user] : users) {
+    coordinators += user.role == "coordinator";
+    auditors += user.role == "auditor";
+  }
+  EXPECT_EQ(coordinators, 2);
+  EXPECT_EQ(auditors, 1);
+
+  // The printed tokens work against the served database, and the data passes the service's rules.
+  KimProcess server(KIM_BINARY, {"serve", "--config", config}, dir.path() / "kim.log");
+  ASSERT_TRUE(server.wait_ready(port)) << server.log();
+  HttpClient client("127.0.0.1", port);
+  std::string manager;
+  std::string case_id;
+  {
+    auto db = open_read_only(database(dir));
+    auto rows = db.query(
+        "SELECT c.id, u.name FROM cases c JOIN users u ON u.id = c.case_manager_id WHERE c.phase "
+        "= 'assessment' AND EXISTS (SELECT 1 FROM assessments a WHERE a.case_id = c.id AND "
+        "a.recorded_at >= (SELECT max(at) FROM case_transitions t WHERE t.case_id = c.id AND "
+        "t.to_phase = 'assessment')) ORDER BY c.rowid LIMIT 1");
+    ASSERT_EQ(rows.size(), 1u);
+    case_id = rows[0]["id"];
+    manager = rows[0]["name"];
+  }
+  ASSERT_EQ(users.count(manager), 1u);
+  const auto& token = users[manager].token;
+  auto listed = client.get("/api/v1/cases?limit=100", token);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  const auto items = listed.json()["items"];
+  ASSERT_FALSE(items.empty());
+  for (const auto& item : items) {
+    EXPECT_EQ(item["organisation"], users[manager].organisation);
+  }
+  auto planned =
+      client.post("/api/v1/cases/" + case_id + "/transitions", {{"to", "planning"}}, token);
+  EXPECT_EQ(planned.status, 200) << planned.body;
+  auto goal = client.post("/api/v1/cases/" + case_id + "/goals",
+                          {{"life_domain", "housing"},
+                           {"description", "Eigene Wohnung finden"},
+                           {"due_date", "2099-12-31"}},
+                          token);
+  EXPECT_EQ(goal.status, 201) << goal.body;
+  EXPECT_EQ(client.get("/api/v1/tasks/overdue", token).status, 200);
+  auto coordinated = client.get("/api/v1/cases", users["s.lammers"].token);
+  EXPECT_EQ(coordinated.status, 200);
+  EXPECT_FALSE(coordinated.json()["items"].empty());
+  auto admin = client.get("/api/v1/users", users["admin"].token);
+  EXPECT_EQ(admin.status, 200);
+  server.send_signal(SIGTERM);
+  EXPECT_EQ(server.wait_exit(), 0);
+}
+
+TEST(DemoTest, SecondSeedIsRefusedAndTheSameSeedGivesTheSameData) {
+  TempDir first_dir, same_dir, other_dir;
+  auto first = write_config(first_dir, free_port());
+  ASSERT_EQ(seed(first, {"--seed", "7"}).exit_code, 0);
+  auto before = row_counts(database(first_dir));
+
+  auto again = seed(first, {"--seed", "7"});
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_THAT(again.err, HasSubstr("already holds demo data"));
+  EXPECT_THAT(again.out, Not(HasSubstr("kim_")));
+  EXPECT_EQ(row_counts(database(first_dir)), before);
+
+  ASSERT_EQ(seed(write_config(same_dir, free_port()), {"--seed", "7"}).exit_code, 0);
+  ASSERT_EQ(seed(write_config(other_dir, free_port()), {"--seed", "8"}).exit_code, 0);
+  auto persons = [](const TempDir& dir) {
+    auto db = open_read_only(database(dir));
+    return db.query(
+        "SELECT p.id, given_names, family_name, date_of_birth, p.town, c.phase FROM persons p "
+        "LEFT JOIN cases c ON c.person_id = p.id ORDER BY p.rowid");
+  };
+  EXPECT_EQ(persons(first_dir), persons(same_dir));
+  EXPECT_NE(persons(first_dir), persons(other_dir));
+}
+
+TEST(DemoTest, RefusesADatabaseWithRealData) {
+  // A person recorded over the API of a served host, as a case manager would.
+  TempDir dir;
+  const auto port = free_port();
+  auto config = write_config(dir, port,
+                             {{{"slug", "caritas-rheine"},
+                               {"name", "Caritas Rheine"},
+                               {"kind", "welfare_organisation"},
+                               {"town", "Rheine"}}});
+  auto token = run_command(KIM_BINARY, {"token", "create", "--config", config, "--user", "c.meyer",
+                                        "--role", "case_manager", "--org", "caritas-rheine"});
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  {
+    KimProcess server(KIM_BINARY, {"serve", "--config", config}, dir.path() / "kim.log");
+    ASSERT_TRUE(server.wait_ready(port)) << server.log();
+    auto created = HttpClient("127.0.0.1", port)
+                       .post("/api/v1/persons",
+                             {{"given_names", "Erika"},
+                              {"family_name", "Beispiel"},
+                              {"date_of_birth", "1990-01-01"},
+                              {"town", "Rheine"},
+                              {"residence_status", "residence_permit"}},
+                             token.out.substr(0, token.out.find('\n')));
+    ASSERT_EQ(created.status, 201) << created.body;
+    server.send_signal(SIGTERM);
+    ASSERT_EQ(server.wait_exit(), 0);
+  }
+  auto before = row_counts(database(dir));
+
+  auto refused = seed(config);
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.err, HasSubstr("holds real data"));
+  EXPECT_THAT(refused.err, HasSubstr("the demo never mixes into it"));
+  EXPECT_EQ(row_counts(database(dir)), before);
+  auto db = open_read_only(database(dir));
+  EXPECT_TRUE(db.query("SELECT 1 FROM sqlite_master WHERE name = 'demo_marker'").empty());
+}
+
+TEST(DemoTest, UsersBesidesAdminCountAsRealDataButAdminAloneDoesNot) {
+  const json caritas = {{{"slug", "caritas-rheine"},
+                         {"name", "Caritas Rheine"},
+                         {"kind", "welfare_organisation"},
+                         {"town", "Rheine"}}};
+  TempDir with_user;
+  auto config = write_config(with_user, free_port(), caritas);
+  ASSERT_EQ(run_command(KIM_BINARY, {"token", "create", "--config", config, "--user", "c.meyer",
+                                     "--role", "case_manager", "--org", "caritas-rheine"})
+                .exit_code,
+            0);
+  auto before = row_counts(database(with_user));
+  auto refused = seed(config);
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.err, HasSubstr("holds real data"));
+  EXPECT_EQ(row_counts(database(with_user)), before);
+
+  // An admin (as `kim serve` bootstraps it on an empty database) is no data: the seed goes ahead,
+  // keeps that admin and prints no token for it.
+  TempDir with_admin;
+  config = write_config(with_admin, free_port(), caritas);
+  auto admin = run_command(
+      KIM_BINARY, {"token", "create", "--config", config, "--user", "admin", "--role", "admin"});
+  ASSERT_EQ(admin.exit_code, 0) << admin.err;
+  auto seeded = seed(config);
+  ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
+  EXPECT_EQ(printed_users(seeded.out).count("admin"), 0u);
+  auto db = open_read_only(database(with_admin));
+  EXPECT_EQ(scalar(db, "SELECT count(*) AS n FROM users WHERE role = 'admin'"), 1);
+  // The configured caritas-rheine (without supervisor) is used as it is.
+  EXPECT_EQ(scalar(db,
+                   "SELECT count(*) AS n FROM organisations WHERE slug = 'caritas-rheine' AND "
+                   "supervisor_id IS NULL"),
+            1);
+  EXPECT_GT(scalar(db,
+                   "SELECT count(*) AS n FROM cases c JOIN organisations o ON o.id = "
+                   "c.organisation_id WHERE o.slug = 'caritas-rheine'"),
+            0);
+}
+
+}  // namespace
+}  // namespace kim::test
