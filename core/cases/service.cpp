@@ -315,27 +315,35 @@ std::string CaseService::name_key(const std::string& given_names, const std::str
       {"ñ", "n"},  {"ó", "o"},  {"ò", "o"},  {"í", "i"},  {"ú", "u"},  {"ş", "s"},  {"ğ", "g"},
       {"ı", "i"},  {"É", "e"},  {"Ş", "s"},  {"Ç", "c"},  {"İ", "i"}};
   std::string text = given_names + " " + family_name;
+  // One pass that appends to a new string (GCC 12 warns falsely on in-place replace at -O3).
   // Decomposed input (base letter + combining mark, as some keyboards send it): a combining
   // diaeresis makes ä/ö/ü, so it folds to "e"; other combining marks (U+0300-U+036F) vanish.
-  for (auto pos = text.find("\xCC\x88"); pos != std::string::npos;
-       pos = text.find("\xCC\x88", pos)) {
-    text.replace(pos, 2, "e");
-  }
-  for (std::size_t pos = 0; pos + 1 < text.size();) {
-    auto lead = static_cast<unsigned char>(text[pos]);
-    auto next = static_cast<unsigned char>(text[pos + 1]);
-    if ((lead == 0xCC && next >= 0x80) || (lead == 0xCD && next <= 0xAF)) {
-      text.erase(pos, 2);
-    } else {
-      ++pos;
+  std::string folded;
+  folded.reserve(text.size() + 8);
+  for (std::size_t pos = 0; pos < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[pos]);
+    const auto next = pos + 1 < text.size() ? static_cast<unsigned char>(text[pos + 1]) : 0;
+    if (lead == 0xCC && next == 0x88) {
+      folded += 'e';
+      pos += 2;
+      continue;
     }
-  }
-  for (const auto& [from, to] : kFolds) {
-    for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos)) {
-      text.replace(pos, from.size(), to);
-      pos += to.size();
+    if ((lead == 0xCC && next >= 0x80) || (lead == 0xCD && next >= 0x80 && next <= 0xAF)) {
+      pos += 2;
+      continue;
     }
+    bool replaced = false;
+    for (const auto& [from, to] : kFolds) {
+      if (text.compare(pos, from.size(), from) == 0) {
+        folded += to;
+        pos += from.size();
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) folded += text[pos++];
   }
+  text = std::move(folded);
   std::vector<std::string> parts;
   std::string current;
   for (char c : text) {
