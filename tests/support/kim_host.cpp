@@ -76,10 +76,19 @@ KimHost::KimHost(nlohmann::json hello_config) {
     return;
   }
   tokens_["admin"] = admin.out.substr(0, admin.out.find('\n'));
-  process_ = std::make_unique<KimProcess>(
-      KIM_BINARY, std::vector<std::string>{"serve", "--config", config_path()},
-      dir_.path() / "kim.log");
-  if (!process_->wait_ready(port_)) {
+  // The port was free when picked, but a parallel test may take it before kim binds: then kim
+  // exits with "cannot listen" and we try another port.
+  for (int attempt = 0;; ++attempt) {
+    process_ = std::make_unique<KimProcess>(
+        KIM_BINARY,
+        std::vector<std::string>{"serve", "--config", config_path(), "--listen",
+                                 "127.0.0.1:" + std::to_string(port_)},
+        dir_.path() / "kim.log");
+    if (process_->wait_ready(port_)) break;
+    if (attempt < 2 && process_->log().find("cannot listen") != std::string::npos) {
+      port_ = free_port();
+      continue;
+    }
     ADD_FAILURE() << "kim did not become ready: " << process_->log();
     return;
   }

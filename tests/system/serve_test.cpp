@@ -43,12 +43,18 @@ class ServeTest : public ::testing::Test {
   std::string config_path() const { return (dir_.path() / "kim.json").string(); }
 
   void start() {
-    process_ = std::make_unique<KimProcess>(
-        KIM_BINARY,
-        std::vector<std::string>{"serve", "--config", config_path(), "--listen",
-                                 "127.0.0.1:" + std::to_string(port_)},
-        dir_.path() / "kim.log");
-    ASSERT_TRUE(process_->wait_ready(port_)) << process_->log();
+    // A parallel test may take the port picked before kim binds it: then try another.
+    for (int attempt = 0;; ++attempt) {
+      process_ = std::make_unique<KimProcess>(
+          KIM_BINARY,
+          std::vector<std::string>{"serve", "--config", config_path(), "--listen",
+                                   "127.0.0.1:" + std::to_string(port_)},
+          dir_.path() / "kim.log");
+      if (process_->wait_ready(port_)) break;
+      ASSERT_TRUE(attempt < 2 && process_->log().find("cannot listen") != std::string::npos)
+          << process_->log();
+      port_ = free_port();
+    }
     token_ = read_file(dir_.path() / "data" / "bootstrap-admin.token");
     while (!token_.empty() && token_.back() == '\n')
       token_.pop_back();
