@@ -113,6 +113,12 @@ std::string generate_token() {
 IssuedToken AccessDirectory::create_token(const std::string& user_name, const std::string& role,
                                           const std::string& organisation,
                                           const std::string& label) {
+  return store_token(user_name, role, organisation, label, generate_token());
+}
+
+IssuedToken AccessDirectory::store_token(const std::string& user_name, const std::string& role,
+                                         const std::string& organisation, const std::string& label,
+                                         std::string token) {
   static const std::regex kUserName("[a-z0-9][a-z0-9._-]{0,63}");
   if (!std::regex_match(user_name, kUserName)) {
     throw std::invalid_argument("user name \"" + user_name +
@@ -129,7 +135,7 @@ IssuedToken AccessDirectory::create_token(const std::string& user_name, const st
     throw std::invalid_argument("role " + role + " needs an organisation (--org SLUG)");
   }
   IssuedToken issued;
-  issued.token = generate_token();
+  issued.token = std::move(token);
   const std::string hash = sha256_hex(issued.token);
   issued.user_id = store_.write([&](store::Connection& db) -> std::int64_t {
     store::SqlValue organisation_id = nullptr;
@@ -201,8 +207,16 @@ std::optional<std::filesystem::path> AccessDirectory::bootstrap_admin(
   auto path = data_dir / "bootstrap-admin.token";
   // A token file left from an earlier, deleted database names a token that no longer exists.
   std::filesystem::remove(path);
-  auto issued = create_token("admin", "admin", "", "bootstrap");
-  write_secret_file(path, issued.token);
+  // File first, then the user: a failure on either side leaves neither, never an admin whose
+  // token nobody knows.
+  const std::string token = generate_token();
+  write_secret_file(path, token);
+  try {
+    store_token("admin", "admin", "", "bootstrap", token);
+  } catch (...) {
+    std::filesystem::remove(path);
+    throw;
+  }
   return path;
 }
 

@@ -55,6 +55,10 @@ class AccessDirectory {
   std::optional<std::filesystem::path> bootstrap_admin(const std::filesystem::path& data_dir);
 
  private:
+  IssuedToken store_token(const std::string& user_name, const std::string& role,
+                          const std::string& organisation, const std::string& label,
+                          std::string token);
+
   store::Store& store_;
 };
 

@@ -267,8 +267,7 @@ void require_case_manager(const Context& ctx) {
 }  // namespace
 
 template <class Work>
-Result<Reply> CaseService::write(const Context& ctx, Work&& work) {
-  (void)ctx;
+Result<Reply> CaseService::write(Work&& work) {
   std::vector<sdk::Event> events;
   try {
     Reply reply = store_.write([&](Connection& db) {
@@ -366,7 +365,7 @@ std::string CaseService::name_key(const std::string& given_names, const std::str
 // ---- persons ----------------------------------------------------------------------------------
 
 Result<Reply> CaseService::create_person(const Context& ctx, const json& body) {
-  return write(ctx, [&](Connection& db, std::vector<sdk::Event>&) {
+  return write([&](Connection& db, std::vector<sdk::Event>&) {
     require_case_manager(ctx);
     FieldReader in(body);
     auto given = in.text("given_names", kNameMax);
@@ -441,7 +440,7 @@ Result<Reply> CaseService::get_person(const Context& ctx, const std::string& per
 
 Result<Reply> CaseService::add_participation(const Context& ctx, const std::string& person_id,
                                              const json& body) {
-  return write(ctx, [&](Connection& db, std::vector<sdk::Event>&) {
+  return write([&](Connection& db, std::vector<sdk::Event>&) {
     require_case_manager(ctx);
     load_person(db, ctx, person_id);
     FieldReader in(body);
@@ -487,7 +486,7 @@ Result<Reply> CaseService::list_participations(const Context& ctx, const std::st
 
 Result<Reply> CaseService::grant_funding_override(const Context& ctx, const std::string& person_id,
                                                   const json& body) {
-  return write(ctx, [&](Connection& db, std::vector<sdk::Event>&) {
+  return write([&](Connection& db, std::vector<sdk::Event>&) {
     if (ctx.actor.principal.role != "coordinator") {
       fail(Problem::forbidden("only a coordinator may override the double-funding rule"));
     }
@@ -515,7 +514,7 @@ Result<Reply> CaseService::grant_funding_override(const Context& ctx, const std:
 // ---- cases ------------------------------------------------------------------------------------
 
 Result<Reply> CaseService::open_case(const Context& ctx, const json& body) {
-  return write(ctx, [&](Connection& db, std::vector<sdk::Event>& events) {
+  return write([&](Connection& db, std::vector<sdk::Event>& events) {
     require_case_manager(ctx);
     FieldReader in(body);
     auto person_id = in.text("person_id", 64);
@@ -526,11 +525,7 @@ Result<Reply> CaseService::open_case(const Context& ctx, const json& body) {
     check(in);
     const auto& me = ctx.actor.principal;
 
-    std::vector<SqlValue> params{person_id};
-    auto person = db.query(
-        "SELECT p.id, p.town FROM persons p JOIN organisations po ON po.id = p.organisation_id "
-        "WHERE p.id = ?",
-        params);
+    auto person = db.query("SELECT town FROM persons WHERE id = ?", {person_id});
     // A person known in another organisation can be linked (after the duplicate warning named
     // it), so any existing person id is accepted here; its data becomes visible through the case.
     if (person.empty()) {
@@ -622,7 +617,7 @@ Result<Reply> CaseService::list_cases(const Context& ctx, const CaseFilter& filt
 
 Result<Reply> CaseService::transition(const Context& ctx, const std::string& case_id,
                                       const json& body) {
-  return write(ctx, [&](Connection& db, std::vector<sdk::Event>& events) {
+  return write([&](Connection& db, std::vector<sdk::Event>& events) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     FieldReader in(body);
     auto to = in.choice("to", domain::phases());
@@ -719,7 +714,7 @@ Result<Reply> CaseService::transition(const Context& ctx, const std::string& cas
 
 Result<Reply> CaseService::record_assessment(const Context& ctx, const std::string& case_id,
                                              const json& body) {
-  return write(ctx, [&](Connection& db, std::vector<sdk::Event>& events) {
+  return write([&](Connection& db, std::vector<sdk::Event>& events) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     FieldReader in(body);
     std::vector<std::tuple<std::string, std::string, std::string>> domains;
@@ -797,7 +792,7 @@ Result<Reply> CaseService::list_assessments(const Context& ctx, const std::strin
 
 Result<Reply> CaseService::add_goal(const Context& ctx, const std::string& case_id,
                                     const json& body) {
-  return write(ctx, [&](Connection& db, std::vector<sdk::Event>& events) {
+  return write([&](Connection& db, std::vector<sdk::Event>& events) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     FieldReader in(body);
     auto life_domain = in.choice("life_domain", domain::life_domains());
@@ -830,7 +825,7 @@ Result<Reply> CaseService::add_goal(const Context& ctx, const std::string& case_
 
 Result<Reply> CaseService::update_goal(const Context& ctx, const std::string& case_id,
                                        const std::string& goal_id, const json& body) {
-  return write(ctx, [&](Connection& db, std::vector<sdk::Event>& events) {
+  return write([&](Connection& db, std::vector<sdk::Event>& events) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     auto goals =
         db.query("SELECT status FROM goals WHERE id = ? AND case_id = ?", {goal_id, case_id});
@@ -874,7 +869,7 @@ Result<Reply> CaseService::list_goals(const Context& ctx, const std::string& cas
 
 Result<Reply> CaseService::add_task(const Context& ctx, const std::string& case_id,
                                     const json& body) {
-  return write(ctx, [&](Connection& db, std::vector<sdk::Event>&) {
+  return write([&](Connection& db, std::vector<sdk::Event>&) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     FieldReader in(body);
     auto description = in.text("description", kSummaryMax);
@@ -902,7 +897,7 @@ Result<Reply> CaseService::add_task(const Context& ctx, const std::string& case_
 
 Result<Reply> CaseService::update_task(const Context& ctx, const std::string& case_id,
                                        const std::string& task_id, const json& body) {
-  return write(ctx, [&](Connection& db, std::vector<sdk::Event>&) {
+  return write([&](Connection& db, std::vector<sdk::Event>&) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     if (db.query("SELECT 1 FROM tasks WHERE id = ? AND case_id = ?", {task_id, case_id}).empty()) {
       fail(Problem::not_found("task " + task_id));
@@ -927,7 +922,7 @@ Result<Reply> CaseService::list_tasks(const Context& ctx, const std::string& cas
 
 Result<Reply> CaseService::add_note(const Context& ctx, const std::string& case_id,
                                     const json& body) {
-  return write(ctx, [&](Connection& db, std::vector<sdk::Event>&) {
+  return write([&](Connection& db, std::vector<sdk::Event>&) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     FieldReader in(body);
     auto occurred = in.date("occurred_on");

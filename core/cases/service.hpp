@@ -85,7 +85,7 @@ class CaseService {
 
  private:
   template <class Work>
-  domain::Result<Reply> write(const Context& ctx, Work&& work);
+  domain::Result<Reply> write(Work&& work);
   template <class Work>
   domain::Result<Reply> read(const Context& ctx, Work&& work);
   // Rows of one part of a case (goals, tasks, notes) with the case's version; audited as a list.

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <map>
 #include <regex>
 
 namespace kim::domain {
@@ -199,7 +200,11 @@ std::vector<std::string> FieldReader::codes(const char* key, const char* pattern
     fail(key, "must have at most " + std::to_string(max_items) + " items");
     return {};
   }
-  const std::regex shape(pattern);
+  // Compiling a std::regex costs more than the rest of a request's validation: once per pattern.
+  thread_local std::map<std::string, std::regex> compiled;
+  auto found = compiled.find(pattern);
+  if (found == compiled.end()) found = compiled.emplace(pattern, std::regex(pattern)).first;
+  const std::regex& shape = found->second;
   for (std::size_t i = 0; i < value->size(); ++i) {
     const auto& item = (*value)[i];
     std::string item_key = std::string(key) + "[" + std::to_string(i) + "]";
