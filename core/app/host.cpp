@@ -73,6 +73,9 @@ std::vector<store::Migration> core_migrations() {
   auto migrations = auth::migrations();
   migrations.push_back(audit::migration());
   migrations.push_back(cases::migration());
+  migrations.push_back(partners::migration());
+  migrations.push_back(consent::migration());
+  migrations.push_back(referrals::migration());
   return migrations;
 }
 
@@ -98,6 +101,7 @@ std::unique_ptr<store::Store> open_store(const config::HostConfig& config) {
   }
   try {
     orgs::apply_seeds(*store, seeds);
+    partners::apply_seeds(*store, config.partners);
   } catch (const std::invalid_argument& e) {
     throw config::ConfigError(config.source.string(), {e.what()});
   }
@@ -230,6 +234,19 @@ void Host::add_host_routes() {
   cases_ = std::make_unique<cases::CaseService>(*store_, *events_);
   orgs::register_routes(*router_, *docs_, *store_, *access_);
   cases::register_routes(*router_, *docs_, *cases_, *store_);
+  partners_ = std::make_unique<partners::PartnerService>(*store_);
+  partners::register_routes(*router_, *docs_, *partners_);
+  referrals_ = std::make_unique<referrals::ReferralService>(*store_, *events_,
+                                                            config_.referral_max_wait_days);
+  referrals::register_routes(*router_, *docs_, *referrals_);
+  consent_ = std::make_unique<consent::ConsentService>(
+      *store_, *events_,
+      [referrals = referrals_.get()](store::Connection& db, const domain::Context& ctx,
+                                     const std::string& consent_id,
+                                     std::vector<sdk::Event>& events) {
+        return referrals->stop_for_revoked_consent(db, ctx, consent_id, events);
+      });
+  consent::register_routes(*router_, *docs_, *consent_);
   docs_->describe(HttpMethod::kGet, "/health",
                   {"Liveness and readiness (no token)", "host", nullptr});
   docs_->describe(HttpMethod::kGet, "/api/v1/plugins",

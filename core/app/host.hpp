@@ -11,13 +11,16 @@
 #include "auth/access.hpp"
 #include "cases/service.hpp"
 #include "config/host_config.hpp"
+#include "consent/consent.hpp"
 #include "events/event_bus.hpp"
 #include "http/api_docs.hpp"
 #include "http/router.hpp"
 #include "jobs/scheduler.hpp"
 #include "kim/sdk/connector.hpp"
+#include "partners/partners.hpp"
 #include "plugins/plugin_manager.hpp"
 #include "plugins/registry.hpp"
+#include "referrals/referrals.hpp"
 #include "store/store.hpp"
 
 namespace kim::app {
@@ -72,6 +75,9 @@ class Host {
   std::unique_ptr<auth::AccessDirectory> access_;
   std::unique_ptr<http::ApiDocs> docs_;
   std::unique_ptr<cases::CaseService> cases_;
+  std::unique_ptr<partners::PartnerService> partners_;
+  std::unique_ptr<referrals::ReferralService> referrals_;
+  std::unique_ptr<consent::ConsentService> consent_;
   // Declared before the registries: destroyed after them, so plugin libraries outlive every
   // std::function that points into them.
   std::unique_ptr<plugins::PluginManager> plugins_;

@@ -2,12 +2,16 @@
 
 #include <charconv>
 
+#include "domain/route_support.hpp"
 #include "domain/validation.hpp"
 
 namespace kim::cases {
 
+using domain::param;
 using domain::Problem;
+using domain::reading;
 using domain::Result;
+using domain::writing;
 using nlohmann::json;
 using sdk::HttpMethod;
 using sdk::HttpRequest;
@@ -17,58 +21,6 @@ namespace {
 
 const std::vector<std::string> kCaseWork = {"case_manager"};
 const std::vector<std::string> kCaseReaders = {"case_manager", "coordinator"};
-
-// "If-Match: \"3\"" (or W/"3", or 3) names the case version the caller saw.
-Result<Context> context_of(const HttpRequest& request) {
-  Context ctx{audit::Actor{*request.principal, request.request_id}, std::nullopt};
-  std::string tag = request.header("if-match");
-  if (tag.empty()) return ctx;
-  if (tag.rfind("W/", 0) == 0) tag = tag.substr(2);
-  if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"')
-    tag = tag.substr(1, tag.size() - 2);
-  std::int64_t version = 0;
-  auto [end, error] = std::from_chars(tag.data(), tag.data() + tag.size(), version);
-  if (error != std::errc() || end != tag.data() + tag.size() || version < 1) {
-    return Problem{400, "invalid_header", "If-Match must be an ETag of this API, like \"3\"",
-                   "If-Match", nullptr};
-  }
-  ctx.if_match = version;
-  return ctx;
-}
-
-HttpResponse respond(const Result<Reply>& result) {
-  if (!result) return domain::to_response(result.problem());
-  auto response = HttpResponse::json(result.value().status, result.value().body);
-  if (result.value().version) {
-    response.headers["etag"] = "\"" + std::to_string(*result.value().version) + "\"";
-  }
-  return response;
-}
-
-using ReadCall = std::function<Result<Reply>(const Context&, const HttpRequest&)>;
-using WriteCall = std::function<Result<Reply>(const Context&, const HttpRequest&, const json&)>;
-
-sdk::RouteHandler reading(ReadCall call) {
-  return [call = std::move(call)](const HttpRequest& request) {
-    auto ctx = context_of(request);
-    if (!ctx) return domain::to_response(ctx.problem());
-    return respond(call(ctx.value(), request));
-  };
-}
-
-sdk::RouteHandler writing(WriteCall call) {
-  return [call = std::move(call)](const HttpRequest& request) {
-    auto ctx = context_of(request);
-    if (!ctx) return domain::to_response(ctx.problem());
-    auto body = domain::parse_object(request.body);
-    if (!body) return domain::to_response(body.problem());
-    return respond(call(ctx.value(), request, body.value()));
-  };
-}
-
-const std::string& param(const HttpRequest& request, const char* name) {
-  return request.path_params.at(name);
-}
 
 Result<CaseFilter> case_filter(const HttpRequest& request) {
   CaseFilter filter;
@@ -118,150 +70,154 @@ Result<CaseFilter> case_filter(const HttpRequest& request) {
 
 void register_routes(http::Router& router, http::ApiDocs& docs, CaseService& service,
                      store::Store& store) {
-  auto add = [&](HttpMethod method, std::string pattern, sdk::RouteHandler handler,
-                 std::vector<std::string> roles, std::string summary, std::string tag,
-                 json example = nullptr) {
-    docs.describe(method, pattern, {std::move(summary), std::move(tag), std::move(example)});
-    router.add({method, std::move(pattern), std::move(handler),
-                sdk::RouteOptions::for_roles(std::move(roles)), "host"});
-  };
+  domain::RouteTable table(router, docs);
   CaseService* s = &service;
 
   // Persons
-  add(HttpMethod::kPost, "/api/v1/persons",
-      writing([s](const Context& c, const HttpRequest&, const json& b) {
-        return s->create_person(c, b);
-      }),
-      kCaseWork, "Record a participant (duplicate check across organisations)", "persons",
-      {{"given_names", "Amina"},
-       {"family_name", "Haddad"},
-       {"date_of_birth", "1990-04-12"},
-       {"nationalities", {"SY"}},
-       {"languages", {"ar", "de"}},
-       {"town", "Rheine"},
-       {"residence_status", "residence_permit"},
-       {"arrival_date", "2023-09-01"}});
-  add(HttpMethod::kGet, "/api/v1/persons/{id}",
-      reading(
-          [s](const Context& c, const HttpRequest& r) { return s->get_person(c, param(r, "id")); }),
-      kCaseReaders, "Read a participant", "persons");
-  add(HttpMethod::kGet, "/api/v1/persons/{id}/participations",
-      reading([s](const Context& c, const HttpRequest& r) {
-        return s->list_participations(c, param(r, "id"));
-      }),
-      kCaseReaders, "Programme participations of a participant", "persons");
-  add(HttpMethod::kPost, "/api/v1/persons/{id}/participations",
-      writing([s](const Context& c, const HttpRequest& r, const json& b) {
-        return s->add_participation(c, param(r, "id"), b);
-      }),
-      kCaseWork, "Record a programme participation (double-funding check)", "persons",
-      {{"programme", "gemeinsam_klappts"}, {"started_on", "2026-01-05"}});
-  add(HttpMethod::kPost, "/api/v1/persons/{id}/funding-overrides",
-      writing([s](const Context& c, const HttpRequest& r, const json& b) {
-        return s->grant_funding_override(c, param(r, "id"), b);
-      }),
-      {"coordinator"}, "Coordinator override of the double-funding rule, with justification",
-      "persons", {{"justification", "Participation management ends this month; hand-over agreed"}});
+  table.add(HttpMethod::kPost, "/api/v1/persons",
+            writing([s](const Context& c, const HttpRequest&, const json& b) {
+              return s->create_person(c, b);
+            }),
+            kCaseWork, "Record a participant (duplicate check across organisations)", "persons",
+            {{"given_names", "Amina"},
+             {"family_name", "Haddad"},
+             {"date_of_birth", "1990-04-12"},
+             {"nationalities", {"SY"}},
+             {"languages", {"ar", "de"}},
+             {"town", "Rheine"},
+             {"residence_status", "residence_permit"},
+             {"arrival_date", "2023-09-01"}});
+  table.add(HttpMethod::kGet, "/api/v1/persons/{id}",
+            reading([s](const Context& c, const HttpRequest& r) {
+              return s->get_person(c, param(r, "id"));
+            }),
+            kCaseReaders, "Read a participant", "persons");
+  table.add(HttpMethod::kGet, "/api/v1/persons/{id}/participations",
+            reading([s](const Context& c, const HttpRequest& r) {
+              return s->list_participations(c, param(r, "id"));
+            }),
+            kCaseReaders, "Programme participations of a participant", "persons");
+  table.add(HttpMethod::kPost, "/api/v1/persons/{id}/participations",
+            writing([s](const Context& c, const HttpRequest& r, const json& b) {
+              return s->add_participation(c, param(r, "id"), b);
+            }),
+            kCaseWork, "Record a programme participation (double-funding check)", "persons",
+            {{"programme", "gemeinsam_klappts"}, {"started_on", "2026-01-05"}});
+  table.add(HttpMethod::kPost, "/api/v1/persons/{id}/funding-overrides",
+            writing([s](const Context& c, const HttpRequest& r, const json& b) {
+              return s->grant_funding_override(c, param(r, "id"), b);
+            }),
+            {"coordinator"}, "Coordinator override of the double-funding rule, with justification",
+            "persons",
+            {{"justification", "Participation management ends this month; hand-over agreed"}});
 
   // Cases
-  add(HttpMethod::kPost, "/api/v1/cases",
-      writing(
-          [s](const Context& c, const HttpRequest&, const json& b) { return s->open_case(c, b); }),
-      kCaseWork, "Open a case for a participant", "cases", {{"person_id", "per_…"}});
-  add(HttpMethod::kGet, "/api/v1/cases",
-      reading([s](const Context& c, const HttpRequest& r) -> Result<Reply> {
-        auto filter = case_filter(r);
-        if (!filter) return filter.problem();
-        return s->list_cases(c, filter.value());
-      }),
-      kCaseReaders,
-      "List readable cases; filters phase, town, case_manager, overdue; cursor pagination",
-      "cases");
-  add(HttpMethod::kGet, "/api/v1/cases/{id}", reading([s](const Context& c, const HttpRequest& r) {
-        return s->get_case(c, param(r, "id"));
-      }),
-      kCaseReaders, "Read a case (ETag = version)", "cases");
-  add(HttpMethod::kPost, "/api/v1/cases/{id}/transitions",
-      writing([s](const Context& c, const HttpRequest& r, const json& b) {
-        return s->transition(c, param(r, "id"), b);
-      }),
-      kCaseWork, "Move a case to another phase (409 lists the allowed ones)", "cases",
-      {{"to", "assessment"}});
-  add(HttpMethod::kGet, "/api/v1/cases/{id}/assessments",
-      reading([s](const Context& c, const HttpRequest& r) {
-        return s->list_assessments(c, param(r, "id"));
-      }),
-      kCaseReaders, "Assessments and re-assessments of a case, oldest first", "cases");
-  add(HttpMethod::kPost, "/api/v1/cases/{id}/assessments",
+  table.add(HttpMethod::kPost, "/api/v1/cases",
+            writing([s](const Context& c, const HttpRequest&, const json& b) {
+              return s->open_case(c, b);
+            }),
+            kCaseWork, "Open a case for a participant", "cases", {{"person_id", "per_…"}});
+  table.add(HttpMethod::kGet, "/api/v1/cases",
+            reading([s](const Context& c, const HttpRequest& r) -> Result<Reply> {
+              auto filter = case_filter(r);
+              if (!filter) return filter.problem();
+              return s->list_cases(c, filter.value());
+            }),
+            kCaseReaders,
+            "List readable cases; filters phase, town, case_manager, overdue; cursor pagination",
+            "cases");
+  table.add(HttpMethod::kGet, "/api/v1/cases/{id}",
+            reading([s](const Context& c, const HttpRequest& r) {
+              return s->get_case(c, param(r, "id"));
+            }),
+            kCaseReaders, "Read a case (ETag = version)", "cases");
+  table.add(HttpMethod::kPost, "/api/v1/cases/{id}/transitions",
+            writing([s](const Context& c, const HttpRequest& r, const json& b) {
+              return s->transition(c, param(r, "id"), b);
+            }),
+            kCaseWork, "Move a case to another phase (409 lists the allowed ones)", "cases",
+            {{"to", "assessment"}});
+  table.add(HttpMethod::kGet, "/api/v1/cases/{id}/assessments",
+            reading([s](const Context& c, const HttpRequest& r) {
+              return s->list_assessments(c, param(r, "id"));
+            }),
+            kCaseReaders, "Assessments and re-assessments of a case, oldest first", "cases");
+  table.add(
+      HttpMethod::kPost, "/api/v1/cases/{id}/assessments",
       writing([s](const Context& c, const HttpRequest& r, const json& b) {
         return s->record_assessment(c, param(r, "id"), b);
       }),
       kCaseWork, "Record an assessment over the life domains", "cases",
       {{"domains", {{{"life_domain", "language"}, {"need_level", "high"}, {"summary", "A1"}}}}});
-  add(HttpMethod::kGet, "/api/v1/cases/{id}/goals",
-      reading(
-          [s](const Context& c, const HttpRequest& r) { return s->list_goals(c, param(r, "id")); }),
-      kCaseReaders, "Goals of the integration agreement", "cases");
-  add(HttpMethod::kPost, "/api/v1/cases/{id}/goals",
+  table.add(HttpMethod::kGet, "/api/v1/cases/{id}/goals",
+            reading([s](const Context& c, const HttpRequest& r) {
+              return s->list_goals(c, param(r, "id"));
+            }),
+            kCaseReaders, "Goals of the integration agreement", "cases");
+  table.add(
+      HttpMethod::kPost, "/api/v1/cases/{id}/goals",
       writing([s](const Context& c, const HttpRequest& r, const json& b) {
         return s->add_goal(c, param(r, "id"), b);
       }),
       kCaseWork, "Agree a goal", "cases",
       {{"life_domain", "language"}, {"description", "B1 certificate"}, {"due_date", "2027-06-30"}});
-  add(HttpMethod::kPatch, "/api/v1/cases/{id}/goals/{goal_id}",
-      writing([s](const Context& c, const HttpRequest& r, const json& b) {
-        return s->update_goal(c, param(r, "id"), param(r, "goal_id"), b);
-      }),
-      kCaseWork, "Change a goal's status, description or due date", "cases",
-      {{"status", "achieved"}});
-  add(HttpMethod::kGet, "/api/v1/cases/{id}/tasks",
-      reading(
-          [s](const Context& c, const HttpRequest& r) { return s->list_tasks(c, param(r, "id")); }),
-      kCaseReaders, "Follow-up tasks of a case", "cases");
-  add(HttpMethod::kPost, "/api/v1/cases/{id}/tasks",
-      writing([s](const Context& c, const HttpRequest& r, const json& b) {
-        return s->add_task(c, param(r, "id"), b);
-      }),
-      kCaseWork, "Add a follow-up task", "cases",
-      {{"description", "Ask the language school for a place"}, {"due_date", "2026-12-15"}});
-  add(HttpMethod::kPatch, "/api/v1/cases/{id}/tasks/{task_id}",
-      writing([s](const Context& c, const HttpRequest& r, const json& b) {
-        return s->update_task(c, param(r, "id"), param(r, "task_id"), b);
-      }),
-      kCaseWork, "Mark a task done or open", "cases", {{"done", true}});
-  add(HttpMethod::kGet, "/api/v1/cases/{id}/notes",
-      reading(
-          [s](const Context& c, const HttpRequest& r) { return s->list_notes(c, param(r, "id")); }),
-      kCaseReaders, "Timeline of notes and contacts", "cases");
-  add(HttpMethod::kPost, "/api/v1/cases/{id}/notes",
-      writing([s](const Context& c, const HttpRequest& r, const json& b) {
-        return s->add_note(c, param(r, "id"), b);
-      }),
-      kCaseWork, "Add a note or contact to the timeline", "cases",
-      {{"occurred_on", "2026-11-20"}, {"kind", "meeting"}, {"text", "First meeting"}});
+  table.add(HttpMethod::kPatch, "/api/v1/cases/{id}/goals/{goal_id}",
+            writing([s](const Context& c, const HttpRequest& r, const json& b) {
+              return s->update_goal(c, param(r, "id"), param(r, "goal_id"), b);
+            }),
+            kCaseWork, "Change a goal's status, description or due date", "cases",
+            {{"status", "achieved"}});
+  table.add(HttpMethod::kGet, "/api/v1/cases/{id}/tasks",
+            reading([s](const Context& c, const HttpRequest& r) {
+              return s->list_tasks(c, param(r, "id"));
+            }),
+            kCaseReaders, "Follow-up tasks of a case", "cases");
+  table.add(HttpMethod::kPost, "/api/v1/cases/{id}/tasks",
+            writing([s](const Context& c, const HttpRequest& r, const json& b) {
+              return s->add_task(c, param(r, "id"), b);
+            }),
+            kCaseWork, "Add a follow-up task", "cases",
+            {{"description", "Ask the language school for a place"}, {"due_date", "2026-12-15"}});
+  table.add(HttpMethod::kPatch, "/api/v1/cases/{id}/tasks/{task_id}",
+            writing([s](const Context& c, const HttpRequest& r, const json& b) {
+              return s->update_task(c, param(r, "id"), param(r, "task_id"), b);
+            }),
+            kCaseWork, "Mark a task done or open", "cases", {{"done", true}});
+  table.add(HttpMethod::kGet, "/api/v1/cases/{id}/notes",
+            reading([s](const Context& c, const HttpRequest& r) {
+              return s->list_notes(c, param(r, "id"));
+            }),
+            kCaseReaders, "Timeline of notes and contacts", "cases");
+  table.add(HttpMethod::kPost, "/api/v1/cases/{id}/notes",
+            writing([s](const Context& c, const HttpRequest& r, const json& b) {
+              return s->add_note(c, param(r, "id"), b);
+            }),
+            kCaseWork, "Add a note or contact to the timeline", "cases",
+            {{"occurred_on", "2026-11-20"}, {"kind", "meeting"}, {"text", "First meeting"}});
 
   // Tasks across cases
-  add(HttpMethod::kGet, "/api/v1/tasks",
-      reading([s](const Context& c, const HttpRequest& r) -> Result<Reply> {
-        std::string due_before = domain::today();
-        for (const auto& [key, value] : r.query) {
-          if (key != "due_before") {
-            return Problem{400, "unknown_parameter", "unknown query parameter", key, nullptr};
-          }
-          if (!domain::is_date(value)) {
-            return Problem::bad_request("due_before", "must be a date YYYY-MM-DD");
-          }
-          due_before = value;
-        }
-        return s->tasks_due(c, due_before);
-      }),
-      kCaseReaders, "Open tasks due before a date (default today)", "tasks");
-  add(HttpMethod::kGet, "/api/v1/tasks/overdue",
+  table.add(HttpMethod::kGet, "/api/v1/tasks",
+            reading([s](const Context& c, const HttpRequest& r) -> Result<Reply> {
+              std::string due_before = domain::today();
+              for (const auto& [key, value] : r.query) {
+                if (key != "due_before") {
+                  return Problem{400, "unknown_parameter", "unknown query parameter", key, nullptr};
+                }
+                if (!domain::is_date(value)) {
+                  return Problem::bad_request("due_before", "must be a date YYYY-MM-DD");
+                }
+                due_before = value;
+              }
+              return s->tasks_due(c, due_before);
+            }),
+            kCaseReaders, "Open tasks due before a date (default today)", "tasks");
+  table.add(
+      HttpMethod::kGet, "/api/v1/tasks/overdue",
       reading([s](const Context& c, const HttpRequest&) { return s->overdue_by_case_manager(c); }),
       kCaseReaders, "Overdue tasks grouped by case manager", "tasks");
 
   // Audit
-  add(
+  table.add(
       HttpMethod::kGet, "/api/v1/audit",
       [&store](const HttpRequest& r) -> HttpResponse {
         audit::Query query;

@@ -5,15 +5,21 @@
 #include <sstream>
 
 #include "cases/policy.hpp"
+#include "cases/records.hpp"
 #include "domain/catalog.hpp"
 #include "domain/validation.hpp"
 
 namespace kim::cases {
 
+using domain::check;
+using domain::fail;
 using domain::FieldReader;
+using domain::make_event;
+using domain::new_id;
 using domain::Problem;
 using domain::ProblemError;
 using domain::Result;
+using domain::run_hooks;
 using nlohmann::json;
 using store::Connection;
 using store::SqlValue;
@@ -24,104 +30,11 @@ constexpr std::size_t kNameMax = 100;
 constexpr std::size_t kTextMax = 10000;
 constexpr std::size_t kSummaryMax = 2000;
 
-std::string new_id(const char* prefix) {
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string id = prefix;
-  id += '_';
-  for (int half = 0; half < 2; ++half) {
-    std::uint64_t value = generator();
-    for (int i = 0; i < 16; ++i, value >>= 4)
-      id.push_back(kDigits[value & 0xf]);
-  }
-  return id;
-}
-
-[[noreturn]] void fail(Problem problem) {
-  throw ProblemError(std::move(problem));
-}
-
-void check(const FieldReader& reader) {
-  if (reader.problem()) fail(*reader.problem());
-}
-
-// One row of a case with what the policy needs.
-struct CaseRow {
-  std::string id;
-  std::string person_id;
-  std::string phase;
-  std::int64_t version = 0;
-  CaseOwnership ownership;
-};
-
-CaseRow load_case(Connection& db, const Context& ctx, const std::string& case_id, Access needed) {
-  auto rows = db.query(
-      "SELECT c.id, c.person_id, c.phase, c.version, c.organisation_id, c.case_manager_id, "
-      "coalesce(o.supervisor_id, 0) AS supervisor_id, o.team_access FROM cases c "
-      "JOIN organisations o ON o.id = c.organisation_id WHERE c.id = ?",
-      {case_id});
-  if (rows.empty()) fail(Problem::not_found("case " + case_id));
-  const auto& row = rows.front();
-  CaseRow result{row["id"], row["person_id"], row["phase"], row["version"],
-                 CaseOwnership{row["organisation_id"], row["case_manager_id"], row["supervisor_id"],
-                               row["team_access"].get<int>() == 1}};
-  Access access = case_access(ctx.actor.principal, result.ownership);
-  if (access == Access::kNone) fail(Problem::not_found("case " + case_id));
-  if (needed == Access::kWrite && access != Access::kWrite) {
-    fail(Problem::forbidden("only the case's case manager changes a case; coordinators read"));
-  }
-  return result;
-}
-
-// Optimistic concurrency: a write that names a version must name the current one.
-void check_version(const Context& ctx, const CaseRow& row) {
-  if (ctx.if_match && *ctx.if_match != row.version) {
-    fail(Problem{412,
-                 "precondition_failed",
-                 "the case changed since version " + std::to_string(*ctx.if_match) + " (now " +
-                     std::to_string(row.version) + "); reload it and try again",
-                 {},
-                 json{{"current_version", row.version}}});
-  }
-}
-
-std::int64_t bump_version(Connection& db, const std::string& case_id) {
-  db.execute("UPDATE cases SET version = version + 1, updated_at = ? WHERE id = ?",
-             {domain::now_timestamp(), case_id});
-  return db.query("SELECT version FROM cases WHERE id = ?", {case_id})[0]["version"];
-}
-
-void require_open(const CaseRow& row, const char* what) {
-  if (row.phase == "closed") {
-    fail(Problem::conflict("case_closed",
-                           std::string(what) + " needs an open case; reopen it first"));
-  }
-}
-
-sdk::Event make_event(const std::string& type, json payload) {
-  sdk::Event event;
-  event.type = type;
-  event.payload = std::move(payload);
-  event.source = "host";
-  return event;
-}
-
-void run_hooks(events::EventBus& bus, const sdk::Event& event) {
-  auto verdict = bus.run_hooks(event);
-  if (!verdict.allowed) {
-    fail(Problem{422, "vetoed", "refused by a plugin: " + verdict.reason, {}, nullptr});
-  }
-}
-
 std::vector<std::string> allowed_transitions(const std::string& phase) {
   if (phase == "closed") return {"assessment"};  // reopen
   auto next = domain::next_phases(phase);
   next.push_back("closed");
   return next;
-}
-
-json parse_json_column(const json& value) {
-  return value.is_string() ? json::parse(value.get<std::string>()) : json::array();
 }
 
 json person_json(const json& row) {
@@ -130,12 +43,13 @@ json person_json(const json& row) {
                  {"family_name", row["family_name"]},
                  {"date_of_birth", row["date_of_birth"]},
                  {"gender", row["gender"]},
-                 {"nationalities", parse_json_column(row["nationalities"])},
-                 {"languages", parse_json_column(row["languages"])},
+                 {"nationalities", domain::json_column(row["nationalities"])},
+                 {"languages", domain::json_column(row["languages"])},
                  {"town", row["town"]},
                  {"residence_status", row["residence_status"]},
                  {"arrival_date", row["arrival_date"]},
-                 {"household", parse_json_column(row["household"])},
+                 {"household", domain::json_column(row["household"])},
+                 {"contact", json::parse(row["contact"].get<std::string>())},
                  {"organisation", row["organisation"]},
                  {"created_at", row["created_at"]}};
   return person;
@@ -202,20 +116,6 @@ std::string readable_person_condition(const sdk::Principal& principal,
   return sql;
 }
 
-json load_person(Connection& db, const Context& ctx, const std::string& person_id) {
-  std::vector<SqlValue> params{person_id};
-  std::string sql =
-      "SELECT p.*, po.slug AS organisation FROM persons p "
-      "JOIN organisations po ON po.id = p.organisation_id WHERE p.id = ? AND " +
-      readable_person_condition(ctx.actor.principal, params);
-  auto rows = db.query(sql, params);
-  if (rows.empty()) fail(Problem::not_found("person " + person_id));
-  return rows.front();
-}
-
-// A person may have one open KIM case, and none while in a programme that excludes it (no double
-// funding) unless a coordinator granted an override no case has used yet. Returns that override's
-// id (or null). `ignore_case_id` is the case being reopened.
 SqlValue check_admission(Connection& db, const std::string& person_id,
                          const std::string& ignore_case_id) {
   auto open = db.query(
@@ -258,48 +158,86 @@ SqlValue check_admission(Connection& db, const std::string& person_id,
   return override_id;
 }
 
+}  // namespace
+
+CaseRow load_case(Connection& db, const Context& ctx, const std::string& case_id, Access needed) {
+  auto rows = db.query(
+      "SELECT c.id, c.person_id, c.phase, c.version, c.organisation_id, c.case_manager_id, "
+      "coalesce(o.supervisor_id, 0) AS supervisor_id, o.team_access FROM cases c "
+      "JOIN organisations o ON o.id = c.organisation_id WHERE c.id = ?",
+      {case_id});
+  if (rows.empty()) fail(Problem::not_found("case " + case_id));
+  const auto& row = rows.front();
+  CaseRow result{row["id"], row["person_id"], row["phase"], row["version"],
+                 CaseOwnership{row["organisation_id"], row["case_manager_id"], row["supervisor_id"],
+                               row["team_access"].get<int>() == 1}};
+  Access access = case_access(ctx.actor.principal, result.ownership);
+  if (access == Access::kNone) fail(Problem::not_found("case " + case_id));
+  if (needed == Access::kWrite && access != Access::kWrite) {
+    fail(Problem::forbidden("only the case's case manager changes a case; coordinators read"));
+  }
+  return result;
+}
+
+// Optimistic concurrency: a write that names a version must name the current one.
+void check_version(const Context& ctx, const CaseRow& row) {
+  if (ctx.if_match && *ctx.if_match != row.version) {
+    fail(Problem{412,
+                 "precondition_failed",
+                 "the case changed since version " + std::to_string(*ctx.if_match) + " (now " +
+                     std::to_string(row.version) + "); reload it and try again",
+                 {},
+                 json{{"current_version", row.version}}});
+  }
+}
+
+std::int64_t bump_version(Connection& db, const std::string& case_id) {
+  db.execute("UPDATE cases SET version = version + 1, updated_at = ? WHERE id = ?",
+             {domain::now_timestamp(), case_id});
+  return db.query("SELECT version FROM cases WHERE id = ?", {case_id})[0]["version"];
+}
+
+void require_open(const CaseRow& row, const char* what) {
+  if (row.phase == "closed") {
+    fail(Problem::conflict("case_closed",
+                           std::string(what) + " needs an open case; reopen it first"));
+  }
+}
+
+json load_person(Connection& db, const Context& ctx, const std::string& person_id) {
+  std::vector<SqlValue> params{person_id};
+  std::string sql =
+      "SELECT p.*, po.slug AS organisation FROM persons p "
+      "JOIN organisations po ON po.id = p.organisation_id WHERE p.id = ? AND " +
+      readable_person_condition(ctx.actor.principal, params);
+  auto rows = db.query(sql, params);
+  if (rows.empty()) fail(Problem::not_found("person " + person_id));
+  return rows.front();
+}
+
+// A person may have one open KIM case, and none while in a programme that excludes it (no double
+// funding) unless a coordinator granted an override no case has used yet. Returns that override's
+// id (or null). `ignore_case_id` is the case being reopened.
 void require_case_manager(const Context& ctx) {
   if (ctx.actor.principal.role != "case_manager" || ctx.actor.principal.organisation_id == 0) {
     fail(Problem::forbidden("only case managers do this"));
   }
 }
 
-}  // namespace
-
-template <class Work>
-Result<Reply> CaseService::write(Work&& work) {
-  std::vector<sdk::Event> events;
-  try {
-    Reply reply = store_.write([&](Connection& db) {
-      events.clear();
-      return work(db, events);
-    });
-    for (const auto& event : events)
-      events_.publish(event);  // after commit only
-    return reply;
-  } catch (const ProblemError& e) {
-    return e.problem();
-  }
-}
-
-template <class Work>
-Result<Reply> CaseService::read(const Context& ctx, Work&& work) {
-  std::vector<audit::Entry> entries;
-  Reply reply;
-  try {
-    reply = store_.read([&](Connection& db) { return work(db, entries); });
-  } catch (const ProblemError& e) {
-    return e.problem();
-  }
-  // The reads are recorded durably before any personal data leaves the host.
-  if (entries.empty()) return reply;
-  store_.write([&](Connection& db) { audit::append_all(db, ctx.actor, entries); });
-  return reply;
+std::string add_timeline_note(Connection& db, const std::string& case_id,
+                              const std::string& occurred_on, const std::string& kind,
+                              const std::string& text, std::int64_t author_id) {
+  const std::string id = new_id("note");
+  db.execute(
+      "INSERT INTO notes(id, case_id, occurred_on, kind, text, author_id, created_at) VALUES "
+      "(?,?,?,?,?,?,?)",
+      {id, case_id, occurred_on, kind, text, author_id, domain::now_timestamp()});
+  return id;
 }
 
 Result<Reply> CaseService::list_part(const Context& ctx, const std::string& case_id,
                                      const char* object_type, const std::string& sql) {
-  return read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
     auto row = load_case(db, ctx, case_id, Access::kRead);
     auto items = db.query(sql, {case_id});
     audit.push_back({"list", object_type, case_id, case_id});
@@ -365,7 +303,7 @@ std::string CaseService::name_key(const std::string& given_names, const std::str
 // ---- persons ----------------------------------------------------------------------------------
 
 Result<Reply> CaseService::create_person(const Context& ctx, const json& body) {
-  return write([&](Connection& db, std::vector<sdk::Event>&) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>&) {
     require_case_manager(ctx);
     FieldReader in(body);
     auto given = in.text("given_names", kNameMax);
@@ -384,6 +322,12 @@ Result<Reply> CaseService::create_person(const Context& ctx, const json& body) {
       auto relation = member.choice("relation", domain::household_relations());
       auto year = member.integer("birth_year", 1900, 2200);
       if (!member.problem()) household.push_back({{"relation", *relation}, {"birth_year", *year}});
+    });
+    json contact = json::object();
+    in.object("contact", [&](FieldReader& fields) {
+      for (const char* key : {"address", "phone", "email"}) {
+        if (auto value = fields.optional_text(key, kNameMax * 2)) contact[key] = *value;
+      }
     });
     auto confirm_new = in.boolean("confirm_new_person", false);
     in.finish();
@@ -413,11 +357,11 @@ Result<Reply> CaseService::create_person(const Context& ctx, const json& body) {
     const std::string now = domain::now_timestamp();
     db.execute(
         "INSERT INTO persons(id, given_names, family_name, name_key, date_of_birth, gender, "
-        "nationalities, languages, town, residence_status, arrival_date, household, "
-        "organisation_id, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "nationalities, languages, town, residence_status, arrival_date, household, contact, "
+        "organisation_id, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         {id, given, family, key, *birth, gender ? SqlValue(*gender) : SqlValue(nullptr),
          json(nationalities).dump(), json(languages).dump(), *town, *status,
-         arrival ? SqlValue(*arrival) : SqlValue(nullptr), household.dump(),
+         arrival ? SqlValue(*arrival) : SqlValue(nullptr), household.dump(), contact.dump(),
          ctx.actor.principal.organisation_id, ctx.actor.principal.user_id, now});
     for (const auto& candidate : candidates) {
       db.execute(
@@ -431,7 +375,7 @@ Result<Reply> CaseService::create_person(const Context& ctx, const json& body) {
 }
 
 Result<Reply> CaseService::get_person(const Context& ctx, const std::string& person_id) {
-  return read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
     auto row = load_person(db, ctx, person_id);
     audit.push_back({"read", "person", person_id, ""});
     return Reply{200, person_json(row), std::nullopt};
@@ -440,7 +384,7 @@ Result<Reply> CaseService::get_person(const Context& ctx, const std::string& per
 
 Result<Reply> CaseService::add_participation(const Context& ctx, const std::string& person_id,
                                              const json& body) {
-  return write([&](Connection& db, std::vector<sdk::Event>&) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>&) {
     require_case_manager(ctx);
     load_person(db, ctx, person_id);
     FieldReader in(body);
@@ -469,7 +413,7 @@ Result<Reply> CaseService::add_participation(const Context& ctx, const std::stri
 }
 
 Result<Reply> CaseService::list_participations(const Context& ctx, const std::string& person_id) {
-  return read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
     load_person(db, ctx, person_id);
     auto rows = db.query(
         "SELECT id, programme, started_on, ended_on FROM programme_participations WHERE "
@@ -486,7 +430,7 @@ Result<Reply> CaseService::list_participations(const Context& ctx, const std::st
 
 Result<Reply> CaseService::grant_funding_override(const Context& ctx, const std::string& person_id,
                                                   const json& body) {
-  return write([&](Connection& db, std::vector<sdk::Event>&) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>&) {
     if (ctx.actor.principal.role != "coordinator") {
       fail(Problem::forbidden("only a coordinator may override the double-funding rule"));
     }
@@ -514,7 +458,7 @@ Result<Reply> CaseService::grant_funding_override(const Context& ctx, const std:
 // ---- cases ------------------------------------------------------------------------------------
 
 Result<Reply> CaseService::open_case(const Context& ctx, const json& body) {
-  return write([&](Connection& db, std::vector<sdk::Event>& events) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>& events) {
     require_case_manager(ctx);
     FieldReader in(body);
     auto person_id = in.text("person_id", 64);
@@ -560,7 +504,7 @@ Result<Reply> CaseService::open_case(const Context& ctx, const json& body) {
     auto event = make_event(
         "case.opened",
         {{"case_id", id}, {"organisation_id", me.organisation_id}, {"phase", start_phase}});
-    run_hooks(events_, event);
+    run_hooks(tx_.events(), event);
     events.push_back(event);
     audit::append(db, ctx.actor, {"create", "case", id, id});
     return Reply{201, read_case(db, id), 1};
@@ -568,7 +512,7 @@ Result<Reply> CaseService::open_case(const Context& ctx, const json& body) {
 }
 
 Result<Reply> CaseService::get_case(const Context& ctx, const std::string& case_id) {
-  return read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
     auto row = load_case(db, ctx, case_id, Access::kRead);
     audit.push_back({"read", "case", case_id, case_id});
     return Reply{200, read_case(db, case_id), row.version};
@@ -576,7 +520,7 @@ Result<Reply> CaseService::get_case(const Context& ctx, const std::string& case_
 }
 
 Result<Reply> CaseService::list_cases(const Context& ctx, const CaseFilter& filter) {
-  return read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
     auto access = readable_cases(ctx.actor.principal);
     std::string sql = std::string(kCaseSelect) + "WHERE " + access.sql + " AND c.rowid > ?";
     std::vector<SqlValue> params = access.params;
@@ -617,7 +561,7 @@ Result<Reply> CaseService::list_cases(const Context& ctx, const CaseFilter& filt
 
 Result<Reply> CaseService::transition(const Context& ctx, const std::string& case_id,
                                       const json& body) {
-  return write([&](Connection& db, std::vector<sdk::Event>& events) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>& events) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     FieldReader in(body);
     auto to = in.choice("to", domain::phases());
@@ -698,11 +642,11 @@ Result<Reply> CaseService::transition(const Context& ctx, const std::string& cas
                                           {"from", row.phase},
                                           {"to", *to},
                                           {"organisation_id", row.ownership.organisation_id}});
-    run_hooks(events_, changed);
+    run_hooks(tx_.events(), changed);
     events.push_back(changed);
     if (*to == "closed") {
       auto closed = make_event("case.closed", {{"case_id", case_id}, {"reason", *reason}});
-      run_hooks(events_, closed);
+      run_hooks(tx_.events(), closed);
       events.push_back(closed);
     }
     audit::append(db, ctx.actor, {"transition", "case", case_id, case_id});
@@ -714,7 +658,7 @@ Result<Reply> CaseService::transition(const Context& ctx, const std::string& cas
 
 Result<Reply> CaseService::record_assessment(const Context& ctx, const std::string& case_id,
                                              const json& body) {
-  return write([&](Connection& db, std::vector<sdk::Event>& events) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>& events) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     FieldReader in(body);
     std::vector<std::tuple<std::string, std::string, std::string>> domains;
@@ -759,7 +703,7 @@ Result<Reply> CaseService::record_assessment(const Context& ctx, const std::stri
     auto version = bump_version(db, case_id);
     auto event = make_event("case.assessment_recorded",
                             {{"case_id", case_id}, {"assessment_id", id}, {"kind", kind}});
-    run_hooks(events_, event);
+    run_hooks(tx_.events(), event);
     events.push_back(event);
     audit::append(db, ctx.actor, {"create", "assessment", id, case_id});
     json out_domains = json::array();
@@ -773,7 +717,7 @@ Result<Reply> CaseService::record_assessment(const Context& ctx, const std::stri
 }
 
 Result<Reply> CaseService::list_assessments(const Context& ctx, const std::string& case_id) {
-  return read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
     auto row = load_case(db, ctx, case_id, Access::kRead);
     auto assessments = db.query(
         "SELECT a.id, a.kind, a.recorded_at, u.name AS recorded_by FROM assessments a JOIN users "
@@ -792,7 +736,7 @@ Result<Reply> CaseService::list_assessments(const Context& ctx, const std::strin
 
 Result<Reply> CaseService::add_goal(const Context& ctx, const std::string& case_id,
                                     const json& body) {
-  return write([&](Connection& db, std::vector<sdk::Event>& events) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>& events) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     FieldReader in(body);
     auto life_domain = in.choice("life_domain", domain::life_domains());
@@ -816,7 +760,7 @@ Result<Reply> CaseService::add_goal(const Context& ctx, const std::string& case_
     auto version = bump_version(db, case_id);
     auto event = make_event("case.goal_set",
                             {{"case_id", case_id}, {"goal_id", id}, {"life_domain", *life_domain}});
-    run_hooks(events_, event);
+    run_hooks(tx_.events(), event);
     events.push_back(event);
     audit::append(db, ctx.actor, {"create", "goal", id, case_id});
     return Reply{201, db.query(std::string(kGoalSelect) + "WHERE id = ?", {id})[0], version};
@@ -825,7 +769,7 @@ Result<Reply> CaseService::add_goal(const Context& ctx, const std::string& case_
 
 Result<Reply> CaseService::update_goal(const Context& ctx, const std::string& case_id,
                                        const std::string& goal_id, const json& body) {
-  return write([&](Connection& db, std::vector<sdk::Event>& events) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>& events) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     auto goals =
         db.query("SELECT status FROM goals WHERE id = ? AND case_id = ?", {goal_id, case_id});
@@ -855,7 +799,7 @@ Result<Reply> CaseService::update_goal(const Context& ctx, const std::string& ca
                             {{"case_id", case_id},
                              {"goal_id", goal_id},
                              {"status", status.value_or(goals[0]["status"].get<std::string>())}});
-    run_hooks(events_, event);
+    run_hooks(tx_.events(), event);
     events.push_back(event);
     audit::append(db, ctx.actor, {"update", "goal", goal_id, case_id});
     return Reply{200, db.query(std::string(kGoalSelect) + "WHERE id = ?", {goal_id})[0], version};
@@ -869,7 +813,7 @@ Result<Reply> CaseService::list_goals(const Context& ctx, const std::string& cas
 
 Result<Reply> CaseService::add_task(const Context& ctx, const std::string& case_id,
                                     const json& body) {
-  return write([&](Connection& db, std::vector<sdk::Event>&) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>&) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     FieldReader in(body);
     auto description = in.text("description", kSummaryMax);
@@ -897,7 +841,7 @@ Result<Reply> CaseService::add_task(const Context& ctx, const std::string& case_
 
 Result<Reply> CaseService::update_task(const Context& ctx, const std::string& case_id,
                                        const std::string& task_id, const json& body) {
-  return write([&](Connection& db, std::vector<sdk::Event>&) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>&) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     if (db.query("SELECT 1 FROM tasks WHERE id = ? AND case_id = ?", {task_id, case_id}).empty()) {
       fail(Problem::not_found("task " + task_id));
@@ -922,7 +866,7 @@ Result<Reply> CaseService::list_tasks(const Context& ctx, const std::string& cas
 
 Result<Reply> CaseService::add_note(const Context& ctx, const std::string& case_id,
                                     const json& body) {
-  return write([&](Connection& db, std::vector<sdk::Event>&) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>&) {
     auto row = load_case(db, ctx, case_id, Access::kWrite);
     FieldReader in(body);
     auto occurred = in.date("occurred_on");
@@ -932,12 +876,8 @@ Result<Reply> CaseService::add_note(const Context& ctx, const std::string& case_
     check(in);
     if (*occurred > domain::today()) fail(Problem::bad_request("occurred_on", "is in the future"));
     check_version(ctx, row);
-    const std::string id = new_id("note");
-    db.execute(
-        "INSERT INTO notes(id, case_id, occurred_on, kind, text, author_id, created_at) VALUES "
-        "(?,?,?,?,?,?,?)",
-        {id, case_id, *occurred, *kind, text, ctx.actor.principal.user_id,
-         domain::now_timestamp()});
+    const std::string id =
+        add_timeline_note(db, case_id, *occurred, *kind, text, ctx.actor.principal.user_id);
     auto version = bump_version(db, case_id);
     audit::append(db, ctx.actor, {"create", "note", id, case_id});
     return Reply{
@@ -953,7 +893,7 @@ Result<Reply> CaseService::list_notes(const Context& ctx, const std::string& cas
 }
 
 Result<Reply> CaseService::tasks_due(const Context& ctx, const std::string& due_before) {
-  return read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
     auto access = readable_cases(ctx.actor.principal);
     std::string sql =
         "SELECT t.id, t.case_id, t.goal_id, t.description, t.due_date, t.assignee_id, u.name AS "

@@ -13,21 +13,14 @@
 
 #include "audit/audit_log.hpp"
 #include "domain/problem.hpp"
+#include "domain/service_support.hpp"
 #include "events/event_bus.hpp"
 #include "store/store.hpp"
 
 namespace kim::cases {
 
-struct Context {
-  audit::Actor actor;
-  std::optional<std::int64_t> if_match;  // the case version the caller last saw
-};
-
-struct Reply {
-  int status = 200;
-  nlohmann::json body;
-  std::optional<std::int64_t> version;  // the case's version after the operation (ETag)
-};
+using domain::Context;
+using domain::Reply;
 
 struct CaseFilter {
   std::optional<std::string> phase;
@@ -40,7 +33,7 @@ struct CaseFilter {
 
 class CaseService {
  public:
-  CaseService(store::Store& store, events::EventBus& events) : store_(store), events_(events) {}
+  CaseService(store::Store& store, events::EventBus& events) : tx_(store, events) {}
 
   domain::Result<Reply> create_person(const Context& ctx, const nlohmann::json& body);
   domain::Result<Reply> get_person(const Context& ctx, const std::string& person_id);
@@ -84,16 +77,11 @@ class CaseService {
   static std::string name_key(const std::string& given_names, const std::string& family_name);
 
  private:
-  template <class Work>
-  domain::Result<Reply> write(Work&& work);
-  template <class Work>
-  domain::Result<Reply> read(const Context& ctx, Work&& work);
   // Rows of one part of a case (goals, tasks, notes) with the case's version; audited as a list.
   domain::Result<Reply> list_part(const Context& ctx, const std::string& case_id,
                                   const char* object_type, const std::string& sql);
 
-  store::Store& store_;
-  events::EventBus& events_;
+  domain::Transactions tx_;
 };
 
 }  // namespace kim::cases

@@ -99,6 +99,10 @@ HostConfig parse_host_config(nlohmann::json document, const std::filesystem::pat
                                     org["supervisor"], org["team_access"]});
   }
 
+  for (const auto& partner : document["partners"])
+    config.partners.push_back(partner);
+  config.referral_max_wait_days = document["referrals"]["max_wait_days"];
+
   const auto& plugins = document["plugins"];
   for (const auto& directory : plugins["directories"]) {
     config.plugins.directories.push_back(resolve(base_dir, directory));

@@ -64,6 +64,9 @@ struct HostConfig {
   LogConfig log;
   PluginsConfig plugins;
   std::vector<OrganisationConfig> organisations;
+  // Partner seeds as written (checked by the partner rules when applied, see partners/).
+  std::vector<nlohmann::json> partners;
+  int referral_max_wait_days = 14;
 };
 
 // Thrown for a config that cannot be used; what() lists every problem, one per line, each

@@ -91,6 +91,114 @@ bool programme_excludes_kim(std::string_view programme) {
   return programme == "gemeinsam_klappts";
 }
 
+const Vocabulary& partner_kinds() {
+  static const Vocabulary values = {"town",
+                                    "jobcenter",
+                                    "employment_agency",
+                                    "foreigners_authority",
+                                    "naturalisation_authority",
+                                    "youth_office",
+                                    "social_office",
+                                    "school_office",
+                                    "counselling_service",
+                                    "language_course_provider",
+                                    "adult_education_centre",
+                                    "chamber",
+                                    "employer",
+                                    "sports",
+                                    "volunteers",
+                                    "migrant_organisation",
+                                    "business_development",
+                                    "coordinating_office",
+                                    "other"};
+  return values;
+}
+
+const Vocabulary& legal_domains() {
+  static const Vocabulary values = {"sgb2",    "sgb3",     "sgb8", "sgb12",
+                                    "asylblg", "aufenthg", "stag", "none"};
+  return values;
+}
+
+bool has_own_case_management(std::string_view legal_domain) {
+  return legal_domain == "sgb2" || legal_domain == "sgb3" || legal_domain == "sgb8";
+}
+
+const Vocabulary& services() {
+  static const Vocabulary values = {"integration_course",
+                                    "language_course",
+                                    "job_language_course",
+                                    "recognition_counselling",
+                                    "migration_counselling",
+                                    "refugee_counselling",
+                                    "youth_migration_service",
+                                    "integration_agency",
+                                    "welcome_guidance",
+                                    "sgb2_integration_services",
+                                    "sgb2_benefits",
+                                    "sgb3_placement",
+                                    "vocational_guidance",
+                                    "vocational_training",
+                                    "childcare_place",
+                                    "youth_welfare_support",
+                                    "social_assistance",
+                                    "asylum_seeker_benefits",
+                                    "housing_advice",
+                                    "residence_matters",
+                                    "residence_regularisation",
+                                    "naturalisation",
+                                    "school_enrolment",
+                                    "education_counselling",
+                                    "business_start_up",
+                                    "employment",
+                                    "sports_participation",
+                                    "volunteer_mentoring",
+                                    "migrant_community_support",
+                                    "health_care_access",
+                                    "other"};
+  return values;
+}
+
+const Vocabulary& data_categories() {
+  static const Vocabulary values = {"identity",       "contact",        "residence_status",
+                                    "education_work", "language_level", "health",
+                                    "family"};
+  return values;
+}
+
+bool is_special_category(std::string_view category) {
+  return category == "health";
+}
+
+const Vocabulary& purposes() {
+  static const Vocabulary values = {"referral", "joint_case_planning", "outcome_feedback"};
+  return values;
+}
+
+const Vocabulary& consent_forms() {
+  static const Vocabulary values = {"written", "electronic"};
+  return values;
+}
+
+const Vocabulary& agreement_statuses() {
+  static const Vocabulary values = {"draft", "signed", "expired", "terminated"};
+  return values;
+}
+
+const Vocabulary& referral_statuses() {
+  static const Vocabulary values = {"draft",       "sent",      "accepted", "declined",
+                                    "in_progress", "completed", "cancelled"};
+  return values;
+}
+
+Vocabulary next_referral_statuses(std::string_view from) {
+  if (from == "draft") return {"sent", "cancelled"};
+  if (from == "sent") return {"accepted", "declined", "cancelled"};
+  if (from == "accepted") return {"in_progress", "cancelled"};
+  if (from == "in_progress") return {"completed", "cancelled"};
+  return {};  // declined, completed, cancelled are final
+}
+
 bool contains(const Vocabulary& vocabulary, std::string_view value) {
   return std::find(vocabulary.begin(), vocabulary.end(), value) != vocabulary.end();
 }

@@ -222,6 +222,36 @@ std::vector<std::string> FieldReader::codes(const char* key, const char* pattern
   return result;
 }
 
+std::vector<std::string> FieldReader::choices(const char* key, const Vocabulary& allowed,
+                                              std::size_t max_items, bool required) {
+  std::vector<std::string> result;
+  auto value = lookup(key, required);
+  if (!value) return result;
+  if (!value->is_array()) {
+    fail(key, "must be an array of: " + join(allowed));
+    return {};
+  }
+  if (value->size() > max_items) {
+    fail(key, "must have at most " + std::to_string(max_items) + " items");
+    return {};
+  }
+  for (std::size_t i = 0; i < value->size(); ++i) {
+    const auto& item = (*value)[i];
+    std::string item_key = std::string(key) + "[" + std::to_string(i) + "]";
+    if (!item.is_string() || !contains(allowed, item.get<std::string>())) {
+      fail(item_key, "must be one of: " + join(allowed));
+      return {};
+    }
+    if (contains(result, item.get<std::string>())) {
+      fail(item_key, "is listed twice");
+      return {};
+    }
+    result.push_back(item.get<std::string>());
+  }
+  if (required && result.empty()) fail(key, "must not be empty");
+  return result;
+}
+
 void FieldReader::finish() {
   if (problem_) return;
   for (const auto& [key, value] : object_.items()) {

@@ -44,10 +44,18 @@ class FieldReader {
   // An array of strings each matching `pattern` (ECMAScript), unique, at most max_items.
   std::vector<std::string> codes(const char* key, const char* pattern, const char* what,
                                  std::size_t max_items, bool required = true);
+  // An array of distinct values of `allowed`, at most max_items (required: at least one).
+  std::vector<std::string> choices(const char* key, const Vocabulary& allowed,
+                                   std::size_t max_items, bool required = true);
+  // A nested object read by `each` with a nested reader (paths "key.field").
+  template <class F>
+  void object(const char* key, F each, bool required = false);
   // An array of objects; `each` reads one element with a nested reader.
   template <class F>
   void objects(const char* key, std::size_t max_items, F each, bool required = false);
   bool has(const char* key) const { return object_.contains(key); }
+  // Marks a key as known without reading it (another reader checks it).
+  void skip(const char* key) { known_.insert(key); }
 
   // Records unknown keys as a problem. Call after reading every field.
   void finish();
@@ -63,6 +71,17 @@ class FieldReader {
   std::set<std::string> known_;
   std::optional<Problem> problem_;
 };
+
+template <class F>
+void FieldReader::object(const char* key, F each, bool required) {
+  const nlohmann::json* value = lookup(key, required);
+  if (!value || problem_) return;
+  if (!value->is_object()) return fail(key, "must be an object");
+  FieldReader nested(*value, path_of(key));
+  each(nested);
+  nested.finish();
+  if (nested.problem()) problem_ = nested.problem();
+}
 
 template <class F>
 void FieldReader::objects(const char* key, std::size_t max_items, F each, bool required) {

@@ -1,0 +1,289 @@
+#include "consent/consent.hpp"
+
+#include <algorithm>
+
+#include "cases/records.hpp"
+#include "domain/catalog.hpp"
+#include "domain/route_support.hpp"
+#include "domain/validation.hpp"
+
+namespace kim::consent {
+
+using domain::check;
+using domain::Context;
+using domain::fail;
+using domain::FieldReader;
+using domain::Problem;
+using domain::Reply;
+using domain::Result;
+using nlohmann::json;
+using store::Connection;
+using store::SqlValue;
+
+store::Migration migration() {
+  return {5, "consents; contact details of persons", R"sql(
+ALTER TABLE persons ADD COLUMN contact TEXT NOT NULL DEFAULT '{}';
+
+CREATE TABLE consents (
+  id                        TEXT PRIMARY KEY,
+  person_id                 TEXT NOT NULL REFERENCES persons(id),
+  recipients                TEXT NOT NULL,
+  purposes                  TEXT NOT NULL,
+  categories                TEXT NOT NULL,
+  form                      TEXT NOT NULL CHECK (form IN ('written', 'electronic')),
+  given_on                  TEXT NOT NULL,
+  valid_until               TEXT,
+  explicit_special_category INTEGER NOT NULL DEFAULT 0,
+  document_reference        TEXT,
+  recorded_by               INTEGER NOT NULL REFERENCES users(id),
+  created_at                TEXT NOT NULL,
+  revoked_at                TEXT,
+  revoked_by                INTEGER REFERENCES users(id),
+  revoke_reason             TEXT
+);
+CREATE INDEX consents_person ON consents(person_id);
+)sql"};
+}
+
+namespace {
+
+constexpr std::size_t kReasonMax = 2000;
+
+std::string status_of(const json& row) {
+  if (row["revoked_at"].is_string()) return "revoked";
+  const std::string today = domain::today();
+  if (row["given_on"].get<std::string>() > today) return "not_yet_valid";
+  if (row["valid_until"].is_string() && row["valid_until"].get<std::string>() < today) {
+    return "expired";
+  }
+  return "valid";
+}
+
+json consent_json(const json& row) {
+  return {{"id", row["id"]},
+          {"person_id", row["person_id"]},
+          {"recipients", domain::json_column(row["recipients"])},
+          {"purposes", domain::json_column(row["purposes"])},
+          {"categories", domain::json_column(row["categories"])},
+          {"form", row["form"]},
+          {"given_on", row["given_on"]},
+          {"valid_until", row["valid_until"]},
+          {"explicit_special_category", row["explicit_special_category"].get<int>() == 1},
+          {"document_reference", row["document_reference"]},
+          {"status", status_of(row)},
+          {"created_at", row["created_at"]},
+          {"revoked_at", row["revoked_at"]},
+          {"revoke_reason", row["revoke_reason"]}};
+}
+
+bool lists(const json& array, const std::string& value) {
+  return std::find(array.begin(), array.end(), value) != array.end();
+}
+
+// A consent without recipient, purpose or categories is a blanket consent: refused.
+void require_named(const json& body, const char* key, const char* what) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null() || (it->is_array() && it->empty())) {
+    fail(Problem{400, "blanket_consent",
+                 std::string("a consent must name ") + what +
+                     "; blanket consent is not valid (§ 67b SGB X, Art. 7 GDPR)",
+                 key, nullptr});
+  }
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> consent_coverage(Connection& db, const std::string& person_id,
+                                                  const std::string& partner,
+                                                  const std::string& purpose,
+                                                  const std::vector<std::string>& categories) {
+  auto rows =
+      db.query("SELECT * FROM consents WHERE person_id = ? ORDER BY given_on DESC", {person_id});
+  std::vector<std::string> used, missing, revoked, expired;
+  for (const auto& category : categories) {
+    std::string covering, blocked;
+    for (const auto& row : rows) {
+      if (!lists(domain::json_column(row["recipients"]), partner) ||
+          !lists(domain::json_column(row["purposes"]), purpose) ||
+          !lists(domain::json_column(row["categories"]), category)) {
+        continue;
+      }
+      const std::string status = status_of(row);
+      if (status == "valid") {
+        covering = row["id"];
+        break;
+      }
+      if (blocked.empty()) blocked = status;
+    }
+    if (!covering.empty()) {
+      if (!domain::contains(used, covering)) used.push_back(covering);
+    } else if (blocked == "revoked") {
+      revoked.push_back(category);
+    } else if (!blocked.empty()) {
+      expired.push_back(category);
+    } else {
+      missing.push_back(category);
+    }
+  }
+  auto refuse = [&](const char* code, const std::string& why, const std::vector<std::string>& of) {
+    return Problem{
+        422, code,
+        why + " for " + domain::join(of) + " (recipient " + partner + ", purpose " + purpose +
+            "); nothing was passed on. Record a new consent of the person "
+            "naming this recipient, purpose and categories first",
+        "categories", json{{"categories", of}, {"partner", partner}, {"purpose", purpose}}};
+  };
+  if (!missing.empty()) return refuse("consent_missing", "no consent of the person", missing);
+  if (!revoked.empty()) return refuse("consent_revoked", "the person revoked the consent", revoked);
+  if (!expired.empty()) {
+    return refuse("consent_expired", "the consent is expired or not yet valid", expired);
+  }
+  return used;
+}
+
+Result<Reply> ConsentService::list(const Context& ctx, const std::string& person_id) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
+    cases::load_person(db, ctx, person_id);
+    json items = json::array();
+    for (const auto& row :
+         db.query("SELECT * FROM consents WHERE person_id = ? ORDER BY given_on, created_at",
+                  {person_id})) {
+      items.push_back(consent_json(row));
+    }
+    audit.push_back({"list", "consent", person_id, ""});
+    return Reply{200, {{"items", items}}, std::nullopt};
+  });
+}
+
+Result<Reply> ConsentService::grant(const Context& ctx, const std::string& person_id,
+                                    const json& body) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>& events) {
+    cases::require_case_manager(ctx);
+    cases::load_person(db, ctx, person_id);
+    require_named(body, "recipients", "its recipients");
+    require_named(body, "purposes", "its purposes");
+    require_named(body, "categories", "the data categories");
+    FieldReader in(body);
+    auto recipients = in.codes("recipients", "[a-z0-9][a-z0-9-]{1,62}", "partner slugs", 50);
+    auto purposes = in.choices("purposes", domain::purposes(), 10);
+    auto categories = in.choices("categories", domain::data_categories(), 10);
+    auto form = in.choice("form", domain::consent_forms());
+    auto given_on = in.date("given_on");
+    auto valid_until = in.date("valid_until", false);
+    auto explicit_special = in.boolean("explicit_special_category", false);
+    auto reference = in.optional_text("document_reference", 200);
+    in.finish();
+    check(in);
+    for (std::size_t i = 0; i < recipients.size(); ++i) {
+      if (db.query("SELECT 1 FROM partners WHERE slug = ?", {recipients[i]}).empty()) {
+        fail(Problem::bad_request("recipients[" + std::to_string(i) + "]",
+                                  "is not a known partner (see GET /api/v1/partners)"));
+      }
+    }
+    if (*given_on > domain::today()) fail(Problem::bad_request("given_on", "is in the future"));
+    if (valid_until && *valid_until < *given_on) {
+      fail(Problem::bad_request("valid_until", "is before given_on"));
+    }
+    const bool special = std::any_of(categories.begin(), categories.end(),
+                                     [](const auto& c) { return domain::is_special_category(c); });
+    if (special && categories.size() > 1) {
+      fail(Problem::bad_request("categories",
+                                "special category data (health, Art. 9 GDPR) needs its own "
+                                "consent: record it separately from the other categories"));
+    }
+    if (special && !explicit_special.value_or(false)) {
+      fail(Problem::bad_request("explicit_special_category",
+                                "must be true: consent to health data must be given explicitly "
+                                "(Art. 9(2)(a) GDPR)"));
+    }
+    if (!special && explicit_special.value_or(false)) {
+      fail(Problem::bad_request("explicit_special_category",
+                                "only goes with special category data (health)"));
+    }
+    const std::string id = domain::new_id("con");
+    db.execute(
+        "INSERT INTO consents(id, person_id, recipients, purposes, categories, form, given_on, "
+        "valid_until, explicit_special_category, document_reference, recorded_by, created_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        {id, person_id, json(recipients).dump(), json(purposes).dump(), json(categories).dump(),
+         *form, *given_on, valid_until ? SqlValue(*valid_until) : SqlValue(nullptr),
+         special ? 1 : 0, reference ? SqlValue(*reference) : SqlValue(nullptr),
+         ctx.actor.principal.user_id, domain::now_timestamp()});
+    audit::append(db, ctx.actor, {"create", "consent", id, ""});
+    events.push_back(domain::make_event("consent.granted", {{"consent_id", id},
+                                                            {"person_id", person_id},
+                                                            {"recipients", recipients},
+                                                            {"purposes", purposes},
+                                                            {"categories", categories}}));
+    return Reply{201, consent_json(db.query("SELECT * FROM consents WHERE id = ?", {id})[0]),
+                 std::nullopt};
+  });
+}
+
+Result<Reply> ConsentService::revoke(const Context& ctx, const std::string& person_id,
+                                     const std::string& consent_id, const json& body) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>& events) {
+    cases::require_case_manager(ctx);
+    cases::load_person(db, ctx, person_id);
+    auto rows =
+        db.query("SELECT * FROM consents WHERE id = ? AND person_id = ?", {consent_id, person_id});
+    if (rows.empty()) fail(Problem::not_found("consent " + consent_id));
+    FieldReader in(body);
+    auto reason = in.optional_text("reason", kReasonMax);
+    in.finish();
+    check(in);
+    if (rows[0]["revoked_at"].is_string()) {
+      fail(Problem::conflict("already_revoked", "the consent was revoked at " +
+                                                    rows[0]["revoked_at"].get<std::string>()));
+    }
+    db.execute("UPDATE consents SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?",
+               {domain::now_timestamp(), ctx.actor.principal.user_id,
+                reason ? SqlValue(*reason) : SqlValue(nullptr), consent_id});
+    audit::append(db, ctx.actor, {"revoke", "consent", consent_id, ""});
+    json stopped = on_revoked_ ? on_revoked_(db, ctx, consent_id, events) : json::array();
+    events.push_back(domain::make_event(
+        "consent.revoked",
+        {{"consent_id", consent_id}, {"person_id", person_id}, {"stopped_referrals", stopped}}));
+    return Reply{200,
+                 {{"consent",
+                   consent_json(db.query("SELECT * FROM consents WHERE id = ?", {consent_id})[0])},
+                  {"stopped_referrals", stopped}},
+                 std::nullopt};
+  });
+}
+
+void register_routes(http::Router& router, http::ApiDocs& docs, ConsentService& service) {
+  using domain::param;
+  using sdk::HttpMethod;
+  using sdk::HttpRequest;
+  domain::RouteTable table(router, docs);
+  ConsentService* s = &service;
+  table.add(HttpMethod::kGet, "/api/v1/persons/{id}/consents",
+            domain::reading(
+                [s](const Context& c, const HttpRequest& r) { return s->list(c, param(r, "id")); }),
+            {"case_manager", "coordinator"}, "Consents of a participant, with their status",
+            "consent");
+  table.add(HttpMethod::kPost, "/api/v1/persons/{id}/consents",
+            domain::writing([s](const Context& c, const HttpRequest& r, const json& b) {
+              return s->grant(c, param(r, "id"), b);
+            }),
+            {"case_manager"},
+            "Record a consent: recipients, purposes and data categories are required (no blanket "
+            "consent); health needs its own explicit consent",
+            "consent",
+            {{"recipients", {"jobcenter-kreis-steinfurt"}},
+             {"purposes", {"referral"}},
+             {"categories", {"identity", "contact", "language_level"}},
+             {"form", "written"},
+             {"given_on", "2026-11-20"},
+             {"valid_until", "2027-11-19"}});
+  table.add(HttpMethod::kPost, "/api/v1/persons/{id}/consents/{consent_id}/revoke",
+            domain::writing([s](const Context& c, const HttpRequest& r, const json& b) {
+              return s->revoke(c, param(r, "id"), param(r, "consent_id"), b);
+            }),
+            {"case_manager"},
+            "Revoke a consent at once; pending referrals that depend on it are stopped", "consent",
+            {{"reason", "Revoked by the participant in the meeting of 2026-11-25"}});
+}
+
+}  // namespace kim::consent

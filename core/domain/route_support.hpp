@@ -1,0 +1,49 @@
+// Glue between HTTP routes and domain services: the call context from a request (principal,
+// request id, If-Match), a service Result as a response (ETag from the case version), handlers
+// that parse the body strictly, and one place that registers a route with its OpenAPI summary.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "domain/service_support.hpp"
+#include "http/api_docs.hpp"
+#include "http/router.hpp"
+#include "kim/sdk/http.hpp"
+
+namespace kim::domain {
+
+// "If-Match: \"3\"" (or W/"3", or 3) names the case version the caller saw.
+Result<Context> context_of(const sdk::HttpRequest& request);
+sdk::HttpResponse respond(const Result<Reply>& result);
+
+using ReadCall = std::function<Result<Reply>(const Context&, const sdk::HttpRequest&)>;
+using WriteCall =
+    std::function<Result<Reply>(const Context&, const sdk::HttpRequest&, const nlohmann::json&)>;
+// A handler for a request without a body / with a JSON object body (400 if it is not one).
+sdk::RouteHandler reading(ReadCall call);
+sdk::RouteHandler writing(WriteCall call);
+
+const std::string& param(const sdk::HttpRequest& request, const char* name);
+
+// Registers host routes together with their API documentation.
+class RouteTable {
+ public:
+  RouteTable(http::Router& router, http::ApiDocs& docs) : router_(router), docs_(docs) {}
+  void add(sdk::HttpMethod method, std::string pattern, sdk::RouteHandler handler,
+           std::vector<std::string> roles, std::string summary, std::string tag,
+           nlohmann::json example = nullptr);
+
+ private:
+  http::Router& router_;
+  http::ApiDocs& docs_;
+};
+
+// Query parameters: rejects names outside `known` (400 unknown_parameter).
+std::optional<Problem> unknown_parameter(const sdk::HttpRequest& request,
+                                         const std::vector<std::string>& known);
+
+}  // namespace kim::domain

@@ -1,0 +1,480 @@
+#include "referrals/referrals.hpp"
+
+#include <algorithm>
+
+#include "cases/records.hpp"
+#include "consent/consent.hpp"
+#include "domain/catalog.hpp"
+#include "domain/validation.hpp"
+#include "partners/partners.hpp"
+
+namespace kim::referrals {
+
+using domain::check;
+using domain::Context;
+using domain::fail;
+using domain::FieldReader;
+using domain::Problem;
+using domain::Reply;
+using domain::Result;
+using nlohmann::json;
+using store::Connection;
+using store::SqlValue;
+
+store::Migration migration() {
+  return {6, "referrals to partners", R"sql(
+CREATE TABLE referrals (
+  id                  TEXT PRIMARY KEY,
+  case_id             TEXT NOT NULL REFERENCES cases(id),
+  partner             TEXT NOT NULL REFERENCES partners(slug),
+  service             TEXT NOT NULL,
+  purpose             TEXT NOT NULL,
+  categories          TEXT NOT NULL,
+  agreement_id        TEXT NOT NULL REFERENCES agreements(id),
+  message             TEXT,
+  status              TEXT NOT NULL CHECK (status IN ('draft', 'sent', 'accepted', 'declined',
+                                                      'in_progress', 'completed', 'cancelled')),
+  own_case_management INTEGER NOT NULL,
+  outcome             TEXT,
+  payload             TEXT NOT NULL,
+  stopped_reason      TEXT,
+  town                TEXT NOT NULL,
+  created_by          INTEGER NOT NULL REFERENCES users(id),
+  created_at          TEXT NOT NULL,
+  sent_at             TEXT,
+  status_changed_at   TEXT NOT NULL,
+  closed_at           TEXT
+);
+CREATE INDEX referrals_case ON referrals(case_id, created_at);
+CREATE INDEX referrals_status ON referrals(status, status_changed_at);
+
+-- The consents a referral relies on: revoking one stops the referral.
+CREATE TABLE referral_consents (
+  referral_id TEXT NOT NULL REFERENCES referrals(id),
+  consent_id  TEXT NOT NULL REFERENCES consents(id),
+  PRIMARY KEY (consent_id, referral_id)
+);
+
+CREATE TABLE referral_history (
+  id          INTEGER PRIMARY KEY,
+  referral_id TEXT NOT NULL REFERENCES referrals(id),
+  from_status TEXT,
+  to_status   TEXT NOT NULL,
+  outcome     TEXT,
+  reason      TEXT,
+  occurred_on TEXT NOT NULL,
+  at          TEXT NOT NULL,
+  by_user     INTEGER NOT NULL REFERENCES users(id)
+);
+CREATE INDEX referral_history_referral ON referral_history(referral_id, id);
+)sql"};
+}
+
+namespace {
+
+constexpr std::size_t kMessageMax = 2000;
+const domain::Vocabulary kPending = {"draft", "sent", "accepted", "in_progress"};
+
+bool is_final(const std::string& status) {
+  return domain::next_referral_statuses(status).empty();
+}
+
+// Which parts of the person and of the latest assessment each data category releases. Anything
+// not listed here is never passed on, whatever the consent says.
+struct CategoryRelease {
+  const char* category;
+  std::vector<const char*> person_fields;
+  std::vector<const char*> life_domains;
+};
+const std::vector<CategoryRelease>& releases() {
+  static const std::vector<CategoryRelease> values = {
+      {"identity", {"given_names", "family_name", "date_of_birth", "gender", "nationalities"}, {}},
+      {"contact", {"town", "contact"}, {}},
+      {"residence_status", {"residence_status", "arrival_date"}, {"residence_status"}},
+      {"education_work", {}, {"school_education", "vocational_training_work", "recognition"}},
+      {"language_level", {"languages"}, {"language"}},
+      {"health", {}, {"health"}},
+      {"family", {"household"}, {"family_childcare"}},
+  };
+  return values;
+}
+
+json person_part(Connection& db, const std::string& case_id, const std::string& person_id,
+                 const std::vector<std::string>& categories) {
+  auto person = db.query("SELECT * FROM persons WHERE id = ?", {person_id}).at(0);
+  for (const char* column : {"nationalities", "languages", "household"})
+    person[column] = domain::json_column(person[column]);
+  person["contact"] = json::parse(person["contact"].get<std::string>());
+  json domains = json::object();
+  for (const auto& row : db.query(
+           "SELECT life_domain, need_level, summary FROM assessment_domains WHERE assessment_id = "
+           "(SELECT id FROM assessments WHERE case_id = ? ORDER BY recorded_at DESC, rowid DESC "
+           "LIMIT 1)",
+           {case_id})) {
+    domains[row["life_domain"].get<std::string>()] = {{"need_level", row["need_level"]},
+                                                      {"summary", row["summary"]}};
+  }
+  json part = json::object();
+  json assessment = json::object();
+  for (const auto& release : releases()) {
+    if (!domain::contains(categories, release.category)) continue;
+    for (const char* field : release.person_fields)
+      part[field] = person[field];
+    for (const char* domain_name : release.life_domains) {
+      if (domains.contains(domain_name)) assessment[domain_name] = domains[domain_name];
+    }
+  }
+  if (!assessment.empty()) part["assessment"] = assessment;
+  return part;
+}
+
+// Everything a hand-over needs, checked: the partner offers the service, an agreement covers it
+// and permits the categories, the person's consent covers them. Fails with what is missing.
+struct Handover {
+  json partner;
+  std::string agreement_id;
+  std::vector<std::string> consent_ids;
+};
+
+Handover plan_handover(Connection& db, const std::string& person_id, const std::string& slug,
+                       const std::string& service, const std::string& purpose,
+                       const std::vector<std::string>& categories) {
+  auto partner = partners::find_partner(db, slug);
+  if (!partner || (*partner)["active"] != true) {
+    fail(Problem::bad_request("partner", "is not an active partner (see GET /api/v1/partners)"));
+  }
+  const auto& offered = (*partner)["services"];
+  if (std::find(offered.begin(), offered.end(), service) == offered.end()) {
+    fail(Problem{422, "service_not_offered", slug + " does not offer " + service, "service",
+                 json{{"offered", offered}}});
+  }
+  auto coverage = partners::agreement_coverage(db, slug, service, purpose);
+  if (!coverage) fail(coverage.problem());
+  std::vector<std::string> not_permitted;
+  for (const auto& category : categories) {
+    if (!domain::contains(coverage.value().permitted_categories, category)) {
+      not_permitted.push_back(category);
+    }
+  }
+  if (!not_permitted.empty()) {
+    fail(Problem{422, "category_not_permitted",
+                 "the data-protection terms of agreement " + coverage.value().agreement_id +
+                     " do not permit passing " + domain::join(not_permitted) + " to " + slug +
+                     " for " + purpose,
+                 "categories",
+                 json{{"categories", not_permitted},
+                      {"permitted", coverage.value().permitted_categories},
+                      {"agreement_id", coverage.value().agreement_id}}});
+  }
+  auto consents = consent::consent_coverage(db, person_id, slug, purpose, categories);
+  if (!consents) fail(consents.problem());
+  return {*partner, coverage.value().agreement_id, consents.value()};
+}
+
+json build_payload(Connection& db, const Context& ctx, const std::string& referral_id,
+                   const std::string& case_id, const std::string& person_id,
+                   const std::string& service, const std::string& purpose,
+                   const std::vector<std::string>& categories, const SqlValue& message) {
+  const auto& me = ctx.actor.principal;
+  return {{"referral_id", referral_id},
+          {"service", service},
+          {"purpose", purpose},
+          {"message", std::holds_alternative<std::string>(message)
+                          ? json(std::get<std::string>(message))
+                          : json(nullptr)},
+          {"from", {{"organisation", me.organisation}, {"case_manager", me.user_name}}},
+          {"categories", categories},
+          {"person", person_part(db, case_id, person_id, categories)}};
+}
+
+const char* const kReferralSelect =
+    "SELECT r.*, p.name AS partner_name, p.kind AS partner_kind, p.legal_domain AS "
+    "partner_legal_domain FROM referrals r JOIN partners p ON p.slug = r.partner ";
+
+json referral_json(Connection& db, const json& row, bool with_payload) {
+  json consent_ids = json::array();
+  for (const auto& link :
+       db.query("SELECT consent_id FROM referral_consents WHERE referral_id = ? ORDER BY 1",
+                {row["id"].get<std::string>()})) {
+    consent_ids.push_back(link["consent_id"]);
+  }
+  const std::string status = row["status"];
+  json referral = {{"id", row["id"]},
+                   {"case_id", row["case_id"]},
+                   {"partner",
+                    {{"slug", row["partner"]},
+                     {"name", row["partner_name"]},
+                     {"kind", row["partner_kind"]},
+                     {"legal_domain", row["partner_legal_domain"]}}},
+                   {"service", row["service"]},
+                   {"purpose", row["purpose"]},
+                   {"categories", domain::json_column(row["categories"])},
+                   {"status", status},
+                   {"allowed_transitions", domain::next_referral_statuses(status)},
+                   {"own_case_management", row["own_case_management"].get<int>() == 1},
+                   {"agreement_id", row["agreement_id"]},
+                   {"consent_ids", consent_ids},
+                   {"message", row["message"]},
+                   {"outcome", row["outcome"]},
+                   {"stopped_reason", row["stopped_reason"]},
+                   {"created_at", row["created_at"]},
+                   {"sent_at", row["sent_at"]},
+                   {"status_changed_at", row["status_changed_at"]},
+                   {"closed_at", row["closed_at"]}};
+  if (with_payload) referral["payload"] = json::parse(row["payload"].get<std::string>());
+  return referral;
+}
+
+json load_referral(Connection& db, const std::string& case_id, const std::string& referral_id) {
+  auto rows = db.query(std::string(kReferralSelect) + "WHERE r.id = ? AND r.case_id = ?",
+                       {referral_id, case_id});
+  if (rows.empty()) fail(Problem::not_found("referral " + referral_id));
+  return rows.front();
+}
+
+void link_consents(Connection& db, const std::string& referral_id,
+                   const std::vector<std::string>& consent_ids) {
+  db.execute("DELETE FROM referral_consents WHERE referral_id = ?", {referral_id});
+  for (const auto& consent_id : consent_ids) {
+    db.execute("INSERT INTO referral_consents(referral_id, consent_id) VALUES (?, ?)",
+               {referral_id, consent_id});
+  }
+}
+
+void record_history(Connection& db, const Context& ctx, const std::string& referral_id,
+                    const SqlValue& from, const std::string& to, const SqlValue& outcome,
+                    const SqlValue& reason, const std::string& occurred_on) {
+  db.execute(
+      "INSERT INTO referral_history(referral_id, from_status, to_status, outcome, reason, "
+      "occurred_on, at, by_user) VALUES (?,?,?,?,?,?,?,?)",
+      {referral_id, from, to, outcome, reason, occurred_on, domain::now_timestamp(),
+       ctx.actor.principal.user_id});
+}
+
+// The partner's answer and every step of the hand-over are part of the case's story.
+void note_on_timeline(Connection& db, const Context& ctx, const json& row, const std::string& to,
+                      const std::string& detail, const std::string& occurred_on) {
+  std::string text = "Referral to " + row["partner_name"].get<std::string>() + " (" +
+                     row["service"].get<std::string>() + "): " + to;
+  if (!detail.empty()) text += " — " + detail;
+  cases::add_timeline_note(db, row["case_id"], occurred_on, "referral", text,
+                           ctx.actor.principal.user_id);
+}
+
+sdk::Event status_event(const json& row, const std::string& from, const std::string& to,
+                        const std::string& reason) {
+  json payload = {{"referral_id", row["id"]},
+                  {"case_id", row["case_id"]},
+                  {"partner", row["partner"]},
+                  {"service", row["service"]},
+                  {"from", from},
+                  {"to", to}};
+  if (!reason.empty()) payload["reason"] = reason;
+  // Only a sent referral carries what the partner receives: a connector delivers it.
+  if (to == "sent") payload["payload"] = json::parse(row["payload"].get<std::string>());
+  return domain::make_event("referral.status_changed", payload);
+}
+
+}  // namespace
+
+Result<Reply> ReferralService::create(const Context& ctx, const std::string& case_id,
+                                      const json& body) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>& events) {
+    cases::require_case_manager(ctx);
+    auto row = cases::load_case(db, ctx, case_id, cases::Access::kWrite);
+    FieldReader in(body);
+    auto slug = in.text("partner", 63);
+    auto service = in.choice("service", domain::services());
+    auto purpose = in.choice("purpose", domain::purposes(), false).value_or("referral");
+    auto categories = in.choices("categories", domain::data_categories(), 10);
+    auto message = in.optional_text("message", kMessageMax);
+    auto send = in.boolean("send", false).value_or(false);
+    in.finish();
+    check(in);
+    cases::require_open(row, "a referral");
+    cases::check_version(ctx, row);
+    auto handover = plan_handover(db, row.person_id, slug, *service, purpose, categories);
+
+    const std::string id = domain::new_id("ref");
+    const std::string now = domain::now_timestamp();
+    const std::string status = send ? "sent" : "draft";
+    const SqlValue message_value = message ? SqlValue(*message) : SqlValue(nullptr);
+    const json payload = build_payload(db, ctx, id, case_id, row.person_id, *service, purpose,
+                                       categories, message_value);
+    const std::string town =
+        db.query("SELECT town FROM cases WHERE id = ?", {case_id}).at(0)["town"];
+    const bool own_case_management = handover.partner["own_case_management"].get<bool>();
+    db.execute(
+        "INSERT INTO referrals(id, case_id, partner, service, purpose, categories, agreement_id, "
+        "message, status, own_case_management, payload, town, created_by, created_at, sent_at, "
+        "status_changed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        {id, case_id, slug, *service, purpose, json(categories).dump(), handover.agreement_id,
+         message_value, status, own_case_management ? 1 : 0, payload.dump(), town,
+         ctx.actor.principal.user_id, now, send ? SqlValue(now) : SqlValue(nullptr), now});
+    link_consents(db, id, handover.consent_ids);
+    const std::string today = domain::today();
+    record_history(db, ctx, id, nullptr, status, nullptr, nullptr, today);
+    auto stored = load_referral(db, case_id, id);
+    if (send) {
+      note_on_timeline(db, ctx, stored, "sent",
+                       own_case_management ? "legal domain with its own case management" : "",
+                       today);
+    }
+    auto version = cases::bump_version(db, case_id);
+    audit::append(db, ctx.actor, {"create", "referral", id, case_id});
+    auto created = domain::make_event("referral.created", {{"referral_id", id},
+                                                           {"case_id", case_id},
+                                                           {"partner", slug},
+                                                           {"service", *service},
+                                                           {"status", status}});
+    domain::run_hooks(tx_.events(), created);
+    events.push_back(created);
+    if (send) events.push_back(status_event(stored, "draft", "sent", ""));
+    return Reply{201, referral_json(db, stored, true), version};
+  });
+}
+
+Result<Reply> ReferralService::list(const Context& ctx, const std::string& case_id) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
+    auto row = cases::load_case(db, ctx, case_id, cases::Access::kRead);
+    json items = json::array();
+    for (const auto& referral :
+         db.query(std::string(kReferralSelect) + "WHERE r.case_id = ? ORDER BY r.created_at",
+                  {case_id})) {
+      items.push_back(referral_json(db, referral, false));
+    }
+    audit.push_back({"list", "referral", case_id, case_id});
+    return Reply{200, {{"items", items}}, row.version};
+  });
+}
+
+Result<Reply> ReferralService::get(const Context& ctx, const std::string& case_id,
+                                   const std::string& referral_id) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
+    auto row = cases::load_case(db, ctx, case_id, cases::Access::kRead);
+    auto referral = load_referral(db, case_id, referral_id);
+    json body = referral_json(db, referral, true);
+    body["history"] = db.query(
+        "SELECT h.from_status, h.to_status, h.outcome, h.reason, h.occurred_on, h.at, u.name AS "
+        "by_user FROM referral_history h JOIN users u ON u.id = h.by_user WHERE h.referral_id = ? "
+        "ORDER BY h.id",
+        {referral_id});
+    audit.push_back({"read", "referral", referral_id, case_id});
+    return Reply{200, body, row.version};
+  });
+}
+
+Result<Reply> ReferralService::change_status(const Context& ctx, const std::string& case_id,
+                                             const std::string& referral_id, const json& body) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>& events) {
+    cases::require_case_manager(ctx);
+    auto row = cases::load_case(db, ctx, case_id, cases::Access::kWrite);
+    auto referral = load_referral(db, case_id, referral_id);
+    FieldReader in(body);
+    auto to = in.choice("status", domain::referral_statuses());
+    auto outcome = in.optional_text("outcome", kMessageMax);
+    auto occurred_on = in.date("occurred_on", false).value_or(domain::today());
+    in.finish();
+    check(in);
+    if (occurred_on > domain::today()) {
+      fail(Problem::bad_request("occurred_on", "is in the future"));
+    }
+    const std::string from = referral["status"];
+    auto allowed = domain::next_referral_statuses(from);
+    if (!domain::contains(allowed, *to)) {
+      fail(Problem{409, "transition_not_allowed",
+                   "a referral in status " + from + " cannot become " + *to, "status",
+                   json{{"allowed", allowed}}});
+    }
+    cases::check_version(ctx, row);
+    const std::string now = domain::now_timestamp();
+    if (*to == "sent") {
+      // Nothing leaves on the strength of yesterday's checks: agreement and consent again, and
+      // the payload built from today's data.
+      auto categories = domain::json_column(referral["categories"]).get<std::vector<std::string>>();
+      auto handover = plan_handover(db, row.person_id, referral["partner"], referral["service"],
+                                    referral["purpose"], categories);
+      const SqlValue message = referral["message"].is_string()
+                                   ? SqlValue(referral["message"].get<std::string>())
+                                   : SqlValue(nullptr);
+      json payload = build_payload(db, ctx, referral_id, case_id, row.person_id,
+                                   referral["service"], referral["purpose"], categories, message);
+      db.execute("UPDATE referrals SET payload = ?, agreement_id = ?, sent_at = ? WHERE id = ?",
+                 {payload.dump(), handover.agreement_id, now, referral_id});
+      link_consents(db, referral_id, handover.consent_ids);
+    }
+    db.execute(
+        "UPDATE referrals SET status = ?, outcome = coalesce(?, outcome), status_changed_at = ?, "
+        "closed_at = ? WHERE id = ?",
+        {*to, outcome ? SqlValue(*outcome) : SqlValue(nullptr), now,
+         is_final(*to) ? SqlValue(now) : SqlValue(nullptr), referral_id});
+    const SqlValue outcome_value = outcome ? SqlValue(*outcome) : SqlValue(nullptr);
+    record_history(db, ctx, referral_id, from, *to, outcome_value, nullptr, occurred_on);
+    auto stored = load_referral(db, case_id, referral_id);
+    note_on_timeline(db, ctx, stored, *to, outcome.value_or(""), occurred_on);
+    auto version = cases::bump_version(db, case_id);
+    audit::append(db, ctx.actor, {"update", "referral", referral_id, case_id});
+    auto event = status_event(stored, from, *to, "");
+    domain::run_hooks(tx_.events(), event);
+    events.push_back(event);
+    return Reply{200, referral_json(db, stored, true), version};
+  });
+}
+
+json ReferralService::stop_for_revoked_consent(Connection& db, const Context& ctx,
+                                               const std::string& consent_id,
+                                               std::vector<sdk::Event>& events) {
+  json stopped = json::array();
+  auto rows = db.query(std::string(kReferralSelect) +
+                           "JOIN referral_consents rc ON rc.referral_id = r.id WHERE "
+                           "rc.consent_id = ? AND r.status IN ('draft', 'sent', 'accepted', "
+                           "'in_progress') ORDER BY r.created_at",
+                       {consent_id});
+  const std::string now = domain::now_timestamp();
+  const std::string today = domain::today();
+  for (const auto& referral : rows) {
+    const std::string id = referral["id"];
+    const std::string case_id = referral["case_id"];
+    db.execute(
+        "UPDATE referrals SET status = 'cancelled', stopped_reason = 'consent_revoked', "
+        "status_changed_at = ?, closed_at = ? WHERE id = ?",
+        {now, now, id});
+    record_history(db, ctx, id, referral["status"].get<std::string>(), "cancelled", nullptr,
+                   "consent_revoked", today);
+    note_on_timeline(db, ctx, referral, "cancelled",
+                     "stopped because the participant revoked the consent; nothing further is "
+                     "passed on",
+                     today);
+    cases::bump_version(db, case_id);
+    audit::append(db, ctx.actor, {"update", "referral", id, case_id});
+    events.push_back(status_event(referral, referral["status"], "cancelled", "consent_revoked"));
+    stopped.push_back(id);
+  }
+  return stopped;
+}
+
+Result<Reply> ReferralService::gaps_report() {
+  try {
+    return tx_.store().read([&](Connection& db) {
+      const std::string cutoff_modifier = "-" + std::to_string(max_wait_days_) + " days";
+      auto rows = db.query(
+          "SELECT p.kind AS partner_kind, r.service, r.town, "
+          "sum(r.status = 'declined') AS declined, "
+          "sum(r.status = 'cancelled' AND r.stopped_reason IS NULL) AS cancelled, "
+          "sum(r.status IN ('sent', 'accepted') AND r.status_changed_at < "
+          "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)) AS waiting_too_long "
+          "FROM referrals r JOIN partners p ON p.slug = r.partner GROUP BY 1, 2, 3 "
+          "HAVING declined + cancelled + waiting_too_long > 0 ORDER BY 1, 2, 3",
+          {cutoff_modifier});
+      return Reply{200,
+                   {{"max_wait_days", max_wait_days_},
+                    {"generated_at", domain::now_timestamp()},
+                    {"items", rows}},
+                   std::nullopt};
+    });
+  } catch (const domain::ProblemError& e) {
+    return e.problem();
+  }
+}
+
+}  // namespace kim::referrals

@@ -1,0 +1,53 @@
+// Referrals (Verweisberatung / Leistungssteuerung): a case handed to a partner for a service.
+// Allowed only under a signed, valid cooperation agreement covering the partner and service and
+// a valid consent covering the partner, the purpose and every data category passed on; what the
+// partner receives is built from those categories only. The partner's feedback comes back into
+// the case timeline; declined, broken-off and long-waiting referrals show gaps in provision.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "domain/service_support.hpp"
+#include "http/api_docs.hpp"
+#include "http/router.hpp"
+
+namespace kim::referrals {
+
+store::Migration migration();  // core#6
+
+class ReferralService {
+ public:
+  ReferralService(store::Store& store, events::EventBus& events, int max_wait_days)
+      : tx_(store, events), max_wait_days_(max_wait_days) {}
+
+  domain::Result<domain::Reply> create(const domain::Context& ctx, const std::string& case_id,
+                                       const nlohmann::json& body);
+  domain::Result<domain::Reply> list(const domain::Context& ctx, const std::string& case_id);
+  domain::Result<domain::Reply> get(const domain::Context& ctx, const std::string& case_id,
+                                    const std::string& referral_id);
+  domain::Result<domain::Reply> change_status(const domain::Context& ctx,
+                                              const std::string& case_id,
+                                              const std::string& referral_id,
+                                              const nlohmann::json& body);
+
+  // Within the revoking transaction: every pending referral that used the consent is cancelled
+  // with stopped_reason "consent_revoked" and a timeline note. Returns their ids.
+  nlohmann::json stop_for_revoked_consent(store::Connection& db, const domain::Context& ctx,
+                                          const std::string& consent_id,
+                                          std::vector<sdk::Event>& events);
+
+  // Declined, broken-off and long-waiting referrals by partner kind, service and town; counts
+  // only, no personal data.
+  domain::Result<domain::Reply> gaps_report();
+
+ private:
+  domain::Transactions tx_;
+  int max_wait_days_;
+};
+
+void register_routes(http::Router& router, http::ApiDocs& docs, ReferralService& service);
+
+}  // namespace kim::referrals

@@ -1,0 +1,68 @@
+#include "domain/route_support.hpp"
+#include "referrals/referrals.hpp"
+
+namespace kim::referrals {
+
+using domain::Context;
+using domain::param;
+using domain::reading;
+using domain::Reply;
+using domain::Result;
+using domain::writing;
+using nlohmann::json;
+using sdk::HttpMethod;
+using sdk::HttpRequest;
+
+void register_routes(http::Router& router, http::ApiDocs& docs, ReferralService& service) {
+  domain::RouteTable table(router, docs);
+  ReferralService* s = &service;
+  const std::vector<std::string> kCaseWork = {"case_manager"};
+  const std::vector<std::string> kCaseReaders = {"case_manager", "coordinator"};
+
+  table.add(HttpMethod::kPost, "/api/v1/cases/{id}/referrals",
+            writing([s](const Context& c, const HttpRequest& r, const json& b) {
+              return s->create(c, param(r, "id"), b);
+            }),
+            kCaseWork,
+            "Refer the case to a partner for a service (needs a signed agreement and the "
+            "person's consent for every category passed on; 422 names what is missing)",
+            "referrals",
+            {{"partner", "jobcenter-kreis-steinfurt"},
+             {"service", "sgb2_integration_services"},
+             {"purpose", "referral"},
+             {"categories", {"identity", "contact", "language_level"}},
+             {"message", "Please invite to a first meeting; interpreter Arabic needed"},
+             {"send", true}});
+  table.add(
+      HttpMethod::kGet, "/api/v1/cases/{id}/referrals",
+      reading([s](const Context& c, const HttpRequest& r) { return s->list(c, param(r, "id")); }),
+      kCaseReaders, "Referrals of a case", "referrals");
+  table.add(HttpMethod::kGet, "/api/v1/cases/{id}/referrals/{referral_id}",
+            reading([s](const Context& c, const HttpRequest& r) {
+              return s->get(c, param(r, "id"), param(r, "referral_id"));
+            }),
+            kCaseReaders, "A referral with what the partner receives (payload) and its history",
+            "referrals");
+  table.add(HttpMethod::kPost, "/api/v1/cases/{id}/referrals/{referral_id}/status",
+            writing([s](const Context& c, const HttpRequest& r, const json& b) {
+              return s->change_status(c, param(r, "id"), param(r, "referral_id"), b);
+            }),
+            kCaseWork,
+            "Send a referral or record the partner's answer (accepted, declined, in_progress, "
+            "completed) or cancel it; the step goes into the case timeline",
+            "referrals",
+            {{"status", "accepted"},
+             {"outcome", "First meeting on 2026-12-03"},
+             {"occurred_on", "2026-11-26"}});
+  table.add(HttpMethod::kGet, "/api/v1/reports/referral-gaps",
+            reading([s](const Context&, const HttpRequest& r) -> Result<Reply> {
+              if (auto problem = domain::unknown_parameter(r, {})) return *problem;
+              return s->gaps_report();
+            }),
+            {"coordinator", "admin"},
+            "Possible gaps in provision: declined, broken-off and long-waiting referrals by "
+            "partner kind, service and town (counts only)",
+            "reports");
+}
+
+}  // namespace kim::referrals
