@@ -80,6 +80,11 @@ std::vector<store::Migration> core_migrations() {
 }
 
 std::unique_ptr<store::Store> open_store(const config::HostConfig& config) {
+  // Seeds are checked before anything is created or written.
+  auto partner_problems = partners::seed_problems(config.partners);
+  if (!partner_problems.empty()) {
+    throw config::ConfigError(config.source.string(), partner_problems);
+  }
   std::error_code ec;
   if (!std::filesystem::exists(config.data_dir)) {
     std::filesystem::create_directories(config.data_dir, ec);

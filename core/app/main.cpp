@@ -19,6 +19,7 @@
 #include "config/host_config.hpp"
 #include "kim/sdk/version.hpp"
 #include "log/logging.hpp"
+#include "partners/partners.hpp"
 
 namespace po = boost::program_options;
 
@@ -195,6 +196,11 @@ int run_config_check(const std::vector<std::string>& args) {
     return kExitOk;
   }
   auto config = load_config(vm);
+  // The partner seeds follow the rules of the partner API, which the schema does not express.
+  auto partner_problems = kim::partners::seed_problems(config.partners);
+  if (!partner_problems.empty()) {
+    throw kim::config::ConfigError(vm["config"].as<std::string>(), partner_problems);
+  }
   std::cout << vm["config"].as<std::string>() << " is valid.\n"
             << "  deployment:  " << config.deployment_name << "\n"
             << "  listen:      " << config.server.host << ":" << config.server.port << "\n"
@@ -206,6 +212,9 @@ int run_config_check(const std::vector<std::string>& args) {
   if (directories.empty()) directories.push_back(kim::app::default_plugin_directory());
   for (const auto& d : directories)
     std::cout << "  plugin dir:  " << d.string() << "\n";
+  std::cout << "  partners:    " << config.partners.size() << " seeded (created when new)\n"
+            << "  referrals:   gaps after " << config.referral_max_wait_days
+            << " days without an answer\n";
   for (const auto& [id, setting] : config.plugins.settings) {
     std::cout << "  plugin:      " << id << (setting.enabled ? " (enabled)" : " (disabled)")
               << "\n";

@@ -1,6 +1,7 @@
 #include "partners/partners.hpp"
 
 #include <algorithm>
+#include <map>
 #include <stdexcept>
 
 #include "domain/catalog.hpp"
@@ -273,16 +274,34 @@ std::vector<std::string> agreement_transitions(const std::string& status) {
 
 }  // namespace
 
+std::vector<std::string> seed_problems(const std::vector<json>& seeds) {
+  std::vector<std::string> problems;
+  std::map<std::string, std::size_t> first_index;
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
+    const std::string where = "partners[" + std::to_string(i) + "]";
+    std::optional<Problem> problem;
+    auto partner = read_partner(seeds[i], problem);
+    if (!partner) {
+      problems.push_back(where + "." + problem->field + ": " + problem->message);
+      continue;
+    }
+    auto [it, fresh] = first_index.emplace(partner->slug, i);
+    if (!fresh) {
+      problems.push_back(where + ".slug: \"" + partner->slug + "\" is already used by partners[" +
+                         std::to_string(it->second) + "]");
+    }
+  }
+  return problems;
+}
+
 int apply_seeds(store::Store& store, const std::vector<json>& seeds) {
+  auto problems = seed_problems(seeds);
+  if (!problems.empty()) throw std::invalid_argument(problems.front());
   return store.write([&](Connection& db) {
     int inserted = 0;
-    for (std::size_t i = 0; i < seeds.size(); ++i) {
+    for (const auto& seed : seeds) {
       std::optional<Problem> problem;
-      auto partner = read_partner(seeds[i], problem);
-      const std::string where = "partners[" + std::to_string(i) + "]";
-      if (!partner) {
-        throw std::invalid_argument(where + "." + problem->field + ": " + problem->message);
-      }
+      auto partner = read_partner(seed, problem);
       if (partner_exists(db, partner->slug)) continue;
       insert_partner(db, *partner);
       ++inserted;

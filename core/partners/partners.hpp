@@ -25,6 +25,9 @@ store::Migration migration();  // core#4
 // duplicates. Throws std::invalid_argument naming "partners[i].field" at fault; nothing is
 // written then. Returns how many were inserted.
 int apply_seeds(store::Store& store, const std::vector<nlohmann::json>& seeds);
+// Every problem of the seeds ("partners[3].kind: must be one of: …", repeated slugs), for
+// `kim config check` and the start, before anything is written.
+std::vector<std::string> seed_problems(const std::vector<nlohmann::json>& seeds);
 
 // A partner as the API shows it, or nullopt when the slug is unknown.
 std::optional<nlohmann::json> find_partner(store::Connection& db, const std::string& slug);

@@ -1,6 +1,8 @@
 // The example plugin: uses every extension point of the SDK once, so it doubles as living
 // documentation and as the plugin the host's tests load.
 #include <atomic>
+#include <map>
+#include <mutex>
 
 #include "kim/sdk/sdk.hpp"
 
@@ -62,11 +64,20 @@ class HelloPlugin final : public kim::sdk::Plugin {
       return HttpResponse::json(200, {{"greetings_stored", rows.at(0).at("n")},
                                       {"greeted_events_seen", greeted_events_.load()},
                                       {"plugins_started_seen", plugins_started_.load()},
-                                      {"heartbeats", heartbeats_.load()}});
+                                      {"heartbeats", heartbeats_.load()},
+                                      {"domain_events_seen", domain_events_seen()}});
     });
 
     host.subscribe("hello.greeted", [this](const kim::sdk::Event&) { ++greeted_events_; });
     host.subscribe("plugin.started", [this](const kim::sdk::Event&) { ++plugins_started_; });
+    // Notifications after commit: a connector plugin would deliver a sent referral's payload.
+    for (const char* type :
+         {"referral.created", "referral.status_changed", "consent.granted", "consent.revoked"}) {
+      host.subscribe(type, [this](const kim::sdk::Event& event) {
+        std::lock_guard lock(seen_mutex_);
+        ++seen_[event.type];
+      });
+    }
 
     // A synchronous hook: runs inside the case's write transaction and may veto the change.
     veto_phase_ = host.config().at("veto_phase").get<std::string>();
@@ -121,7 +132,14 @@ class HelloPlugin final : public kim::sdk::Plugin {
         201, {{"id", id}, {"text", greeting_ + ", " + body["to"].get<std::string>()}});
   }
 
+  nlohmann::json domain_events_seen() {
+    std::lock_guard lock(seen_mutex_);
+    return seen_;
+  }
+
   kim::sdk::PluginHost* host_ = nullptr;
+  std::mutex seen_mutex_;
+  std::map<std::string, int> seen_;
   std::string greeting_;
   std::string veto_phase_;
   std::atomic<int> greeted_events_{0};
