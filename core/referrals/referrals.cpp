@@ -270,8 +270,8 @@ sdk::Event status_event(const json& row, const std::string& from, const std::str
                   {"from", from},
                   {"to", to}};
   if (!reason.empty()) payload["reason"] = reason;
-  // Only a sent referral carries what the partner receives: a connector delivers it.
-  if (to == "sent") payload["payload"] = json::parse(row["payload"].get<std::string>());
+  // Events carry identifiers, never personal data: what the partner receives stays in the
+  // referral (a connector reads it from there, or from an outbox written with it).
   return domain::make_event("referral.status_changed", payload);
 }
 
