@@ -187,29 +187,25 @@ std::optional<bool> FieldReader::boolean(const char* key, bool required) {
   return value->get<bool>();
 }
 
-std::vector<std::string> FieldReader::codes(const char* key, const char* pattern, const char* what,
-                                            std::size_t max_items, bool required) {
+std::vector<std::string> FieldReader::distinct_strings(
+    const char* key, std::size_t max_items, bool required, const std::string& item_rule,
+    const std::function<bool(const std::string&)>& accepts) {
   std::vector<std::string> result;
   auto value = lookup(key, required);
   if (!value) return result;
   if (!value->is_array()) {
-    fail(key, "must be an array of " + std::string(what));
+    fail(key, "must be an array; each item " + item_rule);
     return {};
   }
   if (value->size() > max_items) {
     fail(key, "must have at most " + std::to_string(max_items) + " items");
     return {};
   }
-  // Compiling a std::regex costs more than the rest of a request's validation: once per pattern.
-  thread_local std::map<std::string, std::regex> compiled;
-  auto found = compiled.find(pattern);
-  if (found == compiled.end()) found = compiled.emplace(pattern, std::regex(pattern)).first;
-  const std::regex& shape = found->second;
   for (std::size_t i = 0; i < value->size(); ++i) {
     const auto& item = (*value)[i];
     std::string item_key = std::string(key) + "[" + std::to_string(i) + "]";
-    if (!item.is_string() || !std::regex_match(item.get<std::string>(), shape)) {
-      fail(item_key, "must be " + std::string(what));
+    if (!item.is_string() || !accepts(item.get<std::string>())) {
+      fail(item_key, item_rule);
       return {};
     }
     if (contains(result, item.get<std::string>())) {
@@ -222,34 +218,21 @@ std::vector<std::string> FieldReader::codes(const char* key, const char* pattern
   return result;
 }
 
+std::vector<std::string> FieldReader::codes(const char* key, const char* pattern, const char* what,
+                                            std::size_t max_items, bool required) {
+  // Compiling a std::regex costs more than the rest of a request's validation: once per pattern.
+  thread_local std::map<std::string, std::regex> compiled;
+  auto found = compiled.find(pattern);
+  if (found == compiled.end()) found = compiled.emplace(pattern, std::regex(pattern)).first;
+  const std::regex& shape = found->second;
+  return distinct_strings(key, max_items, required, "must be " + std::string(what),
+                          [&](const std::string& item) { return std::regex_match(item, shape); });
+}
+
 std::vector<std::string> FieldReader::choices(const char* key, const Vocabulary& allowed,
                                               std::size_t max_items, bool required) {
-  std::vector<std::string> result;
-  auto value = lookup(key, required);
-  if (!value) return result;
-  if (!value->is_array()) {
-    fail(key, "must be an array of: " + join(allowed));
-    return {};
-  }
-  if (value->size() > max_items) {
-    fail(key, "must have at most " + std::to_string(max_items) + " items");
-    return {};
-  }
-  for (std::size_t i = 0; i < value->size(); ++i) {
-    const auto& item = (*value)[i];
-    std::string item_key = std::string(key) + "[" + std::to_string(i) + "]";
-    if (!item.is_string() || !contains(allowed, item.get<std::string>())) {
-      fail(item_key, "must be one of: " + join(allowed));
-      return {};
-    }
-    if (contains(result, item.get<std::string>())) {
-      fail(item_key, "is listed twice");
-      return {};
-    }
-    result.push_back(item.get<std::string>());
-  }
-  if (required && result.empty()) fail(key, "must not be empty");
-  return result;
+  return distinct_strings(key, max_items, required, "must be one of: " + join(allowed),
+                          [&](const std::string& item) { return contains(allowed, item); });
 }
 
 void FieldReader::finish() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -64,6 +65,10 @@ class FieldReader {
 
  private:
   std::string path_of(const std::string& key) const;
+  // An array of distinct strings, each accepted by `accepts` (else fails with `item_rule`).
+  std::vector<std::string> distinct_strings(const char* key, std::size_t max_items, bool required,
+                                            const std::string& item_rule,
+                                            const std::function<bool(const std::string&)>& accepts);
   const nlohmann::json* lookup(const char* key, bool required);
 
   const nlohmann::json& object_;
