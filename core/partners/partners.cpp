@@ -551,6 +551,10 @@ Result<Reply> PartnerService::update_agreement(const domain::Context&, const std
            a.valid_from, a.valid_to ? SqlValue(*a.valid_to) : SqlValue(nullptr), id});
       store_parties(db, id, a.parties);
     } else if (valid_to) {
+      if (status == "terminated" || status == "expired") {
+        fail(Problem::conflict("agreement_ended",
+                               "the agreement is " + status + "; record a new agreement instead"));
+      }
       if (*valid_to < row["valid_from"].get<std::string>()) {
         fail(Problem::bad_request("valid_to", "is before valid_from"));
       }
@@ -570,8 +574,17 @@ Result<Reply> PartnerService::update_agreement(const domain::Context&, const std
         if (on > today) fail(Problem::bad_request("signed_on", "is in the future"));
         db.execute("UPDATE agreements SET status = 'signed', signed_on = ? WHERE id = ?", {on, id});
       } else if (*next == "terminated") {
+        const std::string on = terminated_on.value_or(today);
+        const std::string earliest = row["signed_on"].is_string()
+                                         ? row["signed_on"].get<std::string>()
+                                         : row["created_at"].get<std::string>().substr(0, 10);
+        if (on < earliest) {
+          fail(Problem::bad_request("terminated_on",
+                                    "is before the agreement was " +
+                                        std::string(status == "signed" ? "signed" : "recorded")));
+        }
         db.execute("UPDATE agreements SET status = 'terminated', terminated_on = ? WHERE id = ?",
-                   {terminated_on.value_or(today), id});
+                   {on, id});
       } else {
         db.execute("UPDATE agreements SET status = ? WHERE id = ?", {*next, id});
       }
@@ -579,7 +592,10 @@ Result<Reply> PartnerService::update_agreement(const domain::Context&, const std
       fail(Problem::bad_request(signed_on ? "signed_on" : "terminated_on",
                                 "only goes with a change of status"));
     }
-    db.execute("UPDATE agreements SET updated_at = ? WHERE id = ?", {domain::now_timestamp(), id});
+    if (!content.empty() || valid_to || (next && *next != status)) {
+      db.execute("UPDATE agreements SET updated_at = ? WHERE id = ?",
+                 {domain::now_timestamp(), id});
+    }
     return Reply{200, agreement_json(load_agreement(db, id)), std::nullopt};
   });
 }

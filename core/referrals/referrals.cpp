@@ -90,7 +90,7 @@ const std::vector<CategoryRelease>& releases() {
   static const std::vector<CategoryRelease> values = {
       {"identity", {"given_names", "family_name", "date_of_birth", "gender", "nationalities"}, {}},
       {"contact", {"town", "contact"}, {}},
-      {"residence_status", {"residence_status", "arrival_date"}, {"residence_status"}},
+      {"residence_status", {"residence_status", "arrival_date"}, {}},
       {"education_work", {}, {"school_education", "vocational_training_work", "recognition"}},
       {"language_level", {"languages"}, {"language"}},
       {"health", {}, {"health"}},
@@ -118,8 +118,10 @@ json person_part(Connection& db, const std::string& case_id, const std::string& 
   json assessment = json::object();
   for (const auto& release : releases()) {
     if (!domain::contains(categories, release.category)) continue;
-    for (const char* field : release.person_fields)
+    for (const char* field : release.person_fields) {
+      if (person[field].is_null() || (person[field].is_object() && person[field].empty())) continue;
       part[field] = person[field];
+    }
     for (const char* domain_name : release.life_domains) {
       if (domains.contains(domain_name)) assessment[domain_name] = domains[domain_name];
     }

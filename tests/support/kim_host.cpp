@@ -30,9 +30,26 @@ const UserSpec kUsers[] = {
     {"admin", "admin", ""},
 };
 
+// The partner network seeded by the shipped config: the same seed as a real deployment.
+nlohmann::json shipped_partners() {
+  const std::filesystem::path path =
+      std::filesystem::path(KIM_SOURCE_DIR) / "config" / "kreis-steinfurt.json";
+  std::ifstream in(path);
+  if (!in) {
+    ADD_FAILURE() << "cannot read " << path;
+    return nlohmann::json::array();
+  }
+  auto shipped = nlohmann::json::parse(in, nullptr, false);
+  if (!shipped.is_object()) {
+    ADD_FAILURE() << path << " is not a JSON object";
+    return nlohmann::json::array();
+  }
+  return shipped.value("partners", nlohmann::json::array());
+}
+
 }  // namespace
 
-KimHost::KimHost(nlohmann::json hello_config) {
+KimHost::KimHost(nlohmann::json hello_config, nlohmann::json extra_config) {
   port_ = free_port();
   nlohmann::json config = {
       {"deployment", {{"name", "Kreis Steinfurt (test)"}}},
@@ -64,7 +81,10 @@ KimHost::KimHost(nlohmann::json hello_config) {
          {"supervisor", "ki-kreis-steinfurt"},
          {"team_access", true}}}},
       {"plugins",
-       {{"directories", {KIM_PLUGIN_DIR}}, {"settings", {{"hello", {{"config", hello_config}}}}}}}};
+       {{"directories", {KIM_PLUGIN_DIR}}, {"settings", {{"hello", {{"config", hello_config}}}}}}},
+      {"partners", shipped_partners()}};
+  for (auto& [key, value] : extra_config.items())
+    config[key] = value;
   std::ofstream(config_path()) << config.dump(2);
 
   // Only the admin comes from the CLI; the others through the admin API of the running host,
@@ -76,22 +96,7 @@ KimHost::KimHost(nlohmann::json hello_config) {
     return;
   }
   tokens_["admin"] = admin.out.substr(0, admin.out.find('\n'));
-  // The port was free when picked, but a parallel test may take it before kim binds: then kim
-  // exits with "cannot listen" and we try another port.
-  for (int attempt = 0;; ++attempt) {
-    process_ = std::make_unique<KimProcess>(
-        KIM_BINARY,
-        std::vector<std::string>{"serve", "--config", config_path(), "--listen",
-                                 "127.0.0.1:" + std::to_string(port_)},
-        dir_.path() / "kim.log");
-    if (process_->wait_ready(port_)) break;
-    if (attempt < 2 && process_->log().find("cannot listen") != std::string::npos) {
-      port_ = free_port();
-      continue;
-    }
-    ADD_FAILURE() << "kim did not become ready: " << process_->log();
-    return;
-  }
+  if (!start()) return;
   auto admin_client = client();
   for (const auto& user : kUsers) {
     if (std::string(user.name) == "admin") continue;
@@ -122,9 +127,36 @@ KimHost::~KimHost() {
   }
 }
 
+bool KimHost::start() {
+  // The port was free when picked, but a parallel test may take it before kim binds: then kim
+  // exits with "cannot listen" and we try another port.
+  for (int attempt = 0;; ++attempt) {
+    process_ = std::make_unique<KimProcess>(
+        KIM_BINARY,
+        std::vector<std::string>{"serve", "--config", config_path(), "--listen",
+                                 "127.0.0.1:" + std::to_string(port_)},
+        dir_.path() / "kim.log");
+    if (process_->wait_ready(port_)) return true;
+    if (attempt < 2 && process_->log().find("cannot listen") != std::string::npos) {
+      port_ = free_port();
+      continue;
+    }
+    ADD_FAILURE() << "kim did not become ready: " << process_->log();
+    return false;
+  }
+}
+
 int KimHost::stop() {
   process_->send_signal(SIGTERM);
   return process_->wait_exit(std::chrono::seconds(30)).value_or(-1);
+}
+
+bool KimHost::restart() {
+  if (process_) {
+    const int code = stop();
+    if (code != 0) ADD_FAILURE() << "kim exited with " << code << " on SIGTERM: " << log();
+  }
+  return start();
 }
 
 nlohmann::json KimHost::create_person(const std::string& user, nlohmann::json overrides) {

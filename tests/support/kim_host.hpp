@@ -12,6 +12,7 @@
 //   cm-emsdetten-1, cm-emsdetten-2: case_manager @ diakonie-emsdetten
 //   co-kreis: coordinator @ ki-kreis-steinfurt;  co-rheine: coordinator @ stadt-rheine-ko
 //   officer: authority_officer @ ki-kreis-steinfurt;  auditor: auditor;  admin: admin
+// Partners: the "partners" seed of the shipped config/kreis-steinfurt.json (the real network).
 #pragma once
 
 #include <map>
@@ -28,7 +29,10 @@ namespace kim::test {
 class KimHost {
  public:
   // `hello_config` is the config block of the example plugin (e.g. {"veto_phase": "closed"}).
-  explicit KimHost(nlohmann::json hello_config = nlohmann::json::object());
+  // The top-level keys of `extra_config` replace those of the generated host config (e.g.
+  // {"referrals": {"max_wait_days": 0}}).
+  explicit KimHost(nlohmann::json hello_config = nlohmann::json::object(),
+                   nlohmann::json extra_config = nlohmann::json::object());
   ~KimHost();
 
   // The token of one of the users listed above.
@@ -48,8 +52,13 @@ class KimHost {
 
   // SIGTERM and wait; returns the exit code.
   int stop();
+  // Stops kim (if it runs) and starts a new one on the same config and data folder; the tokens
+  // stay valid. Fails the test (ADD_FAILURE) and returns false when it does not become ready.
+  bool restart();
 
  private:
+  bool start();
+
   TempDir dir_;
   std::uint16_t port_ = 0;
   std::unique_ptr<KimProcess> process_;

@@ -432,7 +432,7 @@ struct RouteSpec {
 };
 
 // Every route, written down from core/cases/routes.cpp, core/orgs/organisations.cpp,
-// core/app/host.cpp and plugins/hello/hello_plugin.cpp.
+// core/app/host.cpp, plugins/hello/hello_plugin.cpp and the partner/referral API of issue 4.
 const std::vector<RouteSpec>& known_routes() {
   static const std::vector<RouteSpec> kRoutes = {
       {"POST", "/api/v1/persons", false},
@@ -457,6 +457,22 @@ const std::vector<RouteSpec>& known_routes() {
       {"GET", "/api/v1/tasks", false},
       {"GET", "/api/v1/tasks/overdue", false},
       {"GET", "/api/v1/audit", false},
+      {"GET", "/api/v1/partners", false},
+      {"POST", "/api/v1/partners", false},
+      {"GET", "/api/v1/partners/{slug}", false},
+      {"PATCH", "/api/v1/partners/{slug}", false},
+      {"GET", "/api/v1/agreements", false},
+      {"POST", "/api/v1/agreements", false},
+      {"GET", "/api/v1/agreements/{id}", false},
+      {"PATCH", "/api/v1/agreements/{id}", false},
+      {"GET", "/api/v1/persons/{id}/consents", false},
+      {"POST", "/api/v1/persons/{id}/consents", false},
+      {"POST", "/api/v1/persons/{id}/consents/{consent_id}/revoke", false},
+      {"GET", "/api/v1/cases/{id}/referrals", false},
+      {"POST", "/api/v1/cases/{id}/referrals", false},
+      {"GET", "/api/v1/cases/{id}/referrals/{referral_id}", false},
+      {"POST", "/api/v1/cases/{id}/referrals/{referral_id}/status", false},
+      {"GET", "/api/v1/reports/referral-gaps", false},
       {"GET", "/api/v1/organisations", false},
       {"POST", "/api/v1/organisations", false},
       {"GET", "/api/v1/users", false},

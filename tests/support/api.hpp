@@ -1,0 +1,87 @@
+// Small helpers for system tests that talk to the API as one user: paths relative to /api/v1,
+// the parts of the API's one error shape, dates relative to today, JSON edits.
+#pragma once
+
+#include <chrono>
+#include <ctime>
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/http_client.hpp"
+#include "support/kim_host.hpp"
+
+namespace kim::test {
+
+// A date `days` from today (UTC), YYYY-MM-DD.
+inline std::string date_in_days(int days) {
+  auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() +
+                                                std::chrono::hours(24 * days));
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char buffer[16];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d", &utc);
+  return buffer;
+}
+
+// `error` of an error response ({"code": "<no error>"} when the body is not one).
+inline nlohmann::json error_of(const HttpResult& response) {
+  auto body = nlohmann::json::parse(response.body, nullptr, false);
+  if (!body.is_object() || !body.contains("error") || !body["error"].is_object()) {
+    return {{"code", "<no error>"}};
+  }
+  return body["error"];
+}
+inline std::string code_of(const HttpResult& response) {
+  return error_of(response).value("code", "<no code>");
+}
+inline std::string field_of(const HttpResult& response) {
+  return error_of(response).value("field", "<no field>");
+}
+
+inline std::set<std::string> as_set(const nlohmann::json& array) {
+  std::set<std::string> values;
+  if (!array.is_array()) return values;
+  for (const auto& value : array)
+    values.insert(value.is_string() ? value.get<std::string>() : value.dump());
+  return values;
+}
+
+inline nlohmann::json with(nlohmann::json body, const nlohmann::json& changes) {
+  for (const auto& [key, value] : changes.items())
+    body[key] = value;
+  return body;
+}
+inline nlohmann::json without(nlohmann::json body, const std::string& key) {
+  body.erase(key);
+  return body;
+}
+
+// One user's view of the API: paths relative to /api/v1.
+class Api {
+ public:
+  Api(const KimHost& host, const std::string& user)
+      : client_(host.client()), token_(host.token(user)) {}
+
+  HttpResult get(const std::string& path) { return client_.get("/api/v1" + path, token_); }
+  HttpResult post(const std::string& path, const nlohmann::json& body) {
+    return client_.request("POST", "/api/v1" + path, body.dump(), token_);
+  }
+  HttpResult patch(const std::string& path, const nlohmann::json& body) {
+    return client_.request("PATCH", "/api/v1" + path, body.dump(), token_);
+  }
+  // The body of a GET that must answer 200 (null after a failure).
+  nlohmann::json read(const std::string& path) {
+    auto response = get(path);
+    EXPECT_EQ(response.status, 200) << path << ": " << response.body;
+    return response.status == 200 ? response.json() : nlohmann::json();
+  }
+
+ private:
+  HttpClient client_;
+  std::string token_;
+};
+
+}  // namespace kim::test
