@@ -324,11 +324,12 @@ Result<Coverage> agreement_coverage(Connection& db, const std::string& partner,
       "ORDER BY a.valid_from DESC",
       {partner, service});
   const json details = {{"partner", partner}, {"service", service}};
-  bool draft = false, ended = false;
+  bool draft = false, ended = false, upcoming = false;
   for (const auto& row : rows) {
     const std::string status = effective_status(row);
     if (status == "draft") draft = true;
-    if (status == "expired" || status == "terminated" || status == "not_yet_valid") ended = true;
+    if (status == "expired" || status == "terminated") ended = true;
+    if (status == "not_yet_valid") upcoming = true;
     if (status != "signed") continue;
     Coverage coverage{row["id"], {}};
     for (const auto& term : domain::json_column(row["data_terms"])) {
@@ -343,10 +344,16 @@ Result<Coverage> agreement_coverage(Connection& db, const std::string& partner,
     }
     return coverage;
   }
+  if (upcoming) {
+    return Problem{422, "agreement_not_yet_valid",
+                   "the cooperation agreement with " + partner + " covering " + service +
+                       " is signed but not yet in force (valid_from)",
+                   "partner", details};
+  }
   if (ended) {
     return Problem{422, "agreement_expired",
                    "the cooperation agreement with " + partner + " covering " + service +
-                       " is expired, terminated or not yet in force; renew it before referring",
+                       " is expired or terminated; renew it before referring",
                    "partner", details};
   }
   if (draft) {
@@ -446,6 +453,10 @@ Result<Reply> PartnerService::update_partner(const std::string& slug, const json
     }
     if ((*current)["county_wide"] == true) merged.erase("towns");
     for (const auto& [key, value] : body.items()) {
+      // null clears only what may be empty; elsewhere it would silently mean the default.
+      if (value.is_null() && key != "connector" && key != "contact") {
+        fail(Problem::bad_request(key, "must not be null; leave the field out to keep it"));
+      }
       merged[key] = value;
       // Switching to county-wide drops the town list, and back needs one.
       if (key == "county_wide" && value == true && !body.contains("towns")) merged.erase("towns");
@@ -551,7 +562,7 @@ Result<Reply> PartnerService::update_agreement(const domain::Context&, const std
            a.valid_from, a.valid_to ? SqlValue(*a.valid_to) : SqlValue(nullptr), id});
       store_parties(db, id, a.parties);
     } else if (valid_to) {
-      if (status == "terminated" || status == "expired") {
+      if (status == "terminated" || status == "expired" || effective_status(row) == "expired") {
         fail(Problem::conflict("agreement_ended",
                                "the agreement is " + status + "; record a new agreement instead"));
       }
@@ -575,6 +586,8 @@ Result<Reply> PartnerService::update_agreement(const domain::Context&, const std
         db.execute("UPDATE agreements SET status = 'signed', signed_on = ? WHERE id = ?", {on, id});
       } else if (*next == "terminated") {
         const std::string on = terminated_on.value_or(today);
+        // Termination takes effect at once: a future date would look valid until then.
+        if (on > today) fail(Problem::bad_request("terminated_on", "is in the future"));
         const std::string earliest = row["signed_on"].is_string()
                                          ? row["signed_on"].get<std::string>()
                                          : row["created_at"].get<std::string>().substr(0, 10);

@@ -36,7 +36,7 @@ CREATE TABLE referrals (
                                                       'in_progress', 'completed', 'cancelled')),
   own_case_management INTEGER NOT NULL,
   outcome             TEXT,
-  payload             TEXT NOT NULL,
+  payload             TEXT,  -- what the partner received; NULL until sent
   stopped_reason      TEXT,
   town                TEXT NOT NULL,
   created_by          INTEGER NOT NULL REFERENCES users(id),
@@ -47,6 +47,7 @@ CREATE TABLE referrals (
 );
 CREATE INDEX referrals_case ON referrals(case_id, created_at);
 CREATE INDEX referrals_status ON referrals(status, status_changed_at);
+CREATE INDEX referrals_partner ON referrals(partner);
 
 -- The consents a referral relies on: revoking one stops the referral.
 CREATE TABLE referral_consents (
@@ -54,6 +55,7 @@ CREATE TABLE referral_consents (
   consent_id  TEXT NOT NULL REFERENCES consents(id),
   PRIMARY KEY (consent_id, referral_id)
 );
+CREATE INDEX referral_consents_referral ON referral_consents(referral_id);
 
 CREATE TABLE referral_history (
   id          INTEGER PRIMARY KEY,
@@ -223,7 +225,10 @@ json referral_json(Connection& db, const json& row, bool with_payload) {
                    {"sent_at", row["sent_at"]},
                    {"status_changed_at", row["status_changed_at"]},
                    {"closed_at", row["closed_at"]}};
-  if (with_payload) referral["payload"] = json::parse(row["payload"].get<std::string>());
+  if (with_payload) {
+    referral["payload"] =
+        row["payload"].is_string() ? json::parse(row["payload"].get<std::string>()) : json(nullptr);
+  }
   return referral;
 }
 
@@ -301,8 +306,12 @@ Result<Reply> ReferralService::create(const Context& ctx, const std::string& cas
     const std::string now = domain::now_timestamp();
     const std::string status = send ? "sent" : "draft";
     const SqlValue message_value = message ? SqlValue(*message) : SqlValue(nullptr);
-    const json payload = build_payload(db, ctx, id, case_id, row.person_id, *service, purpose,
-                                       categories, message_value);
+    // A draft holds no personal data yet: the payload is built when it is sent.
+    const SqlValue payload =
+        send ? SqlValue(build_payload(db, ctx, id, case_id, row.person_id, *service, purpose,
+                                      categories, message_value)
+                            .dump())
+             : SqlValue(nullptr);
     const std::string town =
         db.query("SELECT town FROM cases WHERE id = ?", {case_id}).at(0)["town"];
     const bool own_case_management = handover.partner["own_case_management"].get<bool>();
@@ -311,7 +320,7 @@ Result<Reply> ReferralService::create(const Context& ctx, const std::string& cas
         "message, status, own_case_management, payload, town, created_by, created_at, sent_at, "
         "status_changed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         {id, case_id, slug, *service, purpose, json(categories).dump(), handover.agreement_id,
-         message_value, status, own_case_management ? 1 : 0, payload.dump(), town,
+         message_value, status, own_case_management ? 1 : 0, payload, town,
          ctx.actor.principal.user_id, now, send ? SqlValue(now) : SqlValue(nullptr), now});
     link_consents(db, id, handover.consent_ids);
     const std::string today = domain::today();
@@ -331,7 +340,11 @@ Result<Reply> ReferralService::create(const Context& ctx, const std::string& cas
                                                            {"status", status}});
     domain::run_hooks(tx_.events(), created);
     events.push_back(created);
-    if (send) events.push_back(status_event(stored, "draft", "sent", ""));
+    if (send) {
+      auto sent = status_event(stored, "draft", "sent", "");
+      domain::run_hooks(tx_.events(), sent);  // the same veto as a later send
+      events.push_back(sent);
+    }
     return Reply{201, referral_json(db, stored, true), version};
   });
 }
@@ -390,6 +403,8 @@ Result<Reply> ReferralService::change_status(const Context& ctx, const std::stri
     }
     cases::check_version(ctx, row);
     const std::string now = domain::now_timestamp();
+    // Answers of the partner may still come in after closure; nothing new leaves a closed case.
+    if (*to == "sent") cases::require_open(row, "sending a referral");
     if (*to == "sent") {
       // Nothing leaves on the strength of yesterday's checks: agreement and consent again, and
       // the payload built from today's data.

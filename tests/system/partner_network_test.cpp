@@ -341,6 +341,14 @@ TEST(PartnerNetworkTest, AdminCreatesAndChangesPartnersOnlyWhenValid) {
       {"county-wide with towns", "admin", {{"towns", {"Rheine"}}}, 400, "invalid_field", "towns"},
       {"slug is not changeable", "admin", {{"slug", "awo-rheine"}}, 400, "invalid_field", "slug"},
       {"unknown key", "admin", {{"founded", 1990}}, 400, kUnknownKey, "founded"},
+      // null would silently mean the default (e.g. a retired partner active again): refused.
+      {"null active", "admin", {{"active", nullptr}}, 400, "invalid_field", "active"},
+      {"null legal domain",
+       "admin",
+       {{"legal_domain", nullptr}},
+       400,
+       "invalid_field",
+       "legal_domain"},
       {"case manager", "cm-rheine-1", {{"name", "Umbenannt"}}, 403, "forbidden", ""},
       {"coordinator", "co-kreis", {{"name", "Umbenannt"}}, 403, "forbidden", ""},
   };
@@ -470,6 +478,13 @@ TEST(PartnerNetworkTest, CoordinatorTakesAnAgreementFromDraftToSignedToTerminate
   }
   EXPECT_EQ(coordinator.read(path), agreement);
 
+  // Termination takes effect at once; a date before the signature or in the future is refused.
+  for (const std::string& when : {std::string("2024-01-01"), date_in_days(1)}) {
+    auto refused = coordinator.patch(path, {{"status", "terminated"}, {"terminated_on", when}});
+    EXPECT_EQ(refused.status, 400) << refused.body;
+    EXPECT_EQ(field_of(refused), "terminated_on") << refused.body;
+    EXPECT_EQ(coordinator.read(path), agreement);
+  }
   auto terminated =
       coordinator.patch(path, {{"status", "terminated"}, {"terminated_on", date_in_days(0)}});
   ASSERT_EQ(terminated.status, 200) << terminated.body;
@@ -494,6 +509,12 @@ TEST(PartnerNetworkTest, CoordinatorTakesAnAgreementFromDraftToSignedToTerminate
   const std::string expired_id = expired.json()["id"];
   EXPECT_THAT(ids(coordinator.read("/agreements?status=expired")), Contains(expired_id));
   EXPECT_THAT(ids(coordinator.read("/agreements?status=signed")), Not(Contains(expired_id)));
+  // A lapsed agreement is not revived by moving its end: a new one is recorded instead.
+  const json lapsed = coordinator.read("/agreements/" + expired_id);
+  auto revived = coordinator.patch("/agreements/" + expired_id, {{"valid_to", "2030-12-31"}});
+  EXPECT_EQ(revived.status, 409) << revived.body;
+  EXPECT_EQ(code_of(revived), "agreement_ended");
+  EXPECT_EQ(coordinator.read("/agreements/" + expired_id), lapsed);
 
   auto future =
       coordinator.post("/agreements", with(agreement_body(), {{"status", "signed"},

@@ -288,17 +288,27 @@ TEST(ReferralTest, RefusedWithoutASignedValidAgreementAndNothingIsWritten) {
   scene.expect_refused(scene.refer(), 422, "agreement_expired", before);
   scene.add_agreement(with(agreement_body(), {{"valid_to", date_in_days(-1)}}));
   scene.expect_refused(scene.refer(), 422, "agreement_expired", before);
+  // Signed, but in force only from next month: not yet.
+  scene.add_agreement(with(agreement_body(), {{"valid_from", date_in_days(30)}}));
+  error = scene.expect_refused(scene.refer(), 422, "agreement_not_yet_valid", before);
+  EXPECT_THAT(error["message"].get<std::string>(), HasSubstr("not yet in force"));
 
-  // No referral from a closed case.
+  // No referral from a closed case, and a draft made before the closure is not sent from it.
   Scene closed(host, "cm-rheine-2");
   ASSERT_FALSE(closed.case_id.empty());
   closed.add_consent();
   closed.add_agreement();
+  const std::string unsent = closed.create_referral_id();
   auto closing =
       closed.cm.post(closed.base() + "/transitions", {{"to", "closed"}, {"reason", "moved_away"}});
   ASSERT_EQ(closing.status, 200) << closing.body;
   const CaseState closed_before = closed.state();
   closed.expect_refused(closed.refer(), 409, "case_closed", closed_before);
+  closed.expect_refused(closed.move(unsent, {{"status", "sent"}}), 409, "case_closed",
+                        closed_before);
+  EXPECT_TRUE(closed.referral(unsent)["payload"].is_null());
+  // Cancelling it is still possible: nothing leaves by that.
+  EXPECT_EQ(closed.move(unsent, {{"status", "cancelled"}}).status, 200);
 }
 
 // ---- consent ------------------------------------------------------------------------------------
@@ -495,7 +505,14 @@ TEST(ReferralTest, PayloadHoldsOnlyTheCategoriesPassedOn) {
   ASSERT_FALSE(person["household"].empty()) << person.dump();
   ASSERT_EQ(person["residence_status"], kResidence);
 
-  auto response = scene.refer(with(referral_body(), {{"message", "Bitte um Termin zur Beratung"}}));
+  // A draft holds no personal data yet: the payload is built when the referral is sent.
+  auto draft = scene.refer(referral_body());
+  ASSERT_EQ(draft.status, 201) << draft.body;
+  EXPECT_TRUE(draft.json()["payload"].is_null()) << draft.body;
+  EXPECT_TRUE(scene.referral(draft.json()["id"])["payload"].is_null());
+
+  auto response = scene.refer(
+      with(referral_body(), {{"message", "Bitte um Termin zur Beratung"}, {"send", true}}));
   ASSERT_EQ(response.status, 201) << response.body;
   const std::string request_id = response.headers["x-request-id"];
   json referral = response.json();
@@ -509,13 +526,13 @@ TEST(ReferralTest, PayloadHoldsOnlyTheCategoriesPassedOn) {
   EXPECT_EQ(referral["service"], kService);
   EXPECT_EQ(referral["purpose"], "referral");
   EXPECT_EQ(as_set(referral["categories"]), (Names{"identity", "language_level"}));
-  EXPECT_EQ(referral["status"], "draft");
+  EXPECT_EQ(referral["status"], "sent");
   EXPECT_EQ(referral["own_case_management"], true) << "SGB II has its own case management";
   EXPECT_EQ(referral["agreement_id"], agreement);
   EXPECT_EQ(referral["consent_ids"], json({consent}));
   EXPECT_EQ(referral["message"], "Bitte um Termin zur Beratung");
   EXPECT_TRUE(referral["outcome"].is_null());
-  EXPECT_TRUE(referral["sent_at"].is_null());
+  EXPECT_TRUE(referral["sent_at"].is_string());
   EXPECT_TRUE(referral["closed_at"].is_null());
   EXPECT_TRUE(referral["stopped_reason"].is_null());
   EXPECT_TRUE(referral["created_at"].is_string());
@@ -560,12 +577,14 @@ TEST(ReferralTest, PayloadHoldsOnlyTheCategoriesPassedOn) {
     }
   }
   json listed = scene.cm.read(scene.base() + "/referrals");
-  ASSERT_EQ(listed["items"].size(), 1u);
-  EXPECT_EQ(listed["items"][0]["id"], id);
-  EXPECT_FALSE(listed["items"][0].contains("payload")) << "lists carry no payload";
+  ASSERT_EQ(listed["items"].size(), 2u);  // the draft and the sent one
+  EXPECT_EQ(listed["items"][1]["id"], id);
+  for (const auto& item : listed["items"])
+    EXPECT_FALSE(item.contains("payload")) << "lists carry no payload";
 
   // Contact, when asked for and consented to, adds the town; still nothing else.
-  json with_contact = scene.create_referral(referral_body({"identity", "contact"}));
+  json with_contact =
+      scene.create_referral(with(referral_body({"identity", "contact"}), {{"send", true}}));
   json& contact_person = with_contact["payload"]["person"];
   EXPECT_EQ(contact_person["town"], "Rheine");
   EXPECT_FALSE(contact_person.contains("languages")) << contact_person.dump();
@@ -589,7 +608,7 @@ TEST(ReferralTest, PayloadHoldsOnlyTheCategoriesPassedOn) {
   EXPECT_EQ(course["own_case_management"], centre["legal_domain"] == "sgb2" ||
                                                centre["legal_domain"] == "sgb3" ||
                                                centre["legal_domain"] == "sgb8");
-  EXPECT_EQ(scene.cm.read(scene.base() + "/referrals")["items"].size(), 3u);
+  EXPECT_EQ(scene.cm.read(scene.base() + "/referrals")["items"].size(), 4u);
 
   // Each category alone carries exactly its fields (SPEC.md, payload): to the employment agency,
   // whose agreement and the person's consents cover every category.
@@ -618,8 +637,10 @@ TEST(ReferralTest, PayloadHoldsOnlyTheCategoriesPassedOn) {
   };
   for (const auto& expected : categories) {
     SCOPED_TRACE(expected.category);
-    json single = scene.create_referral(
-        {{"partner", agency}, {"service", "sgb3_placement"}, {"categories", {expected.category}}});
+    json single = scene.create_referral({{"partner", agency},
+                                         {"service", "sgb3_placement"},
+                                         {"categories", {expected.category}},
+                                         {"send", true}});
     json& passed = single["payload"]["person"];
     Names fields;
     for (auto& [key, value] : passed.items()) {
