@@ -6,6 +6,7 @@
 #include <optional>
 #include <random>
 #include <string_view>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,7 @@
 #include "domain/catalog.hpp"
 #include "domain/validation.hpp"
 #include "orgs/organisations.hpp"
+#include "referrals/referrals.hpp"
 
 namespace kim::app {
 
@@ -863,13 +865,610 @@ SqlValue text_or_null(const std::string& text) {
   return text.empty() ? SqlValue(nullptr) : SqlValue(text);
 }
 
+// ---- the partner network in use: agreements, consents, referrals ------------------------------
+
+// A case that reached linking or monitoring, when services are arranged: from that day until
+// yesterday (or the day before its closure) a referral may happen. Recorded while the cases are
+// written, used afterwards, so the partner network does not change the persons and cases a seed
+// gives.
+struct ReferralCandidate {
+  std::string case_id;
+  std::string person_id;
+  std::string town;
+  std::string phase;
+  std::int64_t manager_id = 0;
+  sys_days opened{};
+  sys_days from{};
+  sys_days until{};
+  Strings goal_domains;
+};
+
+// The coordinating office's partner record: the party every demo agreement is made with.
+constexpr const char* kNetworkHub = "kreis-steinfurt-ki";
+
+struct AgreementSpec {
+  const char* partner;
+  const char* validity;  // "valid", "expired" (signed, valid_to in the past) or "draft"
+  int from_month;
+  const char* title;
+  Strings services;
+  Strings categories;  // what may go to the partner for the purpose "referral"; never health
+  const char* hub_tasks;
+  const char* hub_ends;
+  const char* partner_tasks;
+  const char* partner_ends;
+  const char* handover_rule;
+  bool open_ended = false;  // no valid_to
+};
+
+const std::vector<AgreementSpec>& agreement_specs() {
+  static const std::vector<AgreementSpec> values = {
+      {"jobcenter-kreis-steinfurt",
+       "valid",
+       1,
+       "Kooperationsvereinbarung KIM – Jobcenter Kreis Steinfurt: Übergang in die "
+       "Eingliederungsleistungen (SGB II)",
+       {"sgb2_integration_services"},
+       {"identity", "contact", "language_level", "education_work"},
+       "Klärt im KIM-Fallmanagement den Bedarf, holt die schriftliche Einwilligung ein, "
+       "übermittelt die Überleitung mit den vereinbarten Daten und hält bis zum Erstgespräch "
+       "Kontakt zur Person.",
+       "Mit der Annahme durch das Jobcenter für die berufliche Eingliederung; die Begleitung in "
+       "den übrigen Lebensbereichen führt das KIM-Fallmanagement weiter.",
+       "Lädt innerhalb von 14 Tagen zum Erstgespräch ein, prüft die Leistungen zur Eingliederung "
+       "in Arbeit (§§ 16 ff. SGB II) und meldet Annahme, Ablehnung und Abschluss zurück.",
+       "Mit dem Ende der Eingliederungsleistung oder des Leistungsbezugs; das Jobcenter führt ein "
+       "eigenes Fallmanagement nach SGB II.",
+       "Überleitung nur über KIM und nur mit Einwilligung der Person. Das Jobcenter bestätigt den "
+       "Eingang und teilt innerhalb von 14 Tagen mit, ob es die Person übernimmt. "
+       "Gesundheitsdaten werden nicht übermittelt.",
+       true},
+      {"agentur-fuer-arbeit-rheine",
+       "valid",
+       4,
+       "Kooperationsvereinbarung KIM – Agentur für Arbeit Rheine: Arbeitsvermittlung und "
+       "Berufsberatung (SGB III)",
+       {"sgb3_placement", "vocational_guidance"},
+       {"identity", "contact", "language_level", "education_work"},
+       "Klärt Sprachstand, Schul- und Berufsabschlüsse, holt die Einwilligung ein und bereitet "
+       "die Person auf den Termin vor (Unterlagen, Sprachmittlung).",
+       "Mit dem ersten Termin bei der Agentur; danach nur noch Rückfragen der Person.",
+       "Berufsberatung und Arbeitsvermittlung nach SGB III, Prüfung von Förderleistungen, "
+       "Rückmeldung des Ergebnisses an die koordinierende Stelle.",
+       "Mit der Aufnahme einer Beschäftigung oder Ausbildung oder dem Übergang in das SGB II.",
+       "Terminanfrage über KIM; die Agentur vergibt den Termin und meldet Annahme oder Ablehnung "
+       "mit Begründung. Übermittelt werden nur Identität, Kontakt, Sprachstand und "
+       "Bildungs-/Berufsdaten."},
+      {"vhs-rheine",
+       "valid",
+       8,
+       "Kooperationsvereinbarung KIM – VHS Rheine: Integrations- und Sprachkurse",
+       {"integration_course", "language_course"},
+       {"identity", "contact", "language_level"},
+       "Klärt Berechtigung und Sprachstand, holt die Einwilligung ein und meldet die Person zum "
+       "Einstufungstest an.",
+       "Mit der Kursanmeldung; bei Abbruch nimmt das KIM-Fallmanagement die Begleitung wieder auf.",
+       "Einstufungstest, Platz im passenden Integrations- oder Sprachkurs, Rückmeldung zu "
+       "Kursbeginn, Abbruch und Prüfungsergebnis.",
+       "Mit dem Kursende und der Mitteilung des Prüfungsergebnisses.",
+       "Anmeldung über KIM mit Einwilligung; die VHS bestätigt den Testtermin binnen einer Woche. "
+       "Übermittelt werden nur Identität, Kontakt und Sprachstand."},
+      {"anerkennungsberatung-kreis-steinfurt",
+       "valid",
+       10,
+       "Kooperationsvereinbarung KIM – Anerkennungsberatung: Beratung zur Anerkennung "
+       "ausländischer Abschlüsse",
+       {"recognition_counselling"},
+       {"identity", "contact", "language_level", "education_work"},
+       "Sammelt mit der Person Zeugnisse und Nachweise, holt die Einwilligung ein und vermittelt "
+       "den Beratungstermin.",
+       "Mit dem Beratungstermin; Übersetzungen und Anträge begleitet das KIM-Fallmanagement "
+       "weiter.",
+       "Beratung zu Anerkennungsverfahren, zuständiger Stelle und Anpassungsqualifizierung; "
+       "Rückmeldung des Ergebnisses.",
+       "Mit dem Abschluss der Beratung oder der Antragstellung bei der zuständigen Stelle.",
+       "Terminvermittlung über KIM mit Einwilligung; Zeugnisse bringt die Person selbst mit. "
+       "Übermittelt werden Identität, Kontakt, Sprachstand und Bildungs-/Berufsdaten."},
+      {"auslaenderbehoerde-kreis-steinfurt",
+       "expired",
+       1,
+       "Vereinbarung zur Terminvermittlung bei der Ausländerbehörde (Pilotphase)",
+       {"residence_matters"},
+       {"identity", "contact", "residence_status"},
+       "Vermittelt Termine für Fragen zum Aufenthalt und bereitet die Unterlagen mit der Person "
+       "vor.",
+       "Mit der Terminvergabe.",
+       "Vergibt Termine innerhalb von vier Wochen und meldet zurück, welche Unterlagen fehlen.",
+       "Mit der Entscheidung über den Antrag.",
+       "Terminanfrage über KIM während der Pilotphase; danach neu zu vereinbaren."},
+      {"jugendamt-kreis-steinfurt",
+       "draft",
+       1,
+       "Entwurf: Kooperation KIM – Jugendamt Kreis Steinfurt (Kita-Platz, Hilfen für Familien)",
+       {"childcare_place", "youth_welfare_support"},
+       {"identity", "contact", "family"},
+       "Klärt den Betreuungsbedarf der Familie, holt die Einwilligung ein und meldet den Bedarf.",
+       "Mit der Annahme durch das Jugendamt.",
+       "Prüft den Anspruch auf einen Betreuungsplatz und Hilfen nach SGB VIII, meldet das Ergebnis "
+       "zurück.",
+       "Mit der Platzvergabe oder dem Ende der Hilfe; eigenes Fallmanagement nach SGB VIII.",
+       "Noch in Abstimmung mit dem Jugendamt; bis zur Unterzeichnung keine Überleitung."},
+  };
+  return values;
+}
+
+// Which goals make a service the obvious next step.
+bool fits(const std::string& service, const std::string& life_domain) {
+  if (service == "integration_course" || service == "language_course") {
+    return life_domain == "language";
+  }
+  if (service == "sgb2_integration_services") {
+    return life_domain == "vocational_training_work" || life_domain == "income_benefits";
+  }
+  if (service == "sgb3_placement") return life_domain == "vocational_training_work";
+  if (service == "vocational_guidance") {
+    return life_domain == "vocational_training_work" || life_domain == "school_education";
+  }
+  if (service == "recognition_counselling") return life_domain == "recognition";
+  return false;
+}
+
+const Strings& referral_messages(const std::string& service) {
+  static const std::map<std::string, Strings> values = {
+      {"sgb2_integration_services",
+       {"Bitte um Einladung zum Erstgespräch zur beruflichen Eingliederung.",
+        "Person möchte möglichst bald arbeiten; bitte um Termin mit Sprachmittlung."}},
+      {"sgb3_placement",
+       {"Bitte um einen Beratungstermin zur Arbeitsvermittlung.",
+        "Berufserfahrung im Herkunftsland, bitte um Termin bei der Arbeitsvermittlung."}},
+      {"vocational_guidance",
+       {"Interesse an einer Ausbildung, bitte um Termin in der Berufsberatung.",
+        "Bitte um Berufsorientierung; Schulabschluss wird gerade anerkannt."}},
+      {"integration_course",
+       {"Bitte um Einstufungstest und einen Platz im nächsten Integrationskurs.",
+        "Berechtigung zum Integrationskurs liegt vor, bitte um einen Kurs am Vormittag."}},
+      {"language_course",
+       {"Bitte um einen Platz in einem Aufbaukurs B1.",
+        "Bitte um einen Sprachkurs am Abend, tagsüber in Arbeit."}},
+      {"recognition_counselling",
+       {"Abschluss aus dem Herkunftsland, bitte um Beratung zur Anerkennung.",
+        "Zeugnisse liegen in Kopie vor, bitte um Termin zur Anerkennungsberatung."}},
+  };
+  static const Strings none;
+  auto found = values.find(service);
+  return found != values.end() ? found->second : none;
+}
+
+// The partner's answer for a step of the hand-over.
+std::string outcome_text(Random& rng, const std::string& service, const std::string& status,
+                         const std::string& appointment) {
+  const bool course = service == "integration_course" || service == "language_course";
+  if (status == "accepted") {
+    return course ? "Einstufungstest am " + appointment + " vereinbart."
+                  : "Erstgespräch am " + appointment + " vereinbart.";
+  }
+  if (status == "in_progress") {
+    if (course) return "Kurs hat begonnen, Teilnahme regelmäßig.";
+    if (service == "sgb2_integration_services")
+      return "Kooperationsplan vereinbart, Maßnahme läuft.";
+    if (service == "recognition_counselling") return "Antrag auf Anerkennung wird vorbereitet.";
+    return "Beratung läuft, Bewerbungen werden gemeinsam geschrieben.";
+  }
+  if (status == "completed") {
+    if (service == "integration_course") return "Integrationskurs abgeschlossen, DTZ B1 bestanden.";
+    if (service == "language_course") return "Kurs abgeschlossen, Zertifikat B1 erreicht.";
+    if (service == "sgb2_integration_services") {
+      return rng.pick(Strings{"Arbeitsaufnahme in Teilzeit, Betreuung im Jobcenter läuft weiter.",
+                              "Maßnahme zur Aktivierung erfolgreich beendet."});
+    }
+    if (service == "sgb3_placement") return "Vermittlung in eine Beschäftigung erfolgt.";
+    if (service == "vocational_guidance") return "Ausbildungsplatz zum 1. August zugesagt.";
+    return "Teilweise Gleichwertigkeit festgestellt, Anpassungsqualifizierung empfohlen.";
+  }
+  if (status == "declined") {
+    if (course) {
+      return rng.pick(Strings{"Derzeit kein Kursplatz frei, Warteliste bis Quartalsende.",
+                              "Kein Kurs mit Kinderbetreuung in erreichbarer Nähe."});
+    }
+    if (service == "sgb2_integration_services")
+      return "Nicht zuständig: kein Leistungsbezug nach SGB II.";
+    if (service == "sgb3_placement")
+      return "Nicht zuständig, Person bezieht Bürgergeld – bitte an das Jobcenter.";
+    if (service == "vocational_guidance") return "Beratung erst ab Sprachniveau B1 sinnvoll.";
+    return "Reglementierter Heilberuf: zuständig ist die Bezirksregierung.";
+  }
+  return rng.pick(Strings{"Person hat selbst einen Platz gefunden, Überleitung zurückgenommen.",
+                          "Person ist verzogen, Überleitung zurückgenommen.",
+                          "Termine zweimal nicht wahrgenommen, Überleitung zurückgenommen."});
+}
+
+std::string german_date(sys_days day) {
+  const std::chrono::year_month_day ymd{day};
+  char buffer[48];
+  std::snprintf(buffer, sizeof buffer, "%02u.%02u.%04d", static_cast<unsigned>(ymd.day()),
+                static_cast<unsigned>(ymd.month()), static_cast<int>(ymd.year()));
+  return buffer;
+}
+
+class PartnerNetwork {
+ public:
+  PartnerNetwork(Connection& db, Random& rng, DemoSummary& summary, std::int64_t coordinator_id)
+      : db_(db),
+        rng_(rng),
+        summary_(summary),
+        coordinator_id_(coordinator_id),
+        today_(std::chrono::floor<days>(std::chrono::system_clock::now())),
+        agreement_(db,
+                   "INSERT INTO agreements(id, title, parties, handover_rule, services, "
+                   "data_terms, valid_from, valid_to, status, signed_on, created_by, created_at, "
+                   "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+        agreement_party_(db, "INSERT INTO agreement_parties(agreement_id, partner) VALUES (?, ?)"),
+        consent_(db,
+                 "INSERT INTO consents(id, person_id, recipients, purposes, categories, form, "
+                 "given_on, valid_until, explicit_special_category, document_reference, "
+                 "recorded_by, created_at, revoked_at, revoked_by, revoke_reason) VALUES "
+                 "(?,?,?,?,?,?,?,?,0,?,?,?,?,?,?)"),
+        referral_(db,
+                  "INSERT INTO referrals(id, case_id, partner, service, purpose, categories, "
+                  "agreement_id, message, status, own_case_management, outcome, payload, "
+                  "stopped_reason, town, created_by, created_at, sent_at, status_changed_at, "
+                  "closed_at) VALUES (?,?,?,?,'referral',?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+        referral_consent_(db,
+                          "INSERT INTO referral_consents(referral_id, consent_id) VALUES (?, ?)"),
+        history_(db,
+                 "INSERT INTO referral_history(referral_id, from_status, to_status, outcome, "
+                 "reason, occurred_on, at, by_user) VALUES (?,?,?,?,?,?,?,?)"),
+        note_(db,
+              "INSERT INTO notes(id, case_id, occurred_on, kind, text, author_id, created_at) "
+              "VALUES (?,?,?,'referral',?,?,?)"),
+        touch_case_(db,
+                    "UPDATE cases SET version = version + ?, updated_at = max(updated_at, ?) "
+                    "WHERE id = ?") {}
+
+  void run(std::vector<ReferralCandidate> candidates) {
+    create_agreements();
+    if (usable_.empty()) return;
+    // A share of the cases, in an order of their own; the first suitable ones show what the
+    // gaps report and a revocation look like, whatever the seed.
+    rng_.shuffle(candidates);
+    for (const auto& candidate : candidates) {
+      const Usable* first = offer_for(candidate, nullptr);
+      if (!first) continue;
+      const bool open = candidate.phase != "closed";
+      const Window window = window_for(candidate, *first);
+      std::string scenario;
+      if (waiting_ < 2 && open && window.until - window.from >= days(35)) {
+        scenario = "waiting";
+        ++waiting_;
+      } else if (declined_ < 2) {
+        scenario = "declined";
+        ++declined_;
+      } else if (revoked_ < 1 && open && window.until - window.from >= days(10)) {
+        scenario = "revoked";
+        ++revoked_;
+      } else if (rng_.chance(0.35)) {
+        scenario = random_scenario(candidate.phase);
+      } else {
+        continue;
+      }
+      refer(candidate, *first, scenario);
+      // Now and then a second partner for another goal.
+      if (rng_.chance(0.2)) {
+        if (const Usable* second = offer_for(candidate, first)) {
+          refer(candidate, *second, random_scenario(candidate.phase));
+        }
+      }
+    }
+  }
+
+ private:
+  // A signed agreement valid today and the services of it the partner offers.
+  struct Usable {
+    std::string agreement_id;
+    std::string partner;
+    std::string partner_name;
+    bool own_case_management = false;
+    bool county_wide = false;
+    Strings towns;
+    Strings services;
+    Strings categories;
+    sys_days valid_from{};
+  };
+
+  struct Window {
+    sys_days from;
+    sys_days until;
+  };
+
+  struct Step {
+    std::string status;
+    sys_days day;
+    std::string outcome;
+    std::string stamp;
+  };
+
+  static Strings strings(const json& column) {
+    return json::parse(column.get<std::string>()).get<Strings>();
+  }
+
+  void create_agreements() {
+    const std::chrono::year_month_day now{today_};
+    const std::chrono::year year = now.year();
+    const auto next_month = sys_days((now.year() / now.month() + std::chrono::months(1)) / 1);
+    // Only between partners the config seeds: none without the coordinating office's record.
+    if (db_.query("SELECT 1 FROM partners WHERE slug = ?", {kNetworkHub}).empty()) return;
+    for (const auto& spec : agreement_specs()) {
+      auto partner = db_.query("SELECT * FROM partners WHERE slug = ?", {spec.partner});
+      if (partner.empty()) continue;
+      const std::string validity = spec.validity;
+      sys_days from;
+      std::optional<sys_days> to;
+      if (validity == "valid") {
+        from = sys_days((year - std::chrono::years(3)) / spec.from_month / 1);
+        if (!spec.open_ended) to = sys_days((year + std::chrono::years(2)) / 12 / 31);
+      } else if (validity == "expired") {
+        from = sys_days((year - std::chrono::years(4)) / spec.from_month / 1);
+        to = sys_days((year - std::chrono::years(1)) / 6 / 30);
+      } else {
+        from = next_month;
+      }
+      const bool signed_ = validity != "draft";
+      const sys_days signed_on = from - days(rng_.between(7, 30));
+      const sys_days drafted =
+          signed_ ? signed_on - days(rng_.between(20, 60)) : today_ - days(rng_.between(5, 40));
+      const std::string created_at = stamp_text(drafted, rng_.between(9 * 3600, 15 * 3600), 0);
+      const std::string updated_at =
+          signed_ ? stamp_text(signed_on, rng_.between(9 * 3600, 15 * 3600), 0) : created_at;
+      const json parties = json::array({{{"partner", kNetworkHub},
+                                         {"tasks", spec.hub_tasks},
+                                         {"responsibility_ends", spec.hub_ends}},
+                                        {{"partner", spec.partner},
+                                         {"tasks", spec.partner_tasks},
+                                         {"responsibility_ends", spec.partner_ends}}});
+      // The partner receives what the terms name for referrals; the coordinating office hears
+      // back who took part (outcome feedback), nothing more.
+      const json terms = json::array(
+          {{{"partner", spec.partner}, {"categories", spec.categories}, {"purposes", {"referral"}}},
+           {{"partner", kNetworkHub},
+            {"categories", {"identity"}},
+            {"purposes", {"outcome_feedback"}}}});
+      const std::string id = rng_.id("agr");
+      agreement_({id, spec.title, parties.dump(), spec.handover_rule, json(spec.services).dump(),
+                  terms.dump(), date_text(from), to ? SqlValue(date_text(*to)) : SqlValue(nullptr),
+                  signed_ ? "signed" : "draft",
+                  signed_ ? SqlValue(date_text(signed_on)) : SqlValue(nullptr), coordinator_id_,
+                  created_at, updated_at});
+      agreement_party_({id, kNetworkHub});
+      agreement_party_({id, spec.partner});
+      ++summary_.agreements;
+      if (validity != "valid") continue;
+
+      const json& row = partner[0];
+      if (row["active"].get<std::int64_t>() != 1) continue;
+      Usable usable{id,
+                    row["slug"],
+                    row["name"],
+                    domain::has_own_case_management(row["legal_domain"].get<std::string>()),
+                    row["county_wide"].get<std::int64_t>() == 1,
+                    strings(row["towns"]),
+                    {},
+                    spec.categories,
+                    from};
+      for (const auto& service : strings(row["services"])) {
+        if (std::find(spec.services.begin(), spec.services.end(), service) != spec.services.end()) {
+          usable.services.push_back(service);
+        }
+      }
+      if (!usable.services.empty()) usable_.push_back(std::move(usable));
+    }
+  }
+
+  Window window_for(const ReferralCandidate& c, const Usable& usable) const {
+    return {std::max(c.from, usable.valid_from), c.until};
+  }
+
+  // A partner serving the case's town under an agreement in force at the time; one that fits a
+  // goal of the case if there is one.
+  const Usable* offer_for(const ReferralCandidate& c, const Usable* besides) {
+    std::vector<const Usable*> serving, fitting;
+    for (const auto& usable : usable_) {
+      if (&usable == besides) continue;
+      const bool serves = usable.county_wide || std::find(usable.towns.begin(), usable.towns.end(),
+                                                          c.town) != usable.towns.end();
+      const Window window = window_for(c, usable);
+      if (!serves || window.until < window.from) continue;
+      serving.push_back(&usable);
+      for (const auto& service : usable.services) {
+        for (const auto& goal : c.goal_domains) {
+          if (fits(service, goal) && (fitting.empty() || fitting.back() != &usable)) {
+            fitting.push_back(&usable);
+          }
+        }
+      }
+    }
+    if (!fitting.empty()) return rng_.pick(fitting);
+    if (serving.empty()) return nullptr;
+    return rng_.pick(serving);
+  }
+
+  std::string random_scenario(const std::string& phase) {
+    static const Strings scenarios = {"sent",      "accepted", "in_progress",
+                                      "completed", "declined", "cancelled"};
+    if (phase == "linking") return scenarios[rng_.weighted({4, 3, 1, 0, 1, 0})];
+    if (phase == "closed") return scenarios[rng_.weighted({0, 0, 0, 6, 1, 1})];
+    return scenarios[rng_.weighted({1, 1, 3, 4, 1, 1})];
+  }
+
+  // Days between a step and the one before it.
+  int gap(const std::string& status) {
+    if (status == "accepted") return rng_.between(2, 14);
+    if (status == "in_progress") return rng_.between(3, 30);
+    if (status == "completed") return rng_.between(30, 150);
+    if (status == "declined") return rng_.between(3, 21);
+    return rng_.between(5, 40);  // cancelled
+  }
+
+  // The steps of one referral, laid out backwards from the day of its last step so that a
+  // waiting referral waits long enough and a pending one was answered lately.
+  std::vector<Step> steps_for(const std::string& scenario, const Window& window) {
+    Strings statuses = {"sent"};
+    if (scenario == "accepted" || scenario == "in_progress" || scenario == "completed") {
+      statuses.push_back("accepted");
+    }
+    if (scenario == "in_progress" || scenario == "completed") statuses.push_back("in_progress");
+    if (scenario == "completed") statuses.push_back("completed");
+    if (scenario == "declined") statuses.push_back("declined");
+    if (scenario == "waiting" && rng_.chance(0.5)) statuses.push_back("accepted");
+    if (scenario == "cancelled" || scenario == "revoked") {
+      if (rng_.chance(0.5)) statuses.push_back("accepted");
+      statuses.push_back("cancelled");
+    }
+    const int span = static_cast<int>((window.until - window.from).count());
+    int lo = 0, hi = span;  // where the last step lies, in days after window.from
+    if (scenario == "waiting") {
+      lo = std::max(0, span - 60);
+      hi = span - 30;
+    } else if (scenario == "sent" || scenario == "accepted") {
+      lo = std::max(0, span - 8);
+    } else if (scenario == "revoked") {
+      lo = std::max(0, span - 45);
+    }
+    std::vector<Step> steps(statuses.size());
+    sys_days day = window.from + days(rng_.between(lo, hi));
+    for (std::size_t i = statuses.size(); i-- > 0;) {
+      steps[i].status = statuses[i];
+      steps[i].day = day;
+      day -= days(gap(statuses[i]));
+    }
+    steps[0].day = std::max(steps[0].day, window.from);
+    for (std::size_t i = 1; i < steps.size(); ++i)
+      steps[i].day = std::max(steps[i].day, steps[i - 1].day);
+    return steps;
+  }
+
+  void refer(const ReferralCandidate& c, const Usable& partner, const std::string& scenario) {
+    const std::string& service = rng_.pick(partner.services);
+    auto steps = steps_for(scenario, window_for(c, partner));
+    // Stamps in the afternoon, strictly increasing along the referral.
+    int second = 0;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      if (i == 0 || steps[i].day != steps[i - 1].day) {
+        second = rng_.between(13 * 3600, 15 * 3600);
+      } else {
+        second = std::min(second + rng_.between(300, 1800), 86399);
+      }
+      steps[i].stamp = stamp_text(steps[i].day, second, ++millis_ % 1000);
+    }
+    const bool revoked = scenario == "revoked";
+    for (std::size_t i = 1; i < steps.size(); ++i) {
+      if (revoked && i + 1 == steps.size()) break;  // stopped by the revocation, no answer
+      steps[i].outcome = outcome_text(rng_, service, steps[i].status,
+                                      german_date(steps[i].day + days(rng_.between(4, 14))));
+    }
+    const Step& sent = steps.front();
+    const Step& last = steps.back();
+
+    // The person's written consent, given before the referral was sent.
+    const sys_days given = std::max(c.opened, sent.day - days(rng_.between(0, 21)));
+    const bool pending =
+        last.status == "sent" || last.status == "accepted" || last.status == "in_progress";
+    sys_days valid_until = given + days(730);
+    if (pending && valid_until <= today_) valid_until = today_ + days(rng_.between(30, 300));
+    const std::string consent_id = rng_.id("con");
+    consent_({consent_id, c.person_id, json::array({partner.partner}).dump(),
+              json::array({"referral"}).dump(), json(partner.categories).dump(), "written",
+              date_text(given), date_text(valid_until),
+              "Einwilligungserklärung vom " + german_date(given) + ", Papierakte", c.manager_id,
+              stamp_text(given, rng_.between(12 * 3600, 13 * 3600 - 1), 0),
+              revoked ? SqlValue(last.stamp) : SqlValue(nullptr),
+              revoked ? SqlValue(c.manager_id) : SqlValue(nullptr),
+              revoked ? SqlValue("Einwilligung im Beratungsgespräch widerrufen, schriftlich "
+                                 "bestätigt.")
+                      : SqlValue(nullptr)});
+    ++summary_.consents;
+    if (revoked) ++summary_.consents_revoked;
+
+    const std::string id = rng_.id("ref");
+    const json manager = db_.query(
+                                "SELECT u.name, o.slug FROM users u JOIN organisations o ON o.id = "
+                                "u.organisation_id WHERE u.id = ?",
+                                {c.manager_id})
+                             .at(0);
+    const auto& messages = referral_messages(service);
+    const SqlValue message =
+        messages.empty() || rng_.chance(0.15) ? SqlValue(nullptr) : SqlValue(rng_.pick(messages));
+    const json payload = {
+        {"referral_id", id},
+        {"service", service},
+        {"purpose", "referral"},
+        {"message", std::holds_alternative<std::string>(message)
+                        ? json(std::get<std::string>(message))
+                        : json(nullptr)},
+        {"from", {{"organisation", manager["slug"]}, {"case_manager", manager["name"]}}},
+        {"categories", partner.categories},
+        {"person", referrals::released_person_data(db_, c.case_id, c.person_id, partner.categories,
+                                                   sent.stamp)}};
+    std::string outcome;
+    for (const auto& step : steps) {
+      if (!step.outcome.empty()) outcome = step.outcome;
+    }
+    const bool final =
+        last.status == "declined" || last.status == "completed" || last.status == "cancelled";
+    referral_({id, c.case_id, partner.partner, service, json(partner.categories).dump(),
+               partner.agreement_id, message, last.status, partner.own_case_management ? 1 : 0,
+               text_or_null(outcome), payload.dump(),
+               revoked ? SqlValue("consent_revoked") : SqlValue(nullptr), c.town, c.manager_id,
+               sent.stamp, sent.stamp, last.stamp,
+               final ? SqlValue(last.stamp) : SqlValue(nullptr)});
+    referral_consent_({id, consent_id});
+
+    // History and timeline as the referral service writes them: one note per step.
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const Step& step = steps[i];
+      const bool stopped = revoked && i + 1 == steps.size();
+      history_({id, i == 0 ? SqlValue(nullptr) : SqlValue(steps[i - 1].status), step.status,
+                text_or_null(step.outcome),
+                stopped ? SqlValue("consent_revoked") : SqlValue(nullptr), date_text(step.day),
+                step.stamp, c.manager_id});
+      std::string detail = step.outcome;
+      if (i == 0 && partner.own_case_management) {
+        detail = "legal domain with its own case management";
+      }
+      if (stopped) {
+        detail =
+            "stopped because the participant revoked the consent; nothing further is passed on";
+      }
+      std::string text =
+          "Referral to " + partner.partner_name + " (" + service + "): " + step.status;
+      if (!detail.empty()) text += " — " + detail;
+      note_({rng_.id("note"), c.case_id, date_text(step.day), text, c.manager_id, step.stamp});
+      ++summary_.notes;
+    }
+    // Every step changed the case, as the service's writes do.
+    touch_case_({static_cast<std::int64_t>(steps.size()), last.stamp, c.case_id});
+    ++summary_.referrals;
+    ++summary_.referrals_by_status[last.status];
+  }
+
+  Connection& db_;
+  Random& rng_;
+  DemoSummary& summary_;
+  std::int64_t coordinator_id_;
+  sys_days today_;
+  std::vector<Usable> usable_;
+  int waiting_ = 0, declined_ = 0, revoked_ = 0, millis_ = 0;
+  Insert agreement_, agreement_party_, consent_, referral_, referral_consent_, history_, note_,
+      touch_case_;
+};
+
 class Writer {
  public:
   Writer(Connection& db, Random& rng, std::map<std::string, Organisation>& orgs,
-         DemoSummary& summary)
+         DemoSummary& summary, std::vector<ReferralCandidate>& candidates)
       : rng_(rng),
         orgs_(orgs),
         summary_(summary),
+        candidates_(candidates),
         today_(std::chrono::floor<days>(std::chrono::system_clock::now())),
         person_(
             db,
@@ -1177,11 +1776,28 @@ class Writer {
       note_(row);
     ++summary_.cases;
     ++summary_.cases_by_phase[plan.phase];
+
+    // Referrals fit from the first move into linking or monitoring (goals agreed) until
+    // yesterday, or the day before the closure: never in the future, never after the case ended.
+    const bool referable = plan.phase == "linking" || plan.phase == "monitoring" ||
+                           plan.phase == "reassessment" || closed;
+    auto linked =
+        std::find_if(plan.transitions.begin(), plan.transitions.end(),
+                     [](const Transition& t) { return t.to == "linking" || t.to == "monitoring"; });
+    const sys_days until = closed ? day(closing->day) - days(1) : today_ - days(1);
+    if (referable && linked != plan.transitions.end() && day(linked->day) <= until) {
+      Strings goal_domains;
+      for (const auto& g : plan.goals)
+        goal_domains.push_back(g.life_domain);
+      candidates_.push_back({case_id, who.id, town, plan.phase, manager.user_id, opened,
+                             day(linked->day), until, goal_domains});
+    }
   }
 
   Random& rng_;
   std::map<std::string, Organisation>& orgs_;
   DemoSummary& summary_;
+  std::vector<ReferralCandidate>& candidates_;
   sys_days today_;
   std::map<std::string, std::string> serving_;  // town -> organisation slug
   Insert person_, participation_, case_, transition_, assessment_, assessment_domain_, goal_, task_,
@@ -1245,8 +1861,11 @@ DemoSummary seed_demo(store::Store& store, std::uint64_t seed) {
       [](Connection& db) { return !db.query("SELECT 1 FROM users WHERE name = 'admin'").empty(); });
   // `kim serve` creates the bootstrap admin only on a database without users.
   if (!has_admin) issue("admin", "admin", "");
+  std::int64_t county_coordinator = 0;  // records the county office's agreements
   for (const auto& spec : org_specs()) {
-    if (*spec.coordinator) issue(spec.coordinator, "coordinator", spec.slug);
+    if (!*spec.coordinator) continue;
+    const auto id = issue(spec.coordinator, "coordinator", spec.slug);
+    if (!county_coordinator) county_coordinator = id;
   }
   for (const auto& spec : org_specs()) {
     auto& org = orgs.at(spec.slug);
@@ -1256,11 +1875,17 @@ DemoSummary seed_demo(store::Store& store, std::uint64_t seed) {
   }
   issue(kAuditor, "auditor", "");
 
-  // 3. The participants and their cases, in one transaction.
+  // 3. The participants and their cases, then the partner network in use (agreements, consents,
+  //    referrals; none when the config seeds no partners), in one transaction. The network draws
+  //    from a generator of its own: with or without partners, a seed gives the same persons.
   store.write([&](Connection& db) {
     Random rng(seed);
-    Writer writer(db, rng, orgs, summary);
+    std::vector<ReferralCandidate> candidates;
+    Writer writer(db, rng, orgs, summary, candidates);
     writer.run();
+    Random network_rng(seed ^ 0x9e3779b97f4a7c15ULL);
+    PartnerNetwork network(db, network_rng, summary, county_coordinator);
+    network.run(std::move(candidates));
     db.execute("UPDATE demo_marker SET completed_at = ?", {domain::now_timestamp()});
   });
   return summary;

@@ -1,7 +1,10 @@
 // `kim demo seed`: fills an EMPTY database with a fictional but plausible data set, so a new user
 // sees a working system at once: organisations of the county, users with API tokens, a few
 // hundred participants across the 24 towns with cases in every phase, assessments, goals, tasks,
-// notes, programme participations and household members.
+// notes, programme participations and household members. When the deployment config seeds the
+// partner network, the demo also shows it in use: cooperation agreements of the county's
+// coordinating office (signed, expired, draft), written consents of participants and referrals
+// in every status, with their history and timeline notes.
 //
 // Every name is a random combination from per-origin lists; no record describes a real person.
 // The data is deterministic from the seed (same seed, same persons, ids and phases); dates are
@@ -48,6 +51,11 @@ struct DemoSummary {
   int overdue_tasks = 0;
   int notes = 0;
   int participations = 0;
+  int agreements = 0;  // none when the config seeds no partners
+  int consents = 0;
+  int consents_revoked = 0;
+  int referrals = 0;
+  std::map<std::string, int> referrals_by_status;
   std::vector<DemoUser> users;  // in creation order; includes "admin" only if the seed made it
 };
 

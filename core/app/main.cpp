@@ -235,7 +235,8 @@ int run_demo_seed(const std::vector<std::string>& args) {
         << "the county, users with API tokens (printed once), about 300 participants across the\n"
         << "24 towns with cases in every phase, assessments, goals, tasks, notes and programme\n"
         << "participations. All names are invented. The database is marked as a demo (table\n"
-        << "demo_marker, persons.demo = 1).\n\n"
+        << "demo_marker, persons.demo = 1). When the config seeds partners, cooperation\n"
+        << "agreements, consents and referrals in every status show the partner network in use.\n\n"
         << "Refuses (exit 2, nothing written) unless the database holds no persons, no cases and\n"
         << "no users other than admin; a database seeded before is refused as well.\n\n"
         << desc << "\n";
@@ -280,8 +281,23 @@ int run_demo_seed(const std::vector<std::string>& args) {
   std::cout << ")\n"
             << "  assessments " << summary.assessments << ", goals " << summary.goals << ", tasks "
             << summary.tasks << " (" << summary.overdue_tasks << " overdue), notes "
-            << summary.notes << "\n\n"
-            << "Demo users and their API tokens (shown only now):\n";
+            << summary.notes << "\n";
+  if (summary.agreements == 0) {
+    std::cout << "  partners:      none of the demo's partners configured, so no agreements, "
+                 "consents or referrals\n";
+  } else {
+    std::cout << "  agreements:    " << summary.agreements << ", consents " << summary.consents
+              << " (" << summary.consents_revoked << " revoked), referrals " << summary.referrals
+              << " (";
+    first = true;
+    for (const auto& status :
+         {"sent", "accepted", "in_progress", "completed", "declined", "cancelled"}) {
+      std::cout << (first ? "" : ", ") << status << " " << summary.referrals_by_status[status];
+      first = false;
+    }
+    std::cout << ")\n";
+  }
+  std::cout << "\nDemo users and their API tokens (shown only now):\n";
   std::printf("  %-14s %-13s %-21s %s\n", "USER", "ROLE", "ORGANISATION", "TOKEN");
   for (const auto& user : summary.users) {
     std::printf("  %-14s %-13s %-21s %s\n", user.name.c_str(), user.role.c_str(),
@@ -304,6 +320,10 @@ int run_demo_seed(const std::vector<std::string>& args) {
             << "       http://" << host << ":" << config.server.port << "/api/v1/cases\n"
             << "Case managers see their own cases (or their team's), coordinators those of the\n"
             << "organisations they supervise, the auditor the audit log (/api/v1/audit).\n";
+  if (summary.referrals > 0) {
+    std::cout << "Referrals are listed per case (/api/v1/cases/{id}/referrals); coordinators see\n"
+              << "gaps in provision under /api/v1/reports/referral-gaps.\n";
+  }
   return kExitOk;
 }
 

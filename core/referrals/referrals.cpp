@@ -101,37 +101,6 @@ const std::vector<CategoryRelease>& releases() {
   return values;
 }
 
-json person_part(Connection& db, const std::string& case_id, const std::string& person_id,
-                 const std::vector<std::string>& categories) {
-  auto person = db.query("SELECT * FROM persons WHERE id = ?", {person_id}).at(0);
-  for (const char* column : {"nationalities", "languages", "household"})
-    person[column] = domain::json_column(person[column]);
-  person["contact"] = json::parse(person["contact"].get<std::string>());
-  json domains = json::object();
-  for (const auto& row : db.query(
-           "SELECT life_domain, need_level, summary FROM assessment_domains WHERE assessment_id = "
-           "(SELECT id FROM assessments WHERE case_id = ? ORDER BY recorded_at DESC, rowid DESC "
-           "LIMIT 1)",
-           {case_id})) {
-    domains[row["life_domain"].get<std::string>()] = {{"need_level", row["need_level"]},
-                                                      {"summary", row["summary"]}};
-  }
-  json part = json::object();
-  json assessment = json::object();
-  for (const auto& release : releases()) {
-    if (!domain::contains(categories, release.category)) continue;
-    for (const char* field : release.person_fields) {
-      if (person[field].is_null() || (person[field].is_object() && person[field].empty())) continue;
-      part[field] = person[field];
-    }
-    for (const char* domain_name : release.life_domains) {
-      if (domains.contains(domain_name)) assessment[domain_name] = domains[domain_name];
-    }
-  }
-  if (!assessment.empty()) part["assessment"] = assessment;
-  return part;
-}
-
 // Everything a hand-over needs, checked: the partner offers the service, an agreement covers it
 // and permits the categories, the person's consent covers them. Fails with what is missing.
 struct Handover {
@@ -188,7 +157,7 @@ json build_payload(Connection& db, const Context& ctx, const std::string& referr
                           : json(nullptr)},
           {"from", {{"organisation", me.organisation}, {"case_manager", me.user_name}}},
           {"categories", categories},
-          {"person", person_part(db, case_id, person_id, categories)}};
+          {"person", released_person_data(db, case_id, person_id, categories)}};
 }
 
 const char* const kReferralSelect =
@@ -283,6 +252,37 @@ sdk::Event status_event(const json& row, const std::string& from, const std::str
 }
 
 }  // namespace
+
+json released_person_data(Connection& db, const std::string& case_id, const std::string& person_id,
+                          const std::vector<std::string>& categories, const std::string& as_of) {
+  auto person = db.query("SELECT * FROM persons WHERE id = ?", {person_id}).at(0);
+  for (const char* column : {"nationalities", "languages", "household"})
+    person[column] = domain::json_column(person[column]);
+  person["contact"] = json::parse(person["contact"].get<std::string>());
+  json domains = json::object();
+  for (const auto& row : db.query(
+           "SELECT life_domain, need_level, summary FROM assessment_domains WHERE assessment_id = "
+           "(SELECT id FROM assessments WHERE case_id = ? AND (? = '' OR recorded_at <= ?) "
+           "ORDER BY recorded_at DESC, rowid DESC LIMIT 1)",
+           {case_id, as_of, as_of})) {
+    domains[row["life_domain"].get<std::string>()] = {{"need_level", row["need_level"]},
+                                                      {"summary", row["summary"]}};
+  }
+  json part = json::object();
+  json assessment = json::object();
+  for (const auto& release : releases()) {
+    if (!domain::contains(categories, release.category)) continue;
+    for (const char* field : release.person_fields) {
+      if (person[field].is_null() || (person[field].is_object() && person[field].empty())) continue;
+      part[field] = person[field];
+    }
+    for (const char* domain_name : release.life_domains) {
+      if (domains.contains(domain_name)) assessment[domain_name] = domains[domain_name];
+    }
+  }
+  if (!assessment.empty()) part["assessment"] = assessment;
+  return part;
+}
 
 Result<Reply> ReferralService::create(const Context& ctx, const std::string& case_id,
                                       const json& body) {

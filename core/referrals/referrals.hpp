@@ -18,6 +18,15 @@ namespace kim::referrals {
 
 store::Migration migration();  // core#6
 
+// The person part of what a partner receives: of the person only the fields, and of the case's
+// assessment recorded last (up to `as_of`, a timestamp; empty: the latest) only the life domains,
+// that `categories` release; empty values are left out. The one place that decides what a data
+// category passes on (the demo seed builds its back-dated referrals with it too).
+nlohmann::json released_person_data(store::Connection& db, const std::string& case_id,
+                                    const std::string& person_id,
+                                    const std::vector<std::string>& categories,
+                                    const std::string& as_of = "");
+
 class ReferralService {
  public:
   ReferralService(store::Store& store, events::EventBus& events, int max_wait_days)

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include <gmock/gmock.h>
@@ -28,14 +29,22 @@ using ::testing::Not;
 
 // A deployment config in `dir` with data in dir/data.
 std::string write_config(const TempDir& dir, std::uint16_t port,
-                         const json& organisations = json::array()) {
+                         const json& organisations = json::array(),
+                         const json& partners = json::array()) {
   json config = {{"data_dir", "data"},
                  {"server", {{"listen", "127.0.0.1:" + std::to_string(port)}}},
                  {"plugins", {{"directories", {KIM_PLUGIN_DIR}}}}};
   if (!organisations.empty()) config["organisations"] = organisations;
+  if (!partners.empty()) config["partners"] = partners;
   auto path = (dir.path() / "kim.json").string();
   std::ofstream(path) << config.dump(2);
   return path;
+}
+
+// The partner network the shipped deployment config seeds.
+json shipped_partners() {
+  return json::parse(read_file(std::string(KIM_SOURCE_DIR) + "/config/kreis-steinfurt.json"))
+      .at("partners");
 }
 
 std::filesystem::path database(const TempDir& dir) {
@@ -56,7 +65,8 @@ std::map<std::string, std::int64_t> row_counts(const std::filesystem::path& path
   std::map<std::string, std::int64_t> counts;
   for (const char* table :
        {"organisations", "users", "api_tokens", "persons", "programme_participations", "cases",
-        "case_transitions", "assessments", "assessment_domains", "goals", "tasks", "notes"}) {
+        "case_transitions", "assessments", "assessment_domains", "goals", "tasks", "notes",
+        "agreements", "consents", "referrals", "referral_history"}) {
     counts[table] = scalar(db, std::string("SELECT count(*) AS n FROM ") + table);
   }
   return counts;
@@ -82,6 +92,18 @@ std::map<std::string, PrintedUser> printed_users(const std::string& out) {
   }
   return users;
 }
+
+// Cases whose version does not count every change the services would have made: each
+// transition, assessment, goal (and its status change), task (and its completion) and note —
+// referral steps included, since each one writes a timeline note of kind "referral".
+constexpr const char* kVersionMismatches = R"(SELECT count(*) AS n FROM cases c WHERE version <> 1
+    + (SELECT count(*) FROM case_transitions WHERE case_id = c.id)
+    + (SELECT count(*) FROM assessments WHERE case_id = c.id)
+    + (SELECT count(*) FROM goals WHERE case_id = c.id)
+    + (SELECT count(*) FROM goals WHERE case_id = c.id AND status <> 'open')
+    + (SELECT count(*) FROM tasks WHERE case_id = c.id)
+    + (SELECT count(*) FROM tasks WHERE case_id = c.id AND done_on IS NOT NULL)
+    + (SELECT count(*) FROM notes WHERE case_id = c.id))";
 
 CommandResult seed(const std::string& config, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args = {"demo", "seed", "--config", config};
@@ -112,6 +134,7 @@ TEST(DemoTest, SeedsAnEmptyDatabaseWithConsistentDataAndWorkingTokens) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("Demo data written"));
   EXPECT_THAT(result.out, HasSubstr("curl -H \"Authorization: Bearer kim_"));
+  EXPECT_THAT(result.out, HasSubstr("no agreements, consents or referrals"));
 
   {
     auto db = open_read_only(database(dir));
@@ -139,6 +162,12 @@ TEST(DemoTest, SeedsAnEmptyDatabaseWithConsistentDataAndWorkingTokens) {
               0);
     EXPECT_EQ(scalar(db, "SELECT count(*) AS n FROM demo_marker WHERE completed_at IS NOT NULL"),
               1);
+    // The config seeds no partners: no agreements, consents or referrals, the rest as ever.
+    EXPECT_EQ(scalar(db, "SELECT count(*) AS n FROM partners"), 0);
+    EXPECT_EQ(scalar(db, "SELECT count(*) AS n FROM agreements"), 0);
+    EXPECT_EQ(scalar(db, "SELECT count(*) AS n FROM consents"), 0);
+    EXPECT_EQ(scalar(db, "SELECT count(*) AS n FROM referrals"), 0);
+    EXPECT_EQ(scalar(db, "SELECT count(*) AS n FROM notes WHERE kind = 'referral'"), 0);
     EXPECT_EQ(scalar(db,
                      "SELECT count(*) AS n FROM organisations WHERE slug = "
                      "'ki-kreis-steinfurt'"),
@@ -214,15 +243,7 @@ TEST(DemoTest, SeedsAnEmptyDatabaseWithConsistentDataAndWorkingTokens) {
                      "WHERE c.phase = 'closed' AND t.done_on IS NULL"),
               0);
     // Every change of a case counted in its version, as the service counts them.
-    EXPECT_EQ(scalar(db, R"(SELECT count(*) AS n FROM cases c WHERE version <> 1
-        + (SELECT count(*) FROM case_transitions WHERE case_id = c.id)
-        + (SELECT count(*) FROM assessments WHERE case_id = c.id)
-        + (SELECT count(*) FROM goals WHERE case_id = c.id)
-        + (SELECT count(*) FROM goals WHERE case_id = c.id AND status <> 'open')
-        + (SELECT count(*) FROM tasks WHERE case_id = c.id)
-        + (SELECT count(*) FROM tasks WHERE case_id = c.id AND done_on IS NOT NULL)
-        + (SELECT count(*) FROM notes WHERE case_id = c.id))"),
-              0);
+    EXPECT_EQ(scalar(db, kVersionMismatches), 0);
     // Nothing lies in the future.
     EXPECT_EQ(scalar(db,
                      "SELECT count(*) AS n FROM case_transitions WHERE at > strftime('%Y-%m-"
@@ -291,6 +312,265 @@ TEST(DemoTest, SeedsAnEmptyDatabaseWithConsistentDataAndWorkingTokens) {
   EXPECT_FALSE(coordinated.json()["items"].empty());
   auto admin = client.get("/api/v1/users", users["admin"].token);
   EXPECT_EQ(admin.status, 200);
+  server.send_signal(SIGTERM);
+  EXPECT_EQ(server.wait_exit(), 0);
+}
+
+// What each data category releases of a person (README, "Referrals"): fields of the person and
+// life domains of the latest assessment. Nothing else may appear in a payload.
+struct Release {
+  std::vector<std::string> fields;
+  std::vector<std::string> life_domains;
+};
+const std::map<std::string, Release>& releases() {
+  static const std::map<std::string, Release> values = {
+      {"identity",
+       {{"given_names", "family_name", "date_of_birth", "gender", "nationalities"}, {}}},
+      {"contact", {{"town", "contact"}, {}}},
+      {"residence_status", {{"residence_status", "arrival_date"}, {}}},
+      {"education_work", {{}, {"school_education", "vocational_training_work", "recognition"}}},
+      {"language_level", {{"languages"}, {"language"}}},
+      {"health", {{}, {"health"}}},
+      {"family", {{"household"}, {"family_childcare"}}},
+  };
+  return values;
+}
+
+bool lists(const json& array, const std::string& value) {
+  return std::find(array.begin(), array.end(), value) != array.end();
+}
+
+TEST(DemoTest, ShowsThePartnerNetworkInUseWhenTheConfigHasPartners) {
+  TempDir dir, same_dir;
+  const auto port = free_port();
+  const json partners = shipped_partners();
+  auto config = write_config(dir, port, json::array(), partners);
+  auto result = seed(config, {"--seed", "5"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("agreements:"));
+  EXPECT_THAT(result.out, HasSubstr("reports/referral-gaps"));
+
+  json referrals;
+  {
+    auto db = open_read_only(database(dir));
+    // Four signed agreements in force, one expired, one draft; all with the county's office.
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM agreements WHERE status = 'signed' AND valid_from "
+                     "<= date('now') AND (valid_to IS NULL OR valid_to >= date('now'))"),
+              4);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM agreements WHERE status = 'signed' AND valid_to < "
+                     "date('now')"),
+              1);
+    EXPECT_EQ(scalar(db, "SELECT count(*) AS n FROM agreements WHERE status = 'draft'"), 1);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM agreements a WHERE NOT EXISTS (SELECT 1 FROM "
+                     "agreement_parties p WHERE p.agreement_id = a.id AND p.partner = "
+                     "'kreis-steinfurt-ki')"),
+              0);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM agreement_parties ap WHERE NOT EXISTS (SELECT 1 "
+                     "FROM partners p WHERE p.slug = ap.partner)"),
+              0);
+    // Health data is never part of the demo's hand-overs.
+    EXPECT_EQ(scalar(db, "SELECT count(*) AS n FROM agreements WHERE data_terms LIKE '%health%'"),
+              0);
+    EXPECT_EQ(scalar(db, "SELECT count(*) AS n FROM consents WHERE categories LIKE '%health%'"), 0);
+    EXPECT_GT(scalar(db, "SELECT count(*) AS n FROM consents"), 0);
+    EXPECT_GT(scalar(db, "SELECT count(*) AS n FROM referrals"), 0);
+    EXPECT_GT(scalar(db, "SELECT count(*) AS n FROM notes WHERE kind = 'referral'"), 0);
+    for (const char* status : {"sent", "accepted", "in_progress", "completed", "declined"}) {
+      EXPECT_GT(scalar(db, std::string("SELECT count(*) AS n FROM referrals WHERE status = '") +
+                               status + "'"),
+                0)
+          << status;
+    }
+    EXPECT_GT(scalar(db,
+                     "SELECT count(*) AS n FROM referrals WHERE status = 'cancelled' AND "
+                     "stopped_reason IS NULL"),
+              0);
+    // Only cases that reached linking or monitoring, and nothing pending on a closed case.
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM referrals r JOIN cases c ON c.id = r.case_id "
+                     "WHERE c.phase NOT IN ('linking', 'monitoring', 'reassessment', 'closed')"),
+              0);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM referrals r JOIN cases c ON c.id = r.case_id "
+                     "WHERE c.phase = 'closed' AND (r.status IN ('sent', 'accepted', "
+                     "'in_progress') OR r.status_changed_at >= c.closed_on)"),
+              0);
+    // One consent revoked; the referral relying on it was stopped.
+    auto revoked = db.query(
+        "SELECT r.status, r.stopped_reason, r.closed_at, k.revoked_at FROM consents k JOIN "
+        "referral_consents rc ON rc.consent_id = k.id JOIN referrals r ON r.id = rc.referral_id "
+        "WHERE k.revoked_at IS NOT NULL");
+    ASSERT_EQ(revoked.size(), 1u);
+    EXPECT_EQ(revoked[0]["status"], "cancelled");
+    EXPECT_EQ(revoked[0]["stopped_reason"], "consent_revoked");
+    EXPECT_EQ(revoked[0]["closed_at"], revoked[0]["revoked_at"]);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM referrals WHERE stopped_reason = "
+                     "'consent_revoked'"),
+              1);
+    // History and timeline: one history row and one referral note per step, a chain from
+    // "sent" to the current status.
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM referrals r WHERE (SELECT to_status FROM "
+                     "referral_history h WHERE h.referral_id = r.id ORDER BY id LIMIT 1) <> "
+                     "'sent' OR (SELECT to_status FROM referral_history h WHERE h.referral_id = "
+                     "r.id ORDER BY id DESC LIMIT 1) <> r.status"),
+              0);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM (SELECT from_status, lag(to_status) OVER "
+                     "(PARTITION BY referral_id ORDER BY id) AS previous FROM referral_history) "
+                     "WHERE previous IS NOT NULL AND previous <> from_status"),
+              0);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM cases c WHERE (SELECT count(*) FROM notes WHERE "
+                     "case_id = c.id AND kind = 'referral') <> (SELECT count(*) FROM "
+                     "referral_history h JOIN referrals r ON r.id = h.referral_id WHERE "
+                     "r.case_id = c.id)"),
+              0);
+    EXPECT_EQ(scalar(db, kVersionMismatches), 0);
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) AS n FROM referrals WHERE status_changed_at > "
+                     "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"),
+              0);
+
+    referrals = db.query(
+        "SELECT r.id, r.partner, r.categories, r.payload, r.sent_at, a.status AS agreement_status, "
+        "a.valid_from, a.data_terms, k.categories AS consent_categories, k.recipients, k.purposes, "
+        "k.given_on FROM referrals r JOIN agreements a ON a.id = r.agreement_id JOIN "
+        "referral_consents rc ON rc.referral_id = r.id JOIN consents k ON k.id = rc.consent_id");
+    ASSERT_EQ(referrals.size(),
+              static_cast<std::size_t>(scalar(db, "SELECT count(*) AS n FROM referrals")));
+  }
+
+  // Every hand-over rests on a signed agreement and a consent covering partner, purpose and
+  // categories, and the payload carries only what those categories release.
+  for (const auto& r : referrals) {
+    SCOPED_TRACE(r["id"].get<std::string>());
+    const auto categories = json::parse(r["categories"].get<std::string>());
+    const auto payload = json::parse(r["payload"].get<std::string>());
+    EXPECT_EQ(r["agreement_status"], "signed");
+    EXPECT_LE(r["valid_from"].get<std::string>(), r["sent_at"].get<std::string>().substr(0, 10));
+    EXPECT_LE(r["given_on"].get<std::string>(), r["sent_at"].get<std::string>().substr(0, 10));
+    const auto consent_categories = json::parse(r["consent_categories"].get<std::string>());
+    EXPECT_EQ(json::parse(r["recipients"].get<std::string>()), json::array({r["partner"]}));
+    EXPECT_EQ(json::parse(r["purposes"].get<std::string>()), json::array({"referral"}));
+    json permitted = json::array();
+    for (const auto& term : json::parse(r["data_terms"].get<std::string>())) {
+      if (term["partner"] == r["partner"] && lists(term["purposes"], "referral")) {
+        permitted = term["categories"];
+      }
+    }
+    std::set<std::string> fields, life_domains;
+    for (const auto& category : categories) {
+      EXPECT_TRUE(lists(consent_categories, category)) << category;
+      EXPECT_TRUE(lists(permitted, category)) << category;
+      const auto& release = releases().at(category);
+      fields.insert(release.fields.begin(), release.fields.end());
+      life_domains.insert(release.life_domains.begin(), release.life_domains.end());
+    }
+    EXPECT_EQ(payload["referral_id"], r["id"]);
+    EXPECT_EQ(payload["categories"], categories);
+    EXPECT_EQ(payload["purpose"], "referral");
+    for (const auto& [key, value] : payload["person"].items()) {
+      if (key == "assessment") {
+        for (const auto& [life_domain, need] : value.items()) {
+          EXPECT_TRUE(life_domains.count(life_domain)) << "assessment." << life_domain;
+        }
+      } else {
+        EXPECT_TRUE(fields.count(key)) << key;
+      }
+    }
+    if (!lists(categories, "family")) {
+      EXPECT_FALSE(payload["person"].contains("household"));
+    }
+    if (!lists(categories, "residence_status")) {
+      EXPECT_FALSE(payload["person"].contains("residence_status"));
+    }
+  }
+
+  // The same seed gives the same network.
+  ASSERT_EQ(
+      seed(write_config(same_dir, free_port(), json::array(), partners), {"--seed", "5"}).exit_code,
+      0);
+  auto network = [](const TempDir& in) {
+    auto db = open_read_only(database(in));
+    return std::vector<json>{
+        db.query("SELECT id, title, status, valid_from, valid_to, parties, data_terms FROM "
+                 "agreements ORDER BY id"),
+        db.query("SELECT * FROM consents ORDER BY id"),
+        db.query("SELECT * FROM referrals ORDER BY id"),
+        db.query("SELECT referral_id, from_status, to_status, outcome, at FROM referral_history "
+                 "ORDER BY referral_id, id")};
+  };
+  EXPECT_EQ(network(dir), network(same_dir));
+
+  // Served: the report shows long waits and refusals, the API shows what the demo wrote, and a
+  // referral the service builds now for the same hand-over carries the same person data.
+  auto users = printed_users(result.out);
+  ASSERT_EQ(users.count("s.lammers"), 1u) << result.out;
+  KimProcess server(KIM_BINARY, {"serve", "--config", config}, dir.path() / "kim.log");
+  ASSERT_TRUE(server.wait_ready(port)) << server.log();
+  HttpClient client("127.0.0.1", port);
+  auto gaps = client.get("/api/v1/reports/referral-gaps", users["s.lammers"].token);
+  ASSERT_EQ(gaps.status, 200) << gaps.body;
+  int waiting = 0, declined = 0;
+  const json report = gaps.json();
+  for (const auto& item : report["items"]) {
+    waiting += item["waiting_too_long"].get<int>();
+    declined += item["declined"].get<int>();
+  }
+  EXPECT_GE(waiting, 1) << gaps.body;
+  EXPECT_GE(declined, 1) << gaps.body;
+  for (const auto& [status, expected] : std::vector<std::pair<std::string, std::size_t>>{
+           {"signed", 4}, {"expired", 1}, {"draft", 1}}) {
+    auto listed = client.get("/api/v1/agreements?status=" + status, users["s.lammers"].token);
+    ASSERT_EQ(listed.status, 200) << listed.body;
+    EXPECT_EQ(listed.json()["items"].size(), expected) << status;
+  }
+
+  json sample;
+  {
+    auto db = open_read_only(database(dir));
+    auto rows = db.query(
+        "SELECT r.id, r.case_id, r.partner, r.service, r.categories, r.payload, c.person_id, "
+        "u.name AS manager FROM referrals r JOIN cases c ON c.id = r.case_id JOIN users u ON "
+        "u.id = c.case_manager_id JOIN referral_consents rc ON rc.referral_id = r.id JOIN "
+        "consents k ON k.id = rc.consent_id WHERE c.phase <> 'closed' AND k.revoked_at IS NULL "
+        "AND (k.valid_until IS NULL OR k.valid_until >= date('now')) AND NOT EXISTS (SELECT 1 "
+        "FROM assessments a WHERE a.case_id = r.case_id AND a.recorded_at > r.sent_at) ORDER BY "
+        "r.id LIMIT 1");
+    ASSERT_EQ(rows.size(), 1u);
+    sample = rows[0];
+  }
+  const auto& token = users[sample["manager"].get<std::string>()].token;
+  const std::string case_path = "/api/v1/cases/" + sample["case_id"].get<std::string>();
+  auto shown = client.get(case_path + "/referrals/" + sample["id"].get<std::string>(), token);
+  ASSERT_EQ(shown.status, 200) << shown.body;
+  EXPECT_EQ(shown.json()["payload"], json::parse(sample["payload"].get<std::string>()));
+  EXPECT_FALSE(shown.json()["history"].empty());
+  auto consents =
+      client.get("/api/v1/persons/" + sample["person_id"].get<std::string>() + "/consents", token);
+  ASSERT_EQ(consents.status, 200) << consents.body;
+  EXPECT_FALSE(consents.json()["items"].empty());
+  auto rebuilt = client.post(case_path + "/referrals",
+                             {{"partner", sample["partner"]},
+                              {"service", sample["service"]},
+                              {"categories", json::parse(sample["categories"].get<std::string>())},
+                              {"send", true}},
+                             token);
+  ASSERT_EQ(rebuilt.status, 201) << rebuilt.body;
+  const auto demo_payload = json::parse(sample["payload"].get<std::string>());
+  const auto service_payload = rebuilt.json()["payload"];
+  EXPECT_EQ(service_payload["person"], demo_payload["person"]);
+  for (const auto& [key, value] : service_payload.items()) {
+    EXPECT_TRUE(demo_payload.contains(key)) << key;
+  }
+  EXPECT_EQ(service_payload.size(), demo_payload.size());
+  EXPECT_EQ(service_payload["from"], demo_payload["from"]);
   server.send_signal(SIGTERM);
   EXPECT_EQ(server.wait_exit(), 0);
 }
