@@ -884,7 +884,7 @@ struct ReferralCandidate {
 };
 
 // The coordinating office's partner record: the party every demo agreement is made with.
-constexpr const char* kNetworkHub = "kreis-steinfurt-ki";
+constexpr const char* kNetworkHub = "ki-kreis-steinfurt";
 
 struct AgreementSpec {
   const char* partner;

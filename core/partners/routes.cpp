@@ -120,7 +120,7 @@ void register_routes(http::Router& router, http::ApiDocs& docs, PartnerService& 
             kAgreementWriters, "Record a cooperation agreement (draft or signed)", "agreements",
             {{"title", "Kooperationsvereinbarung KIM – Jobcenter"},
              {"parties",
-              {{{"partner", "kreis-steinfurt-ki"},
+              {{{"partner", "ki-kreis-steinfurt"},
                 {"tasks", "Case management across legal domains"},
                 {"responsibility_ends", "when the jobcenter's case management takes over"}},
                {{"partner", "jobcenter-kreis-steinfurt"},

@@ -366,7 +366,7 @@ TEST(DemoTest, ShowsThePartnerNetworkInUseWhenTheConfigHasPartners) {
     EXPECT_EQ(scalar(db,
                      "SELECT count(*) AS n FROM agreements a WHERE NOT EXISTS (SELECT 1 FROM "
                      "agreement_parties p WHERE p.agreement_id = a.id AND p.partner = "
-                     "'kreis-steinfurt-ki')"),
+                     "'ki-kreis-steinfurt')"),
               0);
     EXPECT_EQ(scalar(db,
                      "SELECT count(*) AS n FROM agreement_parties ap WHERE NOT EXISTS (SELECT 1 "

@@ -26,7 +26,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr const char* kJobcenter = "jobcenter-kreis-steinfurt";
-constexpr const char* kOffice = "kreis-steinfurt-ki";
+constexpr const char* kOffice = "ki-kreis-steinfurt";
 // The code of an unknown body key. SPEC.md of issue 4 says "invalid_field"; the host answers
 // "unknown_field" everywhere (domain::FieldReader, as for persons and cases since issue 3), and
 // these tests follow the API's one convention.

@@ -33,7 +33,7 @@ TEST(ReferralEventsTest, PluginsAreToldOfConsentsAndReferralsAfterCommitOnly) {
   auto agreement =
       coordinator.post("/agreements", {{"title", "KIM – Jobcenter"},
                                        {"parties",
-                                        {{{"partner", "kreis-steinfurt-ki"},
+                                        {{{"partner", "ki-kreis-steinfurt"},
                                           {"tasks", "KIM"},
                                           {"responsibility_ends", "hand-over"}},
                                          {{"partner", "jobcenter-kreis-steinfurt"},

@@ -29,7 +29,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr const char* kJobcenter = "jobcenter-kreis-steinfurt";
-constexpr const char* kOffice = "kreis-steinfurt-ki";
+constexpr const char* kOffice = "ki-kreis-steinfurt";
 constexpr const char* kService = "sgb2_integration_services";
 // The code of an unknown body key. SPEC.md of issue 4 says "invalid_field"; the host answers
 // "unknown_field" everywhere (domain::FieldReader, as for persons and cases since issue 3), and
