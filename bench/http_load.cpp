@@ -1,16 +1,19 @@
 // HTTP load against a real `kim serve` on loopback: many keep-alive connections create persons and
-// cases (durable writes, group commit), read cases (each read is audited: a durable write too) and
-// page through the case list. Prints requests/s and latency percentiles per phase beside the
-// serial durable commits/s of raw SQLite measured on the same disk in the same run.
+// cases (durable writes, group commit), read cases (each read is audited: a durable write too),
+// page through the case list and hand every case over to a partner (a consent, then a referral
+// sent at once). Prints requests/s and latency percentiles per phase beside the serial durable
+// commits/s of raw SQLite measured on the same disk in the same run.
 //
 //   kim_http_load [--kim PATH] [--connections N] [--persons N] [--reads-per-case N]
 //                 [--synchronous FULL|NORMAL] [--baseline-rows N] [--time-limit SECONDS]
-//                 [--keep DIR]
+//                 [--no-referrals] [--keep DIR]
 //
 // Sets itself up in a temporary folder (or DIR with --keep, which is then left in place): a config
-// with one coordinating office and one welfare organisation with team access, a case manager token
-// from `kim token create`, `kim serve` as a child process on a free 127.0.0.1 port. Exit status 0
-// only if every request succeeded, the database holds what was written and kim exited with 0.
+// with one coordinating office and one welfare organisation with team access, and two partners (a
+// jobcenter and a coordinating office); a case manager token from `kim token create`, `kim serve`
+// as a child process on a free 127.0.0.1 port, and (unless --no-referrals) a coordinator token
+// that records one signed cooperation agreement between the two partners. Exit status 0 only if
+// every request succeeded, the database holds what was written and kim exited with 0.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -22,6 +25,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -59,6 +63,12 @@ constexpr auto kStartTimeout = std::chrono::seconds(30);
 constexpr auto kStopTimeout = std::chrono::seconds(60);
 constexpr int kPageSize = 50;
 
+// The hand-over of the referral phase: to this partner, for this service (agreed with the other).
+constexpr const char* kPartner = "bench-jobcenter";
+// Coordinating offices carry the same slug as partner and as organisation.
+constexpr const char* kCoordinatingPartner = "ki-bench";
+constexpr const char* kService = "sgb2_integration_services";
+
 struct Args {
   std::string kim = KIM_BINARY_PATH;
   int connections = 64;
@@ -67,6 +77,7 @@ struct Args {
   std::string synchronous = "FULL";
   int baseline_rows = 500;
   int time_limit_seconds = 600;  // per phase
+  bool referrals = true;
   std::optional<fs::path> keep;
 };
 
@@ -92,13 +103,16 @@ Args parse(int argc, char** argv) {
       args.baseline_rows = std::stoi(value());
     } else if (arg == "--time-limit") {
       args.time_limit_seconds = std::stoi(value());
+    } else if (arg == "--no-referrals") {
+      args.referrals = false;
     } else if (arg == "--keep") {
       args.keep = fs::path(value());
     } else {
       throw std::invalid_argument(
           "unknown argument " + std::string(arg) +
           " (use --kim PATH --connections N --persons N --reads-per-case N "
-          "--synchronous FULL|NORMAL --baseline-rows N --time-limit SECONDS --keep DIR)");
+          "--synchronous FULL|NORMAL --baseline-rows N --time-limit SECONDS --no-referrals "
+          "--keep DIR)");
     }
   }
   if (args.connections < 1 || args.connections > 1000) {
@@ -272,6 +286,33 @@ class Connection {
   bool connected_ = false;
 };
 
+// One blocking request on a connection of its own (setup only, not measured).
+Reply request_once(std::uint16_t port, const std::string& token, bhttp::verb verb,
+                   const std::string& target, const std::string& body) {
+  Reply reply;
+  try {
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(kRequestTimeout);
+    stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    bhttp::request<bhttp::string_body> request{verb, target, 11};
+    request.set(bhttp::field::host, "127.0.0.1");
+    request.set(bhttp::field::authorization, "Bearer " + token);
+    if (!body.empty()) request.set(bhttp::field::content_type, "application/json");
+    request.body() = body;
+    request.prepare_payload();
+    bhttp::write(stream, request);
+    beast::flat_buffer buffer;
+    bhttp::response<bhttp::string_body> response;
+    bhttp::read(stream, buffer, response);
+    reply.status = static_cast<int>(response.result_int());
+    reply.body = std::move(response.body());
+  } catch (const std::exception& e) {
+    reply.body = e.what();
+  }
+  return reply;
+}
+
 // Blocking GET /health; true on 200.
 bool healthy(std::uint16_t port) {
   try {
@@ -308,9 +349,10 @@ struct Phase {
   bool timed_out = false;
   Clock::time_point deadline;
 
-  // Records one reply; false if it is an error (non-2xx or transport failure).
-  bool record(const Reply& reply, const char* what) {
-    if (ok(reply)) {
+  // Records one reply; false if it is an error (non-2xx, or not `expected` when given, or a
+  // transport failure).
+  bool record(const Reply& reply, const char* what, int expected = 0) {
+    if (expected ? reply.status == expected : ok(reply)) {
       latencies_ms.push_back(reply.ms);
       return true;
     }
@@ -333,7 +375,8 @@ struct Work {
   int persons = 0;
   int reads_per_case = 0;
   int next = 0;  // next item to hand out; the io_context is single-threaded
-  std::vector<std::string> case_ids;
+  std::vector<std::string> person_ids, case_ids;
+  std::int64_t consents = 0, referrals = 0;  // acknowledged with 201
 };
 
 json person_body(int i) {
@@ -366,6 +409,7 @@ net::awaitable<void> create_worker(Connection& c, Work& work, Phase& phase) {
     const json person_id = json::parse(person.body).at("id");
     auto opened = co_await c.send(bhttp::verb::post, cases, case_body(person_id));
     if (!phase.record(opened, "POST /api/v1/cases")) continue;
+    work.person_ids[static_cast<std::size_t>(i)] = person_id.get<std::string>();
     work.case_ids[static_cast<std::size_t>(i)] =
         json::parse(opened.body).at("id").get<std::string>();
   }
@@ -407,6 +451,48 @@ net::awaitable<void> list_worker(Connection& c, std::size_t expected, Phase& pha
   }
   if (!phase.timed_out)
     phase.error("list walk did not end within " + std::to_string(max_pages) + " pages");
+}
+
+// The same for every participant: consent of the person to pass identity and language level to
+// the jobcenter for a referral, and the referral that uses it, sent at once.
+std::string consent_body(const std::string& given_on) {
+  return json{{"recipients", {kPartner}},
+              {"purposes", {"referral"}},
+              {"categories", {"identity", "language_level"}},
+              {"form", "written"},
+              {"given_on", given_on}}
+      .dump();
+}
+
+std::string referral_body() {
+  return json{{"partner", kPartner},
+              {"service", kService},
+              {"purpose", "referral"},
+              {"categories", {"identity", "language_level"}},
+              {"send", true}}
+      .dump();
+}
+
+// Phase 4: per case a consent of its person, then a referral sent to the partner; both 201.
+net::awaitable<void> referral_worker(Connection& c, Work& work,
+                                     const std::vector<std::string>& person_ids,
+                                     const std::vector<std::string>& case_ids,
+                                     const std::string& consent, const std::string& referral,
+                                     Phase& phase) {
+  while (work.next < static_cast<int>(case_ids.size()) && phase.in_time()) {
+    const auto i = static_cast<std::size_t>(work.next++);
+    const std::string consents = "/api/v1/persons/" + person_ids[i] + "/consents";
+    const std::string referrals = "/api/v1/cases/" + case_ids[i] + "/referrals";
+    auto granted = co_await c.send(bhttp::verb::post, consents, consent);
+    if (!phase.record(granted, "POST /api/v1/persons/{id}/consents", 201)) continue;
+    ++work.consents;
+    auto sent = co_await c.send(bhttp::verb::post, referrals, referral);
+    if (!phase.record(sent, "POST /api/v1/cases/{id}/referrals", 201)) continue;
+    ++work.referrals;
+    if (json::parse(sent.body).at("status") != "sent") {
+      phase.error("POST /api/v1/cases/{id}/referrals: not sent: " + sent.body.substr(0, 300));
+    }
+  }
 }
 
 template <class Spawn>
@@ -466,16 +552,61 @@ void write_config(const fs::path& path, std::uint16_t port, const std::string& s
                           {"kind", "welfare_organisation"},
                           {"town", "Rheine"},
                           {"supervisor", "ki-bench"},
-                          {"team_access", true}}}}};
+                          {"team_access", true}}}},
+                       {"partners",
+                        {{{"slug", kPartner},
+                          {"name", "Jobcenter (bench)"},
+                          {"kind", "jobcenter"},
+                          {"legal_domain", "sgb2"},
+                          {"county_wide", true},
+                          {"services", {kService}}},
+                         {{"slug", kCoordinatingPartner},
+                          {"name", "Kommunales Integrationszentrum (bench partner)"},
+                          {"kind", "coordinating_office"},
+                          {"county_wide", true},
+                          {"services", {"integration_agency"}}}}}};
   std::ofstream(path) << config.dump(2);
 }
 
-std::string create_token(const Args& args, const fs::path& dir, const fs::path& config) {
+// Today in UTC, as kim dates consents and agreements.
+std::string today_utc() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  ::gmtime_r(&now, &utc);
+  char buffer[16];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d", &utc);
+  return buffer;
+}
+
+// A signed agreement between the two partners that lets identity, contact and language level go
+// to the jobcenter for referrals; it covers the service of the referral phase.
+std::string agreement_body(const std::string& today) {
+  return json{{"title", "Kooperationsvereinbarung (bench)"},
+              {"parties",
+               {{{"partner", kCoordinatingPartner},
+                 {"tasks", "Case management across legal domains"},
+                 {"responsibility_ends", "when the jobcenter's case management takes over"}},
+                {{"partner", kPartner},
+                 {"tasks", "SGB II integration services"},
+                 {"responsibility_ends", "at the end of benefit entitlement"}}}},
+              {"handover_rule", "Joint first meeting within 14 days of the referral"},
+              {"services", {kService}},
+              {"valid_from", today},
+              {"status", "signed"},
+              {"data_terms",
+               {{{"partner", kPartner},
+                 {"categories", {"identity", "contact", "language_level"}},
+                 {"purposes", {"referral"}}}}}}
+      .dump();
+}
+
+std::string create_token(const Args& args, const fs::path& dir, const fs::path& config,
+                         const std::string& user, const std::string& role, const std::string& org) {
   const fs::path out = dir / "token.out";
   const fs::path err = dir / "token.err";
   pid_t pid = spawn(args.kim,
-                    {"token", "create", "--config", config.string(), "--user", "bench-cm", "--role",
-                     "case_manager", "--org", "welfare-bench", "--label", "http load benchmark"},
+                    {"token", "create", "--config", config.string(), "--user", user, "--role", role,
+                     "--org", org, "--label", "http load benchmark"},
                     out, err);
   auto code = wait_exit(pid, std::chrono::seconds(60));
   if (!code) {
@@ -495,7 +626,7 @@ std::string create_token(const Args& args, const fs::path& dir, const fs::path& 
 }
 
 struct Counts {
-  std::int64_t persons, cases, audit;
+  std::int64_t persons, cases, audit, consents, referrals;
 };
 
 Counts count_rows(const fs::path& db_path) {
@@ -503,7 +634,8 @@ Counts count_rows(const fs::path& db_path) {
   auto count = [&](const char* table) {
     return db.query(std::string("SELECT count(*) AS n FROM ") + table)[0]["n"].get<std::int64_t>();
   };
-  return {count("persons"), count("cases"), count("audit_log")};
+  return {count("persons"), count("cases"), count("audit_log"), count("consents"),
+          count("referrals")};
 }
 
 int run(const Args& args) {
@@ -524,8 +656,9 @@ int run(const Args& args) {
     }
   } cleanup{dir, keep};
 
-  std::printf("kim http load: %d connections, %d persons, %d reads per case, synchronous=%s\n",
-              args.connections, args.persons, args.reads_per_case, args.synchronous.c_str());
+  std::printf("kim http load: %d connections, %d persons, %d reads per case, synchronous=%s%s\n",
+              args.connections, args.persons, args.reads_per_case, args.synchronous.c_str(),
+              args.referrals ? "" : ", no referrals");
   std::printf("folder: %s%s\n", dir.c_str(), keep ? " (kept)" : " (removed afterwards)");
   // Other load on the machine skews every figure: show it.
   std::printf("cpus: %u, load average: %s", std::thread::hardware_concurrency(),
@@ -544,7 +677,14 @@ int run(const Args& args) {
   const std::uint16_t port = free_port();
   const fs::path config = dir / "kim.json";
   write_config(config, port, args.synchronous);
-  const std::string token = create_token(args, dir, config);
+  const std::string token =
+      create_token(args, dir, config, "bench-cm", "case_manager", "welfare-bench");
+  // The coordinator records the agreement once kim runs; created before so that kim token create
+  // and kim serve never open the database at the same time.
+  const std::string coordinator_token =
+      args.referrals
+          ? create_token(args, dir, config, "bench-coordinator", "coordinator", "ki-bench")
+          : std::string();
   KimServer server(args.kim, config, dir / "kim.log");
   const auto ready_by = Clock::now() + kStartTimeout;
   while (!healthy(port)) {
@@ -552,6 +692,16 @@ int run(const Args& args) {
       throw std::runtime_error("kim did not become ready; log:\n" + read_text(dir / "kim.log"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+
+  const std::string today = today_utc();
+  if (args.referrals) {
+    auto agreement = request_once(port, coordinator_token, bhttp::verb::post, "/api/v1/agreements",
+                                  agreement_body(today));
+    if (agreement.status != 201) {
+      throw std::runtime_error("POST /api/v1/agreements: " + std::to_string(agreement.status) +
+                               " " + agreement.body.substr(0, 500));
+    }
   }
 
   net::io_context ioc(1);
@@ -564,6 +714,7 @@ int run(const Args& args) {
   Work work;
   work.persons = args.persons;
   work.reads_per_case = args.reads_per_case;
+  work.person_ids.resize(static_cast<std::size_t>(args.persons));
   work.case_ids.resize(static_cast<std::size_t>(args.persons));
   std::vector<Phase> phases;
 
@@ -573,11 +724,15 @@ int run(const Args& args) {
                                  net::co_spawn(ioc, create_worker(*c, work, phase), net::detached);
                                }
                              }));
-  std::vector<std::string> ids;
-  for (const auto& id : work.case_ids) {
-    if (!id.empty()) ids.push_back(id);
+  // The cases created (and their persons), in the same order.
+  std::vector<std::string> ids, person_ids;
+  for (std::size_t i = 0; i < work.case_ids.size(); ++i) {
+    if (work.case_ids[i].empty()) continue;
+    ids.push_back(work.case_ids[i]);
+    person_ids.push_back(work.person_ids[i]);
   }
-  if (!ids.empty() && args.reads_per_case > 0) {
+  const bool reads = !ids.empty() && args.reads_per_case > 0;
+  if (reads) {
     work.next = 0;
     phases.push_back(
         run_phase("read (GET case, audited)", ioc, args.time_limit_seconds, [&](Phase& phase) {
@@ -592,6 +747,19 @@ int run(const Args& args) {
           net::co_spawn(ioc, list_worker(*c, ids.size(), phase), net::detached);
         }
       }));
+  // Last, so that reads and lists see the same cases with or without it.
+  if (args.referrals && !ids.empty()) {
+    work.next = 0;
+    const std::string consent = consent_body(today);
+    const std::string referral = referral_body();
+    phases.push_back(run_phase(
+        "consent + referral (POST both)", ioc, args.time_limit_seconds, [&](Phase& phase) {
+          for (auto& c : connections) {
+            net::co_spawn(ioc, referral_worker(*c, work, person_ids, ids, consent, referral, phase),
+                          net::detached);
+          }
+        }));
+  }
   connections.clear();
 
   std::printf("%-34s %8s %8s %9s %8s %8s %8s %8s %6s\n", "phase", "requests", "seconds", "req/s",
@@ -607,8 +775,9 @@ int run(const Args& args) {
               durable ? "durable" : "NOT durable", creates, baseline, creates / baseline,
               durable ? "" : " (kim ran with synchronous=NORMAL)");
   std::printf(
-      "each create, each case read (1 audit row) and each list page (50 audit rows) is one "
-      "durable write job; reads answer only after their audit rows committed\n");
+      "each create, each case read (1 audit row), each list page (50 audit rows), each consent "
+      "and each referral is one durable write job; reads answer only after their audit rows "
+      "committed\n");
   for (const auto& phase : phases) {
     if (phase.errors)
       std::printf("%s: first error: %s\n", phase.name.c_str(), phase.first_error.c_str());
@@ -625,13 +794,19 @@ int run(const Args& args) {
   // Everything acknowledged must be in the database after a clean stop.
   const auto rows = count_rows(dir / "data" / "kim.sqlite3");
   const auto n = static_cast<std::int64_t>(ids.size());
-  const std::int64_t audit_expected =
-      2 * n + (phases.size() == 3 ? n * args.reads_per_case : 0) + n * args.connections;
-  std::printf("database: %lld persons, %lld cases, %lld audit rows (expected %lld, %lld, %lld)\n",
-              static_cast<long long>(rows.persons), static_cast<long long>(rows.cases),
-              static_cast<long long>(rows.audit), static_cast<long long>(n),
-              static_cast<long long>(n), static_cast<long long>(audit_expected));
-  if (errors == 0 && (rows.persons != n || rows.cases != n || rows.audit != audit_expected)) {
+  // One audit row per create, case read, consent and referral; 50 per list page (n per walk).
+  const std::int64_t audit_expected = 2 * n + (reads ? n * args.reads_per_case : 0) +
+                                      n * args.connections + work.consents + work.referrals;
+  std::printf(
+      "database: %lld persons, %lld cases, %lld consents, %lld referrals, %lld audit rows "
+      "(expected %lld, %lld, %lld, %lld, %lld)\n",
+      static_cast<long long>(rows.persons), static_cast<long long>(rows.cases),
+      static_cast<long long>(rows.consents), static_cast<long long>(rows.referrals),
+      static_cast<long long>(rows.audit), static_cast<long long>(n), static_cast<long long>(n),
+      static_cast<long long>(work.consents), static_cast<long long>(work.referrals),
+      static_cast<long long>(audit_expected));
+  if (errors == 0 && (rows.persons != n || rows.cases != n || rows.consents != work.consents ||
+                      rows.referrals != work.referrals || rows.audit != audit_expected)) {
     std::printf("database counts differ from what was acknowledged\n");
     good = false;
   }
