@@ -422,7 +422,9 @@ int Store::migrate(std::string_view ns, const std::vector<Migration>& migrations
     }
     if (applied[i].checksum != fnv1a64_hex(migrations[i].sql)) {
       throw std::runtime_error("migration " + name + "#" + std::to_string(applied[i].version) +
-                               " was changed after it was applied");
+                               " was changed after it was applied to " + path().string() +
+                               ": this database was made by another build of kim. Start the "
+                               "build that made it, or move the file away to start afresh");
     }
   }
 
