@@ -15,6 +15,12 @@
 
 namespace kim::test {
 
+// Partners of the shipped network the tests rely on.
+inline constexpr const char* kJobcenter = "jobcenter-kreis-steinfurt";
+inline constexpr const char* kOffice = "ki-kreis-steinfurt";  // the county's coordinating office
+// The code of an unknown body key (domain::FieldReader, the same for every resource).
+inline constexpr const char* kUnknownKey = "unknown_field";
+
 // A date `days` from today (UTC), YYYY-MM-DD.
 inline std::string date_in_days(int days) {
   auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() +

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "store/sqlite.hpp"
+#include "support/api.hpp"
 #include "support/http_client.hpp"
 #include "support/kim_host.hpp"
 
@@ -20,17 +21,6 @@ namespace kim::test {
 namespace {
 
 using nlohmann::json;
-
-// A date `days` from today (UTC), YYYY-MM-DD.
-std::string date_in_days(int days) {
-  auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() +
-                                                std::chrono::hours(24 * days));
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char buffer[16];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d", &utc);
-  return buffer;
-}
 
 // Row counts of the tables a case-management request may write to.
 std::map<std::string, std::int64_t> row_counts(const KimHost& host) {

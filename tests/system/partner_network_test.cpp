@@ -25,13 +25,6 @@ using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr const char* kJobcenter = "jobcenter-kreis-steinfurt";
-constexpr const char* kOffice = "ki-kreis-steinfurt";
-// The code of an unknown body key. SPEC.md of issue 4 says "invalid_field"; the host answers
-// "unknown_field" everywhere (domain::FieldReader, as for persons and cases since issue 3), and
-// these tests follow the API's one convention.
-constexpr const char* kUnknownKey = "unknown_field";
-
 const std::set<std::string> kTowns = {
     "Altenberge", "Emsdetten", "Greven",       "Hörstel",     "Hopsten",       "Horstmar",
     "Ibbenbüren", "Ladbergen", "Laer",         "Lengerich",   "Lienen",        "Lotte",

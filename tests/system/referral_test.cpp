@@ -28,13 +28,7 @@ using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr const char* kJobcenter = "jobcenter-kreis-steinfurt";
-constexpr const char* kOffice = "ki-kreis-steinfurt";
 constexpr const char* kService = "sgb2_integration_services";
-// The code of an unknown body key. SPEC.md of issue 4 says "invalid_field"; the host answers
-// "unknown_field" everywhere (domain::FieldReader, as for persons and cases since issue 3), and
-// these tests follow the API's one convention.
-constexpr const char* kUnknownKey = "unknown_field";
 
 // What the case records about the person beyond the categories passed on: unique strings, so a
 // leak is found wherever it appears in what the partner receives.
@@ -610,7 +604,7 @@ TEST(ReferralTest, PayloadHoldsOnlyTheCategoriesPassedOn) {
                                                centre["legal_domain"] == "sgb8");
   EXPECT_EQ(scene.cm.read(scene.base() + "/referrals")["items"].size(), 4u);
 
-  // Each category alone carries exactly its fields (SPEC.md, payload): to the employment agency,
+  // Each category alone carries exactly its fields (README, referrals): to the employment agency,
   // whose agreement and the person's consents cover every category.
   const std::string agency = "agentur-fuer-arbeit-rheine";
   const json every_category = {"identity",       "contact",        "residence_status",
