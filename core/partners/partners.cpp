@@ -544,6 +544,14 @@ Result<Reply> PartnerService::update_agreement(const domain::Context&, const std
     auto valid_to = in.date("valid_to", false);
     in.finish();
     check(in);
+    const bool changes_status = next && *next != status;
+    if (signed_on && !(changes_status && *next == "signed")) {
+      fail(Problem::bad_request("signed_on", "only goes with the change to status \"signed\""));
+    }
+    if (terminated_on && !(changes_status && *next == "terminated")) {
+      fail(Problem::bad_request("terminated_on",
+                                "only goes with the change to status \"terminated\""));
+    }
 
     if (!content.empty()) {
       json merged = agreement_json(row);
@@ -572,7 +580,7 @@ Result<Reply> PartnerService::update_agreement(const domain::Context&, const std
       db.execute("UPDATE agreements SET valid_to = ? WHERE id = ?", {*valid_to, id});
     }
 
-    if (next && *next != status) {
+    if (changes_status) {
       auto allowed = agreement_transitions(status);
       if (!domain::contains(allowed, *next)) {
         fail(Problem{409, "transition_not_allowed",
@@ -601,11 +609,8 @@ Result<Reply> PartnerService::update_agreement(const domain::Context&, const std
       } else {
         db.execute("UPDATE agreements SET status = ? WHERE id = ?", {*next, id});
       }
-    } else if (signed_on || terminated_on) {
-      fail(Problem::bad_request(signed_on ? "signed_on" : "terminated_on",
-                                "only goes with a change of status"));
     }
-    if (!content.empty() || valid_to || (next && *next != status)) {
+    if (!content.empty() || valid_to || changes_status) {
       db.execute("UPDATE agreements SET updated_at = ? WHERE id = ?",
                  {domain::now_timestamp(), id});
     }

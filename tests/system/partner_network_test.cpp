@@ -471,6 +471,15 @@ TEST(PartnerNetworkTest, CoordinatorTakesAnAgreementFromDraftToSignedToTerminate
   }
   EXPECT_EQ(coordinator.read(path), agreement);
 
+  // A date of a status change goes only with that change.
+  for (const json& change : {json{{"signed_on", "2024-01-20"}},
+                             json{{"status", "terminated"}, {"signed_on", "2024-01-20"}},
+                             json{{"terminated_on", date_in_days(0)}}}) {
+    SCOPED_TRACE(change.dump());
+    auto refused = coordinator.patch(path, change);
+    EXPECT_EQ(refused.status, 400) << refused.body;
+    EXPECT_EQ(coordinator.read(path), agreement);
+  }
   // Termination takes effect at once; a date before the signature or in the future is refused.
   for (const std::string& when : {std::string("2024-01-01"), date_in_days(1)}) {
     auto refused = coordinator.patch(path, {{"status", "terminated"}, {"terminated_on", when}});
