@@ -62,11 +62,13 @@ bool is_date(std::string_view text) {
 }
 
 std::string today() {
+  // Calendar dates (due dates, consent and agreement validity) are the county's: the host's
+  // local time zone (TZ), so a consent given at 00:30 in Steinfurt is not "in the future".
   auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
+  std::tm local{};
+  localtime_r(&now, &local);
   char buffer[16];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d", &utc);
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d", &local);
   return buffer;
 }
 

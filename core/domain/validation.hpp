@@ -23,7 +23,8 @@ Result<nlohmann::json> parse_object(const std::string& body);
 
 // True for a real calendar date written YYYY-MM-DD.
 bool is_date(std::string_view text);
-// Today in UTC as YYYY-MM-DD; now as ISO 8601 with milliseconds and Z.
+// Today in the host's local time zone (TZ) as YYYY-MM-DD; now as ISO 8601 UTC with
+// milliseconds and Z.
 std::string today();
 std::string now_timestamp();
 

@@ -596,13 +596,8 @@ Result<Reply> PartnerService::update_agreement(const domain::Context&, const std
         const std::string on = terminated_on.value_or(today);
         // Termination takes effect at once: a future date would look valid until then.
         if (on > today) fail(Problem::bad_request("terminated_on", "is in the future"));
-        const std::string earliest = row["signed_on"].is_string()
-                                         ? row["signed_on"].get<std::string>()
-                                         : row["created_at"].get<std::string>().substr(0, 10);
-        if (on < earliest) {
-          fail(Problem::bad_request("terminated_on",
-                                    "is before the agreement was " +
-                                        std::string(status == "signed" ? "signed" : "recorded")));
+        if (row["signed_on"].is_string() && on < row["signed_on"].get<std::string>()) {
+          fail(Problem::bad_request("terminated_on", "is before the agreement was signed"));
         }
         db.execute("UPDATE agreements SET status = 'terminated', terminated_on = ? WHERE id = ?",
                    {on, id});

@@ -21,14 +21,14 @@ inline constexpr const char* kOffice = "ki-kreis-steinfurt";  // the county's co
 // The code of an unknown body key (domain::FieldReader, the same for every resource).
 inline constexpr const char* kUnknownKey = "unknown_field";
 
-// A date `days` from today (UTC), YYYY-MM-DD.
+// A date `days` from today in the local time zone (as kim's calendar dates), YYYY-MM-DD.
 inline std::string date_in_days(int days) {
   auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() +
                                                 std::chrono::hours(24 * days));
-  std::tm utc{};
-  gmtime_r(&t, &utc);
+  std::tm local{};
+  localtime_r(&t, &local);
   char buffer[16];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d", &utc);
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d", &local);
   return buffer;
 }
 
