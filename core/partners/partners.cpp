@@ -424,7 +424,7 @@ Result<Reply> PartnerService::get_partner(const std::string& slug) {
   });
 }
 
-Result<Reply> PartnerService::create_partner(const json& body) {
+Result<Reply> PartnerService::create_partner(const domain::Context& ctx, const json& body) {
   return write([&](Connection& db) {
     std::optional<Problem> problem;
     auto partner = read_partner(body, problem);
@@ -434,11 +434,13 @@ Result<Reply> PartnerService::create_partner(const json& body) {
                    nullptr});
     }
     insert_partner(db, *partner);
+    audit::append(db, ctx.actor, {"create", "partner", partner->slug, ""});
     return Reply{201, *find_partner(db, partner->slug), std::nullopt};
   });
 }
 
-Result<Reply> PartnerService::update_partner(const std::string& slug, const json& body) {
+Result<Reply> PartnerService::update_partner(const domain::Context& ctx, const std::string& slug,
+                                             const json& body) {
   return write([&](Connection& db) {
     auto current = find_partner(db, slug);
     if (!current) fail(Problem::not_found("partner " + slug));
@@ -471,6 +473,7 @@ Result<Reply> PartnerService::update_partner(const std::string& slug, const json
          json(partner->towns).dump(), partner->contact.dump(), json(partner->services).dump(),
          partner->connector ? SqlValue(*partner->connector) : SqlValue(nullptr),
          partner->active ? 1 : 0, domain::now_timestamp(), slug});
+    audit::append(db, ctx.actor, {"update", "partner", slug, ""});
     return Reply{200, *find_partner(db, slug), std::nullopt};
   });
 }
@@ -515,11 +518,12 @@ Result<Reply> PartnerService::create_agreement(const domain::Context& ctx, const
          a.status, a.signed_on ? SqlValue(*a.signed_on) : SqlValue(nullptr),
          ctx.actor.principal.user_id, now, now});
     store_parties(db, id, a.parties);
+    audit::append(db, ctx.actor, {"create", "agreement", id, ""});
     return Reply{201, agreement_json(load_agreement(db, id)), std::nullopt};
   });
 }
 
-Result<Reply> PartnerService::update_agreement(const domain::Context&, const std::string& id,
+Result<Reply> PartnerService::update_agreement(const domain::Context& ctx, const std::string& id,
                                                const json& body) {
   return write([&](Connection& db) {
     auto row = load_agreement(db, id);
@@ -608,6 +612,7 @@ Result<Reply> PartnerService::update_agreement(const domain::Context&, const std
     if (!content.empty() || valid_to || changes_status) {
       db.execute("UPDATE agreements SET updated_at = ? WHERE id = ?",
                  {domain::now_timestamp(), id});
+      audit::append(db, ctx.actor, {changes_status ? *next : "update", "agreement", id, ""});
     }
     return Reply{200, agreement_json(load_agreement(db, id)), std::nullopt};
   });

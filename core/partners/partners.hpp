@@ -53,8 +53,12 @@ class PartnerService {
 
   domain::Result<domain::Reply> list_partners(const PartnerFilter& filter);
   domain::Result<domain::Reply> get_partner(const std::string& slug);
-  domain::Result<domain::Reply> create_partner(const nlohmann::json& body);
-  domain::Result<domain::Reply> update_partner(const std::string& slug, const nlohmann::json& body);
+  // Changes to partners and agreements are audited too: the data-protection terms decide what
+  // may leave, so who set them is part of the record.
+  domain::Result<domain::Reply> create_partner(const domain::Context& ctx,
+                                               const nlohmann::json& body);
+  domain::Result<domain::Reply> update_partner(const domain::Context& ctx, const std::string& slug,
+                                               const nlohmann::json& body);
 
   domain::Result<domain::Reply> list_agreements(const std::optional<std::string>& partner,
                                                 const std::optional<std::string>& status);

@@ -71,8 +71,8 @@ void register_routes(http::Router& router, http::ApiDocs& docs, PartnerService& 
             }),
             kAnyone, "Read a partner", "partners");
   table.add(HttpMethod::kPost, "/api/v1/partners",
-            writing([s](const domain::Context&, const HttpRequest&, const json& b) {
-              return s->create_partner(b);
+            writing([s](const domain::Context& c, const HttpRequest&, const json& b) {
+              return s->create_partner(c, b);
             }),
             kAdmin, "Add a partner (admin)", "partners",
             {{"slug", "jobcenter-kreis-steinfurt"},
@@ -82,8 +82,8 @@ void register_routes(http::Router& router, http::ApiDocs& docs, PartnerService& 
              {"county_wide", true},
              {"services", {"sgb2_integration_services", "sgb2_benefits"}}});
   table.add(HttpMethod::kPatch, "/api/v1/partners/{slug}",
-            writing([s](const domain::Context&, const HttpRequest& r, const json& b) {
-              return s->update_partner(param(r, "slug"), b);
+            writing([s](const domain::Context& c, const HttpRequest& r, const json& b) {
+              return s->update_partner(c, param(r, "slug"), b);
             }),
             kAdmin, "Change a partner (admin); active:false retires it", "partners",
             {{"services", {"sgb2_integration_services"}}});

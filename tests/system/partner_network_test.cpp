@@ -363,6 +363,21 @@ TEST(PartnerNetworkTest, AdminCreatesAndChangesPartnersOnlyWhenValid) {
   ASSERT_EQ(deactivated.status, 200) << deactivated.body;
   EXPECT_EQ(deactivated.json()["active"], false);
   EXPECT_EQ(admin.read("/partners")["items"].size(), before["items"].size() + 2);
+
+  // Every accepted change is on the audit trail, the refused ones are not.
+  auto trail = host.client().get("/api/v1/audit?limit=1000", host.token("auditor"));
+  ASSERT_EQ(trail.status, 200) << trail.body;
+  std::vector<std::string> actions;
+  for (json items = trail.json()["items"]; auto& entry : items) {
+    if (entry["object_type"] == "partner" && entry["object_id"] == "awo-migration-rheine") {
+      EXPECT_EQ(entry["user_name"], "admin");
+      actions.push_back(entry["action"]);
+    }
+  }
+  ASSERT_FALSE(actions.empty());
+  EXPECT_EQ(actions.front(), "create");
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "create"), 1);
+  EXPECT_EQ(actions.back(), "update");
 }
 
 // ---- cooperation agreements ---------------------------------------------------------------------
@@ -537,6 +552,19 @@ TEST(PartnerNetworkTest, CoordinatorTakesAnAgreementFromDraftToSignedToTerminate
   EXPECT_EQ(ended.json()["effective_status"], "expired");
   EXPECT_EQ(coordinator.read("/agreements")["items"].size(), 4u);
   EXPECT_EQ(coordinator.get("/agreements/agr_missing").status, 404);
+
+  // Who recorded, signed and ended the data-protection terms is on the audit trail; refused
+  // changes left nothing there.
+  auto trail = host.client().get("/api/v1/audit?limit=1000", host.token("auditor"));
+  ASSERT_EQ(trail.status, 200) << trail.body;
+  std::vector<std::string> actions;
+  for (json items = trail.json()["items"]; auto& entry : items) {
+    if (entry["object_type"] == "agreement" && entry["object_id"] == id) {
+      EXPECT_EQ(entry["user_name"], "co-kreis");
+      actions.push_back(entry["action"]);
+    }
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"create", "update", "signed", "terminated"}));
 }
 
 TEST(PartnerNetworkTest, InvalidAgreementsAreRefusedAndNothingIsStored) {
