@@ -568,13 +568,13 @@ void write_config(const fs::path& path, std::uint16_t port, const std::string& s
   std::ofstream(path) << config.dump(2);
 }
 
-// Today in UTC, as kim dates consents and agreements.
-std::string today_utc() {
+// Today in the local time zone, as kim dates consents and agreements (it inherits our TZ).
+std::string today_local() {
   const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  ::gmtime_r(&now, &utc);
+  std::tm local{};
+  ::localtime_r(&now, &local);
   char buffer[16];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d", &utc);
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d", &local);
   return buffer;
 }
 
@@ -694,7 +694,7 @@ int run(const Args& args) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
 
-  const std::string today = today_utc();
+  const std::string today = today_local();
   if (args.referrals) {
     auto agreement = request_once(port, coordinator_token, bhttp::verb::post, "/api/v1/agreements",
                                   agreement_body(today));
@@ -794,9 +794,11 @@ int run(const Args& args) {
   // Everything acknowledged must be in the database after a clean stop.
   const auto rows = count_rows(dir / "data" / "kim.sqlite3");
   const auto n = static_cast<std::int64_t>(ids.size());
-  // One audit row per create, case read, consent and referral; 50 per list page (n per walk).
+  // One audit row per create, case read, consent and referral; 50 per list page (n per walk);
+  // one for the agreement.
   const std::int64_t audit_expected = 2 * n + (reads ? n * args.reads_per_case : 0) +
-                                      n * args.connections + work.consents + work.referrals;
+                                      n * args.connections + work.consents + work.referrals +
+                                      (args.referrals ? 1 : 0);
   std::printf(
       "database: %lld persons, %lld cases, %lld consents, %lld referrals, %lld audit rows "
       "(expected %lld, %lld, %lld, %lld, %lld)\n",
