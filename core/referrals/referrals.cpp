@@ -160,8 +160,22 @@ json build_payload(Connection& db, const Context& ctx, const std::string& referr
           {"person", released_person_data(db, case_id, person_id, categories)}};
 }
 
+// Sent or accepted and no further answer for longer than the configured wait (bind
+// wait_modifier()).
+const char* const kWaitingTooLong =
+    "(r.status IN ('sent', 'accepted') AND r.status_changed_at < "
+    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?))";
+
+std::string wait_modifier(int max_wait_days) {
+  // Built in steps: GCC 12 -O3 warns falsely (-Werror=restrict) on "-" + to_string(…).
+  std::string modifier = "-";
+  modifier += std::to_string(max_wait_days);
+  modifier += " days";
+  return modifier;
+}
+
 const char* const kReferralSelect =
-    "SELECT r.*, p.name AS partner_name, p.kind AS partner_kind, p.legal_domain AS "
+    "SELECT r.rowid AS seq, r.*, p.name AS partner_name, p.kind AS partner_kind, p.legal_domain AS "
     "partner_legal_domain FROM referrals r JOIN partners p ON p.slug = r.partner ";
 
 json referral_json(Connection& db, const json& row, bool with_payload) {
@@ -363,6 +377,43 @@ Result<Reply> ReferralService::list(const Context& ctx, const std::string& case_
   });
 }
 
+Result<Reply> ReferralService::worklist(const Context& ctx, const ReferralFilter& filter) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
+    auto access = cases::readable_cases(ctx.actor.principal);
+    std::string sql = std::string(kReferralSelect) +
+                      "JOIN cases c ON c.id = r.case_id JOIN organisations o ON o.id = "
+                      "c.organisation_id WHERE " +
+                      access.sql + " AND r.rowid > ?";
+    std::vector<SqlValue> params = access.params;
+    params.emplace_back(filter.after);
+    if (filter.status) {
+      sql += " AND r.status = ?";
+      params.emplace_back(*filter.status);
+    }
+    if (filter.partner) {
+      sql += " AND r.partner = ?";
+      params.emplace_back(*filter.partner);
+    }
+    if (filter.waiting_only) {
+      sql += " AND " + std::string(kWaitingTooLong);
+      params.emplace_back(wait_modifier(max_wait_days_));
+    }
+    sql += " ORDER BY r.rowid LIMIT ?";
+    params.emplace_back(static_cast<std::int64_t>(filter.limit + 1));
+    auto rows = db.query(sql, params);
+    json items = json::array();
+    for (std::size_t i = 0; i < rows.size() && i < static_cast<std::size_t>(filter.limit); ++i) {
+      items.push_back(referral_json(db, rows[i], false));
+      audit.push_back({"list", "referral", rows[i]["id"], rows[i]["case_id"]});
+    }
+    json body = {{"items", items}, {"max_wait_days", max_wait_days_}};
+    if (rows.size() > static_cast<std::size_t>(filter.limit)) {
+      body["next_cursor"] = std::to_string(rows[filter.limit - 1]["seq"].get<std::int64_t>());
+    }
+    return Reply{200, body, std::nullopt};
+  });
+}
+
 Result<Reply> ReferralService::get(const Context& ctx, const std::string& case_id,
                                    const std::string& referral_id) {
   return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
@@ -473,19 +524,16 @@ json ReferralService::stop_for_revoked_consent(Connection& db, const Context& ct
 Result<Reply> ReferralService::gaps_report() {
   try {
     return tx_.store().read([&](Connection& db) {
-      // Built in steps: GCC 12 -O3 warns falsely (-Werror=restrict) on "-" + to_string(…).
-      std::string cutoff_modifier = "-";
-      cutoff_modifier += std::to_string(max_wait_days_);
-      cutoff_modifier += " days";
       auto rows = db.query(
-          "SELECT p.kind AS partner_kind, r.service, r.town, "
-          "sum(r.status = 'declined') AS declined, "
-          "sum(r.status = 'cancelled' AND r.stopped_reason IS NULL) AS cancelled, "
-          "sum(r.status IN ('sent', 'accepted') AND r.status_changed_at < "
-          "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)) AS waiting_too_long "
-          "FROM referrals r JOIN partners p ON p.slug = r.partner GROUP BY 1, 2, 3 "
-          "HAVING declined + cancelled + waiting_too_long > 0 ORDER BY 1, 2, 3",
-          {cutoff_modifier});
+          std::string("SELECT p.kind AS partner_kind, r.service, r.town, "
+                      "sum(r.status = 'declined') AS declined, "
+                      "sum(r.status = 'cancelled' AND r.stopped_reason IS NULL) AS cancelled, "
+                      "sum(") +
+              kWaitingTooLong +
+              ") AS waiting_too_long FROM referrals r JOIN partners p ON p.slug = r.partner "
+              "GROUP BY 1, 2, 3 HAVING declined + cancelled + waiting_too_long > 0 "
+              "ORDER BY 1, 2, 3",
+          {wait_modifier(max_wait_days_)});
       return Reply{200,
                    {{"max_wait_days", max_wait_days_},
                     {"generated_at", domain::now_timestamp()},

@@ -5,6 +5,8 @@
 // the case timeline; declined, broken-off and long-waiting referrals show gaps in provision.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,15 @@ nlohmann::json released_person_data(store::Connection& db, const std::string& ca
                                     const std::vector<std::string>& categories,
                                     const std::string& as_of = "");
 
+// The worklist across cases: referrals of the cases the caller may read.
+struct ReferralFilter {
+  std::optional<std::string> status;
+  std::optional<std::string> partner;
+  bool waiting_only = false;  // sent or accepted without an answer for longer than max_wait_days
+  std::int64_t after = 0;     // cursor
+  int limit = 50;
+};
+
 class ReferralService {
  public:
   ReferralService(store::Store& store, events::EventBus& events, int max_wait_days)
@@ -35,6 +46,7 @@ class ReferralService {
   domain::Result<domain::Reply> create(const domain::Context& ctx, const std::string& case_id,
                                        const nlohmann::json& body);
   domain::Result<domain::Reply> list(const domain::Context& ctx, const std::string& case_id);
+  domain::Result<domain::Reply> worklist(const domain::Context& ctx, const ReferralFilter& filter);
   domain::Result<domain::Reply> get(const domain::Context& ctx, const std::string& case_id,
                                     const std::string& referral_id);
   domain::Result<domain::Reply> change_status(const domain::Context& ctx,

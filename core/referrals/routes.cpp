@@ -1,3 +1,6 @@
+#include <charconv>
+
+#include "domain/catalog.hpp"
 #include "domain/route_support.hpp"
 #include "referrals/referrals.hpp"
 
@@ -12,6 +15,44 @@ using domain::writing;
 using nlohmann::json;
 using sdk::HttpMethod;
 using sdk::HttpRequest;
+
+namespace {
+
+Result<ReferralFilter> referral_filter(const HttpRequest& request) {
+  ReferralFilter filter;
+  for (const auto& [key, value] : request.query) {
+    if (key == "status") {
+      if (!domain::contains(domain::referral_statuses(), value)) {
+        return domain::Problem::bad_request(
+            key, "must be one of: " + domain::join(domain::referral_statuses()));
+      }
+      filter.status = value;
+    } else if (key == "partner") {
+      filter.partner = value;
+    } else if (key == "waiting") {
+      if (value != "true" && value != "false") {
+        return domain::Problem::bad_request(key, "must be true or false");
+      }
+      filter.waiting_only = value == "true";
+    } else if (key == "cursor") {
+      auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), filter.after);
+      if (error != std::errc() || end != value.data() + value.size() || filter.after < 0) {
+        return domain::Problem::bad_request(key, "is not a cursor this API gave out");
+      }
+    } else if (key == "limit") {
+      auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), filter.limit);
+      if (error != std::errc() || end != value.data() + value.size() || filter.limit < 1 ||
+          filter.limit > 200) {
+        return domain::Problem::bad_request(key, "must be 1 to 200");
+      }
+    } else {
+      return domain::Problem{400, "unknown_parameter", "unknown query parameter", key, nullptr};
+    }
+  }
+  return filter;
+}
+
+}  // namespace
 
 void register_routes(http::Router& router, http::ApiDocs& docs, ReferralService& service) {
   domain::RouteTable table(router, docs);
@@ -33,6 +74,16 @@ void register_routes(http::Router& router, http::ApiDocs& docs, ReferralService&
              {"categories", {"identity", "contact", "language_level"}},
              {"message", "Please invite to a first meeting; interpreter Arabic needed"},
              {"send", true}});
+  table.add(HttpMethod::kGet, "/api/v1/referrals",
+            reading([s](const Context& c, const HttpRequest& r) -> Result<Reply> {
+              auto filter = referral_filter(r);
+              if (!filter) return filter.problem();
+              return s->worklist(c, filter.value());
+            }),
+            kCaseReaders,
+            "Worklist: referrals of the cases you may read; filters status, partner, "
+            "waiting=true (no answer for longer than referrals.max_wait_days); cursor pagination",
+            "referrals");
   table.add(
       HttpMethod::kGet, "/api/v1/cases/{id}/referrals",
       reading([s](const Context& c, const HttpRequest& r) { return s->list(c, param(r, "id")); }),

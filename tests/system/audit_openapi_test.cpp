@@ -473,6 +473,7 @@ const std::vector<RouteSpec>& known_routes() {
       {"GET", "/api/v1/cases/{id}/referrals/{referral_id}", false},
       {"POST", "/api/v1/cases/{id}/referrals/{referral_id}/status", false},
       {"GET", "/api/v1/reports/referral-gaps", false},
+      {"GET", "/api/v1/referrals", false},
       {"GET", "/api/v1/organisations", false},
       {"POST", "/api/v1/organisations", false},
       {"GET", "/api/v1/users", false},

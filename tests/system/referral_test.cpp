@@ -967,5 +967,94 @@ TEST(ReferralTest, GapsReportAggregatesByPartnerKindServiceAndTownWithoutPersona
   EXPECT_EQ(code_of(unknown), "unknown_parameter");
 }
 
+// ---- worklist
+// -------------------------------------------------------------------------------------
+
+TEST(ReferralTest, WorklistShowsTheReferralsOfReadableCasesOnly) {
+  KimHost host(json::object(), {{"referrals", {{"max_wait_days", 0}}}});
+  Scene rheine(host);                         // caritas-rheine, supervised by stadt-rheine-ko
+  Scene greven(host, "cm-greven", "Greven");  // drk-greven, supervised by ki-kreis-steinfurt
+  ASSERT_FALSE(::testing::Test::HasFailure()) << "setup failed";
+  rheine.add_agreement();
+  rheine.add_consent();
+  greven.add_consent();
+  const std::string rheine_sent =
+      rheine.create_referral_id(with(referral_body(), {{"send", true}}));
+  const std::string rheine_draft = rheine.create_referral_id();
+  const std::string greven_sent =
+      greven.create_referral_id(with(referral_body(), {{"send", true}}));
+  ASSERT_EQ(greven.move(greven_sent, {{"status", "accepted"}}).status, 200);
+
+  auto ids = [&](const std::string& user, const std::string& query) {
+    std::set<std::string> found;
+    auto response = host.client().get("/api/v1/referrals" + query, host.token(user));
+    EXPECT_EQ(response.status, 200) << user << query << ": " << response.body;
+    if (response.status != 200) return found;
+    for (json items = response.json()["items"]; auto& item : items) {
+      EXPECT_FALSE(item.contains("payload")) << "the worklist carries no payload";
+      found.insert(item["id"].get<std::string>());
+    }
+    return found;
+  };
+  // Each sees the referrals of the cases they may read, and only those.
+  EXPECT_EQ(ids("cm-rheine-1", ""), (Names{rheine_sent, rheine_draft}));
+  EXPECT_EQ(ids("cm-greven", ""), (Names{greven_sent}));
+  EXPECT_EQ(ids("co-rheine", ""), (Names{rheine_sent, rheine_draft}));
+  EXPECT_EQ(ids("co-kreis", ""), (Names{greven_sent}));
+  EXPECT_EQ(ids("cm-rheine-2", ""), Names{});  // colleague without team access
+  for (const char* user : {"officer", "auditor", "admin"}) {
+    EXPECT_EQ(host.client().get("/api/v1/referrals", host.token(user)).status, 403) << user;
+  }
+
+  // Filters: status, partner, waiting for an answer (max_wait_days 0: anything sent before now).
+  EXPECT_EQ(ids("cm-rheine-1", "?status=draft"), (Names{rheine_draft}));
+  EXPECT_EQ(ids("cm-rheine-1", "?waiting=true"), (Names{rheine_sent}));
+  EXPECT_EQ(ids("co-kreis", "?waiting=true&status=accepted"), (Names{greven_sent}));
+  EXPECT_EQ(ids("cm-rheine-1", "?partner=agentur-fuer-arbeit-rheine"), Names{});
+  EXPECT_EQ(ids("cm-rheine-1", std::string("?partner=") + kJobcenter),
+            (Names{rheine_sent, rheine_draft}));
+
+  // Pages of one, following the cursor, give the same set.
+  Names paged;
+  std::string query = "?limit=1";
+  for (int page = 0; page < 5; ++page) {
+    auto response = host.client().get("/api/v1/referrals" + query, host.token("cm-rheine-1"));
+    ASSERT_EQ(response.status, 200) << response.body;
+    json body = response.json();
+    ASSERT_LE(body["items"].size(), 1u);
+    for (auto& item : body["items"])
+      paged.insert(item["id"].get<std::string>());
+    if (!body.contains("next_cursor")) break;
+    query = "?limit=1&cursor=" + body["next_cursor"].get<std::string>();
+  }
+  EXPECT_EQ(paged, (Names{rheine_sent, rheine_draft}));
+
+  // Bad query strings: 400 naming the parameter.
+  for (const auto& [bad, field] :
+       std::vector<std::pair<std::string, std::string>>{{"?status=lost", "status"},
+                                                        {"?waiting=yes", "waiting"},
+                                                        {"?limit=0", "limit"},
+                                                        {"?limit=201", "limit"},
+                                                        {"?cursor=-1", "cursor"},
+                                                        {"?sort=partner", "sort"}}) {
+    auto response = host.client().get("/api/v1/referrals" + bad, host.token("cm-rheine-1"));
+    EXPECT_EQ(response.status, 400) << bad << ": " << response.body;
+    EXPECT_EQ(field_of(response), field) << bad;
+  }
+
+  // Listing is reading: one audit entry per referral shown, with its case.
+  auto trail = host.client().get("/api/v1/audit?limit=1000&case_id=" + greven.case_id,
+                                 host.token("auditor"));
+  ASSERT_EQ(trail.status, 200) << trail.body;
+  int listed = 0;
+  for (json items = trail.json()["items"]; auto& entry : items) {
+    if (entry["object_type"] == "referral" && entry["object_id"] == greven_sent &&
+        entry["action"] == "list") {
+      ++listed;
+    }
+  }
+  EXPECT_GE(listed, 3) << trail.body;  // cm-greven and co-kreis listed it (more than once)
+}
+
 }  // namespace
 }  // namespace kim::test
