@@ -24,6 +24,7 @@ const std::vector<std::string> kCaseReaders = {"case_manager", "coordinator"};
 
 Result<CaseFilter> case_filter(const HttpRequest& request) {
   CaseFilter filter;
+  domain::Paging paging;
   for (const auto& [key, value] : request.query) {
     if (key == "phase") {
       if (!domain::contains(domain::phases(), value)) {
@@ -47,22 +48,14 @@ Result<CaseFilter> case_filter(const HttpRequest& request) {
         return Problem::bad_request("overdue", "must be true or false");
       }
       filter.overdue_only = value == "true";
-    } else if (key == "cursor") {
-      auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), filter.after);
-      if (error != std::errc() || end != value.data() + value.size() || filter.after < 0) {
-        return Problem::bad_request("cursor", "is not a cursor this API gave out");
-      }
-    } else if (key == "limit") {
-      int limit = 0;
-      auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), limit);
-      if (error != std::errc() || end != value.data() + value.size() || limit < 1 || limit > 200) {
-        return Problem::bad_request("limit", "must be 1 to 200");
-      }
-      filter.limit = limit;
+    } else if (std::optional<Problem> problem; paging.read(key, value, problem)) {
+      if (problem) return *problem;
     } else {
       return Problem{400, "unknown_parameter", "unknown query parameter", key, nullptr};
     }
   }
+  filter.after = paging.after;
+  filter.limit = paging.limit;
   return filter;
 }
 

@@ -61,6 +61,27 @@ void RouteTable::add(sdk::HttpMethod method, std::string pattern, sdk::RouteHand
                sdk::RouteOptions::for_roles(std::move(roles)), "host"});
 }
 
+bool Paging::read(const std::string& key, const std::string& value,
+                  std::optional<Problem>& problem) {
+  const char* begin = value.data();
+  const char* end = value.data() + value.size();
+  if (key == "cursor") {
+    auto [stop, error] = std::from_chars(begin, end, after);
+    if (error != std::errc() || stop != end || after < 0) {
+      problem = Problem::bad_request(key, "is not a cursor this API gave out");
+    }
+    return true;
+  }
+  if (key == "limit") {
+    auto [stop, error] = std::from_chars(begin, end, limit);
+    if (error != std::errc() || stop != end || limit < 1 || limit > 200) {
+      problem = Problem::bad_request(key, "must be 1 to 200");
+    }
+    return true;
+  }
+  return false;
+}
+
 std::optional<Problem> unknown_parameter(const sdk::HttpRequest& request,
                                          const std::vector<std::string>& known) {
   for (const auto& [key, value] : request.query) {

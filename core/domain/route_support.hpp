@@ -3,7 +3,9 @@
 // that parse the body strictly, and one place that registers a route with its OpenAPI summary.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,14 @@ class RouteTable {
  private:
   http::Router& router_;
   http::ApiDocs& docs_;
+};
+
+// Cursor pagination of a list: "cursor" (a position this API gave out) and "limit" (1-200).
+struct Paging {
+  std::int64_t after = 0;
+  int limit = 50;
+  // True when `key` is one of the two; `problem` is set when its value is bad.
+  bool read(const std::string& key, const std::string& value, std::optional<Problem>& problem);
 };
 
 // Query parameters: rejects names outside `known` (400 unknown_parameter).

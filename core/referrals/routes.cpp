@@ -1,5 +1,3 @@
-#include <charconv>
-
 #include "domain/catalog.hpp"
 #include "domain/route_support.hpp"
 #include "referrals/referrals.hpp"
@@ -20,6 +18,7 @@ namespace {
 
 Result<ReferralFilter> referral_filter(const HttpRequest& request) {
   ReferralFilter filter;
+  domain::Paging paging;
   for (const auto& [key, value] : request.query) {
     if (key == "status") {
       if (!domain::contains(domain::referral_statuses(), value)) {
@@ -34,21 +33,14 @@ Result<ReferralFilter> referral_filter(const HttpRequest& request) {
         return domain::Problem::bad_request(key, "must be true or false");
       }
       filter.waiting_only = value == "true";
-    } else if (key == "cursor") {
-      auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), filter.after);
-      if (error != std::errc() || end != value.data() + value.size() || filter.after < 0) {
-        return domain::Problem::bad_request(key, "is not a cursor this API gave out");
-      }
-    } else if (key == "limit") {
-      auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), filter.limit);
-      if (error != std::errc() || end != value.data() + value.size() || filter.limit < 1 ||
-          filter.limit > 200) {
-        return domain::Problem::bad_request(key, "must be 1 to 200");
-      }
+    } else if (std::optional<domain::Problem> problem; paging.read(key, value, problem)) {
+      if (problem) return *problem;
     } else {
       return domain::Problem{400, "unknown_parameter", "unknown query parameter", key, nullptr};
     }
   }
+  filter.after = paging.after;
+  filter.limit = paging.limit;
   return filter;
 }
 
