@@ -85,6 +85,16 @@ void register_routes(http::Router& router, http::ApiDocs& docs, CaseService& ser
               return s->get_person(c, param(r, "id"));
             }),
             kCaseReaders, "Read a participant", "persons");
+  table.add(
+      HttpMethod::kPatch, "/api/v1/persons/{id}",
+      writing([s](const Context& c, const HttpRequest& r, const json& b) {
+        return s->update_person(c, param(r, "id"), b);
+      }),
+      kCaseWork,
+      "Correct a participant's record (recording organisation or case manager of an open "
+      "case); changed names or birth date are checked for duplicates again",
+      "persons",
+      {{"contact", {{"phone", "+49 5971 000000"}}}, {"residence_status", "settlement_permit"}});
   table.add(HttpMethod::kGet, "/api/v1/persons/{id}/participations",
             reading([s](const Context& c, const HttpRequest& r) {
               return s->list_participations(c, param(r, "id"));

@@ -302,75 +302,169 @@ std::string CaseService::name_key(const std::string& given_names, const std::str
 
 // ---- persons ----------------------------------------------------------------------------------
 
+namespace {
+
+// The fields of a participant, read strictly (POST, and the merged result of a PATCH).
+struct PersonFields {
+  std::string given, family, birth, town, status;
+  std::optional<std::string> gender, arrival;
+  std::vector<std::string> nationalities, languages;
+  json household = json::array();
+  json contact = json::object();
+  bool confirm_new = false;
+};
+
+PersonFields read_person(const json& body) {
+  FieldReader in(body);
+  PersonFields p;
+  p.given = in.text("given_names", kNameMax);
+  p.family = in.text("family_name", kNameMax);
+  auto birth = in.date("date_of_birth");
+  p.gender = in.choice("gender", domain::genders(), false);
+  p.nationalities =
+      in.codes("nationalities", "[A-Z]{2}", "ISO 3166-1 alpha-2 codes like \"SY\"", 5, false);
+  p.languages =
+      in.codes("languages", "[a-z]{2,3}", "ISO 639 codes like \"ar\" or \"prs\"", 10, false);
+  auto town = in.choice("town", domain::towns());
+  auto status = in.choice("residence_status", domain::residence_statuses());
+  p.arrival = in.date("arrival_date", false);
+  in.objects("household", 20, [&](FieldReader& member) {
+    auto relation = member.choice("relation", domain::household_relations());
+    auto year = member.integer("birth_year", 1900, 2200);
+    if (!member.problem()) p.household.push_back({{"relation", *relation}, {"birth_year", *year}});
+  });
+  in.object("contact", [&](FieldReader& fields) {
+    for (const char* key : {"address", "phone", "email"}) {
+      if (auto value = fields.optional_text(key, kNameMax * 2)) p.contact[key] = *value;
+    }
+  });
+  p.confirm_new = in.boolean("confirm_new_person", false).value_or(false);
+  in.finish();
+  check(in);
+  p.birth = *birth;
+  p.town = *town;
+  p.status = *status;
+  if (p.birth > domain::today()) fail(Problem::bad_request("date_of_birth", "is in the future"));
+  if (p.arrival && *p.arrival < p.birth) {
+    fail(Problem::bad_request("arrival_date", "is before the date of birth"));
+  }
+  return p;
+}
+
+// Duplicate check across all organisations: warn and offer the existing record, never a silent
+// second record and never a merge without a human. Returns the candidates the caller confirmed
+// to be someone else (to record that decision).
+json check_duplicates(Connection& db, const PersonFields& p, const std::string& key,
+                      const std::string& self_id) {
+  auto candidates = db.query(
+      "SELECT p.id, o.name AS organisation FROM persons p JOIN organisations o ON "
+      "o.id = p.organisation_id WHERE p.name_key = ? AND p.date_of_birth = ? AND p.id <> ?",
+      {key, p.birth, self_id});
+  if (!candidates.empty() && !p.confirm_new) {
+    fail(Problem{409,
+                 "possible_duplicate",
+                 "a person with the same names and date of birth is already known. Open a case "
+                 "for the existing person (POST /api/v1/cases with its person_id), or repeat "
+                 "this request with \"confirm_new_person\": true if it is someone else",
+                 {},
+                 json{{"candidates", candidates}}});
+  }
+  return candidates;
+}
+
+void record_different_persons(Connection& db, const Context& ctx, const std::string& id,
+                              const json& candidates) {
+  for (const auto& candidate : candidates) {
+    db.execute(
+        "INSERT OR IGNORE INTO person_duplicate_decisions(person_id, other_person_id, decision, "
+        "decided_by, decided_at) VALUES (?, ?, 'different_person', ?, ?)",
+        {id, candidate["id"].get<std::string>(), ctx.actor.principal.user_id,
+         domain::now_timestamp()});
+  }
+}
+
+SqlValue optional_value(const std::optional<std::string>& value) {
+  return value ? SqlValue(*value) : SqlValue(nullptr);
+}
+
+}  // namespace
+
 Result<Reply> CaseService::create_person(const Context& ctx, const json& body) {
   return tx_.write([&](Connection& db, std::vector<sdk::Event>&) {
     require_case_manager(ctx);
-    FieldReader in(body);
-    auto given = in.text("given_names", kNameMax);
-    auto family = in.text("family_name", kNameMax);
-    auto birth = in.date("date_of_birth");
-    auto gender = in.choice("gender", domain::genders(), false);
-    auto nationalities =
-        in.codes("nationalities", "[A-Z]{2}", "ISO 3166-1 alpha-2 codes like \"SY\"", 5, false);
-    auto languages =
-        in.codes("languages", "[a-z]{2,3}", "ISO 639 codes like \"ar\" or \"prs\"", 10, false);
-    auto town = in.choice("town", domain::towns());
-    auto status = in.choice("residence_status", domain::residence_statuses());
-    auto arrival = in.date("arrival_date", false);
-    json household = json::array();
-    in.objects("household", 20, [&](FieldReader& member) {
-      auto relation = member.choice("relation", domain::household_relations());
-      auto year = member.integer("birth_year", 1900, 2200);
-      if (!member.problem()) household.push_back({{"relation", *relation}, {"birth_year", *year}});
-    });
-    json contact = json::object();
-    in.object("contact", [&](FieldReader& fields) {
-      for (const char* key : {"address", "phone", "email"}) {
-        if (auto value = fields.optional_text(key, kNameMax * 2)) contact[key] = *value;
-      }
-    });
-    auto confirm_new = in.boolean("confirm_new_person", false);
-    in.finish();
-    check(in);
-    if (*birth > domain::today()) fail(Problem::bad_request("date_of_birth", "is in the future"));
-    if (arrival && *arrival < *birth) {
-      fail(Problem::bad_request("arrival_date", "is before the date of birth"));
-    }
-
-    // Duplicate check across all organisations: warn and offer the existing record, never a
-    // silent second record and never a merge without a human.
-    const std::string key = name_key(given, family);
-    auto candidates = db.query(
-        "SELECT p.id, o.name AS organisation FROM persons p JOIN organisations o ON "
-        "o.id = p.organisation_id WHERE p.name_key = ? AND p.date_of_birth = ?",
-        {key, *birth});
-    if (!candidates.empty() && !confirm_new.value_or(false)) {
-      fail(Problem{409,
-                   "possible_duplicate",
-                   "a person with the same names and date of birth is already known. Open a case "
-                   "for the existing person (POST /api/v1/cases with its person_id), or repeat "
-                   "this request with \"confirm_new_person\": true if it is someone else",
-                   {},
-                   json{{"candidates", candidates}}});
-    }
+    const PersonFields p = read_person(body);
+    const std::string key = name_key(p.given, p.family);
+    const json candidates = check_duplicates(db, p, key, "");
     const std::string id = new_id("per");
-    const std::string now = domain::now_timestamp();
     db.execute(
         "INSERT INTO persons(id, given_names, family_name, name_key, date_of_birth, gender, "
         "nationalities, languages, town, residence_status, arrival_date, household, contact, "
         "organisation_id, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        {id, given, family, key, *birth, gender ? SqlValue(*gender) : SqlValue(nullptr),
-         json(nationalities).dump(), json(languages).dump(), *town, *status,
-         arrival ? SqlValue(*arrival) : SqlValue(nullptr), household.dump(), contact.dump(),
-         ctx.actor.principal.organisation_id, ctx.actor.principal.user_id, now});
-    for (const auto& candidate : candidates) {
-      db.execute(
-          "INSERT INTO person_duplicate_decisions(person_id, other_person_id, decision, "
-          "decided_by, decided_at) VALUES (?, ?, 'different_person', ?, ?)",
-          {id, candidate["id"].get<std::string>(), ctx.actor.principal.user_id, now});
-    }
+        {id, p.given, p.family, key, p.birth, optional_value(p.gender),
+         json(p.nationalities).dump(), json(p.languages).dump(), p.town, p.status,
+         optional_value(p.arrival), p.household.dump(), p.contact.dump(),
+         ctx.actor.principal.organisation_id, ctx.actor.principal.user_id,
+         domain::now_timestamp()});
+    record_different_persons(db, ctx, id, candidates);
     audit::append(db, ctx.actor, {"create", "person", id, ""});
     return Reply{201, person_json(load_person(db, ctx, id)), std::nullopt};
+  });
+}
+
+Result<Reply> CaseService::update_person(const Context& ctx, const std::string& person_id,
+                                         const json& body) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>&) {
+    require_case_manager(ctx);
+    const json row = load_person(db, ctx, person_id);
+    // Changing a record needs more than seeing it: the recording organisation, or the case
+    // manager of an open case of the person.
+    const auto& me = ctx.actor.principal;
+    bool may_change = row["organisation_id"].get<std::int64_t>() == me.organisation_id;
+    for (const auto& open :
+         db.query("SELECT c.id FROM cases c WHERE c.person_id = ? AND c.phase <> 'closed'",
+                  {person_id})) {
+      if (may_change) break;
+      may_change = case_access(me, load_case(db, ctx, open["id"], Access::kRead).ownership) ==
+                   Access::kWrite;
+    }
+    if (!may_change) {
+      fail(Problem::forbidden(
+          "only case managers of the recording organisation or of an open case of the person "
+          "change the record"));
+    }
+    // The change is the current record with the given fields replaced, checked as a whole.
+    json merged = person_json(row);
+    for (const char* key : {"id", "organisation", "created_at"})
+      merged.erase(key);
+    for (const auto& [key, value] : body.items()) {
+      if (value.is_null()) {
+        if (key != "gender" && key != "arrival_date") {
+          fail(Problem::bad_request(key, "must not be null; leave the field out to keep it"));
+        }
+        merged.erase(key);
+        continue;
+      }
+      merged[key] = value;
+    }
+    for (const char* optional : {"gender", "arrival_date"}) {
+      if (merged.contains(optional) && merged[optional].is_null()) merged.erase(optional);
+    }
+    const PersonFields p = read_person(merged);
+    const std::string key = name_key(p.given, p.family);
+    json candidates = json::array();
+    if (key != row["name_key"] || p.birth != row["date_of_birth"]) {
+      candidates = check_duplicates(db, p, key, person_id);
+    }
+    db.execute(
+        "UPDATE persons SET given_names = ?, family_name = ?, name_key = ?, date_of_birth = ?, "
+        "gender = ?, nationalities = ?, languages = ?, town = ?, residence_status = ?, "
+        "arrival_date = ?, household = ?, contact = ? WHERE id = ?",
+        {p.given, p.family, key, p.birth, optional_value(p.gender), json(p.nationalities).dump(),
+         json(p.languages).dump(), p.town, p.status, optional_value(p.arrival), p.household.dump(),
+         p.contact.dump(), person_id});
+    record_different_persons(db, ctx, person_id, candidates);
+    audit::append(db, ctx.actor, {"update", "person", person_id, ""});
+    return Reply{200, person_json(load_person(db, ctx, person_id)), std::nullopt};
   });
 }
 

@@ -37,6 +37,10 @@ class CaseService {
 
   domain::Result<Reply> create_person(const Context& ctx, const nlohmann::json& body);
   domain::Result<Reply> get_person(const Context& ctx, const std::string& person_id);
+  // Corrects a participant's record (fields as for create; null clears gender or arrival_date).
+  // Changed names or birth date run the duplicate check again.
+  domain::Result<Reply> update_person(const Context& ctx, const std::string& person_id,
+                                      const nlohmann::json& body);
   domain::Result<Reply> add_participation(const Context& ctx, const std::string& person_id,
                                           const nlohmann::json& body);
   domain::Result<Reply> list_participations(const Context& ctx, const std::string& person_id);

@@ -474,6 +474,7 @@ const std::vector<RouteSpec>& known_routes() {
       {"POST", "/api/v1/cases/{id}/referrals/{referral_id}/status", false},
       {"GET", "/api/v1/reports/referral-gaps", false},
       {"GET", "/api/v1/referrals", false},
+      {"PATCH", "/api/v1/persons/{id}", false},
       {"GET", "/api/v1/organisations", false},
       {"POST", "/api/v1/organisations", false},
       {"GET", "/api/v1/users", false},
