@@ -239,7 +239,7 @@ void Host::add_host_routes() {
   cases_ = std::make_unique<cases::CaseService>(*store_, *events_);
   orgs::register_routes(*router_, *docs_, *store_, *access_);
   cases::register_routes(*router_, *docs_, *cases_, *store_);
-  partners_ = std::make_unique<partners::PartnerService>(*store_);
+  partners_ = std::make_unique<partners::PartnerService>(*store_, *events_);
   partners::register_routes(*router_, *docs_, *partners_);
   referrals_ = std::make_unique<referrals::ReferralService>(*store_, *events_,
                                                             config_.referral_max_wait_days);

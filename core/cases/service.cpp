@@ -160,17 +160,29 @@ SqlValue check_admission(Connection& db, const std::string& person_id,
 
 }  // namespace
 
+namespace {
+
+// What the policy needs of a case `c` and its organisation `o`.
+const char* const kOwnershipColumns =
+    "c.organisation_id, c.case_manager_id, coalesce(o.supervisor_id, 0) AS supervisor_id, "
+    "o.team_access";
+
+CaseOwnership ownership_of(const json& row) {
+  return {row["organisation_id"], row["case_manager_id"], row["supervisor_id"],
+          row["team_access"].get<int>() == 1};
+}
+
+}  // namespace
+
 CaseRow load_case(Connection& db, const Context& ctx, const std::string& case_id, Access needed) {
-  auto rows = db.query(
-      "SELECT c.id, c.person_id, c.phase, c.version, c.organisation_id, c.case_manager_id, "
-      "coalesce(o.supervisor_id, 0) AS supervisor_id, o.team_access FROM cases c "
-      "JOIN organisations o ON o.id = c.organisation_id WHERE c.id = ?",
-      {case_id});
+  auto rows =
+      db.query(std::string("SELECT c.id, c.person_id, c.phase, c.version, ") + kOwnershipColumns +
+                   " FROM cases c JOIN organisations o ON o.id = c.organisation_id "
+                   "WHERE c.id = ?",
+               {case_id});
   if (rows.empty()) fail(Problem::not_found("case " + case_id));
   const auto& row = rows.front();
-  CaseRow result{row["id"], row["person_id"], row["phase"], row["version"],
-                 CaseOwnership{row["organisation_id"], row["case_manager_id"], row["supervisor_id"],
-                               row["team_access"].get<int>() == 1}};
+  CaseRow result{row["id"], row["person_id"], row["phase"], row["version"], ownership_of(row)};
   Access access = case_access(ctx.actor.principal, result.ownership);
   if (access == Access::kNone) fail(Problem::not_found("case " + case_id));
   if (needed == Access::kWrite && access != Access::kWrite) {
@@ -420,12 +432,15 @@ Result<Reply> CaseService::update_person(const Context& ctx, const std::string& 
     // manager of an open case of the person.
     const auto& me = ctx.actor.principal;
     bool may_change = row["organisation_id"].get<std::int64_t>() == me.organisation_id;
+    // Other organisations' open cases are checked by the policy, never loaded: a case the caller
+    // cannot see must not surface (not even as a 404 naming its id).
     for (const auto& open :
-         db.query("SELECT c.id FROM cases c WHERE c.person_id = ? AND c.phase <> 'closed'",
+         db.query(std::string("SELECT ") + kOwnershipColumns +
+                      " FROM cases c JOIN organisations o ON o.id = c.organisation_id WHERE "
+                      "c.person_id = ? AND c.phase <> 'closed'",
                   {person_id})) {
       if (may_change) break;
-      may_change = case_access(me, load_case(db, ctx, open["id"], Access::kRead).ownership) ==
-                   Access::kWrite;
+      may_change = case_access(me, ownership_of(open)) == Access::kWrite;
     }
     if (!may_change) {
       fail(Problem::forbidden(

@@ -97,23 +97,29 @@ Result<std::vector<std::string>> consent_coverage(Connection& db, const std::str
                                                   const std::string& partner,
                                                   const std::string& purpose,
                                                   const std::vector<std::string>& categories) {
-  auto rows =
-      db.query("SELECT * FROM consents WHERE person_id = ? ORDER BY given_on DESC", {person_id});
+  // The person's consents naming this recipient and purpose, newest first.
+  struct Candidate {
+    std::string id, status;
+    json categories;
+  };
+  std::vector<Candidate> candidates;
+  for (const auto& row :
+       db.query("SELECT * FROM consents c WHERE c.person_id = ? AND EXISTS (SELECT 1 FROM "
+                "json_each(c.recipients) WHERE value = ?) AND EXISTS (SELECT 1 FROM "
+                "json_each(c.purposes) WHERE value = ?) ORDER BY c.given_on DESC",
+                {person_id, partner, purpose})) {
+    candidates.push_back({row["id"], status_of(row), domain::json_column(row["categories"])});
+  }
   std::vector<std::string> used, missing, revoked, expired;
   for (const auto& category : categories) {
     std::string covering, blocked;
-    for (const auto& row : rows) {
-      if (!lists(domain::json_column(row["recipients"]), partner) ||
-          !lists(domain::json_column(row["purposes"]), purpose) ||
-          !lists(domain::json_column(row["categories"]), category)) {
-        continue;
-      }
-      const std::string status = status_of(row);
-      if (status == "valid") {
-        covering = row["id"];
+    for (const auto& candidate : candidates) {
+      if (!lists(candidate.categories, category)) continue;
+      if (candidate.status == "valid") {
+        covering = candidate.id;
         break;
       }
-      if (blocked.empty()) blocked = status;
+      if (blocked.empty()) blocked = candidate.status;
     }
     if (!covering.empty()) {
       if (!domain::contains(used, covering)) used.push_back(covering);

@@ -83,7 +83,6 @@ class Transactions {
     return reply;
   }
 
-  store::Store& store() { return store_; }
   events::EventBus& events() { return events_; }
 
  private:

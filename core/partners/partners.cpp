@@ -274,8 +274,12 @@ std::vector<std::string> agreement_transitions(const std::string& status) {
 
 }  // namespace
 
-std::vector<std::string> seed_problems(const std::vector<json>& seeds) {
-  std::vector<std::string> problems;
+namespace {
+
+// The seeds read by the partner rules; every problem (and repeated slug) lands in `problems`.
+std::vector<PartnerFields> read_seeds(const std::vector<json>& seeds,
+                                      std::vector<std::string>& problems) {
+  std::vector<PartnerFields> partners;
   std::map<std::string, std::size_t> first_index;
   for (std::size_t i = 0; i < seeds.size(); ++i) {
     const std::string where = "partners[" + std::to_string(i) + "]";
@@ -290,20 +294,28 @@ std::vector<std::string> seed_problems(const std::vector<json>& seeds) {
       problems.push_back(where + ".slug: \"" + partner->slug + "\" is already used by partners[" +
                          std::to_string(it->second) + "]");
     }
+    partners.push_back(std::move(*partner));
   }
+  return partners;
+}
+
+}  // namespace
+
+std::vector<std::string> seed_problems(const std::vector<json>& seeds) {
+  std::vector<std::string> problems;
+  read_seeds(seeds, problems);
   return problems;
 }
 
 int apply_seeds(store::Store& store, const std::vector<json>& seeds) {
-  auto problems = seed_problems(seeds);
+  std::vector<std::string> problems;
+  const auto partners = read_seeds(seeds, problems);
   if (!problems.empty()) throw std::invalid_argument(problems.front());
   return store.write([&](Connection& db) {
     int inserted = 0;
-    for (const auto& seed : seeds) {
-      std::optional<Problem> problem;
-      auto partner = read_partner(seed, problem);
-      if (partner_exists(db, partner->slug)) continue;
-      insert_partner(db, *partner);
+    for (const auto& partner : partners) {
+      if (partner_exists(db, partner.slug)) continue;
+      insert_partner(db, partner);
       ++inserted;
     }
     return inserted;
@@ -368,26 +380,9 @@ Result<Coverage> agreement_coverage(Connection& db, const std::string& partner,
                  "partner", details};
 }
 
-template <class Work>
-Result<Reply> PartnerService::write(Work&& work) {
-  try {
-    return store_.write([&](Connection& db) { return work(db); });
-  } catch (const domain::ProblemError& e) {
-    return e.problem();
-  }
-}
-
-template <class Work>
-Result<Reply> PartnerService::read(Work&& work) {
-  try {
-    return store_.read([&](Connection& db) { return work(db); });
-  } catch (const domain::ProblemError& e) {
-    return e.problem();
-  }
-}
-
-Result<Reply> PartnerService::list_partners(const PartnerFilter& filter) {
-  return read([&](Connection& db) {
+Result<Reply> PartnerService::list_partners(const domain::Context& ctx,
+                                            const PartnerFilter& filter) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>&) {
     std::string sql = "SELECT * FROM partners p WHERE 1 = 1";
     std::vector<SqlValue> params;
     if (filter.kind) {
@@ -416,8 +411,8 @@ Result<Reply> PartnerService::list_partners(const PartnerFilter& filter) {
   });
 }
 
-Result<Reply> PartnerService::get_partner(const std::string& slug) {
-  return read([&](Connection& db) {
+Result<Reply> PartnerService::get_partner(const domain::Context& ctx, const std::string& slug) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>&) {
     auto partner = find_partner(db, slug);
     if (!partner) fail(Problem::not_found("partner " + slug));
     return Reply{200, *partner, std::nullopt};
@@ -425,7 +420,7 @@ Result<Reply> PartnerService::get_partner(const std::string& slug) {
 }
 
 Result<Reply> PartnerService::create_partner(const domain::Context& ctx, const json& body) {
-  return write([&](Connection& db) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>&) {
     std::optional<Problem> problem;
     auto partner = read_partner(body, problem);
     if (!partner) fail(*problem);
@@ -441,7 +436,7 @@ Result<Reply> PartnerService::create_partner(const domain::Context& ctx, const j
 
 Result<Reply> PartnerService::update_partner(const domain::Context& ctx, const std::string& slug,
                                              const json& body) {
-  return write([&](Connection& db) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>&) {
     auto current = find_partner(db, slug);
     if (!current) fail(Problem::not_found("partner " + slug));
     if (body.contains("slug") && body["slug"] != slug) {
@@ -478,9 +473,10 @@ Result<Reply> PartnerService::update_partner(const domain::Context& ctx, const s
   });
 }
 
-Result<Reply> PartnerService::list_agreements(const std::optional<std::string>& partner,
+Result<Reply> PartnerService::list_agreements(const domain::Context& ctx,
+                                              const std::optional<std::string>& partner,
                                               const std::optional<std::string>& status) {
-  return read([&](Connection& db) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>&) {
     std::string sql = "SELECT a.* FROM agreements a";
     std::vector<SqlValue> params;
     if (partner) {
@@ -498,14 +494,14 @@ Result<Reply> PartnerService::list_agreements(const std::optional<std::string>& 
   });
 }
 
-Result<Reply> PartnerService::get_agreement(const std::string& id) {
-  return read([&](Connection& db) {
+Result<Reply> PartnerService::get_agreement(const domain::Context& ctx, const std::string& id) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>&) {
     return Reply{200, agreement_json(load_agreement(db, id)), std::nullopt};
   });
 }
 
 Result<Reply> PartnerService::create_agreement(const domain::Context& ctx, const json& body) {
-  return write([&](Connection& db) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>&) {
     auto a = read_agreement(db, body);
     const std::string id = domain::new_id("agr");
     const std::string now = domain::now_timestamp();
@@ -525,7 +521,7 @@ Result<Reply> PartnerService::create_agreement(const domain::Context& ctx, const
 
 Result<Reply> PartnerService::update_agreement(const domain::Context& ctx, const std::string& id,
                                                const json& body) {
-  return write([&](Connection& db) {
+  return tx_.write([&](Connection& db, std::vector<sdk::Event>&) {
     auto row = load_agreement(db, id);
     const std::string status = row["status"];
     static const domain::Vocabulary kContent = {"title",    "parties",    "handover_rule",

@@ -49,10 +49,11 @@ struct PartnerFilter {
 
 class PartnerService {
  public:
-  explicit PartnerService(store::Store& store) : store_(store) {}
+  PartnerService(store::Store& store, events::EventBus& events) : tx_(store, events) {}
 
-  domain::Result<domain::Reply> list_partners(const PartnerFilter& filter);
-  domain::Result<domain::Reply> get_partner(const std::string& slug);
+  domain::Result<domain::Reply> list_partners(const domain::Context& ctx,
+                                              const PartnerFilter& filter);
+  domain::Result<domain::Reply> get_partner(const domain::Context& ctx, const std::string& slug);
   // Changes to partners and agreements are audited too: the data-protection terms decide what
   // may leave, so who set them is part of the record.
   domain::Result<domain::Reply> create_partner(const domain::Context& ctx,
@@ -60,21 +61,17 @@ class PartnerService {
   domain::Result<domain::Reply> update_partner(const domain::Context& ctx, const std::string& slug,
                                                const nlohmann::json& body);
 
-  domain::Result<domain::Reply> list_agreements(const std::optional<std::string>& partner,
+  domain::Result<domain::Reply> list_agreements(const domain::Context& ctx,
+                                                const std::optional<std::string>& partner,
                                                 const std::optional<std::string>& status);
-  domain::Result<domain::Reply> get_agreement(const std::string& id);
+  domain::Result<domain::Reply> get_agreement(const domain::Context& ctx, const std::string& id);
   domain::Result<domain::Reply> create_agreement(const domain::Context& ctx,
                                                  const nlohmann::json& body);
   domain::Result<domain::Reply> update_agreement(const domain::Context& ctx, const std::string& id,
                                                  const nlohmann::json& body);
 
  private:
-  template <class Work>
-  domain::Result<domain::Reply> write(Work&& work);
-  template <class Work>
-  domain::Result<domain::Reply> read(Work&& work);
-
-  store::Store& store_;
+  domain::Transactions tx_;
 };
 
 void register_routes(http::Router& router, http::ApiDocs& docs, PartnerService& service);

@@ -57,17 +57,17 @@ void register_routes(http::Router& router, http::ApiDocs& docs, PartnerService& 
   const std::vector<std::string> kAgreementWriters = {"coordinator", "admin"};
 
   table.add(HttpMethod::kGet, "/api/v1/partners",
-            reading([s](const domain::Context&, const HttpRequest& r) -> Result<Reply> {
+            reading([s](const domain::Context& c, const HttpRequest& r) -> Result<Reply> {
               auto filter = partner_filter(r);
               if (!filter) return filter.problem();
-              return s->list_partners(filter.value());
+              return s->list_partners(c, filter.value());
             }),
             kAnyone,
             "Partner network; filters kind, town (partners serving it), service, legal_domain",
             "partners");
   table.add(HttpMethod::kGet, "/api/v1/partners/{slug}",
-            reading([s](const domain::Context&, const HttpRequest& r) {
-              return s->get_partner(param(r, "slug"));
+            reading([s](const domain::Context& c, const HttpRequest& r) {
+              return s->get_partner(c, param(r, "slug"));
             }),
             kAnyone, "Read a partner", "partners");
   table.add(HttpMethod::kPost, "/api/v1/partners",
@@ -89,7 +89,7 @@ void register_routes(http::Router& router, http::ApiDocs& docs, PartnerService& 
             {{"services", {"sgb2_integration_services"}}});
 
   table.add(HttpMethod::kGet, "/api/v1/agreements",
-            reading([s](const domain::Context&, const HttpRequest& r) -> Result<Reply> {
+            reading([s](const domain::Context& c, const HttpRequest& r) -> Result<Reply> {
               std::optional<std::string> partner, status;
               for (const auto& [key, value] : r.query) {
                 if (key == "partner") {
@@ -105,12 +105,12 @@ void register_routes(http::Router& router, http::ApiDocs& docs, PartnerService& 
                   return Problem{400, "unknown_parameter", "unknown query parameter", key, nullptr};
                 }
               }
-              return s->list_agreements(partner, status);
+              return s->list_agreements(c, partner, status);
             }),
             kAnyone, "Cooperation agreements; filters partner, status (effective)", "agreements");
   table.add(HttpMethod::kGet, "/api/v1/agreements/{id}",
-            reading([s](const domain::Context&, const HttpRequest& r) {
-              return s->get_agreement(param(r, "id"));
+            reading([s](const domain::Context& c, const HttpRequest& r) {
+              return s->get_agreement(c, param(r, "id"));
             }),
             kAnyone, "Read a cooperation agreement with its data-protection terms", "agreements");
   table.add(HttpMethod::kPost, "/api/v1/agreements",

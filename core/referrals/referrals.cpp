@@ -176,15 +176,11 @@ std::string wait_modifier(int max_wait_days) {
 
 const char* const kReferralSelect =
     "SELECT r.rowid AS seq, r.*, p.name AS partner_name, p.kind AS partner_kind, p.legal_domain AS "
-    "partner_legal_domain FROM referrals r JOIN partners p ON p.slug = r.partner ";
+    "partner_legal_domain, (SELECT json_group_array(consent_id) FROM (SELECT consent_id FROM "
+    "referral_consents WHERE referral_id = r.id ORDER BY consent_id)) AS consent_ids "
+    "FROM referrals r JOIN partners p ON p.slug = r.partner ";
 
-json referral_json(Connection& db, const json& row, bool with_payload) {
-  json consent_ids = json::array();
-  for (const auto& link :
-       db.query("SELECT consent_id FROM referral_consents WHERE referral_id = ? ORDER BY 1",
-                {row["id"].get<std::string>()})) {
-    consent_ids.push_back(link["consent_id"]);
-  }
+json referral_json(const json& row, bool with_payload) {
   const std::string status = row["status"];
   json referral = {{"id", row["id"]},
                    {"case_id", row["case_id"]},
@@ -200,7 +196,7 @@ json referral_json(Connection& db, const json& row, bool with_payload) {
                    {"allowed_transitions", domain::next_referral_statuses(status)},
                    {"own_case_management", row["own_case_management"].get<int>() == 1},
                    {"agreement_id", row["agreement_id"]},
-                   {"consent_ids", consent_ids},
+                   {"consent_ids", domain::json_column(row["consent_ids"])},
                    {"message", row["message"]},
                    {"outcome", row["outcome"]},
                    {"stopped_reason", row["stopped_reason"]},
@@ -359,7 +355,7 @@ Result<Reply> ReferralService::create(const Context& ctx, const std::string& cas
       domain::run_hooks(tx_.events(), sent);  // the same veto as a later send
       events.push_back(sent);
     }
-    return Reply{201, referral_json(db, stored, true), version};
+    return Reply{201, referral_json(stored, true), version};
   });
 }
 
@@ -370,7 +366,7 @@ Result<Reply> ReferralService::list(const Context& ctx, const std::string& case_
     for (const auto& referral :
          db.query(std::string(kReferralSelect) + "WHERE r.case_id = ? ORDER BY r.created_at",
                   {case_id})) {
-      items.push_back(referral_json(db, referral, false));
+      items.push_back(referral_json(referral, false));
     }
     audit.push_back({"list", "referral", case_id, case_id});
     return Reply{200, {{"items", items}}, row.version};
@@ -403,7 +399,7 @@ Result<Reply> ReferralService::worklist(const Context& ctx, const ReferralFilter
     auto rows = db.query(sql, params);
     json items = json::array();
     for (std::size_t i = 0; i < rows.size() && i < static_cast<std::size_t>(filter.limit); ++i) {
-      items.push_back(referral_json(db, rows[i], false));
+      items.push_back(referral_json(rows[i], false));
       audit.push_back({"list", "referral", rows[i]["id"], rows[i]["case_id"]});
     }
     json body = {{"items", items}, {"max_wait_days", max_wait_days_}};
@@ -419,7 +415,7 @@ Result<Reply> ReferralService::get(const Context& ctx, const std::string& case_i
   return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
     auto row = cases::load_case(db, ctx, case_id, cases::Access::kRead);
     auto referral = load_referral(db, case_id, referral_id);
-    json body = referral_json(db, referral, true);
+    json body = referral_json(referral, true);
     body["history"] = db.query(
         "SELECT h.from_status, h.to_status, h.outcome, h.reason, h.occurred_on, h.at, u.name AS "
         "by_user FROM referral_history h JOIN users u ON u.id = h.by_user WHERE h.referral_id = ? "
@@ -485,7 +481,7 @@ Result<Reply> ReferralService::change_status(const Context& ctx, const std::stri
     auto event = status_event(stored, from, *to, "");
     domain::run_hooks(tx_.events(), event);
     events.push_back(event);
-    return Reply{200, referral_json(db, stored, true), version};
+    return Reply{200, referral_json(stored, true), version};
   });
 }
 
@@ -521,28 +517,25 @@ json ReferralService::stop_for_revoked_consent(Connection& db, const Context& ct
   return stopped;
 }
 
-Result<Reply> ReferralService::gaps_report() {
-  try {
-    return tx_.store().read([&](Connection& db) {
-      auto rows = db.query(
-          std::string("SELECT p.kind AS partner_kind, r.service, r.town, "
-                      "sum(r.status = 'declined') AS declined, "
-                      "sum(r.status = 'cancelled' AND r.stopped_reason IS NULL) AS cancelled, "
-                      "sum(") +
-              kWaitingTooLong +
-              ") AS waiting_too_long FROM referrals r JOIN partners p ON p.slug = r.partner "
-              "GROUP BY 1, 2, 3 HAVING declined + cancelled + waiting_too_long > 0 "
-              "ORDER BY 1, 2, 3",
-          {wait_modifier(max_wait_days_)});
-      return Reply{200,
-                   {{"max_wait_days", max_wait_days_},
-                    {"generated_at", domain::now_timestamp()},
-                    {"items", rows}},
-                   std::nullopt};
-    });
-  } catch (const domain::ProblemError& e) {
-    return e.problem();
-  }
+Result<Reply> ReferralService::gaps_report(const Context& ctx) {
+  // Counts only: nothing personal is read, so nothing to audit.
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>&) {
+    auto rows = db.query(
+        std::string("SELECT p.kind AS partner_kind, r.service, r.town, "
+                    "sum(r.status = 'declined') AS declined, "
+                    "sum(r.status = 'cancelled' AND r.stopped_reason IS NULL) AS cancelled, "
+                    "sum(") +
+            kWaitingTooLong +
+            ") AS waiting_too_long FROM referrals r JOIN partners p ON p.slug = r.partner "
+            "GROUP BY 1, 2, 3 HAVING declined + cancelled + waiting_too_long > 0 "
+            "ORDER BY 1, 2, 3",
+        {wait_modifier(max_wait_days_)});
+    return Reply{200,
+                 {{"max_wait_days", max_wait_days_},
+                  {"generated_at", domain::now_timestamp()},
+                  {"items", rows}},
+                 std::nullopt};
+  });
 }
 
 }  // namespace kim::referrals

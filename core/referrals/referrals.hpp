@@ -62,7 +62,7 @@ class ReferralService {
 
   // Declined, broken-off and long-waiting referrals by partner kind, service and town; counts
   // only, no personal data.
-  domain::Result<domain::Reply> gaps_report();
+  domain::Result<domain::Reply> gaps_report(const domain::Context& ctx);
 
  private:
   domain::Transactions tx_;

@@ -98,9 +98,9 @@ void register_routes(http::Router& router, http::ApiDocs& docs, ReferralService&
              {"outcome", "First meeting on 2026-12-03"},
              {"occurred_on", "2026-11-26"}});
   table.add(HttpMethod::kGet, "/api/v1/reports/referral-gaps",
-            reading([s](const Context&, const HttpRequest& r) -> Result<Reply> {
+            reading([s](const Context& c, const HttpRequest& r) -> Result<Reply> {
               if (auto problem = domain::unknown_parameter(r, {})) return *problem;
-              return s->gaps_report();
+              return s->gaps_report(c);
             }),
             {"coordinator", "admin"},
             "Possible gaps in provision: declined, broken-off and long-waiting referrals by "

@@ -105,6 +105,14 @@ TEST(PersonUpdateTest, CorrectionsFollowTheRecordingRulesAndChangeNothingWhenRef
   auto after_closure = emsdetten.patch(path, {{"town", "Greven"}});
   EXPECT_EQ(after_closure.status, 403) << after_closure.body;
   EXPECT_EQ(cm.read(path), current);
+  // Another organisation's open case gives Emsdetten no right, and its id does not surface.
+  auto elsewhere = host.open_case("cm-greven", person["id"]);
+  ASSERT_TRUE(elsewhere.is_object());
+  auto with_open_case_elsewhere = emsdetten.patch(path, {{"town", "Greven"}});
+  EXPECT_EQ(with_open_case_elsewhere.status, 403) << with_open_case_elsewhere.body;
+  EXPECT_EQ(with_open_case_elsewhere.body.find(elsewhere["id"].get<std::string>()),
+            std::string::npos);
+  current = cm.read(path);
 
   // Names changed to those of another known person: the duplicate warning again, unless confirmed.
   auto other = host.create_person(
