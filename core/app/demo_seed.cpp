@@ -1430,17 +1430,9 @@ class PartnerNetwork {
                 text_or_null(step.outcome),
                 stopped ? SqlValue("consent_revoked") : SqlValue(nullptr), date_text(step.day),
                 step.stamp, c.manager_id});
-      std::string detail = step.outcome;
-      if (i == 0 && partner.own_case_management) {
-        detail = "legal domain with its own case management";
-      }
-      if (stopped) {
-        detail =
-            "stopped because the participant revoked the consent; nothing further is passed on";
-      }
-      std::string text =
-          "Referral to " + partner.partner_name + " (" + service + "): " + step.status;
-      if (!detail.empty()) text += " — " + detail;
+      const std::string text = referrals::timeline_text(
+          partner.partner_name, service, step.status, partner.own_case_management,
+          stopped ? referrals::kStoppedByRevocation : step.outcome);
       note_({rng_.id("note"), c.case_id, date_text(step.day), text, c.manager_id, step.stamp});
       ++summary_.notes;
     }

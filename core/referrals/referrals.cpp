@@ -240,10 +240,9 @@ void record_history(Connection& db, const Context& ctx, const std::string& refer
 // The partner's answer and every step of the hand-over are part of the case's story.
 void note_on_timeline(Connection& db, const Context& ctx, const json& row, const std::string& to,
                       const std::string& detail, const std::string& occurred_on) {
-  std::string text = "Referral to " + row["partner_name"].get<std::string>() + " (" +
-                     row["service"].get<std::string>() + "): " + to;
-  if (!detail.empty()) text += " — " + detail;
-  cases::add_timeline_note(db, row["case_id"], occurred_on, "referral", text,
+  cases::add_timeline_note(db, row["case_id"], occurred_on, "referral",
+                           timeline_text(row["partner_name"], row["service"], to,
+                                         row["own_case_management"].get<int>() == 1, detail),
                            ctx.actor.principal.user_id);
 }
 
@@ -262,6 +261,21 @@ sdk::Event status_event(const json& row, const std::string& from, const std::str
 }
 
 }  // namespace
+
+const char* const kStoppedByRevocation =
+    "stopped because the participant revoked the consent; nothing further is passed on";
+
+std::string timeline_text(const std::string& partner_name, const std::string& service,
+                          const std::string& status, bool own_case_management,
+                          const std::string& detail) {
+  std::string text = "Referral to " + partner_name + " (" + service + "): " + status;
+  // A hand-over into a legal domain with its own case management says so where it starts.
+  if (status == "sent" && own_case_management) {
+    text += " — legal domain with its own case management";
+  }
+  if (!detail.empty()) text += " — " + detail;
+  return text;
+}
 
 json released_person_data(Connection& db, const std::string& case_id, const std::string& person_id,
                           const std::vector<std::string>& categories, const std::string& as_of) {
@@ -337,9 +351,7 @@ Result<Reply> ReferralService::create(const Context& ctx, const std::string& cas
     record_history(db, ctx, id, nullptr, status, nullptr, nullptr, today);
     auto stored = load_referral(db, case_id, id);
     if (send) {
-      note_on_timeline(db, ctx, stored, "sent",
-                       own_case_management ? "legal domain with its own case management" : "",
-                       today);
+      note_on_timeline(db, ctx, stored, "sent", "", today);
     }
     auto version = cases::bump_version(db, case_id);
     audit::append(db, ctx.actor, {"create", "referral", id, case_id});
@@ -505,10 +517,7 @@ json ReferralService::stop_for_revoked_consent(Connection& db, const Context& ct
         {now, now, id});
     record_history(db, ctx, id, referral["status"].get<std::string>(), "cancelled", nullptr,
                    "consent_revoked", today);
-    note_on_timeline(db, ctx, referral, "cancelled",
-                     "stopped because the participant revoked the consent; nothing further is "
-                     "passed on",
-                     today);
+    note_on_timeline(db, ctx, referral, "cancelled", kStoppedByRevocation, today);
     cases::bump_version(db, case_id);
     audit::append(db, ctx.actor, {"update", "referral", id, case_id});
     events.push_back(status_event(referral, referral["status"], "cancelled", "consent_revoked"));

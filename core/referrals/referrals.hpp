@@ -38,6 +38,12 @@ struct ReferralFilter {
   int limit = 50;
 };
 
+// The timeline note of one step of a referral, as the service writes it (and the demo seed).
+std::string timeline_text(const std::string& partner_name, const std::string& service,
+                          const std::string& status, bool own_case_management,
+                          const std::string& detail);
+extern const char* const kStoppedByRevocation;  // the detail of a stop by revoked consent
+
 class ReferralService {
  public:
   ReferralService(store::Store& store, events::EventBus& events, int max_wait_days)
