@@ -236,21 +236,22 @@ sdk::HttpResponse Host::handle(sdk::HttpRequest& request) {
 
 void Host::add_host_routes() {
   using sdk::HttpMethod;
-  cases_ = std::make_unique<cases::CaseService>(*store_, *events_);
+  // The one clock and id source of every service (tests of date rules inject their own).
+  domain::Env& env = domain::Env::system();
+  cases_ = std::make_unique<cases::CaseService>(*store_, *events_, env);
   orgs::register_routes(*router_, *docs_, *store_, *access_);
   cases::register_routes(*router_, *docs_, *cases_, *store_);
-  partners_ = std::make_unique<partners::PartnerService>(*store_, *events_);
+  partners_ = std::make_unique<partners::PartnerService>(*store_, *events_, env);
   partners::register_routes(*router_, *docs_, *partners_);
   referrals_ = std::make_unique<referrals::ReferralService>(*store_, *events_,
-                                                            config_.referral_max_wait_days);
+                                                            config_.referral_max_wait_days, env);
   referrals::register_routes(*router_, *docs_, *referrals_);
   consent_ = std::make_unique<consent::ConsentService>(
       *store_, *events_,
-      [referrals = referrals_.get()](store::Connection& db, const domain::Context& ctx,
-                                     const std::string& consent_id,
-                                     std::vector<sdk::Event>& events) {
-        return referrals->stop_for_revoked_consent(db, ctx, consent_id, events);
-      });
+      [referrals = referrals_.get()](domain::Change& change, const std::string& consent_id) {
+        return referrals->stop_for_revoked_consent(change, consent_id);
+      },
+      env);
   consent::register_routes(*router_, *docs_, *consent_);
   docs_->describe(HttpMethod::kGet, "/health",
                   {"Liveness and readiness (no token)", "host", nullptr});

@@ -1,6 +1,9 @@
 // The checked ways into a case and a person, for every service that works on them (cases,
-// consent, referrals): loading applies the access policy (invisible = 404), writes bump the
-// case version (optimistic concurrency), and the timeline takes notes from any of them.
+// consent, referrals), and THE write path of a case: every change of a case or one of its parts
+// goes through write_case()/change_case(), which load the case with the access policy
+// (invisible = 404), check the caller's version (If-Match), the role and that the case is open,
+// then bump the version (the reply's ETag). Hooks, events and the audit entry are the Change's
+// (service_support.hpp). A rule that holds for every case change is written here, once.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +26,48 @@ struct CaseRow {
   CaseOwnership ownership;
 };
 
+// What a change of a case needs before it runs.
+struct CaseRule {
+  // Names the change ("a task") when it needs an open case: a closed one is refused with 409
+  // case_closed. Null: the change decides (a transition reopens, a referral's answer may come in
+  // after closure).
+  const char* needs_open = nullptr;
+  // Only a case manager makes this change (others 403), checked before the case is loaded.
+  bool case_manager_only = false;
+  // kWrite: the caller must be allowed to change the case (404 if unseen, 403 if read-only).
+  // kNone: a consequence that reaches every case whoever caused it (a revoked consent stops
+  // referrals in other organisations' cases); neither access nor If-Match is checked.
+  Access access = Access::kWrite;
+};
+
+// Before a change: role, access, the caller's If-Match (412), open case — in this order and
+// before the change reads its input, so a stale or forbidden write learns nothing from it —
+// then the version bump (rolled back with the change if it fails). The row holds the phase
+// before the change and the version the change creates.
+CaseRow enter_case_change(domain::Change& change, const std::string& case_id, const CaseRule& rule);
+
+// A change of a case inside a running Change: `work(const CaseRow&) -> Reply`; the reply gets
+// the case's new version (its ETag).
+template <class Work>
+domain::Reply change_case(domain::Change& change, const std::string& case_id, const CaseRule& rule,
+                          Work&& work) {
+  const CaseRow row = enter_case_change(change, case_id, rule);
+  domain::Reply reply = work(row);
+  reply.version = row.version;
+  return reply;
+}
+
+// A change of a case as one transaction: `work(Change&, const CaseRow&) -> Reply`.
+template <class Work>
+domain::Result<domain::Reply> write_case(domain::Transactions& tx, const domain::Context& ctx,
+                                         const std::string& case_id, const CaseRule& rule,
+                                         Work&& work) {
+  return tx.write(ctx, [&](domain::Change& change) {
+    return change_case(change, case_id, rule,
+                       [&](const CaseRow& row) { return work(change, row); });
+  });
+}
+
 // Fails with 404 when the case does not exist or the caller may not see it, 403 when `needed`
 // is write and the caller only reads.
 CaseRow load_case(store::Connection& db, const domain::Context& ctx, const std::string& case_id,
@@ -31,14 +76,14 @@ CaseRow load_case(store::Connection& db, const domain::Context& ctx, const std::
 nlohmann::json load_person(store::Connection& db, const domain::Context& ctx,
                            const std::string& person_id);
 void require_case_manager(const domain::Context& ctx);
-// Optimistic concurrency: a write that names a version (If-Match) must name the current one.
-void check_version(const domain::Context& ctx, const CaseRow& row);
-std::int64_t bump_version(store::Connection& db, const std::string& case_id);
-void require_open(const CaseRow& row, const char* what);
 
 // Appends a note to the case's timeline; returns its id. Does not bump the version.
-std::string add_timeline_note(store::Connection& db, const std::string& case_id,
+std::string add_timeline_note(domain::Change& change, const std::string& case_id,
                               const std::string& occurred_on, const std::string& kind,
-                              const std::string& text, std::int64_t author_id);
+                              const std::string& text);
+
+// What the policy needs of a case `c` and its organisation `o`, as SQL columns and read back.
+extern const char* const kOwnershipColumns;
+CaseOwnership ownership_of(const nlohmann::json& row);
 
 }  // namespace kim::cases

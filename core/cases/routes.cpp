@@ -7,11 +7,8 @@
 
 namespace kim::cases {
 
-using domain::param;
 using domain::Problem;
-using domain::reading;
 using domain::Result;
-using domain::writing;
 using nlohmann::json;
 using sdk::HttpMethod;
 using sdk::HttpRequest;
@@ -48,9 +45,9 @@ Result<CaseFilter> case_filter(const HttpRequest& request) {
         return Problem::bad_request("overdue", "must be true or false");
       }
       filter.overdue_only = value == "true";
-    } else if (std::optional<Problem> problem; paging.read(key, value, problem)) {
-      if (problem) return *problem;
-    } else {
+    } else if (auto paged = paging.read(key, value); !paged) {
+      return paged.problem();
+    } else if (!paged.value()) {
       return Problem{400, "unknown_parameter", "unknown query parameter", key, nullptr};
     }
   }
@@ -59,165 +56,191 @@ Result<CaseFilter> case_filter(const HttpRequest& request) {
   return filter;
 }
 
+Result<Reply> list_tasks_due(CaseService& s, const domain::Call& call) {
+  TaskQuery query{s.env().today(), std::nullopt, 200};
+  for (const auto& [key, value] : call.request.query) {
+    if (key == "due_before") {
+      if (!domain::is_date(value)) {
+        return Problem::bad_request("due_before", "must be a date YYYY-MM-DD");
+      }
+      query.due_before = value;
+    } else if (key == "cursor") {
+      query.after = TaskQuery::parse_cursor(value);
+      if (!query.after) return Problem::bad_request(key, "is not a cursor this API gave out");
+    } else if (key == "limit") {
+      auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), query.limit);
+      if (error != std::errc() || end != value.data() + value.size() || query.limit < 1 ||
+          query.limit > TaskQuery::kMaxLimit) {
+        return Problem::bad_request(key, "must be 1 to 1000");
+      }
+    } else {
+      return Problem{400, "unknown_parameter", "unknown query parameter", key, nullptr};
+    }
+  }
+  return s.tasks_due(call.ctx, query);
+}
+
+Result<Reply> list_cases(CaseService& s, const domain::Call& call) {
+  auto filter = case_filter(call.request);
+  if (!filter) return filter.problem();
+  return s.list_cases(call.ctx, filter.value());
+}
+
+using Call = domain::Call;
+using Row = domain::Route<CaseService>;
+
+const std::vector<Row>& case_routes() {
+  static const std::vector<Row> routes = {
+      // Persons
+      {HttpMethod::kPost,
+       "/api/v1/persons",
+       kCaseWork,
+       [](CaseService& s, const Call& c) { return s.create_person(c.ctx, c.body); },
+       "Record a participant (duplicate check across organisations)",
+       "persons",
+       {{"given_names", "Amina"},
+        {"family_name", "Haddad"},
+        {"date_of_birth", "1990-04-12"},
+        {"nationalities", {"SY"}},
+        {"languages", {"ar", "de"}},
+        {"town", "Rheine"},
+        {"residence_status", "residence_permit"},
+        {"arrival_date", "2023-09-01"}}},
+      {HttpMethod::kGet, "/api/v1/persons/{id}", kCaseReaders,
+       [](CaseService& s, const Call& c) { return s.get_person(c.ctx, c.param("id")); },
+       "Read a participant", "persons"},
+      {HttpMethod::kPatch,
+       "/api/v1/persons/{id}",
+       kCaseWork,
+       [](CaseService& s, const Call& c) { return s.update_person(c.ctx, c.param("id"), c.body); },
+       "Correct a participant's record (recording organisation or case manager of an open "
+       "case); changed names or birth date are checked for duplicates again",
+       "persons",
+       {{"contact", {{"phone", "+49 5971 000000"}}}, {"residence_status", "settlement_permit"}}},
+      {HttpMethod::kGet, "/api/v1/persons/{id}/participations", kCaseReaders,
+       [](CaseService& s, const Call& c) { return s.list_participations(c.ctx, c.param("id")); },
+       "Programme participations of a participant", "persons"},
+      {HttpMethod::kPost,
+       "/api/v1/persons/{id}/participations",
+       kCaseWork,
+       [](CaseService& s, const Call& c) {
+         return s.add_participation(c.ctx, c.param("id"), c.body);
+       },
+       "Record a programme participation (double-funding check)",
+       "persons",
+       {{"programme", "gemeinsam_klappts"}, {"started_on", "2026-01-05"}}},
+      {HttpMethod::kPost,
+       "/api/v1/persons/{id}/funding-overrides",
+       {"coordinator"},
+       [](CaseService& s, const Call& c) {
+         return s.grant_funding_override(c.ctx, c.param("id"), c.body);
+       },
+       "Coordinator override of the double-funding rule, with justification",
+       "persons",
+       {{"justification", "Participation management ends this month; hand-over agreed"}}},
+
+      // Cases
+      {HttpMethod::kPost,
+       "/api/v1/cases",
+       kCaseWork,
+       [](CaseService& s, const Call& c) { return s.open_case(c.ctx, c.body); },
+       "Open a case for a participant",
+       "cases",
+       {{"person_id", "per_…"}}},
+      {HttpMethod::kGet, "/api/v1/cases", kCaseReaders, list_cases,
+       "List readable cases; filters phase, town, case_manager, overdue; cursor pagination",
+       "cases"},
+      {HttpMethod::kGet, "/api/v1/cases/{id}", kCaseReaders,
+       [](CaseService& s, const Call& c) { return s.get_case(c.ctx, c.param("id")); },
+       "Read a case (ETag = version)", "cases"},
+      {HttpMethod::kPost,
+       "/api/v1/cases/{id}/transitions",
+       kCaseWork,
+       [](CaseService& s, const Call& c) { return s.transition(c.ctx, c.param("id"), c.body); },
+       "Move a case to another phase (409 lists the allowed ones)",
+       "cases",
+       {{"to", "assessment"}}},
+      {HttpMethod::kGet, "/api/v1/cases/{id}/assessments", kCaseReaders,
+       [](CaseService& s, const Call& c) { return s.list_assessments(c.ctx, c.param("id")); },
+       "Assessments and re-assessments of a case, oldest first", "cases"},
+      {HttpMethod::kPost,
+       "/api/v1/cases/{id}/assessments",
+       kCaseWork,
+       [](CaseService& s, const Call& c) {
+         return s.record_assessment(c.ctx, c.param("id"), c.body);
+       },
+       "Record an assessment over the life domains",
+       "cases",
+       {{"domains", {{{"life_domain", "language"}, {"need_level", "high"}, {"summary", "A1"}}}}}},
+      {HttpMethod::kGet, "/api/v1/cases/{id}/goals", kCaseReaders,
+       [](CaseService& s, const Call& c) { return s.list_goals(c.ctx, c.param("id")); },
+       "Goals of the integration agreement", "cases"},
+      {HttpMethod::kPost,
+       "/api/v1/cases/{id}/goals",
+       kCaseWork,
+       [](CaseService& s, const Call& c) { return s.add_goal(c.ctx, c.param("id"), c.body); },
+       "Agree a goal",
+       "cases",
+       {{"life_domain", "language"},
+        {"description", "B1 certificate"},
+        {"due_date", "2027-06-30"}}},
+      {HttpMethod::kPatch,
+       "/api/v1/cases/{id}/goals/{goal_id}",
+       kCaseWork,
+       [](CaseService& s, const Call& c) {
+         return s.update_goal(c.ctx, c.param("id"), c.param("goal_id"), c.body);
+       },
+       "Change a goal's status, description or due date",
+       "cases",
+       {{"status", "achieved"}}},
+      {HttpMethod::kGet, "/api/v1/cases/{id}/tasks", kCaseReaders,
+       [](CaseService& s, const Call& c) { return s.list_tasks(c.ctx, c.param("id")); },
+       "Follow-up tasks of a case", "cases"},
+      {HttpMethod::kPost,
+       "/api/v1/cases/{id}/tasks",
+       kCaseWork,
+       [](CaseService& s, const Call& c) { return s.add_task(c.ctx, c.param("id"), c.body); },
+       "Add a follow-up task",
+       "cases",
+       {{"description", "Ask the language school for a place"}, {"due_date", "2026-12-15"}}},
+      {HttpMethod::kPatch,
+       "/api/v1/cases/{id}/tasks/{task_id}",
+       kCaseWork,
+       [](CaseService& s, const Call& c) {
+         return s.update_task(c.ctx, c.param("id"), c.param("task_id"), c.body);
+       },
+       "Mark a task done or open",
+       "cases",
+       {{"done", true}}},
+      {HttpMethod::kGet, "/api/v1/cases/{id}/notes", kCaseReaders,
+       [](CaseService& s, const Call& c) { return s.list_notes(c.ctx, c.param("id")); },
+       "Timeline of notes and contacts", "cases"},
+      {HttpMethod::kPost,
+       "/api/v1/cases/{id}/notes",
+       kCaseWork,
+       [](CaseService& s, const Call& c) { return s.add_note(c.ctx, c.param("id"), c.body); },
+       "Add a note or contact to the timeline",
+       "cases",
+       {{"occurred_on", "2026-11-20"}, {"kind", "meeting"}, {"text", "First meeting"}}},
+
+      // Tasks across cases
+      {HttpMethod::kGet, "/api/v1/tasks", kCaseReaders, list_tasks_due,
+       "Open tasks due before a date (default today), by due date; cursor and limit "
+       "(default 200, at most 1000) page through them",
+       "tasks"},
+      {HttpMethod::kGet, "/api/v1/tasks/overdue", kCaseReaders,
+       [](CaseService& s, const Call& c) { return s.overdue_by_case_manager(c.ctx); },
+       "Overdue tasks grouped by case manager", "tasks"},
+  };
+  return routes;
+}
+
 }  // namespace
 
 void register_routes(http::Router& router, http::ApiDocs& docs, CaseService& service,
                      store::Store& store) {
+  domain::add_routes(router, docs, service, case_routes());
   domain::RouteTable table(router, docs);
-  CaseService* s = &service;
-
-  // Persons
-  table.add(HttpMethod::kPost, "/api/v1/persons",
-            writing([s](const Context& c, const HttpRequest&, const json& b) {
-              return s->create_person(c, b);
-            }),
-            kCaseWork, "Record a participant (duplicate check across organisations)", "persons",
-            {{"given_names", "Amina"},
-             {"family_name", "Haddad"},
-             {"date_of_birth", "1990-04-12"},
-             {"nationalities", {"SY"}},
-             {"languages", {"ar", "de"}},
-             {"town", "Rheine"},
-             {"residence_status", "residence_permit"},
-             {"arrival_date", "2023-09-01"}});
-  table.add(HttpMethod::kGet, "/api/v1/persons/{id}",
-            reading([s](const Context& c, const HttpRequest& r) {
-              return s->get_person(c, param(r, "id"));
-            }),
-            kCaseReaders, "Read a participant", "persons");
-  table.add(
-      HttpMethod::kPatch, "/api/v1/persons/{id}",
-      writing([s](const Context& c, const HttpRequest& r, const json& b) {
-        return s->update_person(c, param(r, "id"), b);
-      }),
-      kCaseWork,
-      "Correct a participant's record (recording organisation or case manager of an open "
-      "case); changed names or birth date are checked for duplicates again",
-      "persons",
-      {{"contact", {{"phone", "+49 5971 000000"}}}, {"residence_status", "settlement_permit"}});
-  table.add(HttpMethod::kGet, "/api/v1/persons/{id}/participations",
-            reading([s](const Context& c, const HttpRequest& r) {
-              return s->list_participations(c, param(r, "id"));
-            }),
-            kCaseReaders, "Programme participations of a participant", "persons");
-  table.add(HttpMethod::kPost, "/api/v1/persons/{id}/participations",
-            writing([s](const Context& c, const HttpRequest& r, const json& b) {
-              return s->add_participation(c, param(r, "id"), b);
-            }),
-            kCaseWork, "Record a programme participation (double-funding check)", "persons",
-            {{"programme", "gemeinsam_klappts"}, {"started_on", "2026-01-05"}});
-  table.add(HttpMethod::kPost, "/api/v1/persons/{id}/funding-overrides",
-            writing([s](const Context& c, const HttpRequest& r, const json& b) {
-              return s->grant_funding_override(c, param(r, "id"), b);
-            }),
-            {"coordinator"}, "Coordinator override of the double-funding rule, with justification",
-            "persons",
-            {{"justification", "Participation management ends this month; hand-over agreed"}});
-
-  // Cases
-  table.add(HttpMethod::kPost, "/api/v1/cases",
-            writing([s](const Context& c, const HttpRequest&, const json& b) {
-              return s->open_case(c, b);
-            }),
-            kCaseWork, "Open a case for a participant", "cases", {{"person_id", "per_…"}});
-  table.add(HttpMethod::kGet, "/api/v1/cases",
-            reading([s](const Context& c, const HttpRequest& r) -> Result<Reply> {
-              auto filter = case_filter(r);
-              if (!filter) return filter.problem();
-              return s->list_cases(c, filter.value());
-            }),
-            kCaseReaders,
-            "List readable cases; filters phase, town, case_manager, overdue; cursor pagination",
-            "cases");
-  table.add(HttpMethod::kGet, "/api/v1/cases/{id}",
-            reading([s](const Context& c, const HttpRequest& r) {
-              return s->get_case(c, param(r, "id"));
-            }),
-            kCaseReaders, "Read a case (ETag = version)", "cases");
-  table.add(HttpMethod::kPost, "/api/v1/cases/{id}/transitions",
-            writing([s](const Context& c, const HttpRequest& r, const json& b) {
-              return s->transition(c, param(r, "id"), b);
-            }),
-            kCaseWork, "Move a case to another phase (409 lists the allowed ones)", "cases",
-            {{"to", "assessment"}});
-  table.add(HttpMethod::kGet, "/api/v1/cases/{id}/assessments",
-            reading([s](const Context& c, const HttpRequest& r) {
-              return s->list_assessments(c, param(r, "id"));
-            }),
-            kCaseReaders, "Assessments and re-assessments of a case, oldest first", "cases");
-  table.add(
-      HttpMethod::kPost, "/api/v1/cases/{id}/assessments",
-      writing([s](const Context& c, const HttpRequest& r, const json& b) {
-        return s->record_assessment(c, param(r, "id"), b);
-      }),
-      kCaseWork, "Record an assessment over the life domains", "cases",
-      {{"domains", {{{"life_domain", "language"}, {"need_level", "high"}, {"summary", "A1"}}}}});
-  table.add(HttpMethod::kGet, "/api/v1/cases/{id}/goals",
-            reading([s](const Context& c, const HttpRequest& r) {
-              return s->list_goals(c, param(r, "id"));
-            }),
-            kCaseReaders, "Goals of the integration agreement", "cases");
-  table.add(
-      HttpMethod::kPost, "/api/v1/cases/{id}/goals",
-      writing([s](const Context& c, const HttpRequest& r, const json& b) {
-        return s->add_goal(c, param(r, "id"), b);
-      }),
-      kCaseWork, "Agree a goal", "cases",
-      {{"life_domain", "language"}, {"description", "B1 certificate"}, {"due_date", "2027-06-30"}});
-  table.add(HttpMethod::kPatch, "/api/v1/cases/{id}/goals/{goal_id}",
-            writing([s](const Context& c, const HttpRequest& r, const json& b) {
-              return s->update_goal(c, param(r, "id"), param(r, "goal_id"), b);
-            }),
-            kCaseWork, "Change a goal's status, description or due date", "cases",
-            {{"status", "achieved"}});
-  table.add(HttpMethod::kGet, "/api/v1/cases/{id}/tasks",
-            reading([s](const Context& c, const HttpRequest& r) {
-              return s->list_tasks(c, param(r, "id"));
-            }),
-            kCaseReaders, "Follow-up tasks of a case", "cases");
-  table.add(HttpMethod::kPost, "/api/v1/cases/{id}/tasks",
-            writing([s](const Context& c, const HttpRequest& r, const json& b) {
-              return s->add_task(c, param(r, "id"), b);
-            }),
-            kCaseWork, "Add a follow-up task", "cases",
-            {{"description", "Ask the language school for a place"}, {"due_date", "2026-12-15"}});
-  table.add(HttpMethod::kPatch, "/api/v1/cases/{id}/tasks/{task_id}",
-            writing([s](const Context& c, const HttpRequest& r, const json& b) {
-              return s->update_task(c, param(r, "id"), param(r, "task_id"), b);
-            }),
-            kCaseWork, "Mark a task done or open", "cases", {{"done", true}});
-  table.add(HttpMethod::kGet, "/api/v1/cases/{id}/notes",
-            reading([s](const Context& c, const HttpRequest& r) {
-              return s->list_notes(c, param(r, "id"));
-            }),
-            kCaseReaders, "Timeline of notes and contacts", "cases");
-  table.add(HttpMethod::kPost, "/api/v1/cases/{id}/notes",
-            writing([s](const Context& c, const HttpRequest& r, const json& b) {
-              return s->add_note(c, param(r, "id"), b);
-            }),
-            kCaseWork, "Add a note or contact to the timeline", "cases",
-            {{"occurred_on", "2026-11-20"}, {"kind", "meeting"}, {"text", "First meeting"}});
-
-  // Tasks across cases
-  table.add(HttpMethod::kGet, "/api/v1/tasks",
-            reading([s](const Context& c, const HttpRequest& r) -> Result<Reply> {
-              std::string due_before = domain::today();
-              for (const auto& [key, value] : r.query) {
-                if (key != "due_before") {
-                  return Problem{400, "unknown_parameter", "unknown query parameter", key, nullptr};
-                }
-                if (!domain::is_date(value)) {
-                  return Problem::bad_request("due_before", "must be a date YYYY-MM-DD");
-                }
-                due_before = value;
-              }
-              return s->tasks_due(c, due_before);
-            }),
-            kCaseReaders, "Open tasks due before a date (default today)", "tasks");
-  table.add(
-      HttpMethod::kGet, "/api/v1/tasks/overdue",
-      reading([s](const Context& c, const HttpRequest&) { return s->overdue_by_case_manager(c); }),
-      kCaseReaders, "Overdue tasks grouped by case manager", "tasks");
 
   // Audit
   table.add(

@@ -31,9 +31,25 @@ struct CaseFilter {
   int limit = 50;
 };
 
+// Open tasks due before a date, a page at a time (ordered by due date).
+struct TaskQuery {
+  static constexpr int kMaxLimit = 1000;
+  struct Position {
+    std::string due_date;
+    std::int64_t row = 0;
+  };
+  std::string due_before;         // YYYY-MM-DD
+  std::optional<Position> after;  // the cursor: where the previous page ended
+  int limit = 200;                // 1..kMaxLimit
+  // Reads a "next_cursor" this API gave out; nullopt if it is not one.
+  static std::optional<Position> parse_cursor(const std::string& text);
+};
+
 class CaseService {
  public:
-  CaseService(store::Store& store, events::EventBus& events) : tx_(store, events) {}
+  CaseService(store::Store& store, events::EventBus& events,
+              domain::Env& env = domain::Env::system())
+      : tx_(store, events, env) {}
 
   domain::Result<Reply> create_person(const Context& ctx, const nlohmann::json& body);
   domain::Result<Reply> get_person(const Context& ctx, const std::string& person_id);
@@ -72,9 +88,11 @@ class CaseService {
 
   // Open tasks of readable cases due before `due_before` (YYYY-MM-DD); a case manager sees their
   // own, a coordinator those of the cases it supervises.
-  domain::Result<Reply> tasks_due(const Context& ctx, const std::string& due_before);
+  domain::Result<Reply> tasks_due(const Context& ctx, const TaskQuery& query);
   // Overdue open tasks grouped by case manager.
   domain::Result<Reply> overdue_by_case_manager(const Context& ctx);
+
+  domain::Env& env() { return tx_.env(); }
 
   // Lowercase, umlauts and common accents folded, name parts sorted: "Özdemir, Ali-Reza" and
   // "ali reza OEZDEMIR" give the same key.

@@ -4,7 +4,6 @@
 
 #include "cases/records.hpp"
 #include "domain/catalog.hpp"
-#include "domain/route_support.hpp"
 #include "domain/validation.hpp"
 
 namespace kim::consent {
@@ -49,9 +48,8 @@ namespace {
 
 constexpr std::size_t kReasonMax = 2000;
 
-std::string status_of(const json& row) {
+std::string status_of(const json& row, const std::string& today) {
   if (row["revoked_at"].is_string()) return "revoked";
-  const std::string today = domain::today();
   if (row["given_on"].get<std::string>() > today) return "not_yet_valid";
   if (row["valid_until"].is_string() && row["valid_until"].get<std::string>() < today) {
     return "expired";
@@ -59,7 +57,7 @@ std::string status_of(const json& row) {
   return "valid";
 }
 
-json consent_json(const json& row) {
+json consent_json(const json& row, const std::string& today) {
   return {{"id", row["id"]},
           {"person_id", row["person_id"]},
           {"recipients", domain::json_column(row["recipients"])},
@@ -70,7 +68,7 @@ json consent_json(const json& row) {
           {"valid_until", row["valid_until"]},
           {"explicit_special_category", row["explicit_special_category"].get<int>() == 1},
           {"document_reference", row["document_reference"]},
-          {"status", status_of(row)},
+          {"status", status_of(row, today)},
           {"created_at", row["created_at"]},
           {"revoked_at", row["revoked_at"]},
           {"revoke_reason", row["revoke_reason"]}};
@@ -96,7 +94,8 @@ void require_named(const json& body, const char* key, const char* what) {
 Result<std::vector<std::string>> consent_coverage(Connection& db, const std::string& person_id,
                                                   const std::string& partner,
                                                   const std::string& purpose,
-                                                  const std::vector<std::string>& categories) {
+                                                  const std::vector<std::string>& categories,
+                                                  const std::string& today) {
   // The person's consents naming this recipient and purpose, newest first.
   struct Candidate {
     std::string id, status;
@@ -108,7 +107,8 @@ Result<std::vector<std::string>> consent_coverage(Connection& db, const std::str
                 "json_each(c.recipients) WHERE value = ?) AND EXISTS (SELECT 1 FROM "
                 "json_each(c.purposes) WHERE value = ?) ORDER BY c.given_on DESC",
                 {person_id, partner, purpose})) {
-    candidates.push_back({row["id"], status_of(row), domain::json_column(row["categories"])});
+    candidates.push_back(
+        {row["id"], status_of(row, today), domain::json_column(row["categories"])});
   }
   std::vector<std::string> used, missing, revoked, expired;
   for (const auto& category : categories) {
@@ -154,7 +154,7 @@ Result<Reply> ConsentService::list(const Context& ctx, const std::string& person
     for (const auto& row :
          db.query("SELECT * FROM consents WHERE person_id = ? ORDER BY given_on, created_at",
                   {person_id})) {
-      items.push_back(consent_json(row));
+      items.push_back(consent_json(row, tx_.env().today()));
     }
     audit.push_back({"list", "consent", person_id, ""});
     return Reply{200, {{"items", items}}, std::nullopt};
@@ -163,7 +163,8 @@ Result<Reply> ConsentService::list(const Context& ctx, const std::string& person
 
 Result<Reply> ConsentService::grant(const Context& ctx, const std::string& person_id,
                                     const json& body) {
-  return tx_.write([&](Connection& db, std::vector<sdk::Event>& events) {
+  return tx_.write(ctx, [&](domain::Change& change) {
+    Connection& db = change.db;
     cases::require_case_manager(ctx);
     cases::load_person(db, ctx, person_id);
     require_named(body, "recipients", "its recipients");
@@ -186,7 +187,7 @@ Result<Reply> ConsentService::grant(const Context& ctx, const std::string& perso
                                   "is not a known partner (see GET /api/v1/partners)"));
       }
     }
-    if (*given_on > domain::today()) fail(Problem::bad_request("given_on", "is in the future"));
+    if (*given_on > change.env.today()) fail(Problem::bad_request("given_on", "is in the future"));
     if (valid_until && *valid_until < *given_on) {
       fail(Problem::bad_request("valid_until", "is before given_on"));
     }
@@ -206,7 +207,7 @@ Result<Reply> ConsentService::grant(const Context& ctx, const std::string& perso
       fail(Problem::bad_request("explicit_special_category",
                                 "only goes with special category data (health)"));
     }
-    const std::string id = domain::new_id("con");
+    const std::string id = change.env.new_id("con");
     db.execute(
         "INSERT INTO consents(id, person_id, recipients, purposes, categories, form, given_on, "
         "valid_until, explicit_special_category, document_reference, recorded_by, created_at) "
@@ -214,21 +215,24 @@ Result<Reply> ConsentService::grant(const Context& ctx, const std::string& perso
         {id, person_id, json(recipients).dump(), json(purposes).dump(), json(categories).dump(),
          *form, *given_on, valid_until ? SqlValue(*valid_until) : SqlValue(nullptr),
          special ? 1 : 0, reference ? SqlValue(*reference) : SqlValue(nullptr),
-         ctx.actor.principal.user_id, domain::now_timestamp()});
-    audit::append(db, ctx.actor, {"create", "consent", id, ""});
-    events.push_back(domain::make_event("consent.granted", {{"consent_id", id},
-                                                            {"person_id", person_id},
-                                                            {"recipients", recipients},
-                                                            {"purposes", purposes},
-                                                            {"categories", categories}}));
-    return Reply{201, consent_json(db.query("SELECT * FROM consents WHERE id = ?", {id})[0]),
-                 std::nullopt};
+         ctx.actor.principal.user_id, change.env.timestamp()});
+    change.audit("create", "consent", id);
+    change.publish("consent.granted", {{"consent_id", id},
+                                       {"person_id", person_id},
+                                       {"recipients", recipients},
+                                       {"purposes", purposes},
+                                       {"categories", categories}});
+    return Reply{
+        201,
+        consent_json(db.query("SELECT * FROM consents WHERE id = ?", {id})[0], change.env.today()),
+        std::nullopt};
   });
 }
 
 Result<Reply> ConsentService::revoke(const Context& ctx, const std::string& person_id,
                                      const std::string& consent_id, const json& body) {
-  return tx_.write([&](Connection& db, std::vector<sdk::Event>& events) {
+  return tx_.write(ctx, [&](domain::Change& change) {
+    Connection& db = change.db;
     cases::require_case_manager(ctx);
     cases::load_person(db, ctx, person_id);
     auto rows =
@@ -243,53 +247,21 @@ Result<Reply> ConsentService::revoke(const Context& ctx, const std::string& pers
                                                     rows[0]["revoked_at"].get<std::string>()));
     }
     db.execute("UPDATE consents SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?",
-               {domain::now_timestamp(), ctx.actor.principal.user_id,
+               {change.env.timestamp(), ctx.actor.principal.user_id,
                 reason ? SqlValue(*reason) : SqlValue(nullptr), consent_id});
-    audit::append(db, ctx.actor, {"revoke", "consent", consent_id, ""});
-    json stopped = on_revoked_ ? on_revoked_(db, ctx, consent_id, events) : json::array();
-    events.push_back(domain::make_event(
+    change.audit("revoke", "consent", consent_id);
+    json stopped = on_revoked_ ? on_revoked_(change, consent_id) : json::array();
+    // Announced, not offered to the hooks: no plugin can veto a revocation.
+    change.announce(
         "consent.revoked",
-        {{"consent_id", consent_id}, {"person_id", person_id}, {"stopped_referrals", stopped}}));
-    return Reply{200,
-                 {{"consent",
-                   consent_json(db.query("SELECT * FROM consents WHERE id = ?", {consent_id})[0])},
-                  {"stopped_referrals", stopped}},
-                 std::nullopt};
+        {{"consent_id", consent_id}, {"person_id", person_id}, {"stopped_referrals", stopped}});
+    return Reply{
+        200,
+        {{"consent", consent_json(db.query("SELECT * FROM consents WHERE id = ?", {consent_id})[0],
+                                  change.env.today())},
+         {"stopped_referrals", stopped}},
+        std::nullopt};
   });
-}
-
-void register_routes(http::Router& router, http::ApiDocs& docs, ConsentService& service) {
-  using domain::param;
-  using sdk::HttpMethod;
-  using sdk::HttpRequest;
-  domain::RouteTable table(router, docs);
-  ConsentService* s = &service;
-  table.add(HttpMethod::kGet, "/api/v1/persons/{id}/consents",
-            domain::reading(
-                [s](const Context& c, const HttpRequest& r) { return s->list(c, param(r, "id")); }),
-            {"case_manager", "coordinator"}, "Consents of a participant, with their status",
-            "consent");
-  table.add(HttpMethod::kPost, "/api/v1/persons/{id}/consents",
-            domain::writing([s](const Context& c, const HttpRequest& r, const json& b) {
-              return s->grant(c, param(r, "id"), b);
-            }),
-            {"case_manager"},
-            "Record a consent: recipients, purposes and data categories are required (no blanket "
-            "consent); health needs its own explicit consent",
-            "consent",
-            {{"recipients", {"jobcenter-kreis-steinfurt"}},
-             {"purposes", {"referral"}},
-             {"categories", {"identity", "contact", "language_level"}},
-             {"form", "written"},
-             {"given_on", "2026-11-20"},
-             {"valid_until", "2027-11-19"}});
-  table.add(HttpMethod::kPost, "/api/v1/persons/{id}/consents/{consent_id}/revoke",
-            domain::writing([s](const Context& c, const HttpRequest& r, const json& b) {
-              return s->revoke(c, param(r, "id"), param(r, "consent_id"), b);
-            }),
-            {"case_manager"},
-            "Revoke a consent at once; pending referrals that depend on it are stopped", "consent",
-            {{"reason", "Revoked by the participant in the meeting of 2026-11-25"}});
 }
 
 }  // namespace kim::consent

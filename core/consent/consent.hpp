@@ -19,22 +19,23 @@ namespace kim::consent {
 store::Migration migration();  // core#5
 
 // The consents that together cover passing `categories` of a person to `partner` for
-// `purpose` today (one per category, deduplicated); otherwise 422 consent_missing /
+// `purpose` on `today` (one per category, deduplicated); otherwise 422 consent_missing /
 // consent_revoked / consent_expired naming the categories without cover.
 domain::Result<std::vector<std::string>> consent_coverage(
     store::Connection& db, const std::string& person_id, const std::string& partner,
-    const std::string& purpose, const std::vector<std::string>& categories);
+    const std::string& purpose, const std::vector<std::string>& categories,
+    const std::string& today);
 
 // What depends on a consent reacts to its revocation inside the same transaction (the referral
 // service stops pending referrals); returns a JSON array describing what it stopped.
 using RevocationHandler =
-    std::function<nlohmann::json(store::Connection&, const domain::Context&,
-                                 const std::string& consent_id, std::vector<sdk::Event>& events)>;
+    std::function<nlohmann::json(domain::Change& change, const std::string& consent_id)>;
 
 class ConsentService {
  public:
-  ConsentService(store::Store& store, events::EventBus& events, RevocationHandler on_revoked)
-      : tx_(store, events), on_revoked_(std::move(on_revoked)) {}
+  ConsentService(store::Store& store, events::EventBus& events, RevocationHandler on_revoked,
+                 domain::Env& env = domain::Env::system())
+      : tx_(store, events, env), on_revoked_(std::move(on_revoked)) {}
 
   domain::Result<domain::Reply> list(const domain::Context& ctx, const std::string& person_id);
   domain::Result<domain::Reply> grant(const domain::Context& ctx, const std::string& person_id,

@@ -49,6 +49,28 @@ sdk::RouteHandler writing(WriteCall call) {
   };
 }
 
+void add_route(http::Router& router, http::ApiDocs& docs, sdk::HttpMethod method,
+               const std::string& path, std::vector<std::string> roles,
+               std::function<Result<Reply>(const Call&)> handle, const char* summary,
+               const char* tag, nlohmann::json example) {
+  const bool has_body = method == sdk::HttpMethod::kPost || method == sdk::HttpMethod::kPatch ||
+                        method == sdk::HttpMethod::kPut;
+  sdk::RouteHandler handler;
+  if (has_body) {
+    handler = writing(
+        [handle](const Context& ctx, const sdk::HttpRequest& request, const nlohmann::json& body) {
+          return handle(Call{ctx, request, body});
+        });
+  } else {
+    handler = reading([handle](const Context& ctx, const sdk::HttpRequest& request) {
+      static const nlohmann::json kNoBody;
+      return handle(Call{ctx, request, kNoBody});
+    });
+  }
+  RouteTable(router, docs)
+      .add(method, path, std::move(handler), std::move(roles), summary, tag, std::move(example));
+}
+
 const std::string& param(const sdk::HttpRequest& request, const char* name) {
   return request.path_params.at(name);
 }
@@ -61,21 +83,20 @@ void RouteTable::add(sdk::HttpMethod method, std::string pattern, sdk::RouteHand
                sdk::RouteOptions::for_roles(std::move(roles)), "host"});
 }
 
-bool Paging::read(const std::string& key, const std::string& value,
-                  std::optional<Problem>& problem) {
+Result<bool> Paging::read(const std::string& key, const std::string& value) {
   const char* begin = value.data();
   const char* end = value.data() + value.size();
   if (key == "cursor") {
     auto [stop, error] = std::from_chars(begin, end, after);
     if (error != std::errc() || stop != end || after < 0) {
-      problem = Problem::bad_request(key, "is not a cursor this API gave out");
+      return Problem::bad_request(key, "is not a cursor this API gave out");
     }
     return true;
   }
   if (key == "limit") {
     auto [stop, error] = std::from_chars(begin, end, limit);
     if (error != std::errc() || stop != end || limit < 1 || limit > 200) {
-      problem = Problem::bad_request(key, "must be 1 to 200");
+      return Problem::bad_request(key, "must be 1 to 200");
     }
     return true;
   }

@@ -31,6 +31,45 @@ sdk::RouteHandler writing(WriteCall call);
 
 const std::string& param(const sdk::HttpRequest& request, const char* name);
 
+// One call of a table route: the caller's context, the request and, for POST/PATCH/PUT, its
+// body (a JSON object, checked before the handler runs; empty for reads).
+struct Call {
+  const Context& ctx;
+  const sdk::HttpRequest& request;
+  const nlohmann::json& body;
+  const std::string& param(const char* name) const { return request.path_params.at(name); }
+};
+
+// One row of a module's route table (as Drogon's METHOD_LIST): method, path, roles, handler,
+// and its documentation. The handler is a plain function of the module's service.
+template <class Service>
+struct Route {
+  sdk::HttpMethod method;
+  const char* path;
+  std::vector<std::string> roles;
+  Result<Reply> (*handle)(Service&, const Call&);
+  const char* summary;
+  const char* tag;
+  nlohmann::json example = nullptr;  // a request body for the documentation
+};
+
+// The one adapter from table rows to live routes and their OpenAPI entries.
+void add_route(http::Router& router, http::ApiDocs& docs, sdk::HttpMethod method,
+               const std::string& path, std::vector<std::string> roles,
+               std::function<Result<Reply>(const Call&)> handle, const char* summary,
+               const char* tag, nlohmann::json example);
+
+template <class Service>
+void add_routes(http::Router& router, http::ApiDocs& docs, Service& service,
+                const std::vector<Route<Service>>& routes) {
+  for (const auto& route : routes) {
+    add_route(
+        router, docs, route.method, route.path, route.roles,
+        [&service, handle = route.handle](const Call& call) { return handle(service, call); },
+        route.summary, route.tag, route.example);
+  }
+}
+
 // Registers host routes together with their API documentation.
 class RouteTable {
  public:
@@ -48,8 +87,9 @@ class RouteTable {
 struct Paging {
   std::int64_t after = 0;
   int limit = 50;
-  // True when `key` is one of the two; `problem` is set when its value is bad.
-  bool read(const std::string& key, const std::string& value, std::optional<Problem>& problem);
+  // True when `key` is one of the two (and its value was read), false when it is another key;
+  // a Problem when its value is bad.
+  Result<bool> read(const std::string& key, const std::string& value);
 };
 
 // Query parameters: rejects names outside `known` (400 unknown_parameter).

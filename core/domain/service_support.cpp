@@ -1,20 +1,11 @@
 #include "domain/service_support.hpp"
 
-#include <random>
+#include <stdexcept>
 
 namespace kim::domain {
 
 std::string new_id(const char* prefix) {
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string id = prefix;
-  id += '_';
-  for (int half = 0; half < 2; ++half) {
-    std::uint64_t value = generator();
-    for (int i = 0; i < 16; ++i, value >>= 4)
-      id.push_back(kDigits[value & 0xf]);
-  }
-  return id;
+  return Env::system().new_id(prefix);
 }
 
 void fail(Problem problem) {
@@ -33,10 +24,31 @@ sdk::Event make_event(const std::string& type, nlohmann::json payload) {
   return event;
 }
 
-void run_hooks(events::EventBus& bus, const sdk::Event& event) {
-  auto verdict = bus.run_hooks(event);
+void Change::publish(const std::string& type, nlohmann::json payload) {
+  auto event = make_event(type, std::move(payload));
+  auto verdict = bus_.run_hooks(event);
   if (!verdict.allowed) {
     fail(Problem{422, "vetoed", "refused by a plugin: " + verdict.reason, {}, nullptr});
+  }
+  events_.push_back(std::move(event));
+}
+
+void Change::announce(const std::string& type, nlohmann::json payload) {
+  events_.push_back(make_event(type, std::move(payload)));
+}
+
+void Change::audit(std::string action, std::string object_type, std::string object_id,
+                   std::string case_id) {
+  audit::append(
+      db, ctx.actor,
+      {std::move(action), std::move(object_type), std::move(object_id), std::move(case_id)});
+  audited_ = true;
+}
+
+void Transactions::require_audited(const Change& change) {
+  if (!change.audited()) {
+    // Not a Problem: no caller can cause this, only a change written without its audit entry.
+    throw std::logic_error("a write left no audit entry; every change of social data is audited");
   }
 }
 

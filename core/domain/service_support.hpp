@@ -1,7 +1,7 @@
 // What every domain service (cases, partners, consent, referrals) shares: the call context, the
-// reply, ids, and the two ways to touch the store — a write job whose Problem rolls the job back
-// and whose events are published only after commit, and a read whose audit entries are stored
-// durably before any personal data leaves the host.
+// reply, and the two ways to touch the store — a write (a Change: one transaction whose Problem
+// rolls it back, whose events are published only after commit and which must leave an audit
+// entry) and a read whose audit entries are stored durably before any personal data leaves.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/audit_log.hpp"
+#include "domain/env.hpp"
 #include "domain/problem.hpp"
 #include "domain/validation.hpp"
 #include "events/event_bus.hpp"
@@ -30,36 +31,67 @@ struct Reply {
   std::optional<std::int64_t> version;  // the case's version after the operation (ETag)
 };
 
-// "<prefix>_<32 hex>", random: ids of social data must not be guessable or countable.
-std::string new_id(const char* prefix);
-
 // Ends the current write job with `problem` (its savepoint rolls back) or read with it.
 [[noreturn]] void fail(Problem problem);
 // Fails with the reader's first problem, if it has one.
 void check(const FieldReader& reader);
 
 sdk::Event make_event(const std::string& type, nlohmann::json payload);
-// Runs the plugins' hooks inside the write job; a veto fails the job with 422 vetoed.
-void run_hooks(events::EventBus& bus, const sdk::Event& event);
 
 // Reads a JSON array stored as text ("[]" when NULL).
 nlohmann::json json_column(const nlohmann::json& value);
 
+// One write in progress, as the write path hands it to the code that makes the change: the
+// writer's connection, the caller, the clock and ids, and what the change reports. Everything a
+// change records here is applied by the write path, the same way for every change.
+class Change {
+ public:
+  Change(store::Connection& db, const Context& ctx, Env& env, events::EventBus& bus)
+      : db(db), ctx(ctx), env(env), bus_(bus) {}
+
+  store::Connection& db;
+  const Context& ctx;
+  Env& env;
+
+  // Runs the plugins' hooks now, inside the transaction (a veto fails the change with 422
+  // vetoed), and publishes the event after the commit.
+  void publish(const std::string& type, nlohmann::json payload);
+  // Publishes after the commit without asking the hooks: for consequences that must happen
+  // whatever a plugin says (a revoked consent stops referrals everywhere).
+  void announce(const std::string& type, nlohmann::json payload);
+  // The audit entry of this change, written in the same transaction.
+  void audit(std::string action, std::string object_type, std::string object_id,
+             std::string case_id = "");
+
+  const std::vector<sdk::Event>& events() const { return events_; }
+  bool audited() const { return audited_; }
+
+ private:
+  events::EventBus& bus_;
+  std::vector<sdk::Event> events_;
+  bool audited_ = false;
+};
+
 class Transactions {
  public:
-  Transactions(store::Store& store, events::EventBus& events) : store_(store), events_(events) {}
+  Transactions(store::Store& store, events::EventBus& events, Env& env)
+      : store_(store), events_(events), env_(env) {}
 
-  // `work(Connection&, std::vector<sdk::Event>&) -> Reply` runs in the writer's transaction; the
-  // events it collects are published after the commit.
+  // The write path: `work(Change&) -> Reply` runs in the writer's transaction; a Problem it
+  // fails with rolls everything back; a change that leaves no audit entry is a bug and fails
+  // (500) instead of committing; its events are published after the commit only.
   template <class Work>
-  Result<Reply> write(Work&& work) {
-    std::vector<sdk::Event> events;
+  Result<Reply> write(const Context& ctx, Work&& work) {
+    std::vector<sdk::Event> published;
     try {
       Reply reply = store_.write([&](store::Connection& db) {
-        events.clear();
-        return work(db, events);
+        Change change(db, ctx, env_, events_);
+        Reply result = work(change);
+        require_audited(change);
+        published = change.events();
+        return result;
       });
-      for (const auto& event : events)
+      for (const auto& event : published)
         events_.publish(event);  // after commit only
       return reply;
     } catch (const ProblemError& e) {
@@ -83,11 +115,17 @@ class Transactions {
     return reply;
   }
 
-  events::EventBus& events() { return events_; }
+  Env& env() { return env_; }
 
  private:
+  static void require_audited(const Change& change);
+
   store::Store& store_;
   events::EventBus& events_;
+  Env& env_;
 };
+
+// For code outside the services (CLI, demo bookkeeping): the system Env's date, time and ids.
+std::string new_id(const char* prefix);
 
 }  // namespace kim::domain

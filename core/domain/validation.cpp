@@ -1,5 +1,7 @@
 #include "domain/validation.hpp"
 
+#include "domain/env.hpp"
+
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -62,28 +64,11 @@ bool is_date(std::string_view text) {
 }
 
 std::string today() {
-  // Calendar dates (due dates, consent and agreement validity) are the county's: the host's
-  // local time zone (TZ), so a consent given at 00:30 in Steinfurt is not "in the future".
-  auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm local{};
-  localtime_r(&now, &local);
-  char buffer[16];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d", &local);
-  return buffer;
+  return Env::system().today();
 }
 
 std::string now_timestamp() {
-  auto now = std::chrono::system_clock::now();
-  auto seconds = std::chrono::system_clock::to_time_t(now);
-  auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buffer[40];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
-  char result[48];
-  std::snprintf(result, sizeof result, "%s.%03dZ", buffer, static_cast<int>(millis));
-  return result;
+  return Env::system().timestamp();
 }
 
 FieldReader::FieldReader(const nlohmann::json& object, std::string path)

@@ -23,8 +23,8 @@ Result<nlohmann::json> parse_object(const std::string& body);
 
 // True for a real calendar date written YYYY-MM-DD.
 bool is_date(std::string_view text);
-// Today in the host's local time zone (TZ) as YYYY-MM-DD; now as ISO 8601 UTC with
-// milliseconds and Z.
+// The system Env's date and time (see env.hpp), for code outside the services (the CLI, the
+// audit trail's own timestamps). Services use the Env they were given.
 std::string today();
 std::string now_timestamp();
 

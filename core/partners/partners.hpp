@@ -1,8 +1,8 @@
-// The partner network (Schnittstellen) and the cooperation agreements with it. Partners are the
-// towns, authorities, counselling services and providers a case can be referred to; an agreement
-// says which party does what, how a person is handed over, which services it covers, and — its
-// data-protection terms — which data categories may go to which party for which purposes.
-// Neither holds personal data of participants.
+// The partner network (Schnittstellen) and the cooperation agreements with it (agreements.cpp).
+// Partners are the towns, authorities, counselling services and providers a case can be referred
+// to; an agreement says which party does what, how a person is handed over, which services it
+// covers, and — its data-protection terms — which data categories may go to which party for which
+// purposes. Neither holds personal data of participants.
 #pragma once
 
 #include <optional>
@@ -38,10 +38,11 @@ struct Coverage {
   std::string agreement_id;
   std::vector<std::string> permitted_categories;
 };
-// A signed agreement valid today with `partner` as a party that covers `service`; otherwise the
-// Problem (422 no_agreement / agreement_not_signed / agreement_expired) saying what is missing.
+// A signed agreement valid on `today` with `partner` as a party that covers `service`; otherwise
+// the Problem (422 no_agreement / agreement_not_signed / agreement_expired) saying what is missing.
 domain::Result<Coverage> agreement_coverage(store::Connection& db, const std::string& partner,
-                                            const std::string& service, const std::string& purpose);
+                                            const std::string& service, const std::string& purpose,
+                                            const std::string& today);
 
 struct PartnerFilter {
   std::optional<std::string> kind, town, service, legal_domain;
@@ -49,7 +50,9 @@ struct PartnerFilter {
 
 class PartnerService {
  public:
-  PartnerService(store::Store& store, events::EventBus& events) : tx_(store, events) {}
+  PartnerService(store::Store& store, events::EventBus& events,
+                 domain::Env& env = domain::Env::system())
+      : tx_(store, events, env) {}
 
   domain::Result<domain::Reply> list_partners(const domain::Context& ctx,
                                               const PartnerFilter& filter);

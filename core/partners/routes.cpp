@@ -4,13 +4,10 @@
 
 namespace kim::partners {
 
-using domain::param;
+using domain::Call;
 using domain::Problem;
-using domain::reading;
 using domain::Reply;
 using domain::Result;
-using domain::writing;
-using nlohmann::json;
 using sdk::HttpMethod;
 using sdk::HttpRequest;
 
@@ -47,100 +44,107 @@ Result<PartnerFilter> partner_filter(const HttpRequest& request) {
   return filter;
 }
 
-}  // namespace
+Result<Reply> list_partners(PartnerService& s, const Call& call) {
+  auto filter = partner_filter(call.request);
+  if (!filter) return filter.problem();
+  return s.list_partners(call.ctx, filter.value());
+}
 
-void register_routes(http::Router& router, http::ApiDocs& docs, PartnerService& service) {
-  domain::RouteTable table(router, docs);
-  PartnerService* s = &service;
+Result<Reply> list_agreements(PartnerService& s, const Call& call) {
+  std::optional<std::string> partner, status;
+  for (const auto& [key, value] : call.request.query) {
+    if (key == "partner") {
+      partner = value;
+    } else if (key == "status") {
+      auto statuses = domain::agreement_statuses();
+      statuses.push_back("not_yet_valid");
+      if (!domain::contains(statuses, value)) {
+        return Problem::bad_request(key, "must be one of: " + domain::join(statuses));
+      }
+      status = value;
+    } else {
+      return Problem{400, "unknown_parameter", "unknown query parameter", key, nullptr};
+    }
+  }
+  return s.list_agreements(call.ctx, partner, status);
+}
+
+const std::vector<domain::Route<PartnerService>>& partner_routes() {
   const std::vector<std::string> kAnyone;  // every authenticated user: no personal data here
   const std::vector<std::string> kAdmin = {"admin"};
   const std::vector<std::string> kAgreementWriters = {"coordinator", "admin"};
+  static const std::vector<domain::Route<PartnerService>> routes = {
+      {HttpMethod::kGet, "/api/v1/partners", kAnyone, list_partners,
+       "Partner network; filters kind, town (partners serving it), service, legal_domain",
+       "partners"},
+      {HttpMethod::kGet, "/api/v1/partners/{slug}", kAnyone,
+       [](PartnerService& s, const Call& c) { return s.get_partner(c.ctx, c.param("slug")); },
+       "Read a partner", "partners"},
+      {HttpMethod::kPost,
+       "/api/v1/partners",
+       kAdmin,
+       [](PartnerService& s, const Call& c) { return s.create_partner(c.ctx, c.body); },
+       "Add a partner (admin)",
+       "partners",
+       {{"slug", "jobcenter-kreis-steinfurt"},
+        {"name", "Jobcenter Kreis Steinfurt"},
+        {"kind", "jobcenter"},
+        {"legal_domain", "sgb2"},
+        {"county_wide", true},
+        {"services", {"sgb2_integration_services", "sgb2_benefits"}}}},
+      {HttpMethod::kPatch,
+       "/api/v1/partners/{slug}",
+       kAdmin,
+       [](PartnerService& s, const Call& c) {
+         return s.update_partner(c.ctx, c.param("slug"), c.body);
+       },
+       "Change a partner (admin); active:false retires it",
+       "partners",
+       {{"services", {"sgb2_integration_services"}}}},
+      {HttpMethod::kGet, "/api/v1/agreements", kAnyone, list_agreements,
+       "Cooperation agreements; filters partner, status (effective)", "agreements"},
+      {HttpMethod::kGet, "/api/v1/agreements/{id}", kAnyone,
+       [](PartnerService& s, const Call& c) { return s.get_agreement(c.ctx, c.param("id")); },
+       "Read a cooperation agreement with its data-protection terms", "agreements"},
+      {HttpMethod::kPost,
+       "/api/v1/agreements",
+       kAgreementWriters,
+       [](PartnerService& s, const Call& c) { return s.create_agreement(c.ctx, c.body); },
+       "Record a cooperation agreement (draft or signed)",
+       "agreements",
+       {{"title", "Kooperationsvereinbarung KIM – Jobcenter"},
+        {"parties",
+         {{{"partner", "ki-kreis-steinfurt"},
+           {"tasks", "Case management across legal domains"},
+           {"responsibility_ends", "when the jobcenter's case management takes over"}},
+          {{"partner", "jobcenter-kreis-steinfurt"},
+           {"tasks", "SGB II integration services"},
+           {"responsibility_ends", "at the end of benefit entitlement"}}}},
+        {"handover_rule", "Joint first meeting within 14 days of the referral"},
+        {"services", {"sgb2_integration_services"}},
+        {"valid_from", "2026-01-01"},
+        {"status", "signed"},
+        {"data_terms",
+         {{{"partner", "jobcenter-kreis-steinfurt"},
+           {"categories", {"identity", "contact", "language_level"}},
+           {"purposes", {"referral"}}}}}}},
+      {HttpMethod::kPatch,
+       "/api/v1/agreements/{id}",
+       kAgreementWriters,
+       [](PartnerService& s, const Call& c) {
+         return s.update_agreement(c.ctx, c.param("id"), c.body);
+       },
+       "Sign, terminate or prolong an agreement; content changes only while draft",
+       "agreements",
+       {{"status", "signed"}, {"signed_on", "2026-11-20"}}},
+  };
+  return routes;
+}
 
-  table.add(HttpMethod::kGet, "/api/v1/partners",
-            reading([s](const domain::Context& c, const HttpRequest& r) -> Result<Reply> {
-              auto filter = partner_filter(r);
-              if (!filter) return filter.problem();
-              return s->list_partners(c, filter.value());
-            }),
-            kAnyone,
-            "Partner network; filters kind, town (partners serving it), service, legal_domain",
-            "partners");
-  table.add(HttpMethod::kGet, "/api/v1/partners/{slug}",
-            reading([s](const domain::Context& c, const HttpRequest& r) {
-              return s->get_partner(c, param(r, "slug"));
-            }),
-            kAnyone, "Read a partner", "partners");
-  table.add(HttpMethod::kPost, "/api/v1/partners",
-            writing([s](const domain::Context& c, const HttpRequest&, const json& b) {
-              return s->create_partner(c, b);
-            }),
-            kAdmin, "Add a partner (admin)", "partners",
-            {{"slug", "jobcenter-kreis-steinfurt"},
-             {"name", "Jobcenter Kreis Steinfurt"},
-             {"kind", "jobcenter"},
-             {"legal_domain", "sgb2"},
-             {"county_wide", true},
-             {"services", {"sgb2_integration_services", "sgb2_benefits"}}});
-  table.add(HttpMethod::kPatch, "/api/v1/partners/{slug}",
-            writing([s](const domain::Context& c, const HttpRequest& r, const json& b) {
-              return s->update_partner(c, param(r, "slug"), b);
-            }),
-            kAdmin, "Change a partner (admin); active:false retires it", "partners",
-            {{"services", {"sgb2_integration_services"}}});
+}  // namespace
 
-  table.add(HttpMethod::kGet, "/api/v1/agreements",
-            reading([s](const domain::Context& c, const HttpRequest& r) -> Result<Reply> {
-              std::optional<std::string> partner, status;
-              for (const auto& [key, value] : r.query) {
-                if (key == "partner") {
-                  partner = value;
-                } else if (key == "status") {
-                  auto statuses = domain::agreement_statuses();
-                  statuses.push_back("not_yet_valid");
-                  if (!domain::contains(statuses, value)) {
-                    return Problem::bad_request(key, "must be one of: " + domain::join(statuses));
-                  }
-                  status = value;
-                } else {
-                  return Problem{400, "unknown_parameter", "unknown query parameter", key, nullptr};
-                }
-              }
-              return s->list_agreements(c, partner, status);
-            }),
-            kAnyone, "Cooperation agreements; filters partner, status (effective)", "agreements");
-  table.add(HttpMethod::kGet, "/api/v1/agreements/{id}",
-            reading([s](const domain::Context& c, const HttpRequest& r) {
-              return s->get_agreement(c, param(r, "id"));
-            }),
-            kAnyone, "Read a cooperation agreement with its data-protection terms", "agreements");
-  table.add(HttpMethod::kPost, "/api/v1/agreements",
-            writing([s](const domain::Context& c, const HttpRequest&, const json& b) {
-              return s->create_agreement(c, b);
-            }),
-            kAgreementWriters, "Record a cooperation agreement (draft or signed)", "agreements",
-            {{"title", "Kooperationsvereinbarung KIM – Jobcenter"},
-             {"parties",
-              {{{"partner", "ki-kreis-steinfurt"},
-                {"tasks", "Case management across legal domains"},
-                {"responsibility_ends", "when the jobcenter's case management takes over"}},
-               {{"partner", "jobcenter-kreis-steinfurt"},
-                {"tasks", "SGB II integration services"},
-                {"responsibility_ends", "at the end of benefit entitlement"}}}},
-             {"handover_rule", "Joint first meeting within 14 days of the referral"},
-             {"services", {"sgb2_integration_services"}},
-             {"valid_from", "2026-01-01"},
-             {"status", "signed"},
-             {"data_terms",
-              {{{"partner", "jobcenter-kreis-steinfurt"},
-                {"categories", {"identity", "contact", "language_level"}},
-                {"purposes", {"referral"}}}}}});
-  table.add(HttpMethod::kPatch, "/api/v1/agreements/{id}",
-            writing([s](const domain::Context& c, const HttpRequest& r, const json& b) {
-              return s->update_agreement(c, param(r, "id"), b);
-            }),
-            kAgreementWriters,
-            "Sign, terminate or prolong an agreement; content changes only while draft",
-            "agreements", {{"status", "signed"}, {"signed_on", "2026-11-20"}});
+void register_routes(http::Router& router, http::ApiDocs& docs, PartnerService& service) {
+  domain::add_routes(router, docs, service, partner_routes());
 }
 
 }  // namespace kim::partners

@@ -1,6 +1,7 @@
 #include "referrals/referrals.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include "cases/records.hpp"
 #include "consent/consent.hpp"
@@ -109,9 +110,9 @@ struct Handover {
   std::vector<std::string> consent_ids;
 };
 
-Handover plan_handover(Connection& db, const std::string& person_id, const std::string& slug,
-                       const std::string& service, const std::string& purpose,
-                       const std::vector<std::string>& categories) {
+Handover plan_handover(Connection& db, const std::string& today, const std::string& person_id,
+                       const std::string& slug, const std::string& service,
+                       const std::string& purpose, const std::vector<std::string>& categories) {
   auto partner = partners::find_partner(db, slug);
   if (!partner || (*partner)["active"] != true) {
     fail(Problem::bad_request("partner", "is not an active partner (see GET /api/v1/partners)"));
@@ -121,7 +122,7 @@ Handover plan_handover(Connection& db, const std::string& person_id, const std::
     fail(Problem{422, "service_not_offered", slug + " does not offer " + service, "service",
                  json{{"offered", offered}}});
   }
-  auto coverage = partners::agreement_coverage(db, slug, service, purpose);
+  auto coverage = partners::agreement_coverage(db, slug, service, purpose, today);
   if (!coverage) fail(coverage.problem());
   std::vector<std::string> not_permitted;
   for (const auto& category : categories) {
@@ -139,7 +140,7 @@ Handover plan_handover(Connection& db, const std::string& person_id, const std::
                       {"permitted", coverage.value().permitted_categories},
                       {"agreement_id", coverage.value().agreement_id}}});
   }
-  auto consents = consent::consent_coverage(db, person_id, slug, purpose, categories);
+  auto consents = consent::consent_coverage(db, person_id, slug, purpose, categories, today);
   if (!consents) fail(consents.problem());
   return {*partner, coverage.value().agreement_id, consents.value()};
 }
@@ -160,18 +161,12 @@ json build_payload(Connection& db, const Context& ctx, const std::string& referr
           {"person", released_person_data(db, case_id, person_id, categories)}};
 }
 
-// Sent or accepted and no further answer for longer than the configured wait (bind
-// wait_modifier()).
+// Sent or accepted and no further answer since a moment (bind waiting_since()).
 const char* const kWaitingTooLong =
-    "(r.status IN ('sent', 'accepted') AND r.status_changed_at < "
-    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?))";
+    "(r.status IN ('sent', 'accepted') AND r.status_changed_at < ?)";
 
-std::string wait_modifier(int max_wait_days) {
-  // Built in steps: GCC 12 -O3 warns falsely (-Werror=restrict) on "-" + to_string(…).
-  std::string modifier = "-";
-  modifier += std::to_string(max_wait_days);
-  modifier += " days";
-  return modifier;
+std::string waiting_since(domain::Env& env, int max_wait_days) {
+  return domain::Env::format_timestamp(env.now() - std::chrono::days(max_wait_days));
 }
 
 const char* const kReferralSelect =
@@ -227,27 +222,26 @@ void link_consents(Connection& db, const std::string& referral_id,
   }
 }
 
-void record_history(Connection& db, const Context& ctx, const std::string& referral_id,
-                    const SqlValue& from, const std::string& to, const SqlValue& outcome,
-                    const SqlValue& reason, const std::string& occurred_on) {
-  db.execute(
+void record_history(domain::Change& change, const std::string& referral_id, const SqlValue& from,
+                    const std::string& to, const SqlValue& outcome, const SqlValue& reason,
+                    const std::string& occurred_on) {
+  change.db.execute(
       "INSERT INTO referral_history(referral_id, from_status, to_status, outcome, reason, "
       "occurred_on, at, by_user) VALUES (?,?,?,?,?,?,?,?)",
-      {referral_id, from, to, outcome, reason, occurred_on, domain::now_timestamp(),
-       ctx.actor.principal.user_id});
+      {referral_id, from, to, outcome, reason, occurred_on, change.env.timestamp(),
+       change.ctx.actor.principal.user_id});
 }
 
 // The partner's answer and every step of the hand-over are part of the case's story.
-void note_on_timeline(Connection& db, const Context& ctx, const json& row, const std::string& to,
+void note_on_timeline(domain::Change& change, const json& row, const std::string& to,
                       const std::string& detail, const std::string& occurred_on) {
-  cases::add_timeline_note(db, row["case_id"], occurred_on, "referral",
+  cases::add_timeline_note(change, row["case_id"], occurred_on, "referral",
                            timeline_text(row["partner_name"], row["service"], to,
-                                         row["own_case_management"].get<int>() == 1, detail),
-                           ctx.actor.principal.user_id);
+                                         row["own_case_management"].get<int>() == 1, detail));
 }
 
-sdk::Event status_event(const json& row, const std::string& from, const std::string& to,
-                        const std::string& reason) {
+json status_event(const json& row, const std::string& from, const std::string& to,
+                  const std::string& reason) {
   json payload = {{"referral_id", row["id"]},
                   {"case_id", row["case_id"]},
                   {"partner", row["partner"]},
@@ -257,7 +251,7 @@ sdk::Event status_event(const json& row, const std::string& from, const std::str
   if (!reason.empty()) payload["reason"] = reason;
   // Events carry identifiers, never personal data: what the partner receives stays in the
   // referral (a connector reads it from there, or from an outbox written with it).
-  return domain::make_event("referral.status_changed", payload);
+  return payload;
 }
 
 }  // namespace
@@ -310,65 +304,62 @@ json released_person_data(Connection& db, const std::string& case_id, const std:
 
 Result<Reply> ReferralService::create(const Context& ctx, const std::string& case_id,
                                       const json& body) {
-  return tx_.write([&](Connection& db, std::vector<sdk::Event>& events) {
-    cases::require_case_manager(ctx);
-    auto row = cases::load_case(db, ctx, case_id, cases::Access::kWrite);
-    FieldReader in(body);
-    auto slug = in.text("partner", 63);
-    auto service = in.choice("service", domain::services());
-    auto purpose = in.choice("purpose", domain::purposes(), false).value_or("referral");
-    auto categories = in.choices("categories", domain::data_categories(), 10);
-    auto message = in.optional_text("message", kMessageMax);
-    auto send = in.boolean("send", false).value_or(false);
-    in.finish();
-    check(in);
-    cases::require_open(row, "a referral");
-    cases::check_version(ctx, row);
-    auto handover = plan_handover(db, row.person_id, slug, *service, purpose, categories);
+  const cases::CaseRule rule{"a referral", /*case_manager_only=*/true};
+  return cases::write_case(
+      tx_, ctx, case_id, rule, [&](domain::Change& change, const cases::CaseRow& row) {
+        Connection& db = change.db;
+        FieldReader in(body);
+        auto slug = in.text("partner", 63);
+        auto service = in.choice("service", domain::services());
+        auto purpose = in.choice("purpose", domain::purposes(), false).value_or("referral");
+        auto categories = in.choices("categories", domain::data_categories(), 10);
+        auto message = in.optional_text("message", kMessageMax);
+        auto send = in.boolean("send", false).value_or(false);
+        in.finish();
+        check(in);
+        auto handover = plan_handover(db, change.env.today(), row.person_id, slug, *service,
+                                      purpose, categories);
 
-    const std::string id = domain::new_id("ref");
-    const std::string now = domain::now_timestamp();
-    const std::string status = send ? "sent" : "draft";
-    const SqlValue message_value = message ? SqlValue(*message) : SqlValue(nullptr);
-    // A draft holds no personal data yet: the payload is built when it is sent.
-    const SqlValue payload =
-        send ? SqlValue(build_payload(db, ctx, id, case_id, row.person_id, *service, purpose,
-                                      categories, message_value)
-                            .dump())
-             : SqlValue(nullptr);
-    const std::string town =
-        db.query("SELECT town FROM cases WHERE id = ?", {case_id}).at(0)["town"];
-    const bool own_case_management = handover.partner["own_case_management"].get<bool>();
-    db.execute(
-        "INSERT INTO referrals(id, case_id, partner, service, purpose, categories, agreement_id, "
-        "message, status, own_case_management, payload, town, created_by, created_at, sent_at, "
-        "status_changed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        {id, case_id, slug, *service, purpose, json(categories).dump(), handover.agreement_id,
-         message_value, status, own_case_management ? 1 : 0, payload, town,
-         ctx.actor.principal.user_id, now, send ? SqlValue(now) : SqlValue(nullptr), now});
-    link_consents(db, id, handover.consent_ids);
-    const std::string today = domain::today();
-    record_history(db, ctx, id, nullptr, status, nullptr, nullptr, today);
-    auto stored = load_referral(db, case_id, id);
-    if (send) {
-      note_on_timeline(db, ctx, stored, "sent", "", today);
-    }
-    auto version = cases::bump_version(db, case_id);
-    audit::append(db, ctx.actor, {"create", "referral", id, case_id});
-    auto created = domain::make_event("referral.created", {{"referral_id", id},
-                                                           {"case_id", case_id},
-                                                           {"partner", slug},
-                                                           {"service", *service},
-                                                           {"status", status}});
-    domain::run_hooks(tx_.events(), created);
-    events.push_back(created);
-    if (send) {
-      auto sent = status_event(stored, "draft", "sent", "");
-      domain::run_hooks(tx_.events(), sent);  // the same veto as a later send
-      events.push_back(sent);
-    }
-    return Reply{201, referral_json(stored, true), version};
-  });
+        const std::string id = change.env.new_id("ref");
+        const std::string now = change.env.timestamp();
+        const std::string status = send ? "sent" : "draft";
+        const SqlValue message_value = message ? SqlValue(*message) : SqlValue(nullptr);
+        // A draft holds no personal data yet: the payload is built when it is sent.
+        const SqlValue payload =
+            send ? SqlValue(build_payload(db, ctx, id, case_id, row.person_id, *service, purpose,
+                                          categories, message_value)
+                                .dump())
+                 : SqlValue(nullptr);
+        const std::string town =
+            db.query("SELECT town FROM cases WHERE id = ?", {case_id}).at(0)["town"];
+        const bool own_case_management = handover.partner["own_case_management"].get<bool>();
+        db.execute(
+            "INSERT INTO referrals(id, case_id, partner, service, purpose, categories, "
+            "agreement_id, "
+            "message, status, own_case_management, payload, town, created_by, created_at, sent_at, "
+            "status_changed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            {id, case_id, slug, *service, purpose, json(categories).dump(), handover.agreement_id,
+             message_value, status, own_case_management ? 1 : 0, payload, town,
+             ctx.actor.principal.user_id, now, send ? SqlValue(now) : SqlValue(nullptr), now});
+        link_consents(db, id, handover.consent_ids);
+        const std::string today = change.env.today();
+        record_history(change, id, nullptr, status, nullptr, nullptr, today);
+        auto stored = load_referral(db, case_id, id);
+        if (send) {
+          note_on_timeline(change, stored, "sent", "", today);
+        }
+        change.audit("create", "referral", id, case_id);
+        change.publish("referral.created", {{"referral_id", id},
+                                            {"case_id", case_id},
+                                            {"partner", slug},
+                                            {"service", *service},
+                                            {"status", status}});
+        if (send) {
+          // The same veto as a later send.
+          change.publish("referral.status_changed", status_event(stored, "draft", "sent", ""));
+        }
+        return Reply{201, referral_json(stored, true), std::nullopt};
+      });
 }
 
 Result<Reply> ReferralService::list(const Context& ctx, const std::string& case_id) {
@@ -404,7 +395,7 @@ Result<Reply> ReferralService::worklist(const Context& ctx, const ReferralFilter
     }
     if (filter.waiting_only) {
       sql += " AND " + std::string(kWaitingTooLong);
-      params.emplace_back(wait_modifier(max_wait_days_));
+      params.emplace_back(waiting_since(tx_.env(), max_wait_days_));
     }
     sql += " ORDER BY r.rowid LIMIT ?";
     params.emplace_back(static_cast<std::int64_t>(filter.limit + 1));
@@ -440,87 +431,95 @@ Result<Reply> ReferralService::get(const Context& ctx, const std::string& case_i
 
 Result<Reply> ReferralService::change_status(const Context& ctx, const std::string& case_id,
                                              const std::string& referral_id, const json& body) {
-  return tx_.write([&](Connection& db, std::vector<sdk::Event>& events) {
-    cases::require_case_manager(ctx);
-    auto row = cases::load_case(db, ctx, case_id, cases::Access::kWrite);
-    auto referral = load_referral(db, case_id, referral_id);
-    FieldReader in(body);
-    auto to = in.choice("status", domain::referral_statuses());
-    auto outcome = in.optional_text("outcome", kMessageMax);
-    auto occurred_on = in.date("occurred_on", false).value_or(domain::today());
-    in.finish();
-    check(in);
-    if (occurred_on > domain::today()) {
-      fail(Problem::bad_request("occurred_on", "is in the future"));
-    }
-    const std::string from = referral["status"];
-    auto allowed = domain::next_referral_statuses(from);
-    if (!domain::contains(allowed, *to)) {
-      fail(Problem{409, "transition_not_allowed",
-                   "a referral in status " + from + " cannot become " + *to, "status",
-                   json{{"allowed", allowed}}});
-    }
-    cases::check_version(ctx, row);
-    const std::string now = domain::now_timestamp();
-    // Answers of the partner may still come in after closure; nothing new leaves a closed case.
-    if (*to == "sent") cases::require_open(row, "sending a referral");
-    if (*to == "sent") {
-      // Nothing leaves on the strength of yesterday's checks: agreement and consent again, and
-      // the payload built from today's data.
-      auto categories = domain::json_column(referral["categories"]).get<std::vector<std::string>>();
-      auto handover = plan_handover(db, row.person_id, referral["partner"], referral["service"],
-                                    referral["purpose"], categories);
-      const SqlValue message = referral["message"].is_string()
-                                   ? SqlValue(referral["message"].get<std::string>())
-                                   : SqlValue(nullptr);
-      json payload = build_payload(db, ctx, referral_id, case_id, row.person_id,
-                                   referral["service"], referral["purpose"], categories, message);
-      db.execute("UPDATE referrals SET payload = ?, agreement_id = ?, sent_at = ? WHERE id = ?",
-                 {payload.dump(), handover.agreement_id, now, referral_id});
-      link_consents(db, referral_id, handover.consent_ids);
-    }
-    db.execute(
-        "UPDATE referrals SET status = ?, outcome = coalesce(?, outcome), status_changed_at = ?, "
-        "closed_at = ? WHERE id = ?",
-        {*to, outcome ? SqlValue(*outcome) : SqlValue(nullptr), now,
-         is_final(*to) ? SqlValue(now) : SqlValue(nullptr), referral_id});
-    const SqlValue outcome_value = outcome ? SqlValue(*outcome) : SqlValue(nullptr);
-    record_history(db, ctx, referral_id, from, *to, outcome_value, nullptr, occurred_on);
-    auto stored = load_referral(db, case_id, referral_id);
-    note_on_timeline(db, ctx, stored, *to, outcome.value_or(""), occurred_on);
-    auto version = cases::bump_version(db, case_id);
-    audit::append(db, ctx.actor, {"update", "referral", referral_id, case_id});
-    auto event = status_event(stored, from, *to, "");
-    domain::run_hooks(tx_.events(), event);
-    events.push_back(event);
-    return Reply{200, referral_json(stored, true), version};
-  });
+  // Not `needs_open`: answers of the partner may still come in after closure; only sending
+  // needs an open case (below).
+  const cases::CaseRule rule{nullptr, /*case_manager_only=*/true};
+  return cases::write_case(
+      tx_, ctx, case_id, rule, [&](domain::Change& change, const cases::CaseRow& row) {
+        Connection& db = change.db;
+        auto referral = load_referral(db, case_id, referral_id);
+        FieldReader in(body);
+        auto to = in.choice("status", domain::referral_statuses());
+        auto outcome = in.optional_text("outcome", kMessageMax);
+        auto occurred_on = in.date("occurred_on", false).value_or(change.env.today());
+        in.finish();
+        check(in);
+        if (occurred_on > change.env.today()) {
+          fail(Problem::bad_request("occurred_on", "is in the future"));
+        }
+        const std::string from = referral["status"];
+        auto allowed = domain::next_referral_statuses(from);
+        if (!domain::contains(allowed, *to)) {
+          fail(Problem{409, "transition_not_allowed",
+                       "a referral in status " + from + " cannot become " + *to, "status",
+                       json{{"allowed", allowed}}});
+        }
+        const std::string now = change.env.timestamp();
+        if (*to == "sent" && row.phase == "closed") {
+          fail(Problem::conflict("case_closed",
+                                 "sending a referral needs an open case; reopen it first"));
+        }
+        if (*to == "sent") {
+          // Nothing leaves on the strength of yesterday's checks: agreement and consent again, and
+          // the payload built from today's data.
+          auto categories =
+              domain::json_column(referral["categories"]).get<std::vector<std::string>>();
+          auto handover = plan_handover(db, change.env.today(), row.person_id, referral["partner"],
+                                        referral["service"], referral["purpose"], categories);
+          const SqlValue message = referral["message"].is_string()
+                                       ? SqlValue(referral["message"].get<std::string>())
+                                       : SqlValue(nullptr);
+          json payload =
+              build_payload(db, ctx, referral_id, case_id, row.person_id, referral["service"],
+                            referral["purpose"], categories, message);
+          db.execute("UPDATE referrals SET payload = ?, agreement_id = ?, sent_at = ? WHERE id = ?",
+                     {payload.dump(), handover.agreement_id, now, referral_id});
+          link_consents(db, referral_id, handover.consent_ids);
+        }
+        db.execute(
+            "UPDATE referrals SET status = ?, outcome = coalesce(?, outcome), status_changed_at = "
+            "?, "
+            "closed_at = ? WHERE id = ?",
+            {*to, outcome ? SqlValue(*outcome) : SqlValue(nullptr), now,
+             is_final(*to) ? SqlValue(now) : SqlValue(nullptr), referral_id});
+        const SqlValue outcome_value = outcome ? SqlValue(*outcome) : SqlValue(nullptr);
+        record_history(change, referral_id, from, *to, outcome_value, nullptr, occurred_on);
+        auto stored = load_referral(db, case_id, referral_id);
+        note_on_timeline(change, stored, *to, outcome.value_or(""), occurred_on);
+        change.audit("update", "referral", referral_id, case_id);
+        change.publish("referral.status_changed", status_event(stored, from, *to, ""));
+        return Reply{200, referral_json(stored, true), std::nullopt};
+      });
 }
 
-json ReferralService::stop_for_revoked_consent(Connection& db, const Context& ctx,
-                                               const std::string& consent_id,
-                                               std::vector<sdk::Event>& events) {
+json ReferralService::stop_for_revoked_consent(domain::Change& change,
+                                               const std::string& consent_id) {
   json stopped = json::array();
-  auto rows = db.query(std::string(kReferralSelect) +
-                           "JOIN referral_consents rc ON rc.referral_id = r.id WHERE "
-                           "rc.consent_id = ? AND r.status IN ('draft', 'sent', 'accepted', "
-                           "'in_progress') ORDER BY r.created_at",
-                       {consent_id});
-  const std::string now = domain::now_timestamp();
-  const std::string today = domain::today();
+  auto rows = change.db.query(std::string(kReferralSelect) +
+                                  "JOIN referral_consents rc ON rc.referral_id = r.id WHERE "
+                                  "rc.consent_id = ? AND r.status IN ('draft', 'sent', 'accepted', "
+                                  "'in_progress') ORDER BY r.created_at",
+                              {consent_id});
+  const std::string now = change.env.timestamp();
+  const std::string today = change.env.today();
+  // Revocation takes effect in every case that relied on the consent, whoever revokes it.
+  const cases::CaseRule everywhere{nullptr, false, cases::Access::kNone};
   for (const auto& referral : rows) {
     const std::string id = referral["id"];
     const std::string case_id = referral["case_id"];
-    db.execute(
-        "UPDATE referrals SET status = 'cancelled', stopped_reason = 'consent_revoked', "
-        "status_changed_at = ?, closed_at = ? WHERE id = ?",
-        {now, now, id});
-    record_history(db, ctx, id, referral["status"].get<std::string>(), "cancelled", nullptr,
-                   "consent_revoked", today);
-    note_on_timeline(db, ctx, referral, "cancelled", kStoppedByRevocation, today);
-    cases::bump_version(db, case_id);
-    audit::append(db, ctx.actor, {"update", "referral", id, case_id});
-    events.push_back(status_event(referral, referral["status"], "cancelled", "consent_revoked"));
+    cases::change_case(change, case_id, everywhere, [&](const cases::CaseRow&) {
+      change.db.execute(
+          "UPDATE referrals SET status = 'cancelled', stopped_reason = 'consent_revoked', "
+          "status_changed_at = ?, closed_at = ? WHERE id = ?",
+          {now, now, id});
+      record_history(change, id, referral["status"].get<std::string>(), "cancelled", nullptr,
+                     "consent_revoked", today);
+      note_on_timeline(change, referral, "cancelled", kStoppedByRevocation, today);
+      change.audit("update", "referral", id, case_id);
+      change.announce("referral.status_changed",
+                      status_event(referral, referral["status"], "cancelled", "consent_revoked"));
+      return Reply{};
+    });
     stopped.push_back(id);
   }
   return stopped;
@@ -538,10 +537,10 @@ Result<Reply> ReferralService::gaps_report(const Context& ctx) {
             ") AS waiting_too_long FROM referrals r JOIN partners p ON p.slug = r.partner "
             "GROUP BY 1, 2, 3 HAVING declined + cancelled + waiting_too_long > 0 "
             "ORDER BY 1, 2, 3",
-        {wait_modifier(max_wait_days_)});
+        {waiting_since(tx_.env(), max_wait_days_)});
     return Reply{200,
                  {{"max_wait_days", max_wait_days_},
-                  {"generated_at", domain::now_timestamp()},
+                  {"generated_at", tx_.env().timestamp()},
                   {"items", rows}},
                  std::nullopt};
   });

@@ -46,8 +46,9 @@ extern const char* const kStoppedByRevocation;  // the detail of a stop by revok
 
 class ReferralService {
  public:
-  ReferralService(store::Store& store, events::EventBus& events, int max_wait_days)
-      : tx_(store, events), max_wait_days_(max_wait_days) {}
+  ReferralService(store::Store& store, events::EventBus& events, int max_wait_days,
+                  domain::Env& env = domain::Env::system())
+      : tx_(store, events, env), max_wait_days_(max_wait_days) {}
 
   domain::Result<domain::Reply> create(const domain::Context& ctx, const std::string& case_id,
                                        const nlohmann::json& body);
@@ -62,9 +63,7 @@ class ReferralService {
 
   // Within the revoking transaction: every pending referral that used the consent is cancelled
   // with stopped_reason "consent_revoked" and a timeline note. Returns their ids.
-  nlohmann::json stop_for_revoked_consent(store::Connection& db, const domain::Context& ctx,
-                                          const std::string& consent_id,
-                                          std::vector<sdk::Event>& events);
+  nlohmann::json stop_for_revoked_consent(domain::Change& change, const std::string& consent_id);
 
   // Declined, broken-off and long-waiting referrals by partner kind, service and town; counts
   // only, no personal data.

@@ -4,13 +4,9 @@
 
 namespace kim::referrals {
 
-using domain::Context;
-using domain::param;
-using domain::reading;
+using domain::Call;
 using domain::Reply;
 using domain::Result;
-using domain::writing;
-using nlohmann::json;
 using sdk::HttpMethod;
 using sdk::HttpRequest;
 
@@ -33,9 +29,9 @@ Result<ReferralFilter> referral_filter(const HttpRequest& request) {
         return domain::Problem::bad_request(key, "must be true or false");
       }
       filter.waiting_only = value == "true";
-    } else if (std::optional<domain::Problem> problem; paging.read(key, value, problem)) {
-      if (problem) return *problem;
-    } else {
+    } else if (auto paged = paging.read(key, value); !paged) {
+      return paged.problem();
+    } else if (!paged.value()) {
       return domain::Problem{400, "unknown_parameter", "unknown query parameter", key, nullptr};
     }
   }
@@ -44,68 +40,73 @@ Result<ReferralFilter> referral_filter(const HttpRequest& request) {
   return filter;
 }
 
+Result<Reply> worklist(ReferralService& s, const Call& call) {
+  auto filter = referral_filter(call.request);
+  if (!filter) return filter.problem();
+  return s.worklist(call.ctx, filter.value());
+}
+
+Result<Reply> gaps_report(ReferralService& s, const Call& call) {
+  if (auto problem = domain::unknown_parameter(call.request, {})) return *problem;
+  return s.gaps_report(call.ctx);
+}
+
+const std::vector<domain::Route<ReferralService>>& referral_routes() {
+  const std::vector<std::string> kCaseWork = {"case_manager"};
+  const std::vector<std::string> kCaseReaders = {"case_manager", "coordinator"};
+  static const std::vector<domain::Route<ReferralService>> routes = {
+      {HttpMethod::kPost,
+       "/api/v1/cases/{id}/referrals",
+       kCaseWork,
+       [](ReferralService& s, const Call& c) { return s.create(c.ctx, c.param("id"), c.body); },
+       "Refer the case to a partner for a service (needs a signed agreement and the "
+       "person's consent for every category passed on; 422 names what is missing)",
+       "referrals",
+       {{"partner", "jobcenter-kreis-steinfurt"},
+        {"service", "sgb2_integration_services"},
+        {"purpose", "referral"},
+        {"categories", {"identity", "contact", "language_level"}},
+        {"message", "Please invite to a first meeting; interpreter Arabic needed"},
+        {"send", true}}},
+      {HttpMethod::kGet, "/api/v1/referrals", kCaseReaders, worklist,
+       "Worklist: referrals of the cases you may read; filters status, partner, "
+       "waiting=true (no answer for longer than referrals.max_wait_days); cursor pagination",
+       "referrals"},
+      {HttpMethod::kGet, "/api/v1/cases/{id}/referrals", kCaseReaders,
+       [](ReferralService& s, const Call& c) { return s.list(c.ctx, c.param("id")); },
+       "Referrals of a case", "referrals"},
+      {HttpMethod::kGet, "/api/v1/cases/{id}/referrals/{referral_id}", kCaseReaders,
+       [](ReferralService& s, const Call& c) {
+         return s.get(c.ctx, c.param("id"), c.param("referral_id"));
+       },
+       "A referral with what the partner receives (payload) and its history", "referrals"},
+      {HttpMethod::kPost,
+       "/api/v1/cases/{id}/referrals/{referral_id}/status",
+       kCaseWork,
+       [](ReferralService& s, const Call& c) {
+         return s.change_status(c.ctx, c.param("id"), c.param("referral_id"), c.body);
+       },
+       "Send a referral or record the partner's answer (accepted, declined, in_progress, "
+       "completed) or cancel it; the step goes into the case timeline",
+       "referrals",
+       {{"status", "accepted"},
+        {"outcome", "First meeting on 2026-12-03"},
+        {"occurred_on", "2026-11-26"}}},
+      {HttpMethod::kGet,
+       "/api/v1/reports/referral-gaps",
+       {"coordinator", "admin"},
+       gaps_report,
+       "Possible gaps in provision: declined, broken-off and long-waiting referrals by "
+       "partner kind, service and town (counts only)",
+       "reports"},
+  };
+  return routes;
+}
+
 }  // namespace
 
 void register_routes(http::Router& router, http::ApiDocs& docs, ReferralService& service) {
-  domain::RouteTable table(router, docs);
-  ReferralService* s = &service;
-  const std::vector<std::string> kCaseWork = {"case_manager"};
-  const std::vector<std::string> kCaseReaders = {"case_manager", "coordinator"};
-
-  table.add(HttpMethod::kPost, "/api/v1/cases/{id}/referrals",
-            writing([s](const Context& c, const HttpRequest& r, const json& b) {
-              return s->create(c, param(r, "id"), b);
-            }),
-            kCaseWork,
-            "Refer the case to a partner for a service (needs a signed agreement and the "
-            "person's consent for every category passed on; 422 names what is missing)",
-            "referrals",
-            {{"partner", "jobcenter-kreis-steinfurt"},
-             {"service", "sgb2_integration_services"},
-             {"purpose", "referral"},
-             {"categories", {"identity", "contact", "language_level"}},
-             {"message", "Please invite to a first meeting; interpreter Arabic needed"},
-             {"send", true}});
-  table.add(HttpMethod::kGet, "/api/v1/referrals",
-            reading([s](const Context& c, const HttpRequest& r) -> Result<Reply> {
-              auto filter = referral_filter(r);
-              if (!filter) return filter.problem();
-              return s->worklist(c, filter.value());
-            }),
-            kCaseReaders,
-            "Worklist: referrals of the cases you may read; filters status, partner, "
-            "waiting=true (no answer for longer than referrals.max_wait_days); cursor pagination",
-            "referrals");
-  table.add(
-      HttpMethod::kGet, "/api/v1/cases/{id}/referrals",
-      reading([s](const Context& c, const HttpRequest& r) { return s->list(c, param(r, "id")); }),
-      kCaseReaders, "Referrals of a case", "referrals");
-  table.add(HttpMethod::kGet, "/api/v1/cases/{id}/referrals/{referral_id}",
-            reading([s](const Context& c, const HttpRequest& r) {
-              return s->get(c, param(r, "id"), param(r, "referral_id"));
-            }),
-            kCaseReaders, "A referral with what the partner receives (payload) and its history",
-            "referrals");
-  table.add(HttpMethod::kPost, "/api/v1/cases/{id}/referrals/{referral_id}/status",
-            writing([s](const Context& c, const HttpRequest& r, const json& b) {
-              return s->change_status(c, param(r, "id"), param(r, "referral_id"), b);
-            }),
-            kCaseWork,
-            "Send a referral or record the partner's answer (accepted, declined, in_progress, "
-            "completed) or cancel it; the step goes into the case timeline",
-            "referrals",
-            {{"status", "accepted"},
-             {"outcome", "First meeting on 2026-12-03"},
-             {"occurred_on", "2026-11-26"}});
-  table.add(HttpMethod::kGet, "/api/v1/reports/referral-gaps",
-            reading([s](const Context& c, const HttpRequest& r) -> Result<Reply> {
-              if (auto problem = domain::unknown_parameter(r, {})) return *problem;
-              return s->gaps_report(c);
-            }),
-            {"coordinator", "admin"},
-            "Possible gaps in provision: declined, broken-off and long-waiting referrals by "
-            "partner kind, service and town (counts only)",
-            "reports");
+  domain::add_routes(router, docs, service, referral_routes());
 }
 
 }  // namespace kim::referrals

@@ -72,7 +72,8 @@ class HelloPlugin final : public kim::sdk::Plugin {
     host.subscribe("plugin.started", [this](const kim::sdk::Event&) { ++plugins_started_; });
     // Notifications after commit: a connector plugin would deliver a sent referral's payload.
     for (const char* type :
-         {"referral.created", "referral.status_changed", "consent.granted", "consent.revoked"}) {
+         {"referral.created", "referral.status_changed", "consent.granted", "consent.revoked",
+          "case.task_added", "case.task_changed", "case.note_added"}) {
       host.subscribe(type, [this](const kim::sdk::Event& event) {
         std::lock_guard lock(seen_mutex_);
         ++seen_[event.type];

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <map>
 #include <set>
 #include <string>
 
@@ -77,6 +78,11 @@ class Api {
   }
   HttpResult patch(const std::string& path, const nlohmann::json& body) {
     return client_.request("PATCH", "/api/v1" + path, body.dump(), token_);
+  }
+  // Any method, with extra headers (e.g. If-Match).
+  HttpResult send(const std::string& method, const std::string& path, const nlohmann::json& body,
+                  const std::map<std::string, std::string>& headers) {
+    return client_.request(method, "/api/v1" + path, body.dump(), token_, headers);
   }
   // The body of a GET that must answer 200 (null after a failure).
   nlohmann::json read(const std::string& path) {

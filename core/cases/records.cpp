@@ -1,0 +1,133 @@
+#include "cases/records.hpp"
+
+#include "cases/internal.hpp"
+
+namespace kim::cases {
+
+using domain::Change;
+using domain::Context;
+using domain::fail;
+using domain::Problem;
+using nlohmann::json;
+using store::Connection;
+using store::SqlValue;
+
+const char* const kOwnershipColumns =
+    "c.organisation_id, c.case_manager_id, coalesce(o.supervisor_id, 0) AS supervisor_id, "
+    "o.team_access";
+
+CaseOwnership ownership_of(const json& row) {
+  return {row["organisation_id"], row["case_manager_id"], row["supervisor_id"],
+          row["team_access"].get<int>() == 1};
+}
+
+namespace {
+
+CaseRow find_case(Connection& db, const std::string& case_id) {
+  auto rows =
+      db.query(std::string("SELECT c.id, c.person_id, c.phase, c.version, ") + kOwnershipColumns +
+                   " FROM cases c JOIN organisations o ON o.id = c.organisation_id "
+                   "WHERE c.id = ?",
+               {case_id});
+  if (rows.empty()) fail(Problem::not_found("case " + case_id));
+  const auto& row = rows.front();
+  return {row["id"], row["person_id"], row["phase"], row["version"], ownership_of(row)};
+}
+
+}  // namespace
+
+CaseRow load_case(Connection& db, const Context& ctx, const std::string& case_id, Access needed) {
+  CaseRow result = find_case(db, case_id);
+  Access access = case_access(ctx.actor.principal, result.ownership);
+  if (access == Access::kNone) fail(Problem::not_found("case " + case_id));
+  if (needed == Access::kWrite && access != Access::kWrite) {
+    fail(Problem::forbidden("only the case's case manager changes a case; coordinators read"));
+  }
+  return result;
+}
+
+namespace {
+
+CaseRow checked_case(Change& change, const std::string& case_id, const CaseRule& rule) {
+  if (rule.case_manager_only) require_case_manager(change.ctx);
+  CaseRow row = load_case(change.db, change.ctx, case_id, rule.access);
+  // Optimistic concurrency: a write that names a version must name the current one.
+  if (change.ctx.if_match && *change.ctx.if_match != row.version) {
+    fail(Problem{412,
+                 "precondition_failed",
+                 "the case changed since version " + std::to_string(*change.ctx.if_match) +
+                     " (now " + std::to_string(row.version) + "); reload it and try again",
+                 {},
+                 json{{"current_version", row.version}}});
+  }
+  if (rule.needs_open && row.phase == "closed") {
+    fail(Problem::conflict("case_closed",
+                           std::string(rule.needs_open) + " needs an open case; reopen it first"));
+  }
+  return row;
+}
+
+}  // namespace
+
+CaseRow enter_case_change(Change& change, const std::string& case_id, const CaseRule& rule) {
+  CaseRow row = rule.access == Access::kNone ? find_case(change.db, case_id)
+                                             : checked_case(change, case_id, rule);
+  change.db.execute("UPDATE cases SET version = version + 1, updated_at = ? WHERE id = ?",
+                    {change.env.timestamp(), row.id});
+  row.version += 1;  // the writer is the only one: nobody else bumped it in between
+  return row;
+}
+
+json load_person(Connection& db, const Context& ctx, const std::string& person_id) {
+  std::vector<SqlValue> params{person_id};
+  std::string sql =
+      "SELECT p.*, po.slug AS organisation FROM persons p "
+      "JOIN organisations po ON po.id = p.organisation_id WHERE p.id = ? AND " +
+      readable_person_condition(ctx.actor.principal, params);
+  auto rows = db.query(sql, params);
+  if (rows.empty()) fail(Problem::not_found("person " + person_id));
+  return rows.front();
+}
+
+void require_case_manager(const Context& ctx) {
+  if (ctx.actor.principal.role != "case_manager" || ctx.actor.principal.organisation_id == 0) {
+    fail(Problem::forbidden("only case managers do this"));
+  }
+}
+
+std::string add_timeline_note(Change& change, const std::string& case_id,
+                              const std::string& occurred_on, const std::string& kind,
+                              const std::string& text) {
+  const std::string id = change.env.new_id("note");
+  change.db.execute(
+      "INSERT INTO notes(id, case_id, occurred_on, kind, text, author_id, created_at) VALUES "
+      "(?,?,?,?,?,?,?)",
+      {id, case_id, occurred_on, kind, text, change.ctx.actor.principal.user_id,
+       change.env.timestamp()});
+  return id;
+}
+
+// Persons the principal may read: recorded by their organisation (or one it supervises), or
+// the person of a case they may read.
+std::string readable_person_condition(const sdk::Principal& principal,
+                                      std::vector<SqlValue>& params) {
+  auto filter = readable_cases(principal);
+  std::string sql = "(";
+  if (principal.organisation_id != 0 &&
+      (principal.role == "case_manager" || principal.role == "coordinator")) {
+    sql += "p.organisation_id = ? OR ";
+    params.emplace_back(principal.organisation_id);
+    if (principal.role == "coordinator") {
+      sql += "po.supervisor_id = ? OR ";
+      params.emplace_back(principal.organisation_id);
+    }
+  }
+  sql +=
+      "EXISTS (SELECT 1 FROM cases c JOIN organisations o ON o.id = c.organisation_id "
+      "WHERE c.person_id = p.id AND " +
+      filter.sql + "))";
+  params.insert(params.end(), filter.params.begin(), filter.params.end());
+  return sql;
+}
+
+}  // namespace kim::cases

@@ -1,0 +1,97 @@
+#include "domain/env.hpp"
+
+#include <cstdio>
+#include <ctime>
+#include <stdexcept>
+
+#include <openssl/rand.h>
+
+namespace kim::domain {
+
+namespace {
+
+class SystemEnv : public Env {
+ public:
+  std::chrono::system_clock::time_point now() override { return std::chrono::system_clock::now(); }
+  void random_bytes(unsigned char* out, std::size_t size) override {
+    if (RAND_bytes(out, static_cast<int>(size)) != 1) {
+      throw std::runtime_error("the system's secure random generator failed");
+    }
+  }
+};
+
+}  // namespace
+
+Env& Env::system() {
+  static SystemEnv env;
+  return env;
+}
+
+std::string Env::today() {
+  auto seconds = std::chrono::system_clock::to_time_t(now());
+  std::tm local{};
+  localtime_r(&seconds, &local);
+  char buffer[16];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d", &local);
+  return buffer;
+}
+
+std::string Env::format_timestamp(std::chrono::system_clock::time_point at) {
+  auto seconds = std::chrono::system_clock::to_time_t(at);
+  auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count() % 1000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buffer[40];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
+  char result[48];
+  std::snprintf(result, sizeof result, "%s.%03dZ", buffer, static_cast<int>(millis));
+  return result;
+}
+
+std::string Env::new_id(const char* prefix) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  unsigned char bytes[16];
+  random_bytes(bytes, sizeof bytes);
+  std::string id = prefix;
+  id += '_';
+  for (unsigned char byte : bytes) {
+    id.push_back(kDigits[byte >> 4]);
+    id.push_back(kDigits[byte & 0xf]);
+  }
+  return id;
+}
+
+FixedClockEnv FixedClockEnv::at_local_noon(const std::string& date) {
+  std::tm local{};
+  if (date.size() != 10 || std::sscanf(date.c_str(), "%4d-%2d-%2d", &local.tm_year, &local.tm_mon,
+                                       &local.tm_mday) != 3) {
+    throw std::invalid_argument("not a date YYYY-MM-DD: " + date);
+  }
+  local.tm_year -= 1900;
+  local.tm_mon -= 1;
+  local.tm_hour = 12;
+  local.tm_isdst = -1;
+  return FixedClockEnv(std::chrono::system_clock::from_time_t(std::mktime(&local)));
+}
+
+std::chrono::system_clock::time_point FixedClockEnv::now() {
+  std::lock_guard lock(mutex_);
+  return now_;
+}
+
+void FixedClockEnv::random_bytes(unsigned char* out, std::size_t size) {
+  Env::system().random_bytes(out, size);
+}
+
+void FixedClockEnv::set(std::chrono::system_clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  now_ = now;
+}
+
+void FixedClockEnv::advance(std::chrono::system_clock::duration by) {
+  std::lock_guard lock(mutex_);
+  now_ += by;
+}
+
+}  // namespace kim::domain
