@@ -646,7 +646,8 @@ TEST(DemoTest, ShippedConfigCreatesTheCoordinatingOfficesWithoutDemoData) {
   auto organisations = client.get("/api/v1/organisations", admin);
   ASSERT_EQ(organisations.status, 200) << organisations.body;
   std::map<std::string, std::string> kinds;
-  for (const auto& org : organisations.json()["items"])
+  const json listed = organisations.json();
+  for (const auto& org : listed["items"])
     kinds[org["slug"].get<std::string>()] = org["kind"].get<std::string>();
   EXPECT_EQ(kinds["ki-kreis-steinfurt"], "coordinating_office");
   EXPECT_EQ(kinds["stadt-rheine-ko"], "coordinating_office");
