@@ -41,10 +41,10 @@ std::string write_config(const TempDir& dir, std::uint16_t port,
   return path;
 }
 
-// The partner network the shipped deployment config seeds.
-json shipped_partners() {
+// The partner network the shipped deployment config seeds, or its organisations.
+json shipped(const char* key) {
   return json::parse(read_file(std::string(KIM_SOURCE_DIR) + "/config/kreis-steinfurt.json"))
-      .at("partners");
+      .at(key);
 }
 
 std::filesystem::path database(const TempDir& dir) {
@@ -343,12 +343,15 @@ bool lists(const json& array, const std::string& value) {
 TEST(DemoTest, ShowsThePartnerNetworkInUseWhenTheConfigHasPartners) {
   TempDir dir, same_dir;
   const auto port = free_port();
-  const json partners = shipped_partners();
-  auto config = write_config(dir, port, json::array(), partners);
+  // As on the shipped config: its coordinating offices are reused, the demo adds the rest.
+  const json partners = shipped("partners");
+  const json organisations = shipped("organisations");
+  auto config = write_config(dir, port, organisations, partners);
   auto result = seed(config, {"--seed", "5"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("agreements:"));
   EXPECT_THAT(result.out, HasSubstr("reports/referral-gaps"));
+  EXPECT_THAT(result.out, HasSubstr("organisations: 6 created, 2 already known"));
 
   json referrals;
   {
@@ -494,7 +497,7 @@ TEST(DemoTest, ShowsThePartnerNetworkInUseWhenTheConfigHasPartners) {
 
   // The same seed gives the same network (the ids are the services' own, random ones).
   ASSERT_EQ(
-      seed(write_config(same_dir, free_port(), json::array(), partners), {"--seed", "5"}).exit_code,
+      seed(write_config(same_dir, free_port(), organisations, partners), {"--seed", "5"}).exit_code,
       0);
   auto network = [](const TempDir& in) {
     auto db = open_read_only(database(in));
