@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
@@ -609,22 +610,69 @@ TEST(DemoTest, SecondSeedIsRefusedAndTheSameSeedGivesTheSameData) {
   EXPECT_NE(persons(first_dir), persons(other_dir));
 }
 
-TEST(DemoTest, MalformedDataFilesAreRefusedNamingFileAndPathBeforeAnythingIsWritten) {
-  TempDir dir;
+// The shipped data files in a folder of their own, with one file's JSON changed by `change` (or
+// the file removed, or replaced by `text`).
+std::filesystem::path demo_data_with(const TempDir& dir, const std::string& file,
+                                     const std::function<void(json&)>& change,
+                                     const std::string& text = "") {
   const auto data = dir.path() / "demo";
   std::filesystem::create_directories(data);
   for (const auto& entry :
        std::filesystem::directory_iterator(std::filesystem::path(KIM_SOURCE_DIR) / "config/demo")) {
     std::filesystem::copy_file(entry.path(), data / entry.path().filename());
   }
-  auto texts = json::parse(read_file((data / "case_texts.json").string()));
-  texts["phase_notes"]["intake"][1]["kind"] = "telegram";
-  std::ofstream(data / "case_texts.json") << texts.dump(2);
+  if (!text.empty()) {
+    std::ofstream(data / file) << text;
+  } else if (!change) {
+    std::filesystem::remove(data / file);
+  } else {
+    auto document = json::parse(read_file((data / file).string()));
+    change(document);
+    std::ofstream(data / file) << document.dump(2);
+  }
+  return data;
+}
 
-  auto refused = seed(write_config(dir, free_port()), {"--demo-data", data.string()});
-  EXPECT_EQ(refused.exit_code, 2);
-  EXPECT_THAT(refused.err,
-              HasSubstr("case_texts.json: phase_notes.intake[1].kind: must be one of"));
+TEST(DemoTest, MalformedDataFilesAreRefusedNamingFileAndPathBeforeAnythingIsWritten) {
+  struct Case {
+    std::string file;
+    std::function<void(json&)> change;
+    std::string text;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"case_texts.json", [](json& d) { d["phase_notes"]["intake"][1]["kind"] = "telegram"; }, "",
+       "case_texts.json: phase_notes.intake[1].kind: must be one of"},
+      {"case_texts.json", [](json& d) { d["life_domains"].erase("housing"); }, "",
+       "case_texts.json: life_domains.housing: is missing"},
+      {"organisations.json", [](json& d) { d["organisations"][2].erase("name"); }, "",
+       "organisations.json: organisations[2].name: is missing"},
+      {"organisations.json", [](json& d) { d["organisations"][2]["supervisor"] = "drk-greven"; },
+       "", "organisations.json: organisations[2].supervisor: must name an organisation listed"},
+      {"population.json", [](json& d) { d["town_weights"]["Münster"] = 300; }, "",
+       "population.json: town_weights.Münster: is not one of"},
+      {"population.json", [](json& d) { d["origins"][0]["male"] = json::array(); }, "",
+       "population.json: origins[0].male: must be a non-empty array of texts"},
+      {"partner_network.json",
+       [](json& d) { d["agreements"][0]["categories"].push_back("health"); }, "",
+       "partner_network.json: agreements[0].categories: must not name health"},
+      {"partner_network.json", nullptr, "{ \"hub\": ", "partner_network.json: not valid JSON"},
+      {"partner_network.json", nullptr, "", "partner_network.json: cannot be read"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.expected);
+    TempDir dir;
+    const auto data = demo_data_with(dir, c.file, c.change, c.text);
+    auto refused = seed(write_config(dir, free_port()), {"--demo-data", data.string()});
+    EXPECT_EQ(refused.exit_code, 2);
+    EXPECT_THAT(refused.err, HasSubstr(c.expected));
+    EXPECT_FALSE(std::filesystem::exists(database(dir)));
+  }
+
+  TempDir dir;
+  auto missing = seed(write_config(dir, free_port()), {"--demo-data", dir.path().string()});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("holds no demo data files"));
   EXPECT_FALSE(std::filesystem::exists(database(dir)));
 }
 
