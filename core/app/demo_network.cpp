@@ -35,6 +35,7 @@ class Network::Impl {
     for (const auto& spec : data_.agreements) {
       auto found = partner(spec.partner);
       if (!found) continue;
+      // Valid: signed three years ago; expired: ended last year; a draft would start next month.
       sys_days from = sys_days((now.year() / now.month() + std::chrono::months(1)) / 1);
       std::optional<sys_days> to;
       if (spec.validity == "valid") {
