@@ -7,8 +7,10 @@
 // in every status, with their history and timeline notes.
 //
 // Every name is a random combination from per-origin lists; no record describes a real person.
-// The data is deterministic from the seed (same seed, same persons, ids and phases); dates are
-// laid out relative to the day of seeding so that "overdue" and "due this week" mean something.
+// The texts come from data files (demo_data.hpp); everything is written through the services the
+// API uses, acting as the demo's users. The data is deterministic from the seed (same seed, same
+// persons, phases and texts; ids are the services' own); dates are laid out relative to the day
+// of seeding so that "overdue" and "due this week" mean something.
 //
 // A seeded database is recognisable: every person has persons.demo = 1, and the table
 // demo_marker holds one row (seed, started_at, completed_at; completed_at stays NULL when seeding
@@ -21,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "app/demo_data.hpp"
 #include "store/store.hpp"
 
 namespace kim::app {
@@ -63,6 +66,6 @@ struct DemoSummary {
 // persons or cases, no users other than "admin", and no earlier demo marker. Organisations that
 // already exist with a demo organisation's slug are reused as they are. Creates "admin" (with a
 // token) when no such user exists, since a seeded database gets no bootstrap admin from serve.
-DemoSummary seed_demo(store::Store& store, std::uint64_t seed);
+DemoSummary seed_demo(store::Store& store, const DemoData& data, std::uint64_t seed);
 
 }  // namespace kim::app

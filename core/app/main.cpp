@@ -36,7 +36,7 @@ Usage:
   kim plugins list --config FILE [--json]
   kim token create --config FILE --user NAME --role ROLE [--org ORG] [--label TEXT]
   kim config check --config FILE
-  kim demo seed --config FILE [--seed N] [--data-dir DIR]
+  kim demo seed --config FILE [--seed N] [--data-dir DIR] [--demo-data DIR]
   kim --version
   kim --help            (or: kim COMMAND --help)
 
@@ -226,11 +226,14 @@ int run_demo_seed(const std::vector<std::string>& args) {
   auto desc = common_options("kim demo seed options");
   desc.add_options()("seed", po::value<std::uint64_t>()->default_value(1),
                      "random seed: the same seed gives the same persons and cases")(
-      "data-dir", po::value<std::string>(), "data folder (overrides data_dir)");
+      "data-dir", po::value<std::string>(), "data folder (overrides data_dir)")(
+      "demo-data", po::value<std::string>(),
+      "folder of the demo's data files (default: demo/ beside the config, else the installed "
+      "share/kim/demo)");
   auto vm = parse(args, desc);
   if (vm.count("help")) {
     std::cout
-        << "Usage: kim demo seed --config FILE [--seed N] [--data-dir DIR]\n\n"
+        << "Usage: kim demo seed --config FILE [--seed N] [--data-dir DIR] [--demo-data DIR]\n\n"
         << "Fills an empty database with a fictional but plausible data set: organisations of\n"
         << "the county, users with API tokens (printed once), about 300 participants across the\n"
         << "24 towns with cases in every phase, assessments, goals, tasks, notes and programme\n"
@@ -244,11 +247,23 @@ int run_demo_seed(const std::vector<std::string>& args) {
   }
   auto config = load_config(vm);
   apply_data_dir(vm, config);
+  // The data files are checked before the database is touched.
+  kim::app::DemoData data;
+  try {
+    std::optional<std::filesystem::path> folder;
+    if (vm.count("demo-data")) folder = vm["demo-data"].as<std::string>();
+    data = kim::app::load_demo_data(kim::app::find_demo_data(folder, config.source));
+  } catch (const kim::app::DemoDataError& e) {
+    throw UsageError(std::string("demo data: ") + e.what());
+  }
+  // The seed writes thousands of small transactions through the services. A demo cut short by a
+  // power failure is simply seeded again (its marker stays incomplete), so no fsync per commit.
+  config.database.synchronous = "NORMAL";
   const auto started = std::chrono::steady_clock::now();
   auto store = kim::app::open_store(config);
   kim::app::DemoSummary summary;
   try {
-    summary = kim::app::seed_demo(*store, vm["seed"].as<std::uint64_t>());
+    summary = kim::app::seed_demo(*store, data, vm["seed"].as<std::uint64_t>());
   } catch (const kim::app::DemoRefused& e) {
     std::cerr << "kim: " << e.what() << "\n";
     return kExitUsage;

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
@@ -41,10 +42,10 @@ std::string write_config(const TempDir& dir, std::uint16_t port,
   return path;
 }
 
-// The partner network the shipped deployment config seeds.
-json shipped_partners() {
+// The partner network the shipped deployment config seeds, or its organisations.
+json shipped(const char* key) {
   return json::parse(read_file(std::string(KIM_SOURCE_DIR) + "/config/kreis-steinfurt.json"))
-      .at("partners");
+      .at(key);
 }
 
 std::filesystem::path database(const TempDir& dir) {
@@ -343,12 +344,15 @@ bool lists(const json& array, const std::string& value) {
 TEST(DemoTest, ShowsThePartnerNetworkInUseWhenTheConfigHasPartners) {
   TempDir dir, same_dir;
   const auto port = free_port();
-  const json partners = shipped_partners();
-  auto config = write_config(dir, port, json::array(), partners);
+  // As on the shipped config: its coordinating offices are reused, the demo adds the rest.
+  const json partners = shipped("partners");
+  const json organisations = shipped("organisations");
+  auto config = write_config(dir, port, organisations, partners);
   auto result = seed(config, {"--seed", "5"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("agreements:"));
   EXPECT_THAT(result.out, HasSubstr("reports/referral-gaps"));
+  EXPECT_THAT(result.out, HasSubstr("organisations: 6 created, 2 already known"));
 
   json referrals;
   {
@@ -492,19 +496,23 @@ TEST(DemoTest, ShowsThePartnerNetworkInUseWhenTheConfigHasPartners) {
     }
   }
 
-  // The same seed gives the same network.
+  // The same seed gives the same network (the ids are the services' own, random ones).
   ASSERT_EQ(
-      seed(write_config(same_dir, free_port(), json::array(), partners), {"--seed", "5"}).exit_code,
+      seed(write_config(same_dir, free_port(), organisations, partners), {"--seed", "5"}).exit_code,
       0);
   auto network = [](const TempDir& in) {
     auto db = open_read_only(database(in));
     return std::vector<json>{
-        db.query("SELECT id, title, status, valid_from, valid_to, parties, data_terms FROM "
-                 "agreements ORDER BY id"),
-        db.query("SELECT * FROM consents ORDER BY id"),
-        db.query("SELECT * FROM referrals ORDER BY id"),
-        db.query("SELECT referral_id, from_status, to_status, outcome, at FROM referral_history "
-                 "ORDER BY referral_id, id")};
+        db.query("SELECT title, status, valid_from, valid_to, parties, data_terms, created_at FROM "
+                 "agreements ORDER BY rowid"),
+        db.query("SELECT recipients, purposes, categories, form, given_on, valid_until, "
+                 "document_reference, created_at, revoked_at, revoke_reason FROM consents ORDER "
+                 "BY rowid"),
+        db.query("SELECT partner, service, categories, message, status, outcome, stopped_reason, "
+                 "town, created_at, sent_at, status_changed_at, closed_at FROM referrals ORDER BY "
+                 "rowid"),
+        db.query("SELECT from_status, to_status, outcome, occurred_on, at FROM referral_history "
+                 "ORDER BY rowid")};
   };
   EXPECT_EQ(network(dir), network(same_dir));
 
@@ -589,14 +597,131 @@ TEST(DemoTest, SecondSeedIsRefusedAndTheSameSeedGivesTheSameData) {
 
   ASSERT_EQ(seed(write_config(same_dir, free_port()), {"--seed", "7"}).exit_code, 0);
   ASSERT_EQ(seed(write_config(other_dir, free_port()), {"--seed", "8"}).exit_code, 0);
+  // The same persons and courses; ids are the services' own (random, as for real data).
   auto persons = [](const TempDir& dir) {
     auto db = open_read_only(database(dir));
-    return db.query(
-        "SELECT p.id, given_names, family_name, date_of_birth, p.town, c.phase FROM persons p "
-        "LEFT JOIN cases c ON c.person_id = p.id ORDER BY p.rowid");
+    return std::vector<json>{
+        db.query("SELECT given_names, family_name, date_of_birth, gender, p.town, household, "
+                 "p.created_at, c.phase, c.opened_on, c.version FROM persons p LEFT JOIN cases c "
+                 "ON c.person_id = p.id ORDER BY p.rowid"),
+        db.query("SELECT occurred_on, kind, text, created_at FROM notes ORDER BY rowid")};
   };
   EXPECT_EQ(persons(first_dir), persons(same_dir));
   EXPECT_NE(persons(first_dir), persons(other_dir));
+}
+
+// The shipped data files in a folder of their own, with one file's JSON changed by `change` (or
+// the file removed, or replaced by `text`).
+std::filesystem::path demo_data_with(const TempDir& dir, const std::string& file,
+                                     const std::function<void(json&)>& change,
+                                     const std::string& text = "") {
+  const auto data = dir.path() / "demo";
+  std::filesystem::create_directories(data);
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::filesystem::path(KIM_SOURCE_DIR) / "config/demo")) {
+    std::filesystem::copy_file(entry.path(), data / entry.path().filename());
+  }
+  if (!text.empty()) {
+    std::ofstream(data / file) << text;
+  } else if (!change) {
+    std::filesystem::remove(data / file);
+  } else {
+    auto document = json::parse(read_file((data / file).string()));
+    change(document);
+    std::ofstream(data / file) << document.dump(2);
+  }
+  return data;
+}
+
+TEST(DemoTest, MalformedDataFilesAreRefusedNamingFileAndPathBeforeAnythingIsWritten) {
+  struct Case {
+    std::string file;
+    std::function<void(json&)> change;
+    std::string text;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"case_texts.json", [](json& d) { d["phase_notes"]["intake"][1]["kind"] = "telegram"; }, "",
+       "case_texts.json: phase_notes.intake[1].kind: must be one of"},
+      {"case_texts.json", [](json& d) { d["life_domains"].erase("housing"); }, "",
+       "case_texts.json: life_domains.housing: is missing"},
+      {"organisations.json", [](json& d) { d["organisations"][2].erase("name"); }, "",
+       "organisations.json: organisations[2].name: is missing"},
+      {"organisations.json", [](json& d) { d["organisations"][2]["supervisor"] = "drk-greven"; },
+       "", "organisations.json: organisations[2].supervisor: must name an organisation listed"},
+      {"population.json", [](json& d) { d["town_weights"]["Münster"] = 300; }, "",
+       "population.json: town_weights.Münster: is not one of"},
+      {"population.json", [](json& d) { d["origins"][0]["male"] = json::array(); }, "",
+       "population.json: origins[0].male: must be a non-empty array of texts"},
+      {"partner_network.json",
+       [](json& d) { d["agreements"][0]["categories"].push_back("health"); }, "",
+       "partner_network.json: agreements[0].categories: must not name health"},
+      {"partner_network.json", nullptr, "{ \"hub\": ", "partner_network.json: not valid JSON"},
+      {"partner_network.json", nullptr, "", "partner_network.json: cannot be read"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.expected);
+    TempDir dir;
+    const auto data = demo_data_with(dir, c.file, c.change, c.text);
+    auto refused = seed(write_config(dir, free_port()), {"--demo-data", data.string()});
+    EXPECT_EQ(refused.exit_code, 2);
+    EXPECT_THAT(refused.err, HasSubstr(c.expected));
+    EXPECT_FALSE(std::filesystem::exists(database(dir)));
+  }
+
+  TempDir dir;
+  auto missing = seed(write_config(dir, free_port()), {"--demo-data", dir.path().string()});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("holds no demo data files"));
+  EXPECT_FALSE(std::filesystem::exists(database(dir)));
+}
+
+// Without demo data, the shipped config gives a new host the county's two coordinating offices
+// as organisations: an admin adds a case manager to Rheine's office, who takes on a case at once.
+TEST(DemoTest, ShippedConfigCreatesTheCoordinatingOfficesWithoutDemoData) {
+  TempDir dir;
+  const auto port = free_port();
+  auto config =
+      json::parse(read_file(std::string(KIM_SOURCE_DIR) + "/config/kreis-steinfurt.json"));
+  config["data_dir"] = "data";
+  config["server"]["listen"] = "127.0.0.1:" + std::to_string(port);
+  config["plugins"]["directories"] = {KIM_PLUGIN_DIR};
+  const auto path = (dir.path() / "kim.json").string();
+  std::ofstream(path) << config.dump(2);
+
+  KimProcess server(KIM_BINARY, {"serve", "--config", path}, dir.path() / "kim.log");
+  ASSERT_TRUE(server.wait_ready(port)) << server.log();
+  HttpClient client("127.0.0.1", port);
+  std::string admin = read_file((dir.path() / "data" / "bootstrap-admin.token").string());
+  admin.erase(admin.find_last_not_of(" \n") + 1);
+  auto organisations = client.get("/api/v1/organisations", admin);
+  ASSERT_EQ(organisations.status, 200) << organisations.body;
+  std::map<std::string, std::string> kinds;
+  const json listed = organisations.json();
+  for (const auto& org : listed["items"])
+    kinds[org["slug"].get<std::string>()] = org["kind"].get<std::string>();
+  EXPECT_EQ(kinds["ki-kreis-steinfurt"], "coordinating_office");
+  EXPECT_EQ(kinds["stadt-rheine-ko"], "coordinating_office");
+
+  auto user = client.post(
+      "/api/v1/users",
+      {{"name", "r.neumann"}, {"role", "case_manager"}, {"organisation", "stadt-rheine-ko"}},
+      admin);
+  ASSERT_EQ(user.status, 201) << user.body;
+  const std::string token = user.json()["token"];
+  auto person = client.post("/api/v1/persons",
+                            {{"given_names", "Erika"},
+                             {"family_name", "Beispiel"},
+                             {"date_of_birth", "1990-01-01"},
+                             {"town", "Rheine"},
+                             {"residence_status", "residence_permit"}},
+                            token);
+  ASSERT_EQ(person.status, 201) << person.body;
+  auto opened = client.post("/api/v1/cases", {{"person_id", person.json()["id"]}}, token);
+  ASSERT_EQ(opened.status, 201) << opened.body;
+  EXPECT_EQ(opened.json()["organisation"], "stadt-rheine-ko");
+  server.send_signal(SIGTERM);
+  EXPECT_EQ(server.wait_exit(), 0);
 }
 
 TEST(DemoTest, RefusesADatabaseWithRealData) {
