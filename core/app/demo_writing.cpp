@@ -54,10 +54,8 @@ Services::Services(store::Store& store)
       partners(store, events),
       // The wait limit belongs to the worklist and the gaps report, not to writing.
       referrals(store, events, 14),
-      consents(store, events,
-               [this](Connection& db, const domain::Context& ctx, const std::string& consent_id,
-                      std::vector<sdk::Event>& out) {
-                 return referrals.stop_for_revoked_consent(db, ctx, consent_id, out);
-               }) {}
+      consents(store, events, [this](domain::Change& change, const std::string& consent_id) {
+        return referrals.stop_for_revoked_consent(change, consent_id);
+      }) {}
 
 }  // namespace kim::app::demo

@@ -75,6 +75,16 @@ CREATE INDEX referral_history_referral ON referral_history(referral_id, id);
 
 namespace {
 
+// The person part of what a partner receives: of the person only the fields, and of the case's
+// latest assessment only the life domains, that `categories` release; empty values are left
+// out. The one place that decides what a data category passes on.
+json released_person_data(Connection& db, const std::string& case_id, const std::string& person_id,
+                          const std::vector<std::string>& categories);
+// The timeline note of one step of a referral.
+std::string timeline_text(const std::string& partner_name, const std::string& service,
+                          const std::string& status, bool own_case_management,
+                          const std::string& detail);
+
 constexpr std::size_t kMessageMax = 2000;
 const domain::Vocabulary kPending = {"draft", "sent", "accepted", "in_progress"};
 
@@ -256,6 +266,8 @@ json status_event(const json& row, const std::string& from, const std::string& t
 
 }  // namespace
 
+namespace {
+
 const char* const kStoppedByRevocation =
     "stopped because the participant revoked the consent; nothing further is passed on";
 
@@ -272,7 +284,7 @@ std::string timeline_text(const std::string& partner_name, const std::string& se
 }
 
 json released_person_data(Connection& db, const std::string& case_id, const std::string& person_id,
-                          const std::vector<std::string>& categories, const std::string& as_of) {
+                          const std::vector<std::string>& categories) {
   auto person = db.query("SELECT * FROM persons WHERE id = ?", {person_id}).at(0);
   for (const char* column : {"nationalities", "languages", "household"})
     person[column] = domain::json_column(person[column]);
@@ -280,9 +292,9 @@ json released_person_data(Connection& db, const std::string& case_id, const std:
   json domains = json::object();
   for (const auto& row : db.query(
            "SELECT life_domain, need_level, summary FROM assessment_domains WHERE assessment_id = "
-           "(SELECT id FROM assessments WHERE case_id = ? AND (? = '' OR recorded_at <= ?) "
-           "ORDER BY recorded_at DESC, rowid DESC LIMIT 1)",
-           {case_id, as_of, as_of})) {
+           "(SELECT id FROM assessments WHERE case_id = ? ORDER BY recorded_at DESC, rowid DESC "
+           "LIMIT 1)",
+           {case_id})) {
     domains[row["life_domain"].get<std::string>()] = {{"need_level", row["need_level"]},
                                                       {"summary", row["summary"]}};
   }
@@ -301,6 +313,8 @@ json released_person_data(Connection& db, const std::string& case_id, const std:
   if (!assessment.empty()) part["assessment"] = assessment;
   return part;
 }
+
+}  // namespace
 
 Result<Reply> ReferralService::create(const Context& ctx, const std::string& case_id,
                                       const json& body) {

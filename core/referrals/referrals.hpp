@@ -20,15 +20,6 @@ namespace kim::referrals {
 
 store::Migration migration();  // core#6
 
-// The person part of what a partner receives: of the person only the fields, and of the case's
-// assessment recorded last (up to `as_of`, a timestamp; empty: the latest) only the life domains,
-// that `categories` release; empty values are left out. The one place that decides what a data
-// category passes on (the demo seed builds its back-dated referrals with it too).
-nlohmann::json released_person_data(store::Connection& db, const std::string& case_id,
-                                    const std::string& person_id,
-                                    const std::vector<std::string>& categories,
-                                    const std::string& as_of = "");
-
 // The worklist across cases: referrals of the cases the caller may read.
 struct ReferralFilter {
   std::optional<std::string> status;
@@ -37,12 +28,6 @@ struct ReferralFilter {
   std::int64_t after = 0;     // cursor
   int limit = 50;
 };
-
-// The timeline note of one step of a referral, as the service writes it (and the demo seed).
-std::string timeline_text(const std::string& partner_name, const std::string& service,
-                          const std::string& status, bool own_case_management,
-                          const std::string& detail);
-extern const char* const kStoppedByRevocation;  // the detail of a stop by revoked consent
 
 class ReferralService {
  public:
