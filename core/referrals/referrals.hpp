@@ -18,8 +18,6 @@
 
 namespace kim::referrals {
 
-store::Migration migration();  // core#6
-
 // The person part of what a partner receives: of the person only the fields, and of the case's
 // assessment recorded last (up to `as_of`, a timestamp; empty: the latest) only the life domains,
 // that `categories` release; empty values are left out. The one place that decides what a data
