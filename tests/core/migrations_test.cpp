@@ -132,9 +132,10 @@ TEST_F(MigrationsTest, ShippedMigrationsKeepTheirTextAndChecksums) {
     const json& record = records.at(shipped.version - 1);
     EXPECT_EQ(record["version"], shipped.version);
     EXPECT_EQ(record["description"], shipped.description) << "core#" << shipped.version;
-    EXPECT_EQ(record["checksum"], shipped.checksum)
-        << "core/store/migrations/" << shipped.version
-        << ": a shipped migration changed; databases that applied it would refuse to start";
+    EXPECT_EQ(record["checksum"], std::string(shipped.checksum))
+        << "core#" << shipped.version
+        << " changed: databases that applied it would refuse to start (never edit a shipped "
+           "file in core/store/migrations/)";
   }
 }
 
