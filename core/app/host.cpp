@@ -6,11 +6,11 @@
 
 #include "audit/audit_log.hpp"
 #include "cases/routes.hpp"
-#include "cases/schema.hpp"
 #include "http/server.hpp"
 #include "kim/sdk/version.hpp"
 #include "log/logging.hpp"
 #include "orgs/organisations.hpp"
+#include "store/core_migrations.hpp"
 
 #ifndef KIM_HOST_VERSION
 #define KIM_HOST_VERSION "0.0.0"
@@ -69,16 +69,6 @@ std::filesystem::path default_plugin_directory() {
       .lexically_normal();
 }
 
-std::vector<store::Migration> core_migrations() {
-  auto migrations = auth::migrations();
-  migrations.push_back(audit::migration());
-  migrations.push_back(cases::migration());
-  migrations.push_back(partners::migration());
-  migrations.push_back(consent::migration());
-  migrations.push_back(referrals::migration());
-  return migrations;
-}
-
 std::unique_ptr<store::Store> open_store(const config::HostConfig& config) {
   // Seeds are checked before anything is created or written.
   auto partner_problems = partners::seed_problems(config.partners);
@@ -99,7 +89,7 @@ std::unique_ptr<store::Store> open_store(const config::HostConfig& config) {
   auto store = std::make_unique<store::Store>(store::StoreOptions{
       config.database.path, config.database.busy_timeout_ms, config.database.synchronous,
       config.database.read_connections, config.database.max_batch});
-  store->migrate("core", core_migrations());
+  store->migrate("core", store::core_migrations());
   std::vector<orgs::OrganisationSeed> seeds;
   for (const auto& org : config.organisations) {
     seeds.push_back({org.slug, org.name, org.kind, org.town, org.supervisor, org.team_access});

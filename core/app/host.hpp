@@ -32,9 +32,6 @@ const char* host_version();
 // <prefix> the folder above the one holding the kim binary (build tree and install alike).
 std::filesystem::path default_plugin_directory();
 
-// Every migration of namespace "core", in order.
-std::vector<store::Migration> core_migrations();
-
 // Creates the data folder (mode 0700) if needed and opens and migrates the database.
 std::unique_ptr<store::Store> open_store(const config::HostConfig& config);
 

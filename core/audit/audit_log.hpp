@@ -13,8 +13,6 @@
 
 namespace kim::audit {
 
-store::Migration migration();  // core#2
-
 // Who acts, for which request. Built from the authenticated request.
 struct Actor {
   sdk::Principal principal;

@@ -20,9 +20,6 @@ bool is_known_role(std::string_view role);
 // Case managers, coordinators and authority officers always act for an organisation.
 bool role_needs_organisation(std::string_view role);
 
-// Core schema for users and tokens (namespace "core" migrations contribute these).
-std::vector<store::Migration> migrations();
-
 std::string sha256_hex(std::string_view data);
 // "kim_" followed by 64 hex digits of cryptographic randomness.
 std::string generate_token();

@@ -16,8 +16,6 @@
 
 namespace kim::consent {
 
-store::Migration migration();  // core#5
-
 // The consents that together cover passing `categories` of a person to `partner` for
 // `purpose` on `today` (one per category, deduplicated); otherwise 422 consent_missing /
 // consent_revoked / consent_expired naming the categories without cover.

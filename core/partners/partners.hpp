@@ -18,8 +18,6 @@
 
 namespace kim::partners {
 
-store::Migration migration();  // core#4
-
 // Inserts the partners whose slug is not yet known, validated by the rules of the API; existing
 // partners are left as they are (the API may have changed them), so re-applying never
 // duplicates. Throws std::invalid_argument naming "partners[i].field" at fault; nothing is

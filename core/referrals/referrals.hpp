@@ -18,7 +18,6 @@
 
 namespace kim::referrals {
 
-store::Migration migration();  // core#6
 
 // The worklist across cases: referrals of the cases the caller may read.
 struct ReferralFilter {

@@ -85,11 +85,12 @@ class Store {
   }
 
   // Applies the not yet applied migrations of namespace ns ("core", "plugin:hello", ...), each in a
-  // transaction of its own together with its record in schema_migrations. Returns how many were
-  // applied now. Throws std::invalid_argument unless versions are exactly 1, 2, 3, ...; throws
-  // std::runtime_error if an applied migration's SQL changed or the database knows versions this
-  // build does not; a failing migration throws (its changes and record rolled back; earlier
-  // migrations of the same call stay applied).
+  // transaction of its own together with its record in schema_migrations (description and a
+  // checksum of the SQL's exact bytes). Returns how many were applied now. Throws
+  // std::invalid_argument unless versions are exactly 1, 2, 3, ...; throws std::runtime_error if
+  // an applied migration's SQL changed by a single byte or the database knows versions this build
+  // does not; a failing migration throws (its changes and record rolled back; earlier migrations
+  // of the same call stay applied). Core's list: store/core_migrations.hpp.
   int migrate(std::string_view ns, const std::vector<Migration>& migrations);
   // Highest applied migration version of namespace ns, 0 if none.
   int schema_version(std::string_view ns);

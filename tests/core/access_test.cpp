@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "store/core_migrations.hpp"
 #include "store/store.hpp"
 
 namespace kim::auth {
@@ -34,7 +35,7 @@ class AccessTest : public ::testing::Test {
     options.path = dir_ / "kim.sqlite3";
     options.synchronous = "OFF";  // durability is not under test here
     store_ = std::make_unique<store::Store>(options);
-    store_->migrate("core", migrations());
+    store_->migrate("core", store::core_migrations());
     directory_ = std::make_unique<AccessDirectory>(*store_);
   }
   void TearDown() override {

@@ -13,7 +13,7 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "app/host.hpp"
+#include "store/core_migrations.hpp"
 #include "auth/access.hpp"
 #include "cases/service.hpp"
 #include "consent/consent.hpp"
@@ -48,7 +48,7 @@ class DateRulesTest : public ::testing::Test {
     options.path = dir_ / "kim.sqlite3";
     options.synchronous = "OFF";  // durability is not under test here
     store_ = std::make_unique<store::Store>(options);
-    store_->migrate("core", app::core_migrations());
+    store_->migrate("core", store::core_migrations());
     orgs::apply_seeds(
         *store_, {{kOffice, "KI Test", "coordinating_office", "", "", false},
                   {"welfare-test", "Welfare", "welfare_organisation", "Rheine", kOffice, false}});

@@ -10,10 +10,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "app/host.hpp"
 #include "config/host_config.hpp"
 #include "domain/catalog.hpp"
 #include "partners/partners.hpp"
+#include "store/core_migrations.hpp"
 #include "store/store.hpp"
 
 namespace kim::partners {
@@ -36,7 +36,7 @@ class PartnerSeedTest : public ::testing::Test {
     options.path = dir_ / "kim.sqlite3";
     options.synchronous = "OFF";  // durability is not under test here
     store_ = std::make_unique<store::Store>(options);
-    store_->migrate("core", app::core_migrations());
+    store_->migrate("core", store::core_migrations());
   }
   void TearDown() override {
     store_.reset();

@@ -10,8 +10,8 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "auth/access.hpp"
 #include "kim/sdk/version.hpp"
+#include "store/core_migrations.hpp"
 
 namespace kim::plugins {
 namespace {
@@ -55,7 +55,7 @@ class PluginManagerTest : public ::testing::Test {
   store::Store& open_store() {
     if (!store_) {
       store_ = std::make_unique<store::Store>(store::StoreOptions{dir_ / "kim.sqlite3"});
-      store_->migrate("core", auth::migrations());
+      store_->migrate("core", store::core_migrations());
     }
     return *store_;
   }

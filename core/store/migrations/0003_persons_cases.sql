@@ -1,9 +1,5 @@
-#include "cases/schema.hpp"
+-- persons, cases, assessments, goals, tasks, notes, programme participations
 
-namespace kim::cases {
-
-store::Migration migration() {
-  return {3, "persons, cases, assessments, goals, tasks, notes, programme participations", R"sql(
 CREATE TABLE persons (
   id               TEXT PRIMARY KEY,
   given_names      TEXT NOT NULL,
@@ -136,7 +132,3 @@ CREATE TABLE notes (
   created_at  TEXT NOT NULL
 );
 CREATE INDEX notes_case ON notes(case_id, occurred_on);
-)sql"};
-}
-
-}  // namespace kim::cases
