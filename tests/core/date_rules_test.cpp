@@ -13,7 +13,6 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "store/core_migrations.hpp"
 #include "auth/access.hpp"
 #include "cases/service.hpp"
 #include "consent/consent.hpp"
@@ -22,6 +21,7 @@
 #include "orgs/organisations.hpp"
 #include "partners/partners.hpp"
 #include "referrals/referrals.hpp"
+#include "store/core_migrations.hpp"
 #include "store/store.hpp"
 
 namespace kim {
