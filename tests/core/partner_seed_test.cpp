@@ -15,6 +15,7 @@
 #include "domain/catalog.hpp"
 #include "partners/partners.hpp"
 #include "store/store.hpp"
+#include "support/paths.hpp"
 
 namespace kim::partners {
 namespace {

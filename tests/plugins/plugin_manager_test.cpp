@@ -12,6 +12,7 @@
 
 #include "auth/access.hpp"
 #include "kim/sdk/version.hpp"
+#include "support/paths.hpp"
 
 namespace kim::plugins {
 namespace {

@@ -11,6 +11,8 @@
 
 #include <sys/types.h>
 
+#include "support/paths.hpp"
+
 namespace kim::test {
 
 // A loopback port that was free a moment ago (bound to 127.0.0.1:0 and released).
