@@ -225,9 +225,15 @@ bool KimHost::seed() {
 }
 
 KimHost::~KimHost() {
-  if (process_) {
+  // A clean stop exits with 0; anything else (a sanitizer finding, a leak reported at exit, a
+  // hang) fails the test that ran this host. A test that stopped kim itself checked the code.
+  if (process_ && !process_->exited()) {
     process_->send_signal(SIGTERM);
-    process_->wait_exit(std::chrono::seconds(30));
+    const auto code = process_->wait_exit(std::chrono::seconds(30));
+    if (code != 0) {
+      ADD_FAILURE() << "kim exited with " << (code ? std::to_string(*code) : "nothing (hangs)")
+                    << " on SIGTERM: " << log();
+    }
   }
 }
 
