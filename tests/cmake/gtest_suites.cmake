@@ -8,12 +8,18 @@
 # in a JUnit file under <build>/test-results/. A check entry fails when a case of the binary
 # belongs to no entry, e.g. a suite declared in a way the scan does not recognise.
 #
-#   kim_add_gtest_suites(<target> PREFIX <name> SOURCES <file>... [TIMEOUT <seconds>])
+#   kim_add_gtest_suites(<target> PREFIX <name> SOURCES <file>... [TIMEOUT <seconds>]
+#                        [COST_PER_CASE <n>])
+# COST_PER_CASE weighs a case against those of other binaries (a case starting kim costs more than
+# a unit test), so that ctest -j starts the longest entries first on a build without timings yet.
 
 function(kim_add_gtest_suites target)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "PREFIX;TIMEOUT" "SOURCES")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "PREFIX;TIMEOUT;COST_PER_CASE" "SOURCES")
   if(NOT arg_TIMEOUT)
     set(arg_TIMEOUT 900)
+  endif()
+  if(NOT arg_COST_PER_CASE)
+    set(arg_COST_PER_CASE 1)
   endif()
   set(suites "")
   foreach(source IN LISTS arg_SOURCES)
@@ -22,8 +28,8 @@ function(kim_add_gtest_suites target)
     foreach(line IN LISTS lines)
       string(REGEX REPLACE "^[ \t]*[A-Z_]+[ \t]*\\([ \t]*([A-Za-z0-9_]+).*$" "\\1" suite "${line}")
       list(APPEND suites ${suite})
-      # Cases per suite: a rough cost, so that ctest -j starts the long suites first.
-      math(EXPR cases_${suite} "${cases_${suite}} + 1")
+      # Cases per suite times COST_PER_CASE: a rough cost, so that ctest -j starts long ones first.
+      math(EXPR cases_${suite} "${cases_${suite}} + ${arg_COST_PER_CASE}")
     endforeach()
   endforeach()
   list(REMOVE_DUPLICATES suites)
