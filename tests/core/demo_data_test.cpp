@@ -11,6 +11,7 @@
 
 #include "app/demo_data.hpp"
 #include "domain/catalog.hpp"
+#include "support/paths.hpp"
 
 namespace kim::app {
 namespace {

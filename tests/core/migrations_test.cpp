@@ -2,6 +2,7 @@
 // text (databases in the field recorded their checksums), and every path to the newest version
 // (fresh, from the shipped database, from any earlier version) ends in the same schema.
 #include "store/core_migrations.hpp"
+#include "support/paths.hpp"
 
 #include <sqlite3.h>
 #include <unistd.h>

@@ -15,6 +15,7 @@
 #include "partners/partners.hpp"
 #include "store/core_migrations.hpp"
 #include "store/store.hpp"
+#include "support/paths.hpp"
 
 namespace kim::partners {
 namespace {

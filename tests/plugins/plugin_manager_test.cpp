@@ -12,6 +12,7 @@
 
 #include "kim/sdk/version.hpp"
 #include "store/core_migrations.hpp"
+#include "support/paths.hpp"
 
 namespace kim::plugins {
 namespace {

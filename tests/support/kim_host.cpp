@@ -4,8 +4,11 @@
 
 #include <atomic>
 #include <fstream>
+#include <memory>
 
 #include <gtest/gtest.h>
+
+#include <sqlite3.h>
 
 namespace kim::test {
 
@@ -45,6 +48,80 @@ nlohmann::json shipped_partners() {
     return nlohmann::json::array();
   }
   return shipped.value("partners", nlohmann::json::array());
+}
+
+// What a seeded host leaves for the later hosts of this test process with the same config: its
+// data folder and log as they were right after seeding, and the users' tokens and ids.
+struct SeededData {
+  TempDir dir;  // data/ and kim.log
+  std::map<std::string, std::string> tokens;
+  std::map<std::string, std::int64_t> user_ids;
+};
+
+// By config (without the port, which differs from host to host).
+std::map<std::string, std::unique_ptr<SeededData>>& seeded_data() {
+  static std::map<std::string, std::unique_ptr<SeededData>> by_config;
+  return by_config;
+}
+
+std::string config_key(nlohmann::json config) {
+  if (config.contains("server") && config["server"].is_object()) config["server"].erase("listen");
+  return config.dump();
+}
+
+// A consistent copy of the database of a running kim, page by page through SQLite's online
+// backup (a copy of the files could catch the WAL mid-write). Returns an error message or "".
+std::string copy_database(const std::filesystem::path& from, const std::filesystem::path& to) {
+  sqlite3* source = nullptr;
+  sqlite3* target = nullptr;
+  std::string error;
+  if (sqlite3_open_v2(from.c_str(), &source, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK ||
+      sqlite3_open_v2(to.c_str(), &target, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+          SQLITE_OK) {
+    error = "cannot open " + from.string() + " or " + to.string();
+  } else if (sqlite3_busy_timeout(source, 10000) != SQLITE_OK) {
+    error = sqlite3_errmsg(source);
+  } else {
+    sqlite3_backup* backup = sqlite3_backup_init(target, "main", source, "main");
+    if (!backup) {
+      error = sqlite3_errmsg(target);
+    } else {
+      const int step = sqlite3_backup_step(backup, -1);
+      if (sqlite3_backup_finish(backup) != SQLITE_OK || step != SQLITE_DONE) {
+        error = "backup of " + from.string() + ": " + sqlite3_errmsg(target);
+      }
+    }
+  }
+  sqlite3_close(source);
+  sqlite3_close(target);
+  return error;
+}
+
+// Keeps the freshly seeded data folder and log of `host_dir` for later hosts.
+std::unique_ptr<SeededData> keep_seeded(const std::filesystem::path& host_dir) {
+  auto kept = std::make_unique<SeededData>();
+  const auto data = host_dir / "data";
+  const auto kept_data = kept->dir.path() / "data";
+  std::error_code error;
+  std::filesystem::create_directory(kept_data, data, error);
+  for (const auto& entry : std::filesystem::directory_iterator(data, error)) {
+    const auto name = entry.path().filename().string();
+    if (name.rfind("kim.sqlite3", 0) == 0) continue;  // the database, its WAL and shared memory
+    std::filesystem::copy(entry.path(), kept_data / name, std::filesystem::copy_options::recursive,
+                          error);
+    if (error) break;
+  }
+  if (!error) std::filesystem::copy_file(host_dir / "kim.log", kept->dir.path() / "kim.log", error);
+  if (error) {
+    ADD_FAILURE() << "cannot keep the seeded data folder " << data << ": " << error.message();
+    return nullptr;
+  }
+  if (auto failed = copy_database(data / "kim.sqlite3", kept_data / "kim.sqlite3");
+      !failed.empty()) {
+    ADD_FAILURE() << failed;
+    return nullptr;
+  }
+  return kept;
 }
 
 }  // namespace
@@ -87,16 +164,40 @@ KimHost::KimHost(nlohmann::json hello_config, nlohmann::json extra_config) {
     config[key] = value;
   std::ofstream(config_path()) << config.dump(2);
 
+  const auto key = config_key(config);
+  if (auto seeded = seeded_data().find(key); seeded != seeded_data().end()) {
+    std::error_code error;
+    std::filesystem::copy(seeded->second->dir.path(), dir_.path(),
+                          std::filesystem::copy_options::recursive, error);
+    if (error) {
+      ADD_FAILURE() << "cannot copy the seeded data folder: " << error.message();
+      return;
+    }
+    tokens_ = seeded->second->tokens;
+    user_ids_ = seeded->second->user_ids;
+    start();
+    return;
+  }
+  if (!seed()) return;
+  if (auto kept = keep_seeded(dir_.path())) {
+    kept->tokens = tokens_;
+    kept->user_ids = user_ids_;
+    seeded_data().emplace(key, std::move(kept));
+  }
+}
+
+bool KimHost::seed() {
   // Only the admin comes from the CLI; the others through the admin API of the running host,
   // which saves a process start per user (slow under the sanitizers).
   auto admin = run_command(KIM_BINARY, {"token", "create", "--config", config_path(), "--user",
                                         "admin", "--role", "admin"});
   if (admin.exit_code != 0) {
     ADD_FAILURE() << "token create admin: " << admin.err;
-    return;
+    return false;
   }
   tokens_["admin"] = admin.out.substr(0, admin.out.find('\n'));
-  if (!start()) return;
+  if (!start()) return false;
+  bool seeded = true;
   auto admin_client = client();
   for (const auto& user : kUsers) {
     if (std::string(user.name) == "admin") continue;
@@ -105,6 +206,7 @@ KimHost::KimHost(nlohmann::json hello_config, nlohmann::json extra_config) {
     auto created = admin_client.post("/api/v1/users", body, tokens_["admin"]);
     if (created.status != 201) {
       ADD_FAILURE() << "create user " << user.name << ": " << created.status << " " << created.body;
+      seeded = false;
       continue;
     }
     tokens_[user.name] = created.json()["token"].get<std::string>();
@@ -117,13 +219,21 @@ KimHost::KimHost(nlohmann::json hello_config, nlohmann::json extra_config) {
     }
   } else {
     ADD_FAILURE() << "GET /api/v1/users: " << users.status << " " << users.body;
+    seeded = false;
   }
+  return seeded;
 }
 
 KimHost::~KimHost() {
-  if (process_) {
+  // A clean stop exits with 0; anything else (a sanitizer finding, a leak reported at exit, a
+  // hang) fails the test that ran this host. A test that stopped kim itself checked the code.
+  if (process_ && !process_->exited()) {
     process_->send_signal(SIGTERM);
-    process_->wait_exit(std::chrono::seconds(30));
+    const auto code = process_->wait_exit(std::chrono::seconds(30));
+    if (code != 0) {
+      ADD_FAILURE() << "kim exited with " << (code ? std::to_string(*code) : "nothing (hangs)")
+                    << " on SIGTERM: " << log();
+    }
   }
 }
 

@@ -31,6 +31,13 @@ class KimHost {
   // `hello_config` is the config block of the example plugin (e.g. {"veto_phase": "closed"}).
   // The top-level keys of `extra_config` replace those of the generated host config (e.g.
   // {"referrals": {"max_wait_days": 0}}).
+  //
+  // Every host starts on a database of its own in a folder of its own. The first host of a test
+  // process with a given config seeds it the way a deployment does (`kim token create` for the
+  // admin, then the users through the admin API of the running host) and keeps a copy of the
+  // seeded data folder and log; later hosts with the same config start `kim serve` on a copy of
+  // that copy. Seeding under the sanitizers costs more than a start, so a suite of many cases,
+  // each on a fresh host, pays for it once.
   explicit KimHost(nlohmann::json hello_config = nlohmann::json::object(),
                    nlohmann::json extra_config = nlohmann::json::object());
   ~KimHost();
@@ -58,6 +65,8 @@ class KimHost {
 
  private:
   bool start();
+  // Seeds the fresh database of this host; returns false (after ADD_FAILURE) when it cannot.
+  bool seed();
 
   TempDir dir_;
   std::uint16_t port_ = 0;

@@ -11,6 +11,8 @@
 
 #include <sys/types.h>
 
+#include "support/paths.hpp"
+
 namespace kim::test {
 
 // A loopback port that was free a moment ago (bound to 127.0.0.1:0 and released).
@@ -44,6 +46,8 @@ class KimProcess {
   void send_signal(int signal);
   // The exit code (or 128 + signal when killed by one); nothing if still running at timeout.
   std::optional<int> wait_exit(std::chrono::seconds timeout = std::chrono::seconds(30));
+  // Whether the process was seen to exit (by wait_ready or wait_exit).
+  bool exited() const { return exit_code_.has_value(); }
   std::string log() const { return read_file(log_file_); }
 
  private:
