@@ -21,11 +21,16 @@ struct Store::Impl {
   // Lives in the caller's frame; the writer thread touches it only until it sets `done`. The
   // caller alone then owns `error`, so each exception object is created by the writer, handed
   // over under done_mutex, and released in the caller's thread (no shared reference counts).
+  //
+  // A deferred job lives on the heap instead: the writer settles it through on_settled (outside
+  // any lock) and deletes it; nobody waits for it.
   struct Job {
     std::function<void(Connection&)> fn;
-    bool solo;  // runs in a transaction of its own (migrations)
+    bool solo = false;  // runs in a transaction of its own (migrations)
     std::exception_ptr error;
-    bool done = false;  // guarded by done_mutex
+    bool done = false;                                          // guarded by done_mutex
+    std::condition_variable done_cv;                            // its caller alone waits here
+    std::function<void(const std::exception_ptr&)> on_settled;  // set: a deferred job
   };
 
   StoreOptions options;
@@ -38,9 +43,9 @@ struct Store::Impl {
   bool stopping = false;   // guarded by queue_mutex
   std::thread writer_thread;
 
-  // One condition for all waiting callers: the writer wakes them once per transaction.
+  // Guards Job::done; each waiting caller has its own condition, so a commit wakes only the
+  // callers whose jobs it settled.
   std::mutex done_mutex;
-  std::condition_variable done_cv;
 
   std::mutex pool_mutex;
   std::condition_variable pool_cv;
@@ -212,7 +217,11 @@ void Store::run_write(std::function<void(Connection&)> fn, bool solo) {
   if (tl_writer_of == &s) {
     throw std::logic_error("store: write() called from inside a write job would wait for itself");
   }
-  Impl::Job job{std::move(fn), solo, nullptr};
+  // An earlier deferred write of this thread that failed must not go unnoticed by this one.
+  if (auto* deferred = DeferredWrites::current()) deferred->wait();
+  Impl::Job job;
+  job.fn = std::move(fn);
+  job.solo = solo;
   {
     std::lock_guard lock(s.queue_mutex);
     if (s.stopping) throw std::runtime_error("store: closed, write refused");
@@ -221,9 +230,110 @@ void Store::run_write(std::function<void(Connection&)> fn, bool solo) {
   s.queue_cv.notify_one();
   {
     std::unique_lock lock(s.done_mutex);
-    s.done_cv.wait(lock, [&] { return job.done; });
+    job.done_cv.wait(lock, [&] { return job.done; });
   }
   if (job.error) std::rethrow_exception(job.error);
+}
+
+// --- Deferred writes ---------------------------------------------------------------------------
+
+struct DeferredWrites::State {
+  std::mutex mutex;
+  std::condition_variable settled_cv;
+  int pending = 0;                                             // guarded by mutex
+  std::optional<std::string> error;                            // the first failure
+  std::function<void(std::optional<std::string>)> on_settled;  // guarded by mutex
+
+  // On the writer thread, once per deferred job.
+  void settle(const std::exception_ptr& failure) {
+    std::function<void(std::optional<std::string>)> done;
+    std::optional<std::string> result;
+    {
+      std::lock_guard lock(mutex);
+      if (failure && !error) {
+        try {
+          std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+          error = e.what();
+        } catch (...) {
+          error = "unknown error";
+        }
+      }
+      if (--pending == 0) {
+        settled_cv.notify_all();
+        done = std::move(on_settled);
+        on_settled = nullptr;
+        result = error;
+      }
+    }
+    if (done) done(std::move(result));
+  }
+};
+
+namespace {
+thread_local DeferredWrites* tl_deferred_writes = nullptr;
+}  // namespace
+
+DeferredWrites::DeferredWrites() : state_(std::make_shared<State>()) {
+  if (tl_deferred_writes != nullptr) {
+    throw std::logic_error("store: this thread has a DeferredWrites already");
+  }
+  tl_deferred_writes = this;
+}
+
+DeferredWrites::~DeferredWrites() {
+  tl_deferred_writes = nullptr;
+}
+
+DeferredWrites* DeferredWrites::current() noexcept {
+  return tl_deferred_writes;
+}
+
+void DeferredWrites::when_settled(std::function<void(std::optional<std::string>)> done) {
+  std::optional<std::string> result;
+  {
+    std::lock_guard lock(state_->mutex);
+    if (state_->pending > 0) {
+      state_->on_settled = std::move(done);
+      return;
+    }
+    result = state_->error;
+  }
+  done(std::move(result));
+}
+
+void DeferredWrites::wait() {
+  std::unique_lock lock(state_->mutex);
+  state_->settled_cv.wait(lock, [&] { return state_->pending == 0; });
+  if (state_->error) {
+    throw SqliteError(SQLITE_ABORT, "store: an earlier deferred write failed: " + *state_->error);
+  }
+}
+
+void Store::write_deferred(std::function<void(Connection&)> fn) {
+  DeferredWrites* deferred = DeferredWrites::current();
+  if (deferred == nullptr || tl_writer_of == impl_.get()) return run_write(std::move(fn), false);
+  Impl& s = *impl_;
+  auto job = std::make_unique<Impl::Job>();
+  job->fn = std::move(fn);
+  job->solo = false;
+  job->on_settled = [state = deferred->state_](const std::exception_ptr& error) {
+    state->settle(error);
+  };
+  {
+    std::lock_guard lock(deferred->state_->mutex);
+    ++deferred->state_->pending;
+  }
+  {
+    std::lock_guard lock(s.queue_mutex);
+    if (s.stopping) {
+      std::lock_guard state_lock(deferred->state_->mutex);
+      --deferred->state_->pending;
+      throw std::runtime_error("store: closed, write refused");
+    }
+    s.queue.push_back(job.release());
+  }
+  s.queue_cv.notify_one();
 }
 
 void Store::Impl::writer_loop() {
@@ -259,14 +369,23 @@ std::size_t Store::Impl::run_transaction(const std::vector<Job*>& batch, std::si
   const std::size_t end = batch.size();
   std::vector<std::exception_ptr> errors(end);
   auto settle_all = [&](std::size_t to) {
+    // Sorted out first: once a waiting caller's job is marked done it may be gone at any moment.
+    std::vector<std::pair<std::unique_ptr<Job>, std::exception_ptr>> deferred;
+    for (std::size_t j = begin; j < to; ++j) {
+      if (batch[j]->on_settled) deferred.emplace_back(batch[j], std::move(errors[j]));
+    }
     {
       std::lock_guard lock(done_mutex);
       for (std::size_t j = begin; j < to; ++j) {
+        if (batch[j]->on_settled) continue;
         batch[j]->error = std::move(errors[j]);
         batch[j]->done = true;  // from here on the job belongs to its caller again
+        // Under the lock: the caller cannot return and destroy the condition before we are done.
+        batch[j]->done_cv.notify_one();
       }
     }
-    done_cv.notify_all();
+    for (auto& [job, error] : deferred)
+      job->on_settled(error);
   };
 
   try {
