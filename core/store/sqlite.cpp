@@ -335,12 +335,17 @@ nlohmann::json Connection::query(std::string_view sql, const std::vector<SqlValu
   Statement stmt = prepare(sql);
   stmt.bind_all(params);
   auto rows = nlohmann::json::array();
-  const int columns = stmt.column_count();
+  int columns = 0;
   std::vector<std::string> names;
-  names.reserve(static_cast<std::size_t>(columns));
-  for (int i = 0; i < columns; ++i)
-    names.push_back(stmt.column_name(i));
   while (stmt.step()) {
+    if (rows.empty()) {
+      // Read after the first step: a cached statement re-prepared there after a schema change
+      // (SELECT * after ALTER TABLE) may have other columns than before it.
+      columns = stmt.column_count();
+      names.reserve(static_cast<std::size_t>(columns));
+      for (int i = 0; i < columns; ++i)
+        names.push_back(stmt.column_name(i));
+    }
     auto row = nlohmann::json::object();
     for (int i = 0; i < columns; ++i) {
       auto& cell = row[names[static_cast<std::size_t>(i)]];

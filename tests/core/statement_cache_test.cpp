@@ -108,12 +108,13 @@ TEST_F(StatementCacheTest, FailedStepLeavesTheStatementReusable) {
 }
 
 TEST_F(StatementCacheTest, TransactionControlIsCachedAndWorks) {
+  const std::string insert = "INSERT INTO t (id, name) VALUES (?1, ?2)";
   db_->exec("BEGIN");
-  db_->execute("INSERT INTO t (id, name) VALUES (1, 'kept')");
+  db_->execute(insert, {std::int64_t{1}, "kept"});
   db_->exec("COMMIT");
   const std::size_t cached = db_->cached_statements();
   db_->exec("BEGIN");
-  db_->execute("INSERT INTO t (id, name) VALUES (2, 'dropped')");
+  db_->execute(insert, {std::int64_t{2}, "dropped"});
   db_->exec("ROLLBACK");
   db_->exec("BEGIN");
   db_->exec("COMMIT");
