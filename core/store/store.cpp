@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -41,7 +42,13 @@ struct Store::Impl {
   std::condition_variable queue_cv;
   std::deque<Job*> queue;  // guarded by queue_mutex
   bool stopping = false;   // guarded by queue_mutex
+  // Writers queueing a job wake the writer thread only once this many jobs wait (guarded by
+  // queue_mutex): 1, except while the writer gathers a batch (see writer_loop).
+  std::size_t wake_at = 1;
   std::thread writer_thread;
+  // Writer thread only: size and duration of the previous round, for the commit delay.
+  std::size_t last_batch = 0;
+  std::chrono::steady_clock::duration last_round{};
 
   // Guards Job::done; each waiting caller has its own condition, so a commit wakes only the
   // callers whose jobs it settled.
@@ -63,6 +70,9 @@ struct Store::Impl {
 };
 
 namespace {
+
+// Longest wait of the writer for a batch to fill up (see writer_loop).
+constexpr std::chrono::milliseconds kMaxCommitDelay{2};
 
 // The Store whose writer thread this is: write() from a job would wait for itself.
 thread_local const void* tl_writer_of = nullptr;
@@ -222,12 +232,14 @@ void Store::run_write(std::function<void(Connection&)> fn, bool solo) {
   Impl::Job job;
   job.fn = std::move(fn);
   job.solo = solo;
+  bool wake = false;
   {
     std::lock_guard lock(s.queue_mutex);
     if (s.stopping) throw std::runtime_error("store: closed, write refused");
     s.queue.push_back(&job);
+    wake = s.queue.size() >= s.wake_at;
   }
-  s.queue_cv.notify_one();
+  if (wake) s.queue_cv.notify_one();
   {
     std::unique_lock lock(s.done_mutex);
     job.done_cv.wait(lock, [&] { return job.done; });
@@ -315,6 +327,7 @@ void Store::write_deferred(std::function<void(Connection&)> fn) {
   if (deferred == nullptr || tl_writer_of == impl_.get()) return run_write(std::move(fn), false);
   Impl& s = *impl_;
   auto job = std::make_unique<Impl::Job>();
+  bool wake = false;
   job->fn = std::move(fn);
   job->solo = false;
   job->on_settled = [state = deferred->state_](const std::exception_ptr& error) {
@@ -332,8 +345,9 @@ void Store::write_deferred(std::function<void(Connection&)> fn) {
       throw std::runtime_error("store: closed, write refused");
     }
     s.queue.push_back(job.release());
+    wake = s.queue.size() >= s.wake_at;
   }
-  s.queue_cv.notify_one();
+  if (wake) s.queue_cv.notify_one();
 }
 
 void Store::Impl::writer_loop() {
@@ -346,6 +360,18 @@ void Store::Impl::writer_loop() {
       std::unique_lock lock(queue_mutex);
       queue_cv.wait(lock, [&] { return stopping || !queue.empty(); });
       if (queue.empty()) return;  // stopping, and every queued write is done
+      // Commit delay (as PostgreSQL's commit_delay): N callers that each write again as soon as
+      // they are answered otherwise fall into a convoy of alternating batches, one that arrived
+      // first and goes alone through an fsync, and the rest. When fewer jobs wait than the last
+      // round took, wait a little (at most as long as that round, at most kMaxCommitDelay) for
+      // them; a lone caller (last round 1) never waits.
+      if (!stopping && !queue.front()->solo && queue.size() < last_batch) {
+        const auto delay =
+            std::min<std::chrono::steady_clock::duration>(last_round, kMaxCommitDelay);
+        wake_at = last_batch;
+        queue_cv.wait_for(lock, delay, [&] { return stopping || queue.size() >= last_batch; });
+        wake_at = 1;
+      }
       // Everything that queued up while the previous batch was committing goes into one
       // transaction: that is where group commit saves fsyncs. Solo jobs go alone.
       do {
@@ -354,10 +380,13 @@ void Store::Impl::writer_loop() {
       } while (!batch.back()->solo && !queue.empty() && !queue.front()->solo &&
                batch.size() < max_batch);
     }
+    const auto started = std::chrono::steady_clock::now();
     std::size_t next = 0;
     while (next < batch.size()) {
       next = run_transaction(batch, next);
     }
+    last_round = std::chrono::steady_clock::now() - started;
+    last_batch = batch.size();
     batch.clear();
   }
 }
