@@ -119,12 +119,20 @@ nginx_pid=$!
 wait_http "http://127.0.0.1:$nginx_port/"
 
 # --- measurements -------------------------------------------------------------------------------
-wrk_run() {  # label, url, [script]; env passes KIM_* to the script
-  local label="$1" url="$2" script="${3:-$root/bench/wrk/report.lua}"
-  local out
+ticks="$(getconf CLK_TCK)"
+cpu_of() {  # pid: user + system CPU seconds so far of it and its children (nginx's workers)
+  local p files=()
+  for p in "$1" $(pgrep -P "$1" || true); do files+=("/proc/$p/stat"); done
+  awk -v t="$ticks" '{sum += $14 + $15} END {printf "%.2f", sum / t}' "${files[@]}"
+}
+wrk_run() {  # label, url, [script], [pid whose CPU to report]; env passes KIM_* to the script
+  local label="$1" url="$2" script="${3:-$root/bench/wrk/report.lua}" pid="${4:-}"
+  local out before="" cpu=""
+  [ -n "$pid" ] && before="$(cpu_of "$pid")"
   out="$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s "$script" "$url")"
+  [ -n "$pid" ] && cpu=" server_cpu_s=$(awk -v a="$before" -v b="$(cpu_of "$pid")" 'BEGIN{printf "%.2f", b - a}')"
   local line
-  line="$(grep '^WRK_RESULT' <<<"$out")"
+  line="$(grep '^WRK_RESULT' <<<"$out")$cpu"
   echo "$label $line" >>"$work/results"
   echo "  $label: $(sed 's/^WRK_RESULT //' <<<"$line")"
 }
@@ -135,20 +143,21 @@ export KIM_TOKEN="$token" KIM_CASE_IDS="$work/case_ids"
 perf_pid=""
 for run in $(seq "$runs"); do
   echo "run $run (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-  wrk_run nginx "http://127.0.0.1:$nginx_port/"
+  wrk_run nginx "http://127.0.0.1:$nginx_port/" "" "$nginx_pid"
   if [ "$perf" = 1 ] && [ "$run" = "$runs" ]; then
     perf record -g -F 999 -p "$kim_pid" -o "$work/perf.read.data" -- sleep "$seconds" \
       >/dev/null 2>&1 &
     perf_pid=$!
   fi
-  wrk_run read "http://127.0.0.1:$kim_port" "$root/bench/wrk/read_cases.lua"
+  wrk_run read "http://127.0.0.1:$kim_port" "$root/bench/wrk/read_cases.lua" "$kim_pid"
   [ -n "$perf_pid" ] && { wait "$perf_pid" || true; perf_pid=""; }
   if [ "$perf" = 1 ] && [ "$run" = "$runs" ]; then
     perf record -g -F 999 -p "$kim_pid" -o "$work/perf.create.data" -- sleep "$seconds" \
       >/dev/null 2>&1 &
     perf_pid=$!
   fi
-  KIM_RUN="$run" wrk_run create "http://127.0.0.1:$kim_port" "$root/bench/wrk/create_persons.lua"
+  KIM_RUN="$run" wrk_run create "http://127.0.0.1:$kim_port" "$root/bench/wrk/create_persons.lua" \
+    "$kim_pid"
   [ -n "$perf_pid" ] && { wait "$perf_pid" || true; perf_pid=""; }
   sqlite_rate="$("$build/bin/kim_sqlite_baseline" --rows 500 --path "$work" | awk '{print $2}')"
   echo "sqlite WRK_RESULT commits_per_s=$sqlite_rate" >>"$work/results"
@@ -176,13 +185,15 @@ def rate(r): return (r["requests"] - r["non2xx"]) / r["seconds"]
 def med(values): return statistics.median(values)
 
 print()
-print("%-8s %10s %8s %8s %8s %8s  %s" % ("what", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "runs (req/s)"))
+print("%-8s %10s %8s %8s %8s %8s %10s  %s" % ("what", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "CPU us/req", "runs (req/s)"))
 for label in ("nginx", "read", "create"):
     rs = rows[label]
     errors = sum(r["non2xx"] + r["socket_errors"] for r in rs)
-    print("%-8s %10.0f %8.2f %8.2f %8.2f %8d  %s" % (label, med([rate(r) for r in rs]),
+    # Server CPU per request (nginx: master and workers).
+    cpu = med([r.get("server_cpu_s", 0) * 1e6 / max(r["requests"], 1) for r in rs])
+    print("%-8s %10.0f %8.2f %8.2f %8.2f %8d %10.0f  %s" % (label, med([rate(r) for r in rs]),
           med([r["p50_ms"] for r in rs]), med([r["p99_ms"] for r in rs]),
-          med([r["max_ms"] for r in rs]), errors, ", ".join("%.0f" % rate(r) for r in rs)))
+          med([r["max_ms"] for r in rs]), errors, cpu, ", ".join("%.0f" % rate(r) for r in rs)))
 sq = [r["commits_per_s"] for r in rows["sqlite"]]
 print("%-8s %10.0f %8s %8s %8s %8s  %s" % ("sqlite", med(sq), "", "", "", "", ", ".join("%.0f" % v for v in sq)))
 
@@ -219,9 +230,11 @@ status=$?
 if [ "$perf" = 1 ]; then
   for phase in read create; do
     echo
-    echo "perf profile of kim, $phase (children, top entries):"
-    perf report -i "$work/perf.$phase.data" --stdio --children --percent-limit 3 2>/dev/null |
-      grep -E '^ +[0-9]' | head -40
+    echo "perf profile of kim, $phase (self time by library, then the top symbols):"
+    perf report -i "$work/perf.$phase.data" --stdio --no-children --sort dso 2>/dev/null |
+      grep -E '^ +[0-9]' | head -12
+    perf report -i "$work/perf.$phase.data" --stdio --no-children --sort dso,sym \
+      --percent-limit 0.7 -g none 2>/dev/null | grep -E '^ +[0-9]' | head -45
   done
 fi
 echo "work folder: $work"
