@@ -148,6 +148,9 @@ for run in $(seq "$runs"); do
     perf record -g -F 999 -p "$kim_pid" -o "$work/perf.read.data" -- sleep "$seconds" \
       >/dev/null 2>&1 &
     perf_pid=$!
+    # Commits are fdatasyncs of the WAL: requests per fdatasync is the group commit's batch size.
+    perf stat -e syscalls:sys_enter_fdatasync,context-switches -p "$kim_pid" \
+      -o "$work/perf.read.stat" -- sleep "$seconds" >/dev/null 2>&1 &
   fi
   wrk_run read "http://127.0.0.1:$kim_port" "$root/bench/wrk/read_cases.lua" "$kim_pid"
   [ -n "$perf_pid" ] && { wait "$perf_pid" || true; perf_pid=""; }
@@ -155,6 +158,8 @@ for run in $(seq "$runs"); do
     perf record -g -F 999 -p "$kim_pid" -o "$work/perf.create.data" -- sleep "$seconds" \
       >/dev/null 2>&1 &
     perf_pid=$!
+    perf stat -e syscalls:sys_enter_fdatasync,context-switches -p "$kim_pid" \
+      -o "$work/perf.create.stat" -- sleep "$seconds" >/dev/null 2>&1 &
   fi
   KIM_RUN="$run" wrk_run create "http://127.0.0.1:$kim_port" "$root/bench/wrk/create_persons.lua" \
     "$kim_pid"
@@ -230,6 +235,8 @@ status=$?
 if [ "$perf" = 1 ]; then
   for phase in read create; do
     echo
+    echo "kim during $phase (perf stat, ${seconds}s):"
+    grep -E 'fdatasync|context-switches' "$work/perf.$phase.stat" || true
     echo "perf profile of kim, $phase (self time by library, then the top symbols):"
     perf report -i "$work/perf.$phase.data" --stdio --no-children --sort dso 2>/dev/null |
       grep -E '^ +[0-9]' | head -12
