@@ -205,11 +205,11 @@ void Host::answer(sdk::HttpRequest& request, const http::Respond& respond) {
 
 http::Placement Host::placement(const sdk::HttpRequest& request) const {
   if (request.method != sdk::HttpMethod::kGet) return http::Placement::kWorker;
-  const auto match = router_->match(request.method, request.path);
-  // Plugins' routes may call partners or block otherwise: never on the io thread.
-  if (match.kind == http::RouteMatch::Kind::kFound && match.route->owner != "host") {
-    return http::Placement::kWorker;
-  }
+  // Plugins' routes may call partners or block otherwise: never on the io thread. They all live
+  // under /api/v1/plugins/<id>/ (PluginHostImpl::add_route), so the path tells without a second
+  // router match per request.
+  constexpr std::string_view kPluginRoutes = "/api/v1/plugins/";
+  if (request.path.starts_with(kPluginRoutes)) return http::Placement::kWorker;
   return http::Placement::kIoThread;
 }
 
