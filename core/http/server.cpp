@@ -249,7 +249,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       // Inline when already on the connection's strand (a reply ready on the io thread).
       net::dispatch(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
-        self->write(response, false);
+        self->write(std::move(response), false);
       });
     };
     try {
@@ -269,7 +269,7 @@ class Session : public std::enable_shared_from_this<Session> {
     write(sdk::HttpResponse::error(status, code, message), close);
   }
 
-  void write(const sdk::HttpResponse& response, bool close) {
+  void write(sdk::HttpResponse response, bool close) {
     auto out = std::make_shared<bhttp::response<bhttp::string_body>>();
     out->version(version_ ? version_ : 11);
     out->result(static_cast<unsigned>(response.status));
@@ -280,7 +280,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     out->set(bhttp::field::cache_control, "no-store");
     out->set("x-request-id", request_id_);
-    out->body() = response.body;
+    out->body() = std::move(response.body);
     close_after_write_ = close || !keep_alive_ || server_->stopping;
     out->keep_alive(!close_after_write_);
     out->prepare_payload();
