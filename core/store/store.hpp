@@ -9,6 +9,10 @@
 // BEGIN/COMMIT/ROLLBACK themselves (savepoints of their own are fine), and must not call write()
 // (that would wait on itself; it throws std::logic_error instead).
 //
+// Commit delay: when fewer jobs wait than the previous transaction took, the writer waits for
+// more, up to that transaction's duration and at most 2 ms, so that callers who write again as
+// soon as they are answered keep sharing fsyncs. A lone caller never waits.
+//
 // Reads: Store::read runs fn on a pooled read-only connection inside a read transaction, so all of
 // fn's queries see one consistent snapshot. Blocks while all read connections are busy.
 //
