@@ -162,8 +162,9 @@ void Host::open() {
 
 void Host::serve() {
   http::Server server(
-      config_.server, [this](sdk::HttpRequest& request) { return handle(request); },
-      log::get("http"));
+      config_.server,
+      [this](sdk::HttpRequest& request, const http::Respond& respond) { answer(request, respond); },
+      [this](const sdk::HttpRequest& request) { return placement(request); }, log::get("http"));
   auto port = server.listen();
   logger_->info("listening on http://{}:{}", config_.server.host, port);
   events_->publish({"host.started", {{"port", port}}, {}, "host"});
@@ -173,6 +174,33 @@ void Host::serve() {
   plugins_->stop_all();
   store_->close();
   logger_->info("stopped cleanly");
+}
+
+void Host::answer(sdk::HttpRequest& request, const http::Respond& respond) {
+  store::DeferredWrites deferred;
+  auto response = handle(request);
+  deferred.when_settled([this, respond, response = std::move(response),
+                         request_id = request.request_id, method = request.method,
+                         path = request.path](std::optional<std::string> error) mutable {
+    if (error) {
+      // As when the write had failed inside the handler: nothing of the answer leaves the host.
+      logger_->error("request {} ({} {}) failed: a durable write of its answer failed: {}",
+                     request_id, sdk::to_string(method), path, *error);
+      response = sdk::HttpResponse::error(500, "internal_error",
+                                          "internal error; request id " + request_id);
+    }
+    respond(std::move(response));
+  });
+}
+
+http::Placement Host::placement(const sdk::HttpRequest& request) const {
+  if (request.method != sdk::HttpMethod::kGet) return http::Placement::kWorker;
+  // Plugins' routes may call partners or block otherwise: never on the io thread. They all live
+  // under /api/v1/plugins/<id>/ (PluginHostImpl::add_route), so the path tells without a second
+  // router match per request.
+  constexpr std::string_view kPluginRoutes = "/api/v1/plugins/";
+  if (request.path.starts_with(kPluginRoutes)) return http::Placement::kWorker;
+  return http::Placement::kIoThread;
 }
 
 sdk::HttpResponse Host::handle(sdk::HttpRequest& request) {

@@ -15,6 +15,7 @@
 #include "events/event_bus.hpp"
 #include "http/api_docs.hpp"
 #include "http/router.hpp"
+#include "http/server.hpp"
 #include "jobs/scheduler.hpp"
 #include "kim/sdk/connector.hpp"
 #include "partners/partners.hpp"
@@ -59,6 +60,11 @@ class Host {
   store::Store& store() { return *store_; }
 
  private:
+  // The server's side of handle(): its durable writes deferred (store::DeferredWrites), the
+  // answer sent once they committed.
+  void answer(sdk::HttpRequest& request, const http::Respond& respond);
+  // Reads of the host's own routes run on the io thread; writes and plugins' routes may wait.
+  http::Placement placement(const sdk::HttpRequest& request) const;
   void add_host_routes();
   sdk::HttpResponse health();
   sdk::HttpResponse list_plugins();

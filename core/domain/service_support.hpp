@@ -100,7 +100,8 @@ class Transactions {
   }
 
   // `work(Connection&, std::vector<audit::Entry>&) -> Reply` runs on a read connection; the
-  // entries it collects are appended durably before the reply is returned.
+  // entries it collects are appended durably before the reply is returned (or, under a
+  // store::DeferredWrites, before the HTTP reply is sent).
   template <class Work>
   Result<Reply> read(const Context& ctx, Work&& work) {
     std::vector<audit::Entry> entries;
@@ -111,7 +112,10 @@ class Transactions {
       return e.problem();
     }
     if (entries.empty()) return reply;
-    store_.write([&](store::Connection& db) { audit::append_all(db, ctx.actor, entries); });
+    // Under a store::DeferredWrites (the HTTP layer) the reply, not this thread, waits for it.
+    store_.write_deferred([actor = ctx.actor, entries = std::move(entries)](store::Connection& db) {
+      audit::append_all(db, actor, entries);
+    });
     return reply;
   }
 

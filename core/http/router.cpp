@@ -1,6 +1,7 @@
 #include "http/router.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 
 namespace kim::http {
@@ -98,35 +99,69 @@ bool Router::contains(sdk::HttpMethod method, std::string_view pattern) const {
   });
 }
 
+namespace {
+
+// The next segment of `rest` (skipping empty ones, as split_path does), or nothing at the end.
+std::optional<std::string_view> next_segment(std::string_view& rest) {
+  std::size_t start = 0;
+  while (start < rest.size() && rest[start] == '/')
+    ++start;
+  if (start == rest.size()) {
+    rest = {};
+    return std::nullopt;
+  }
+  auto end = rest.find('/', start);
+  if (end == std::string_view::npos) end = rest.size();
+  const auto segment = rest.substr(start, end - start);
+  rest.remove_prefix(end);
+  return segment;
+}
+
+// Literal segments of pattern that equal path's, or -1 when the shapes differ. Allocates nothing:
+// it runs for every route on every request.
+int literal_match(std::string_view pattern, std::string_view path) {
+  int literals = 0;
+  for (;;) {
+    const auto expected = next_segment(pattern);
+    const auto actual = next_segment(path);
+    if (!expected || !actual) return !expected && !actual ? literals : -1;
+    if (is_parameter(*expected)) continue;
+    if (*expected != *actual) return -1;
+    ++literals;
+  }
+}
+
+// The decoded parameters of a route whose shape matched; false when one is malformed or empty.
+bool decode_parameters(std::string_view pattern, std::string_view path,
+                       std::map<std::string, std::string>& params) {
+  for (;;) {
+    const auto expected = next_segment(pattern);
+    const auto actual = next_segment(path);
+    if (!expected || !actual) return true;
+    if (!is_parameter(*expected)) continue;
+    std::string value;
+    if (!percent_decode(*actual, value) || value.empty()) return false;
+    params[std::string(expected->substr(1, expected->size() - 2))] = std::move(value);
+  }
+}
+
+}  // namespace
+
 RouteMatch Router::match(sdk::HttpMethod method, std::string_view path) const {
   // Literal segments beat parameters: "/cases/overdue" wins over "/cases/{id}".
   RouteMatch result;
   int best_literals = -1;
-  const auto segments = split_path(path);
   for (const auto& route : routes_) {
-    const auto pattern = split_path(route.pattern);
-    if (pattern.size() != segments.size()) continue;
+    const int literals = literal_match(route.pattern, path);
+    if (literals < 0) continue;
+    if (route.method == method && literals <= best_literals) continue;  // a better one won
     std::map<std::string, std::string> params;
-    bool matches = true;
-    int literals = 0;
-    for (std::size_t i = 0; i < pattern.size() && matches; ++i) {
-      if (is_parameter(pattern[i])) {
-        std::string value;
-        matches = percent_decode(segments[i], value) && !value.empty();
-        if (matches) params[std::string(pattern[i].substr(1, pattern[i].size() - 2))] = value;
-      } else {
-        matches = pattern[i] == segments[i];
-        ++literals;
-      }
-    }
-    if (!matches) continue;
+    if (!decode_parameters(route.pattern, path, params)) continue;
     if (route.method == method) {
-      if (literals > best_literals) {
-        best_literals = literals;
-        result.kind = RouteMatch::Kind::kFound;
-        result.route = &route;
-        result.path_params = std::move(params);
-      }
+      best_literals = literals;
+      result.kind = RouteMatch::Kind::kFound;
+      result.route = &route;
+      result.path_params = std::move(params);
     } else if (std::find(result.allowed.begin(), result.allowed.end(), route.method) ==
                result.allowed.end()) {
       result.allowed.push_back(route.method);

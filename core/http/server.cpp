@@ -82,6 +82,7 @@ bool parse_query(std::string_view query, std::map<std::string, std::string>& out
 struct Server::State : std::enable_shared_from_this<Server::State> {
   config::ServerConfig config;
   RequestHandler handler;
+  PlacementPolicy placement;
   std::shared_ptr<spdlog::logger> logger;
   net::io_context ioc;
   net::thread_pool workers;
@@ -93,9 +94,11 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   std::atomic<bool> stopping{false};
   std::atomic<int> open_sessions{0};
 
-  State(const config::ServerConfig& c, RequestHandler h, std::shared_ptr<spdlog::logger> l)
+  State(const config::ServerConfig& c, RequestHandler h, PlacementPolicy p,
+        std::shared_ptr<spdlog::logger> l)
       : config(c),
         handler(std::move(h)),
+        placement(std::move(p)),
         logger(std::move(l)),
         ioc(c.io_threads),
         workers(static_cast<std::size_t>(c.worker_threads)) {}
@@ -221,25 +224,41 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     sdk_request.body = std::move(request.body());
 
+    if (server_->placement(sdk_request) == Placement::kIoThread) {
+      return run_handler(sdk_request);
+    }
     // Keeps the io_context alive while the handler runs on the worker pool.
     auto guard = net::make_work_guard(server_->ioc);
-    net::post(server_->workers, [self = shared_from_this(), sdk_request = std::move(sdk_request),
-                                 guard = std::move(guard)]() mutable {
-      sdk::HttpResponse response;
-      try {
-        response = self->server_->handler(sdk_request);
-        if (response.status < 100 || response.status > 599) {
-          throw std::out_of_range("handler returned HTTP status " +
-                                  std::to_string(response.status));
-        }
-      } catch (const std::exception& e) {
-        self->server_->logger->error("request {} failed: {}", self->request_id_, e.what());
+    net::post(server_->workers,
+              [self = shared_from_this(), sdk_request = std::move(sdk_request),
+               guard = std::move(guard)]() mutable { self->run_handler(sdk_request); });
+  }
+
+  // On the io thread or a worker; the answer goes out on the connection's strand whenever and
+  // wherever respond is called.
+  void run_handler(sdk::HttpRequest& request) {
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    Respond respond = [self = shared_from_this(), answered,
+                       guard = net::make_work_guard(server_->ioc)](sdk::HttpResponse response) {
+      if (answered->exchange(true)) return;
+      if (response.status < 100 || response.status > 599) {
+        self->server_->logger->error("request {} failed: handler returned HTTP status {}",
+                                     self->request_id_, response.status);
         response = sdk::HttpResponse::error(500, "internal_error",
                                             "internal error; request id " + self->request_id_);
       }
-      net::post(self->stream_.get_executor(),
-                [self, response = std::move(response)]() mutable { self->write(response, false); });
-    });
+      // Inline when already on the connection's strand (a reply ready on the io thread).
+      net::dispatch(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->write(std::move(response), false);
+      });
+    };
+    try {
+      server_->handler(request, respond);
+    } catch (const std::exception& e) {
+      server_->logger->error("request {} failed: {}", request_id_, e.what());
+      respond(sdk::HttpResponse::error(500, "internal_error",
+                                       "internal error; request id " + request_id_));
+    }
   }
 
   void respond_error(int status, const std::string& code, const std::string& message, bool close) {
@@ -250,7 +269,7 @@ class Session : public std::enable_shared_from_this<Session> {
     write(sdk::HttpResponse::error(status, code, message), close);
   }
 
-  void write(const sdk::HttpResponse& response, bool close) {
+  void write(sdk::HttpResponse response, bool close) {
     auto out = std::make_shared<bhttp::response<bhttp::string_body>>();
     out->version(version_ ? version_ : 11);
     out->result(static_cast<unsigned>(response.status));
@@ -261,7 +280,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     out->set(bhttp::field::cache_control, "no-store");
     out->set("x-request-id", request_id_);
-    out->body() = response.body;
+    out->body() = std::move(response.body);
     close_after_write_ = close || !keep_alive_ || server_->stopping;
     out->keep_alive(!close_after_write_);
     out->prepare_payload();
@@ -391,8 +410,9 @@ void Server::State::session_closed() {
 }
 
 Server::Server(const config::ServerConfig& config, RequestHandler handler,
-               std::shared_ptr<spdlog::logger> logger)
-    : state_(std::make_shared<State>(config, std::move(handler), std::move(logger))) {}
+               PlacementPolicy placement, std::shared_ptr<spdlog::logger> logger)
+    : state_(std::make_shared<State>(config, std::move(handler), std::move(placement),
+                                     std::move(logger))) {}
 
 Server::~Server() {
   state_->workers.join();

@@ -1,6 +1,8 @@
 // The HTTP/1.1 server: Boost.Beast, asynchronous accept/read/write on a fixed pool of io threads,
-// keep-alive, body limit (413), timeouts, and request handlers on a separate worker pool so a
-// handler waiting for a durable commit never stalls the network threads.
+// keep-alive, body limit (413), timeouts. Each request's handler runs where the placement says:
+// short work that never waits (reads) on the io thread that read the request, saving two thread
+// hand-offs; work that may wait (a durable commit, a partner) on a separate worker pool, so that
+// it never stalls the network threads.
 #pragma once
 
 #include <atomic>
@@ -15,13 +17,25 @@
 
 namespace kim::http {
 
-// Gets a request whose method, path, query, headers and body are filled in and returns the
-// response. Runs on a worker thread; must not throw (the server answers 500 if it does).
-using RequestHandler = std::function<sdk::HttpResponse(sdk::HttpRequest&)>;
+// Sends the answer to a request: call exactly once, from any thread, possibly after the handler
+// returned (e.g. when a durable commit the answer depends on is done).
+using Respond = std::function<void(sdk::HttpResponse)>;
+
+// Gets a request whose method, path, query, headers and body are filled in and answers it through
+// respond. Runs on the thread the placement chose. May throw before it called respond (the server
+// then answers 500), never after.
+using RequestHandler = std::function<void(sdk::HttpRequest&, Respond)>;
+
+enum class Placement {
+  kIoThread,  // quick work that never blocks for long
+  kWorker,    // may wait: durable commits, partners, plugins' code
+};
+// Chooses where a request's handler runs; called on the io thread, must be quick.
+using PlacementPolicy = std::function<Placement(const sdk::HttpRequest&)>;
 
 class Server {
  public:
-  Server(const config::ServerConfig& config, RequestHandler handler,
+  Server(const config::ServerConfig& config, RequestHandler handler, PlacementPolicy placement,
          std::shared_ptr<spdlog::logger> logger);
   ~Server();
   Server(const Server&) = delete;

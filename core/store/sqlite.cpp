@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <climits>
+#include <functional>
+#include <unordered_map>
 #include <utility>
 
 namespace kim::store {
@@ -51,7 +53,28 @@ int checked_size(std::string_view sql) {
   return static_cast<int>(sql.size());
 }
 
+// Beyond this many distinct SQL texts per connection, the statements not in use are dropped and
+// the cache fills afresh (SQL built with a variable number of values can vary without bound).
+constexpr std::size_t kMaxCachedStatements = 256;
+
 }  // namespace
+
+struct Statement::CacheEntry {
+  sqlite3_stmt* stmt = nullptr;
+  bool in_use = false;    // a Statement holds it
+  bool orphaned = false;  // its connection closed while in use: that Statement finalizes it
+};
+
+struct Connection::Cache {
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const noexcept {
+      return std::hash<std::string_view>{}(text);
+    }
+  };
+  std::unordered_map<std::string, std::unique_ptr<Statement::CacheEntry>, Hash, std::equal_to<>>
+      entries;
+};
 
 SqliteError::SqliteError(int code, const std::string& message)
     : std::runtime_error(message), code_(code) {}
@@ -59,17 +82,35 @@ SqliteError::SqliteError(int code, const std::string& message)
 // --- Statement ---------------------------------------------------------------------------------
 
 Statement::~Statement() {
-  sqlite3_finalize(stmt_);
+  release();
 }
 
-Statement::Statement(Statement&& other) noexcept : stmt_(std::exchange(other.stmt_, nullptr)) {}
+Statement::Statement(Statement&& other) noexcept
+    : stmt_(std::exchange(other.stmt_, nullptr)), cached_(std::exchange(other.cached_, nullptr)) {}
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(stmt_);
+    release();
     stmt_ = std::exchange(other.stmt_, nullptr);
+    cached_ = std::exchange(other.cached_, nullptr);
   }
   return *this;
+}
+
+void Statement::release() noexcept {
+  if (cached_ == nullptr) {
+    sqlite3_finalize(stmt_);
+  } else if (cached_->orphaned) {
+    sqlite3_finalize(stmt_);
+    delete cached_;
+  } else {
+    // Back to the cache ready for the next use; a reset statement holds no read snapshot open.
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    cached_->in_use = false;
+  }
+  stmt_ = nullptr;
+  cached_ = nullptr;
 }
 
 void Statement::fail(int rc) const {
@@ -164,22 +205,79 @@ Connection Connection::open(const std::filesystem::path& path, int flags) {
   return Connection(db);
 }
 
+Connection::Connection(sqlite3* db) : db_(db), cache_(std::make_unique<Cache>()) {}
+
 Connection::~Connection() {
-  sqlite3_close_v2(db_);
+  close();
 }
 
-Connection::Connection(Connection&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+Connection::Connection(Connection&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)), cache_(std::move(other.cache_)) {}
 
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
-    sqlite3_close_v2(db_);
+    close();
     db_ = std::exchange(other.db_, nullptr);
+    cache_ = std::move(other.cache_);
   }
   return *this;
 }
 
+void Connection::close() noexcept {
+  if (cache_) {
+    for (auto& [sql, entry] : cache_->entries) {
+      if (entry->in_use) {
+        entry->orphaned = true;
+        entry.release();  // the Statement holding it finalizes and frees it
+      } else {
+        sqlite3_finalize(entry->stmt);
+      }
+    }
+    cache_.reset();
+  }
+  // close_v2: a Statement still alive keeps the handle until it is finalized.
+  sqlite3_close_v2(db_);
+  db_ = nullptr;
+}
+
+std::size_t Connection::cached_statements() const noexcept {
+  return cache_ ? cache_->entries.size() : 0;
+}
+
+Statement Connection::prepare_cached(std::string_view sql) {
+  auto found = cache_->entries.find(sql);
+  if (found != cache_->entries.end() && !found->second->in_use) {
+    found->second->in_use = true;
+    return Statement(found->second->stmt, found->second.get());
+  }
+  Statement stmt = prepare_fresh(sql);
+  if (found == cache_->entries.end()) {
+    if (cache_->entries.size() >= kMaxCachedStatements) {
+      std::erase_if(cache_->entries, [](auto& item) {
+        if (item.second->in_use) return false;
+        sqlite3_finalize(item.second->stmt);
+        return true;
+      });
+    }
+    auto entry = std::make_unique<Statement::CacheEntry>();
+    entry->stmt = stmt.stmt_;
+    entry->in_use = true;
+    stmt.cached_ = entry.get();
+    cache_->entries.emplace(std::string(sql), std::move(entry));
+  }
+  return stmt;
+}
+
 void Connection::exec(std::string_view sql) {
+  if (cache_->entries.contains(sql)) {
+    // A single statement run before (BEGIN, COMMIT, SAVEPOINT, ...): no parsing.
+    Statement stmt = prepare_cached(sql);
+    while (stmt.step()) {
+    }
+    return;
+  }
   // Statement by statement rather than sqlite3_exec, so an error names the statement that failed.
+  bool first = true;
   while (!sql.empty()) {
     sqlite3_stmt* raw = nullptr;
     const char* tail = nullptr;
@@ -188,15 +286,28 @@ void Connection::exec(std::string_view sql) {
     const auto consumed = static_cast<std::size_t>(tail - sql.data());
     if (raw != nullptr) {
       Statement stmt(raw);
+      if (first && consumed == sql.size() && cache_->entries.size() < kMaxCachedStatements) {
+        // The whole text is one statement: keep it for the next exec of the same text.
+        auto entry = std::make_unique<Statement::CacheEntry>();
+        entry->stmt = raw;
+        entry->in_use = true;
+        stmt.cached_ = entry.get();
+        cache_->entries.emplace(std::string(sql), std::move(entry));
+      }
       while (stmt.step()) {
       }
     }
+    first = false;
     if (consumed == 0) break;  // defensive: never loop without progress
     sql.remove_prefix(consumed);
   }
 }
 
 Statement Connection::prepare(std::string_view sql) {
+  return prepare_cached(sql);
+}
+
+Statement Connection::prepare_fresh(std::string_view sql) {
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
   int rc = sqlite3_prepare_v2(db_, sql.data(), checked_size(sql), &raw, &tail);
@@ -224,12 +335,17 @@ nlohmann::json Connection::query(std::string_view sql, const std::vector<SqlValu
   Statement stmt = prepare(sql);
   stmt.bind_all(params);
   auto rows = nlohmann::json::array();
-  const int columns = stmt.column_count();
+  int columns = 0;
   std::vector<std::string> names;
-  names.reserve(static_cast<std::size_t>(columns));
-  for (int i = 0; i < columns; ++i)
-    names.push_back(stmt.column_name(i));
   while (stmt.step()) {
+    if (rows.empty()) {
+      // Read after the first step: a cached statement re-prepared there after a schema change
+      // (SELECT * after ALTER TABLE) may have other columns than before it.
+      columns = stmt.column_count();
+      names.reserve(static_cast<std::size_t>(columns));
+      for (int i = 0; i < columns; ++i)
+        names.push_back(stmt.column_name(i));
+    }
     auto row = nlohmann::json::object();
     for (int i = 0; i < columns; ++i) {
       auto& cell = row[names[static_cast<std::size_t>(i)]];

@@ -6,10 +6,16 @@
 //
 // Neither Connection nor Statement is thread-safe: use one from one thread at a time (the Store
 // hands connections out exclusively).
+//
+// Prepared statements are cached per connection by their SQL text: parsing and planning cost more
+// than running most of our queries. A Statement from the cache goes back to it (reset, bindings
+// cleared) when destroyed; a second Statement for the same SQL while the first lives is prepared
+// afresh and finalized as before. SQLite re-prepares cached statements after schema changes.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -68,12 +74,17 @@ class Statement {
 
   sqlite3_stmt* raw() const noexcept { return stmt_; }
 
+  struct CacheEntry;  // a cached statement and whether a Statement holds it now
+
  private:
   friend class Connection;
-  explicit Statement(sqlite3_stmt* stmt) noexcept : stmt_(stmt) {}
+  explicit Statement(sqlite3_stmt* stmt, CacheEntry* cached = nullptr) noexcept
+      : stmt_(stmt), cached_(cached) {}
+  void release() noexcept;
   [[noreturn]] void fail(int rc) const;
 
   sqlite3_stmt* stmt_ = nullptr;
+  CacheEntry* cached_ = nullptr;  // null: owned, finalized on destruction
 };
 
 class Connection {
@@ -99,11 +110,19 @@ class Connection {
   ExecResult execute(std::string_view sql, const std::vector<SqlValue>& params = {});
 
   sqlite3* raw() const noexcept { return db_; }
+  // Statements in the cache (for tests).
+  std::size_t cached_statements() const noexcept;
 
  private:
-  explicit Connection(sqlite3* db) noexcept : db_(db) {}
+  struct Cache;
+  explicit Connection(sqlite3* db);
+  // prepare() is prepare_cached(): from the cache when possible, else prepare_fresh() and cached.
+  Statement prepare_cached(std::string_view sql);
+  Statement prepare_fresh(std::string_view sql);
+  void close() noexcept;
 
   sqlite3* db_ = nullptr;
+  std::unique_ptr<Cache> cache_;
 };
 
 }  // namespace kim::store

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -21,11 +22,16 @@ struct Store::Impl {
   // Lives in the caller's frame; the writer thread touches it only until it sets `done`. The
   // caller alone then owns `error`, so each exception object is created by the writer, handed
   // over under done_mutex, and released in the caller's thread (no shared reference counts).
+  //
+  // A deferred job lives on the heap instead: the writer settles it through on_settled (outside
+  // any lock) and deletes it; nobody waits for it.
   struct Job {
     std::function<void(Connection&)> fn;
-    bool solo;  // runs in a transaction of its own (migrations)
+    bool solo = false;  // runs in a transaction of its own (migrations)
     std::exception_ptr error;
-    bool done = false;  // guarded by done_mutex
+    bool done = false;                                          // guarded by done_mutex
+    std::condition_variable done_cv;                            // its caller alone waits here
+    std::function<void(const std::exception_ptr&)> on_settled;  // set: a deferred job
   };
 
   StoreOptions options;
@@ -36,11 +42,17 @@ struct Store::Impl {
   std::condition_variable queue_cv;
   std::deque<Job*> queue;  // guarded by queue_mutex
   bool stopping = false;   // guarded by queue_mutex
+  // Writers queueing a job wake the writer thread only once this many jobs wait (guarded by
+  // queue_mutex): 1, except while the writer gathers a batch (see writer_loop).
+  std::size_t wake_at = 1;
   std::thread writer_thread;
+  // Writer thread only: size and duration of the previous round, for the commit delay.
+  std::size_t last_batch = 0;
+  std::chrono::steady_clock::duration last_round{};
 
-  // One condition for all waiting callers: the writer wakes them once per transaction.
+  // Guards Job::done; each waiting caller has its own condition, so a commit wakes only the
+  // callers whose jobs it settled.
   std::mutex done_mutex;
-  std::condition_variable done_cv;
 
   std::mutex pool_mutex;
   std::condition_variable pool_cv;
@@ -58,6 +70,9 @@ struct Store::Impl {
 };
 
 namespace {
+
+// Longest wait of the writer for a batch to fill up (see writer_loop).
+constexpr std::chrono::milliseconds kMaxCommitDelay{2};
 
 // The Store whose writer thread this is: write() from a job would wait for itself.
 thread_local const void* tl_writer_of = nullptr;
@@ -212,18 +227,127 @@ void Store::run_write(std::function<void(Connection&)> fn, bool solo) {
   if (tl_writer_of == &s) {
     throw std::logic_error("store: write() called from inside a write job would wait for itself");
   }
-  Impl::Job job{std::move(fn), solo, nullptr};
+  // An earlier deferred write of this thread that failed must not go unnoticed by this one.
+  if (auto* deferred = DeferredWrites::current()) deferred->wait();
+  Impl::Job job;
+  job.fn = std::move(fn);
+  job.solo = solo;
+  bool wake = false;
   {
     std::lock_guard lock(s.queue_mutex);
     if (s.stopping) throw std::runtime_error("store: closed, write refused");
     s.queue.push_back(&job);
+    wake = s.queue.size() >= s.wake_at;
   }
-  s.queue_cv.notify_one();
+  if (wake) s.queue_cv.notify_one();
   {
     std::unique_lock lock(s.done_mutex);
-    s.done_cv.wait(lock, [&] { return job.done; });
+    job.done_cv.wait(lock, [&] { return job.done; });
   }
   if (job.error) std::rethrow_exception(job.error);
+}
+
+// --- Deferred writes ---------------------------------------------------------------------------
+
+struct DeferredWrites::State {
+  std::mutex mutex;
+  std::condition_variable settled_cv;
+  int pending = 0;                                             // guarded by mutex
+  std::optional<std::string> error;                            // the first failure
+  std::function<void(std::optional<std::string>)> on_settled;  // guarded by mutex
+
+  // On the writer thread, once per deferred job.
+  void settle(const std::exception_ptr& failure) {
+    std::function<void(std::optional<std::string>)> done;
+    std::optional<std::string> result;
+    {
+      std::lock_guard lock(mutex);
+      if (failure && !error) {
+        try {
+          std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+          error = e.what();
+        } catch (...) {
+          error = "unknown error";
+        }
+      }
+      if (--pending == 0) {
+        settled_cv.notify_all();
+        done = std::move(on_settled);
+        on_settled = nullptr;
+        result = error;
+      }
+    }
+    if (done) done(std::move(result));
+  }
+};
+
+namespace {
+thread_local DeferredWrites* tl_deferred_writes = nullptr;
+}  // namespace
+
+DeferredWrites::DeferredWrites() : state_(std::make_shared<State>()) {
+  if (tl_deferred_writes != nullptr) {
+    throw std::logic_error("store: this thread has a DeferredWrites already");
+  }
+  tl_deferred_writes = this;
+}
+
+DeferredWrites::~DeferredWrites() {
+  tl_deferred_writes = nullptr;
+}
+
+DeferredWrites* DeferredWrites::current() noexcept {
+  return tl_deferred_writes;
+}
+
+void DeferredWrites::when_settled(std::function<void(std::optional<std::string>)> done) {
+  std::optional<std::string> result;
+  {
+    std::lock_guard lock(state_->mutex);
+    if (state_->pending > 0) {
+      state_->on_settled = std::move(done);
+      return;
+    }
+    result = state_->error;
+  }
+  done(std::move(result));
+}
+
+void DeferredWrites::wait() {
+  std::unique_lock lock(state_->mutex);
+  state_->settled_cv.wait(lock, [&] { return state_->pending == 0; });
+  if (state_->error) {
+    throw SqliteError(SQLITE_ABORT, "store: an earlier deferred write failed: " + *state_->error);
+  }
+}
+
+void Store::write_deferred(std::function<void(Connection&)> fn) {
+  DeferredWrites* deferred = DeferredWrites::current();
+  if (deferred == nullptr || tl_writer_of == impl_.get()) return run_write(std::move(fn), false);
+  Impl& s = *impl_;
+  auto job = std::make_unique<Impl::Job>();
+  bool wake = false;
+  job->fn = std::move(fn);
+  job->solo = false;
+  job->on_settled = [state = deferred->state_](const std::exception_ptr& error) {
+    state->settle(error);
+  };
+  {
+    std::lock_guard lock(deferred->state_->mutex);
+    ++deferred->state_->pending;
+  }
+  {
+    std::lock_guard lock(s.queue_mutex);
+    if (s.stopping) {
+      std::lock_guard state_lock(deferred->state_->mutex);
+      --deferred->state_->pending;
+      throw std::runtime_error("store: closed, write refused");
+    }
+    s.queue.push_back(job.release());
+    wake = s.queue.size() >= s.wake_at;
+  }
+  if (wake) s.queue_cv.notify_one();
 }
 
 void Store::Impl::writer_loop() {
@@ -236,6 +360,18 @@ void Store::Impl::writer_loop() {
       std::unique_lock lock(queue_mutex);
       queue_cv.wait(lock, [&] { return stopping || !queue.empty(); });
       if (queue.empty()) return;  // stopping, and every queued write is done
+      // Commit delay (as PostgreSQL's commit_delay): N callers that each write again as soon as
+      // they are answered otherwise fall into a convoy of alternating batches, one that arrived
+      // first and goes alone through an fsync, and the rest. When fewer jobs wait than the last
+      // round took, wait a little (at most as long as that round, at most kMaxCommitDelay) for
+      // them; a lone caller (last round 1) never waits.
+      if (!stopping && !queue.front()->solo && queue.size() < last_batch) {
+        const auto delay =
+            std::min<std::chrono::steady_clock::duration>(last_round, kMaxCommitDelay);
+        wake_at = last_batch;
+        queue_cv.wait_for(lock, delay, [&] { return stopping || queue.size() >= last_batch; });
+        wake_at = 1;
+      }
       // Everything that queued up while the previous batch was committing goes into one
       // transaction: that is where group commit saves fsyncs. Solo jobs go alone.
       do {
@@ -244,10 +380,13 @@ void Store::Impl::writer_loop() {
       } while (!batch.back()->solo && !queue.empty() && !queue.front()->solo &&
                batch.size() < max_batch);
     }
+    const auto started = std::chrono::steady_clock::now();
     std::size_t next = 0;
     while (next < batch.size()) {
       next = run_transaction(batch, next);
     }
+    last_round = std::chrono::steady_clock::now() - started;
+    last_batch = batch.size();
     batch.clear();
   }
 }
@@ -259,14 +398,23 @@ std::size_t Store::Impl::run_transaction(const std::vector<Job*>& batch, std::si
   const std::size_t end = batch.size();
   std::vector<std::exception_ptr> errors(end);
   auto settle_all = [&](std::size_t to) {
+    // Sorted out first: once a waiting caller's job is marked done it may be gone at any moment.
+    std::vector<std::pair<std::unique_ptr<Job>, std::exception_ptr>> deferred;
+    for (std::size_t j = begin; j < to; ++j) {
+      if (batch[j]->on_settled) deferred.emplace_back(batch[j], std::move(errors[j]));
+    }
     {
       std::lock_guard lock(done_mutex);
       for (std::size_t j = begin; j < to; ++j) {
+        if (batch[j]->on_settled) continue;
         batch[j]->error = std::move(errors[j]);
         batch[j]->done = true;  // from here on the job belongs to its caller again
+        // Under the lock: the caller cannot return and destroy the condition before we are done.
+        batch[j]->done_cv.notify_one();
       }
     }
-    done_cv.notify_all();
+    for (auto& [job, error] : deferred)
+      job->on_settled(error);
   };
 
   try {

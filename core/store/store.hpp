@@ -9,8 +9,17 @@
 // BEGIN/COMMIT/ROLLBACK themselves (savepoints of their own are fine), and must not call write()
 // (that would wait on itself; it throws std::logic_error instead).
 //
+// Commit delay: when fewer jobs wait than the previous transaction took, the writer waits for
+// more, up to that transaction's duration and at most 2 ms, so that callers who write again as
+// soon as they are answered keep sharing fsyncs. A lone caller never waits.
+//
 // Reads: Store::read runs fn on a pooled read-only connection inside a read transaction, so all of
 // fn's queries see one consistent snapshot. Blocks while all read connections are busy.
+//
+// Deferred writes: Store::write_deferred is write() for a job whose result nobody needs at once
+// (the audit rows of a read). On a thread with a live DeferredWrites it only queues the job; the
+// DeferredWrites learns when it committed. Without one it is write(). The writer wakes each
+// waiting caller alone (no thundering herd) and never wakes anybody for a deferred job.
 #pragma once
 
 #include <cstddef>
@@ -41,6 +50,38 @@ struct Migration {
   int version;  // 1, 2, 3, ... per namespace
   std::string description;
   std::string sql;  // a script; must not contain BEGIN/COMMIT (it runs inside a transaction)
+};
+
+// Lets one thread queue durable writes without waiting for them: while a DeferredWrites lives on
+// a thread (one at a time), Store::write_deferred() from that thread queues its job and returns.
+// The HTTP layer wraps each request in one, so that a reply that must wait for durable audit rows
+// waits on the writer's group commit without a thread blocked beside it.
+class DeferredWrites {
+ public:
+  // Becomes the calling thread's; std::logic_error if the thread has one already.
+  DeferredWrites();
+  // The thread has none again. Jobs still pending run and commit as usual; without
+  // when_settled() nobody hears of them.
+  ~DeferredWrites();
+  DeferredWrites(const DeferredWrites&) = delete;
+  DeferredWrites& operator=(const DeferredWrites&) = delete;
+
+  // The live one of the calling thread, or null.
+  static DeferredWrites* current() noexcept;
+
+  // Calls done(nullopt) once every job deferred so far committed, or done(message) with the first
+  // failure. Runs on the writer thread after the commit, or at once here when nothing is pending.
+  // Call at most once, after the last write_deferred(); done must be quick and must not throw.
+  void when_settled(std::function<void(std::optional<std::string> error)> done);
+  // Blocks until every job deferred so far settled; throws SqliteError if one failed (so that a
+  // later write of the same thread never follows a failed one unnoticed; write() calls it).
+  void wait();
+
+  struct State;  // shared with the queued jobs
+
+ private:
+  friend class Store;
+  std::shared_ptr<State> state_;
 };
 
 struct StoreStats {
@@ -75,6 +116,10 @@ class Store {
       return std::move(*result);
     }
   }
+
+  // write() whose caller need not wait: see DeferredWrites. Errors reach the DeferredWrites (or,
+  // without one, are thrown as by write()).
+  void write_deferred(std::function<void(Connection&)> fn);
 
   template <class F>
   auto read(F&& fn) -> std::invoke_result_t<F&, Connection&> {

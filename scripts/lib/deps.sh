@@ -10,9 +10,21 @@ KIM_DEBIAN_PACKAGES=(
   libgtest-dev libgmock-dev
 )
 
+# Only for bench/side_by_side.sh: the load generator, the baseline web server, the profiler and the
+# tools the script uses around them. Neither scripts/run nor scripts/test needs them.
+KIM_BENCH_DEBIAN_PACKAGES=(wrk nginx-light linux-perf sqlite3 python3 jq curl)
+
 kim_install_deps() {
+  kim_install_packages "${KIM_DEBIAN_PACKAGES[@]}"
+}
+
+kim_install_bench_deps() {
+  kim_install_packages "${KIM_DEBIAN_PACKAGES[@]}" "${KIM_BENCH_DEBIAN_PACKAGES[@]}"
+}
+
+kim_install_packages() {
   local missing=()
-  for pkg in "${KIM_DEBIAN_PACKAGES[@]}"; do
+  for pkg in "$@"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
       missing+=("$pkg")
     fi
