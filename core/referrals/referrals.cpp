@@ -35,6 +35,7 @@ std::string timeline_text(const std::string& partner_name, const std::string& se
                           const std::string& detail);
 
 constexpr std::size_t kMessageMax = 2000;
+// The statuses a referral can still leave (see domain::next_referral_statuses).
 const domain::Vocabulary kPending = {"draft", "sent", "accepted", "in_progress"};
 
 bool is_final(const std::string& status) {
@@ -458,11 +459,18 @@ Result<Reply> ReferralService::change_status(const Context& ctx, const std::stri
 json ReferralService::stop_for_revoked_consent(domain::Change& change,
                                                const std::string& consent_id) {
   json stopped = json::array();
+  // Every status that is not final: what is still pending stops.
+  std::vector<SqlValue> params{consent_id};
+  std::string pending;
+  for (const auto& status : kPending) {
+    pending += pending.empty() ? "?" : ", ?";
+    params.emplace_back(status);
+  }
   auto rows = change.db.query(std::string(kReferralSelect) +
                                   "JOIN referral_consents rc ON rc.referral_id = r.id WHERE "
-                                  "rc.consent_id = ? AND r.status IN ('draft', 'sent', 'accepted', "
-                                  "'in_progress') ORDER BY r.created_at",
-                              {consent_id});
+                                  "rc.consent_id = ? AND r.status IN (" +
+                                  pending + ") ORDER BY r.created_at",
+                              params);
   const std::string now = change.env.timestamp();
   const std::string today = change.env.today();
   // Revocation takes effect in every case that relied on the consent, whoever revokes it.
