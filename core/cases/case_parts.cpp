@@ -4,6 +4,7 @@
 #include "cases/records.hpp"
 #include "cases/service.hpp"
 #include "domain/catalog.hpp"
+#include "domain/sql_query.hpp"
 #include "domain/validation.hpp"
 
 // The parts of a case: assessments, goals, tasks and notes, and the task lists across cases.
@@ -280,37 +281,33 @@ std::optional<TaskQuery::Position> TaskQuery::parse_cursor(const std::string& te
 Result<Reply> CaseService::tasks_due(const Context& ctx, const TaskQuery& query) {
   return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
     auto access = readable_cases(ctx.actor.principal);
-    std::string sql =
+    domain::SqlQuery sql(
         "SELECT t.rowid AS seq, t.id, t.case_id, t.goal_id, t.description, t.due_date, "
         "t.assignee_id, u.name AS assignee FROM tasks t JOIN cases c ON c.id = t.case_id JOIN "
         "organisations o ON o.id = c.organisation_id JOIN users u ON u.id = t.assignee_id WHERE "
         "t.done_on IS NULL AND c.phase <> 'closed' AND t.due_date < ? AND " +
-        access.sql;
-    std::vector<SqlValue> params{query.due_before};
-    params.insert(params.end(), access.params.begin(), access.params.end());
+            access.sql,
+        {query.due_before});
+    sql.add("", access.params);
     if (ctx.actor.principal.role == "case_manager") {
-      sql += " AND t.assignee_id = ?";
-      params.emplace_back(ctx.actor.principal.user_id);
+      sql.add(" AND t.assignee_id = ?", {ctx.actor.principal.user_id});
     }
     if (query.after) {
-      sql += " AND (t.due_date > ? OR (t.due_date = ? AND t.rowid > ?))";
-      params.insert(params.end(), {query.after->due_date, query.after->due_date, query.after->row});
+      sql.add(" AND (t.due_date > ? OR (t.due_date = ? AND t.rowid > ?))",
+              {query.after->due_date, query.after->due_date, query.after->row});
     }
-    sql += " ORDER BY t.due_date, t.rowid LIMIT ?";
-    params.emplace_back(static_cast<std::int64_t>(query.limit + 1));
-    auto rows = db.query(sql, params);
+    // The list is ordered by due date, so the cursor names the last due date and row.
+    auto page = sql.page(db, "t.due_date, t.rowid", query.limit, [](const json& last) {
+      return last["due_date"].get<std::string>() + "." +
+             std::to_string(last["seq"].get<std::int64_t>());
+    });
     json body = json::object();
-    if (rows.size() > static_cast<std::size_t>(query.limit)) {
-      const auto& last = rows[query.limit - 1];
-      body["next_cursor"] = last["due_date"].get<std::string>() + "." +
-                            std::to_string(last["seq"].get<std::int64_t>());
-      rows.erase(rows.begin() + query.limit, rows.end());
-    }
-    for (auto& row : rows) {
+    if (page.next_cursor) body["next_cursor"] = *page.next_cursor;
+    for (auto& row : page.rows) {
       audit.push_back({"list", "task", row["id"], row["case_id"]});
       row.erase("seq");
     }
-    body["items"] = std::move(rows);
+    body["items"] = std::move(page.rows);
     return Reply{200, body, std::nullopt};
   });
 }

@@ -2,6 +2,7 @@
 #include "cases/records.hpp"
 #include "cases/service.hpp"
 #include "domain/catalog.hpp"
+#include "domain/sql_query.hpp"
 #include "domain/validation.hpp"
 
 // Cases and their phases: opening (admission rules), reading, lists and transitions.
@@ -182,39 +183,25 @@ Result<Reply> CaseService::get_case(const Context& ctx, const std::string& case_
 Result<Reply> CaseService::list_cases(const Context& ctx, const CaseFilter& filter) {
   return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
     auto access = readable_cases(ctx.actor.principal);
-    std::string sql = std::string(kCaseSelect) + "WHERE " + access.sql + " AND c.rowid > ?";
-    std::vector<SqlValue> params = access.params;
-    params.emplace_back(filter.after);
-    if (filter.phase) {
-      sql += " AND c.phase = ?";
-      params.emplace_back(*filter.phase);
-    }
-    if (filter.town) {
-      sql += " AND c.town = ?";
-      params.emplace_back(*filter.town);
-    }
-    if (filter.case_manager_id) {
-      sql += " AND c.case_manager_id = ?";
-      params.emplace_back(*filter.case_manager_id);
-    }
+    domain::SqlQuery query(std::string(kCaseSelect) + "WHERE " + access.sql, access.params);
+    query.add(" AND c.rowid > ?", {filter.after})
+        .and_if(filter.phase, "c.phase = ?")
+        .and_if(filter.town, "c.town = ?")
+        .and_if(filter.case_manager_id, "c.case_manager_id = ?");
     if (filter.overdue_only) {
-      sql +=
+      query.add(
           " AND EXISTS (SELECT 1 FROM tasks t WHERE t.case_id = c.id AND t.done_on IS NULL AND "
-          "t.due_date < ?)";
-      params.emplace_back(tx_.env().today());
+          "t.due_date < ?)",
+          {tx_.env().today()});
     }
-    sql += " ORDER BY c.rowid LIMIT ?";
-    params.emplace_back(static_cast<std::int64_t>(filter.limit + 1));
-    auto rows = db.query(sql, params);
+    auto page = query.page(db, "c.rowid", filter.limit);
     json items = json::array();
-    for (std::size_t i = 0; i < rows.size() && i < static_cast<std::size_t>(filter.limit); ++i) {
-      items.push_back(case_json(rows[i]));
-      audit.push_back({"list", "case", rows[i]["id"], rows[i]["id"]});
+    for (const auto& row : page.rows) {
+      items.push_back(case_json(row));
+      audit.push_back({"list", "case", row["id"], row["id"]});
     }
     json body = {{"items", items}};
-    if (rows.size() > static_cast<std::size_t>(filter.limit)) {
-      body["next_cursor"] = std::to_string(rows[filter.limit - 1]["seq"].get<std::int64_t>());
-    }
+    if (page.next_cursor) body["next_cursor"] = *page.next_cursor;
     return Reply{200, body, std::nullopt};
   });
 }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "domain/catalog.hpp"
+#include "domain/sql_query.hpp"
 #include "domain/validation.hpp"
 #include "partners/internal.hpp"
 
@@ -168,29 +169,14 @@ std::optional<json> find_partner(Connection& db, const std::string& slug) {
 Result<Reply> PartnerService::list_partners(const domain::Context& ctx,
                                             const PartnerFilter& filter) {
   return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>&) {
-    std::string sql = "SELECT * FROM partners p WHERE 1 = 1";
-    std::vector<SqlValue> params;
-    if (filter.kind) {
-      sql += " AND p.kind = ?";
-      params.emplace_back(*filter.kind);
-    }
-    if (filter.legal_domain) {
-      sql += " AND p.legal_domain = ?";
-      params.emplace_back(*filter.legal_domain);
-    }
-    if (filter.town) {
-      sql +=
-          " AND (p.county_wide = 1 OR EXISTS (SELECT 1 FROM json_each(p.towns) WHERE value = "
-          "?))";
-      params.emplace_back(*filter.town);
-    }
-    if (filter.service) {
-      sql += " AND EXISTS (SELECT 1 FROM json_each(p.services) WHERE value = ?)";
-      params.emplace_back(*filter.service);
-    }
-    sql += " ORDER BY p.name, p.slug";
+    domain::SqlQuery query("SELECT * FROM partners p WHERE 1 = 1");
+    query.and_if(filter.kind, "p.kind = ?")
+        .and_if(filter.legal_domain, "p.legal_domain = ?")
+        .and_if(filter.town,
+                "(p.county_wide = 1 OR EXISTS (SELECT 1 FROM json_each(p.towns) WHERE value = ?))")
+        .and_if(filter.service, "EXISTS (SELECT 1 FROM json_each(p.services) WHERE value = ?)");
     json items = json::array();
-    for (const auto& row : db.query(sql, params))
+    for (const auto& row : query.run(db, "p.name, p.slug"))
       items.push_back(partner_json(row));
     return Reply{200, {{"items", items}}, std::nullopt};
   });

@@ -6,6 +6,7 @@
 #include "cases/records.hpp"
 #include "consent/consent.hpp"
 #include "domain/catalog.hpp"
+#include "domain/sql_query.hpp"
 #include "domain/validation.hpp"
 #include "partners/partners.hpp"
 
@@ -343,36 +344,25 @@ Result<Reply> ReferralService::list(const Context& ctx, const std::string& case_
 Result<Reply> ReferralService::worklist(const Context& ctx, const ReferralFilter& filter) {
   return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
     auto access = cases::readable_cases(ctx.actor.principal);
-    std::string sql = std::string(kReferralSelect) +
-                      "JOIN cases c ON c.id = r.case_id JOIN organisations o ON o.id = "
-                      "c.organisation_id WHERE " +
-                      access.sql + " AND r.rowid > ?";
-    std::vector<SqlValue> params = access.params;
-    params.emplace_back(filter.after);
-    if (filter.status) {
-      sql += " AND r.status = ?";
-      params.emplace_back(*filter.status);
-    }
-    if (filter.partner) {
-      sql += " AND r.partner = ?";
-      params.emplace_back(*filter.partner);
-    }
+    domain::SqlQuery query(std::string(kReferralSelect) +
+                               "JOIN cases c ON c.id = r.case_id JOIN organisations o ON o.id = "
+                               "c.organisation_id WHERE " +
+                               access.sql,
+                           access.params);
+    query.add(" AND r.rowid > ?", {filter.after})
+        .and_if(filter.status, "r.status = ?")
+        .and_if(filter.partner, "r.partner = ?");
     if (filter.waiting_only) {
-      sql += " AND " + std::string(kWaitingTooLong);
-      params.emplace_back(waiting_since(tx_.env(), max_wait_days_));
+      query.add(" AND " + std::string(kWaitingTooLong), {waiting_since(tx_.env(), max_wait_days_)});
     }
-    sql += " ORDER BY r.rowid LIMIT ?";
-    params.emplace_back(static_cast<std::int64_t>(filter.limit + 1));
-    auto rows = db.query(sql, params);
+    auto page = query.page(db, "r.rowid", filter.limit);
     json items = json::array();
-    for (std::size_t i = 0; i < rows.size() && i < static_cast<std::size_t>(filter.limit); ++i) {
-      items.push_back(referral_json(rows[i], false));
-      audit.push_back({"list", "referral", rows[i]["id"], rows[i]["case_id"]});
+    for (const auto& row : page.rows) {
+      items.push_back(referral_json(row, false));
+      audit.push_back({"list", "referral", row["id"], row["case_id"]});
     }
     json body = {{"items", items}, {"max_wait_days", max_wait_days_}};
-    if (rows.size() > static_cast<std::size_t>(filter.limit)) {
-      body["next_cursor"] = std::to_string(rows[filter.limit - 1]["seq"].get<std::int64_t>());
-    }
+    if (page.next_cursor) body["next_cursor"] = *page.next_cursor;
     return Reply{200, body, std::nullopt};
   });
 }
