@@ -18,7 +18,6 @@
 
 namespace kim::referrals {
 
-
 // The worklist across cases: referrals of the cases the caller may read.
 struct ReferralFilter {
   std::optional<std::string> status;
