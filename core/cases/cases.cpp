@@ -66,13 +66,20 @@ json read_case(Connection& db, const std::string& case_id) {
 SqlValue check_admission(Change& change, const std::string& person_id,
                          const std::string& ignore_case_id) {
   Connection& db = change.db;
+  const std::int64_t mine = change.ctx.actor.principal.organisation_id;
   auto open = db.query(
-      "SELECT c.id, o.name AS organisation FROM cases c JOIN organisations o ON "
+      "SELECT c.organisation_id, o.name AS organisation FROM cases c JOIN organisations o ON "
       "o.id = c.organisation_id WHERE c.person_id = ? AND c.phase <> 'closed' AND c.id <> ?",
       {person_id, ignore_case_id});
   if (!open.empty()) {
-    fail(Problem::conflict("case_already_open", "this person already has an open KIM case at " +
-                                                    open[0]["organisation"].get<std::string>()));
+    // Another organisation's case stays unnamed: its existence is all the caller may learn.
+    fail(Problem::conflict(
+        "case_already_open",
+        open[0]["organisation_id"].get<std::int64_t>() == mine
+            ? "this person already has an open KIM case at " +
+                  open[0]["organisation"].get<std::string>()
+            : "this person already has an open KIM case in another organisation; ask your "
+              "coordinating office"));
   }
 
   // No double funding: an active participation in a programme that the catalogue marks as
@@ -87,8 +94,9 @@ SqlValue check_admission(Change& change, const std::string& person_id,
   }
   if (excluding_programmes.empty()) return nullptr;
   auto excluding = db.query(
-      "SELECT programme, started_on FROM programme_participations WHERE person_id = ? AND "
-      "started_on <= ? AND (ended_on IS NULL OR ended_on >= ?) AND programme IN (" +
+      "SELECT pp.programme, pp.started_on, u.organisation_id FROM programme_participations pp "
+      "JOIN users u ON u.id = pp.recorded_by WHERE pp.person_id = ? AND pp.started_on <= ? AND "
+      "(pp.ended_on IS NULL OR pp.ended_on >= ?) AND pp.programme IN (" +
           excluding_programmes + ") ORDER BY started_on LIMIT 1",
       params);
   SqlValue override_id = nullptr;
@@ -98,16 +106,22 @@ SqlValue check_admission(Change& change, const std::string& person_id,
         "granted_at LIMIT 1",
         {person_id});
     if (granted.empty()) {
+      // Which programme and since when is told only to the organisation that recorded it.
+      const bool recorded_here = excluding[0]["organisation_id"].is_number_integer() &&
+                                 excluding[0]["organisation_id"].get<std::int64_t>() == mine;
+      const std::string what =
+          recorded_here ? excluding[0]["programme"].get<std::string>() + " since " +
+                              excluding[0]["started_on"].get<std::string>()
+                        : "a programme that excludes a KIM case (recorded by another organisation)";
       fail(Problem{422,
                    "double_funding",
-                   "the person takes part in " + excluding[0]["programme"].get<std::string>() +
-                       " since " + excluding[0]["started_on"].get<std::string>() +
+                   "the person takes part in " + what +
                        "; a KIM case would fund the same support twice. A coordinator may "
                        "grant an override with a justification "
                        "(POST /api/v1/persons/" +
                        person_id + "/funding-overrides)",
                    {},
-                   json{{"programme", excluding[0]["programme"]}}});
+                   recorded_here ? json{{"programme", excluding[0]["programme"]}} : json()});
     }
     override_id = granted[0]["id"].get<std::string>();
   }

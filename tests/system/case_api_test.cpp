@@ -588,6 +588,12 @@ TEST(CaseApiTest, SecondOpenCaseForAPersonConflicts) {
     EXPECT_EQ(second.status, 409) << second.body;
     EXPECT_EQ(code_of(second), "case_already_open");
   }
+  // Rheine learns where its own case is; Greven only that one exists elsewhere.
+  EXPECT_NE(rheine.post("/cases", {{"person_id", person_id}}).body.find("Caritasverband Rheine"),
+            std::string::npos);
+  const std::string elsewhere = greven.post("/cases", {{"person_id", person_id}}).body;
+  EXPECT_EQ(elsewhere.find("Caritasverband Rheine"), std::string::npos) << elsewhere;
+  EXPECT_EQ(elsewhere.find("caritas-rheine"), std::string::npos) << elsewhere;
   EXPECT_EQ(count_rows(host, "cases"), 1);
 
   ASSERT_EQ(
