@@ -60,10 +60,7 @@ CaseRow checked_case(Change& change, const std::string& case_id, const CaseRule&
                  {},
                  json{{"current_version", row.version}}});
   }
-  if (rule.needs_open && row.phase == "closed") {
-    fail(Problem::conflict("case_closed",
-                           std::string(rule.needs_open) + " needs an open case; reopen it first"));
-  }
+  if (rule.needs_open) require_open(row, rule.needs_open);
   return row;
 }
 
@@ -87,6 +84,13 @@ json load_person(Connection& db, const Context& ctx, const std::string& person_i
   auto rows = db.query(sql, params);
   if (rows.empty()) fail(Problem::not_found("person " + person_id));
   return rows.front();
+}
+
+void require_open(const CaseRow& row, const char* what) {
+  if (row.phase == "closed") {
+    fail(Problem::conflict("case_closed",
+                           std::string(what) + " needs an open case; reopen it first"));
+  }
 }
 
 void require_case_manager(const Context& ctx) {

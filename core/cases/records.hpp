@@ -76,6 +76,9 @@ CaseRow load_case(store::Connection& db, const domain::Context& ctx, const std::
 nlohmann::json load_person(store::Connection& db, const domain::Context& ctx,
                            const std::string& person_id);
 void require_case_manager(const domain::Context& ctx);
+// 409 case_closed naming `what`: the rule behind CaseRule::needs_open, for a change that needs an
+// open case only in some of its forms (sending a referral).
+void require_open(const CaseRow& row, const char* what);
 
 // Appends a note to the case's timeline; returns its id. Does not bump the version.
 std::string add_timeline_note(domain::Change& change, const std::string& case_id,

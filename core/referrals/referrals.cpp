@@ -409,10 +409,7 @@ Result<Reply> ReferralService::change_status(const Context& ctx, const std::stri
                        json{{"allowed", allowed}}});
         }
         const std::string now = change.env.timestamp();
-        if (*to == "sent" && row.phase == "closed") {
-          fail(Problem::conflict("case_closed",
-                                 "sending a referral needs an open case; reopen it first"));
-        }
+        if (*to == "sent") cases::require_open(row, "sending a referral");
         if (*to == "sent") {
           // Nothing leaves on the strength of yesterday's checks: agreement and consent again, and
           // the payload built from today's data.
