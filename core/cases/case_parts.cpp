@@ -278,52 +278,65 @@ std::optional<TaskQuery::Position> TaskQuery::parse_cursor(const std::string& te
   return Position{text.substr(0, dot), row};
 }
 
+namespace {
+
+// Open tasks of readable cases due before a date; a case manager's own only. `after` continues a
+// page. Ordered by due date, then row.
+domain::SqlQuery due_tasks(const Context& ctx, const std::string& due_before,
+                           const std::optional<TaskQuery::Position>& after) {
+  auto access = readable_cases(ctx.actor.principal);
+  domain::SqlQuery sql(
+      "SELECT t.rowid AS seq, t.id, t.case_id, t.goal_id, t.description, t.due_date, "
+      "t.assignee_id, u.name AS assignee FROM tasks t JOIN cases c ON c.id = t.case_id JOIN "
+      "organisations o ON o.id = c.organisation_id JOIN users u ON u.id = t.assignee_id WHERE "
+      "t.done_on IS NULL AND c.phase <> 'closed' AND t.due_date < ?",
+      {due_before});
+  sql.add(" AND " + access.sql, access.params);
+  if (ctx.actor.principal.role == "case_manager") {
+    sql.add(" AND t.assignee_id = ?", {ctx.actor.principal.user_id});
+  }
+  if (after) {
+    sql.add(" AND (t.due_date > ? OR (t.due_date = ? AND t.rowid > ?))",
+            {after->due_date, after->due_date, after->row});
+  }
+  return sql;
+}
+
+const char* const kDueOrder = "t.due_date, t.rowid";
+
+// Audits the listed tasks and drops the row number the cursor needed.
+json audited_tasks(json rows, std::vector<audit::Entry>& audit) {
+  for (auto& row : rows) {
+    audit.push_back({"list", "task", row["id"], row["case_id"]});
+    row.erase("seq");
+  }
+  return rows;
+}
+
+}  // namespace
+
 Result<Reply> CaseService::tasks_due(const Context& ctx, const TaskQuery& query) {
   return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
-    auto access = readable_cases(ctx.actor.principal);
-    domain::SqlQuery sql(
-        "SELECT t.rowid AS seq, t.id, t.case_id, t.goal_id, t.description, t.due_date, "
-        "t.assignee_id, u.name AS assignee FROM tasks t JOIN cases c ON c.id = t.case_id JOIN "
-        "organisations o ON o.id = c.organisation_id JOIN users u ON u.id = t.assignee_id WHERE "
-        "t.done_on IS NULL AND c.phase <> 'closed' AND t.due_date < ? AND " +
-            access.sql,
-        {query.due_before});
-    sql.add("", access.params);
-    if (ctx.actor.principal.role == "case_manager") {
-      sql.add(" AND t.assignee_id = ?", {ctx.actor.principal.user_id});
-    }
-    if (query.after) {
-      sql.add(" AND (t.due_date > ? OR (t.due_date = ? AND t.rowid > ?))",
-              {query.after->due_date, query.after->due_date, query.after->row});
-    }
     // The list is ordered by due date, so the cursor names the last due date and row.
-    auto page = sql.page(db, "t.due_date, t.rowid", query.limit, [](const json& last) {
-      return last["due_date"].get<std::string>() + "." +
-             std::to_string(last["seq"].get<std::int64_t>());
-    });
-    json body = json::object();
+    auto page = due_tasks(ctx, query.due_before, query.after)
+                    .page(db, kDueOrder, query.limit, [](const json& last) {
+                      return last["due_date"].get<std::string>() + "." +
+                             std::to_string(last["seq"].get<std::int64_t>());
+                    });
+    json body = {{"items", audited_tasks(std::move(page.rows), audit)}};
     if (page.next_cursor) body["next_cursor"] = *page.next_cursor;
-    for (auto& row : page.rows) {
-      audit.push_back({"list", "task", row["id"], row["case_id"]});
-      row.erase("seq");
-    }
-    body["items"] = std::move(page.rows);
     return Reply{200, body, std::nullopt};
   });
 }
 
 Result<Reply> CaseService::overdue_by_case_manager(const Context& ctx) {
-  // Every overdue task, page by page: a report that silently stops at a page size misleads.
-  TaskQuery query{tx_.env().today(), std::nullopt, TaskQuery::kMaxLimit};
-  json tasks = json::array();
-  for (;;) {
-    auto page = tasks_due(ctx, query);
-    if (!page) return page;
-    for (auto& task : page.value().body["items"])
-      tasks.push_back(std::move(task));
-    if (!page.value().body.contains("next_cursor")) break;
-    query.after = TaskQuery::parse_cursor(page.value().body["next_cursor"]);
-  }
+  // Every overdue task in one snapshot: a report that stops at a page size misleads.
+  auto overdue = tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
+    json tasks = due_tasks(ctx, tx_.env().today(), std::nullopt).run(db, kDueOrder);
+    return Reply{200, audited_tasks(std::move(tasks), audit), std::nullopt};
+  });
+  if (!overdue) return overdue;
+  const json& tasks = overdue.value().body;
   json groups = json::object();
   for (const auto& task : tasks) {
     auto key = task["assignee"].get<std::string>();
