@@ -9,7 +9,8 @@
 #include <system_error>
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
+
+#include "domain/env.hpp"
 
 namespace kim::auth {
 
@@ -70,9 +71,7 @@ std::string sha256_hex(std::string_view data) {
 
 std::string generate_token() {
   unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    throw std::runtime_error("no cryptographic randomness available for a token");
-  }
+  domain::Env::system().random_bytes(bytes, sizeof bytes);  // the one secure source, like ids
   return "kim_" + to_hex(bytes, sizeof bytes);
 }
 

@@ -71,10 +71,6 @@ void add_route(http::Router& router, http::ApiDocs& docs, sdk::HttpMethod method
       .add(method, path, std::move(handler), std::move(roles), summary, tag, std::move(example));
 }
 
-const std::string& param(const sdk::HttpRequest& request, const char* name) {
-  return request.path_params.at(name);
-}
-
 void RouteTable::add(sdk::HttpMethod method, std::string pattern, sdk::RouteHandler handler,
                      std::vector<std::string> roles, std::string summary, std::string tag,
                      nlohmann::json example) {

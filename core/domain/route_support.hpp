@@ -29,8 +29,6 @@ using WriteCall =
 sdk::RouteHandler reading(ReadCall call);
 sdk::RouteHandler writing(WriteCall call);
 
-const std::string& param(const sdk::HttpRequest& request, const char* name);
-
 // One call of a table route: the caller's context, the request and, for POST/PATCH/PUT, its
 // body (a JSON object, checked before the handler runs; empty for reads).
 struct Call {
