@@ -118,9 +118,8 @@ DemoSummary seed_demo(store::Store& store, const DemoData& data, std::uint64_t s
   if (hub_coordinator) network.create_agreements(*hub_coordinator);
   write_population(data, store, services, network, offices, seed, summary, today);
 
-  // 5. Mark the persons as demo data (the services know no such thing) and the seed complete.
+  // 5. Mark the seed complete (each person was marked demo = 1 with its first stamps).
   store.write([&](Connection& db) {
-    db.exec("UPDATE persons SET demo = 1");
     db.execute("UPDATE demo_marker SET completed_at = ?", {domain::now_timestamp()});
   });
   return summary;

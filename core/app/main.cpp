@@ -257,7 +257,8 @@ int run_demo_seed(const std::vector<std::string>& args) {
     throw UsageError(std::string("demo data: ") + e.what());
   }
   // The seed writes thousands of small transactions through the services. A demo cut short by a
-  // power failure is simply seeded again (its marker stays incomplete), so no fsync per commit.
+  // power failure keeps an incomplete marker: the next seed refuses it and asks to delete the
+  // file and seed again, so nothing depends on an fsync per commit.
   config.database.synchronous = "NORMAL";
   const auto started = std::chrono::steady_clock::now();
   auto store = kim::app::open_store(config);
