@@ -23,9 +23,12 @@
 
 namespace kim::audit {
 
+// Security entries per principal and minute before the rest is only counted.
+inline constexpr int kSecurityEntriesPerMinute = 20;
+
 class SecurityLog {
  public:
-  static constexpr int kPerMinute = 20;
+  static constexpr int kPerMinute = kSecurityEntriesPerMinute;
   static constexpr std::size_t kMaxPending = 10000;  // notes of requests never flushed
   static constexpr std::size_t kMaxObjectId = 100;   // probed ids are the caller's input
 
