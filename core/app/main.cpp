@@ -240,26 +240,24 @@ std::string user_id_arg(kim::orgs::AdminService& admin, const po::variables_map&
 int run_token_list(const std::vector<std::string>& args) {
   po::options_description extra;
   extra.add_options()("user", po::value<std::string>()->required(), "user name");
-  return run_admin(args, "kim token list --config FILE --user NAME [--data-dir DIR]", extra,
-                   [](kim::orgs::AdminService& admin, const kim::domain::Context& ctx,
-                      const po::variables_map& vm) {
-                     auto result = admin.list_tokens(ctx, user_id_arg(admin, vm));
-                     if (!result) return result;
-                     std::printf("%-8s %-10s %-20s %-26s %s\n", "ID", "PREFIX", "LABEL",
-                                 "CREATED", "REVOKED");
-                     for (const auto& token : result.value().body["items"]) {
-                       std::printf(
-                           "%-8lld %-10s %-20s %-26s %s\n",
-                           static_cast<long long>(token["id"].get<std::int64_t>()),
-                           token["token_prefix"].get<std::string>().c_str(),
-                           token["label"].get<std::string>().c_str(),
-                           token["created_at"].get<std::string>().c_str(),
-                           token["revoked_at"].is_null()
-                               ? "-"
-                               : token["revoked_at"].get<std::string>().c_str());
-                     }
-                     return result;
-                   });
+  return run_admin(
+      args, "kim token list --config FILE --user NAME [--data-dir DIR]", extra,
+      [](kim::orgs::AdminService& admin, const kim::domain::Context& ctx,
+         const po::variables_map& vm) {
+        auto result = admin.list_tokens(ctx, user_id_arg(admin, vm));
+        if (!result) return result;
+        std::printf("%-8s %-10s %-20s %-26s %s\n", "ID", "PREFIX", "LABEL", "CREATED", "REVOKED");
+        for (const auto& token : result.value().body["items"]) {
+          std::printf(
+              "%-8lld %-10s %-20s %-26s %s\n",
+              static_cast<long long>(token["id"].get<std::int64_t>()),
+              token["token_prefix"].get<std::string>().c_str(),
+              token["label"].get<std::string>().c_str(),
+              token["created_at"].get<std::string>().c_str(),
+              token["revoked_at"].is_null() ? "-" : token["revoked_at"].get<std::string>().c_str());
+        }
+        return result;
+      });
 }
 
 int run_token_revoke(const std::vector<std::string>& args) {
@@ -270,8 +268,8 @@ int run_token_revoke(const std::vector<std::string>& args) {
                    [](kim::orgs::AdminService& admin, const kim::domain::Context& ctx,
                       const po::variables_map& vm) {
                      auto result = admin.revoke_token(ctx, vm["id"].as<std::string>());
-                     if (result) std::cout << "Token " << vm["id"].as<std::string>()
-                                           << " revoked.\n";
+                     if (result)
+                       std::cout << "Token " << vm["id"].as<std::string>() << " revoked.\n";
                      return result;
                    });
 }

@@ -22,9 +22,10 @@ const char* const kLegacyColumns =
 
 // Item ids continue after the rows of audit_log_v1, so one cursor walks both.
 std::int64_t next_item_id(store::Connection& db) {
-  return db.query(
-               "SELECT max(coalesce((SELECT max(id) FROM audit_items), 0), "
-               "coalesce((SELECT max(id) FROM audit_log_v1), 0)) + 1 AS next")[0]["next"]
+  return db
+      .query(
+          "SELECT max(coalesce((SELECT max(id) FROM audit_items), 0), "
+          "coalesce((SELECT max(id) FROM audit_log_v1), 0)) + 1 AS next")[0]["next"]
       .get<std::int64_t>();
 }
 
@@ -51,8 +52,7 @@ void append_all(store::Connection& db, const Actor& actor, const std::vector<Ent
   for (std::size_t start = 0; start < entries.size(); start += kRowsPerStatement) {
     const std::size_t end = std::min(entries.size(), start + kRowsPerStatement);
     // Each object once; then the items point at it.
-    std::string objects =
-        "INSERT INTO audit_objects(object_type, object_id, case_id) VALUES ";
+    std::string objects = "INSERT INTO audit_objects(object_type, object_id, case_id) VALUES ";
     std::string items =
         "INSERT INTO audit_items(id, batch_id, action, object_ref) SELECT v.column1, ?, "
         "v.column2, o.id FROM (VALUES ";
@@ -64,9 +64,8 @@ void append_all(store::Connection& db, const Actor& actor, const std::vector<Ent
       items += i == start ? "(?,?,?,?,?)" : ",(?,?,?,?,?)";
       object_params.insert(object_params.end(),
                            {entry.object_type, entry.object_id, entry.case_id});
-      item_params.insert(item_params.end(),
-                         {first + static_cast<std::int64_t>(i), entry.action, entry.object_type,
-                          entry.object_id, entry.case_id});
+      item_params.insert(item_params.end(), {first + static_cast<std::int64_t>(i), entry.action,
+                                             entry.object_type, entry.object_id, entry.case_id});
     }
     objects += " ON CONFLICT DO NOTHING";
     items +=

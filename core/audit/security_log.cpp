@@ -53,8 +53,8 @@ void SecurityLog::take_ended(Clock::time_point now, bool all, std::vector<Batch>
       continue;
     }
     if (it->second.suppressed > 0) {
-      out.push_back({it->second.actor, {suppressed_entry(it->second.suppressed)},
-                     it->second.route});
+      out.push_back(
+          {it->second.actor, {suppressed_entry(it->second.suppressed)}, it->second.route});
     }
     it = windows_.erase(it);
   }

@@ -40,8 +40,8 @@ class SecurityLog {
 
   // Notes a refused access of the actor's request; any thread, never writes. Without a log
   // (CLI, demo seed) it does nothing.
-  static void note(const Actor& actor, const std::string& object_type,
-                   const std::string& object_id, const std::string& case_id = {});
+  static void note(const Actor& actor, const std::string& object_type, const std::string& object_id,
+                   const std::string& case_id = {});
 
   // Writes what was noted for `request_id` (and counts of suppressed refusals whose minute
   // ended) with Store::write_deferred: under a store::DeferredWrites the answer waits for it.

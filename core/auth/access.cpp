@@ -151,11 +151,11 @@ IssuedToken AccessDirectory::store_token(const std::string& user_name, const std
       }
       user_id = row["id"].get<std::int64_t>();
     }
-    issued.token_id =
-        db.execute(
-              "INSERT INTO api_tokens(user_id, token_hash, token_prefix, label) VALUES (?, ?, ?, ?)",
-              {user_id, hash, issued.token.substr(0, 8), label})
-            .last_insert_rowid;
+    issued.token_id = db.execute(
+                            "INSERT INTO api_tokens(user_id, token_hash, token_prefix, label) "
+                            "VALUES (?, ?, ?, ?)",
+                            {user_id, hash, issued.token.substr(0, 8), label})
+                          .last_insert_rowid;
     return user_id;
   });
   return issued;

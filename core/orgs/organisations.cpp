@@ -132,15 +132,16 @@ Result<Reply> AdminService::create_organisation(const Context& ctx, const json& 
   return tx_.write(ctx, [&](Change& change) {
     auto created = orgs::create_organisation(change.db, body);
     if (!created) fail(created.problem());
-    change.audit("create", "organisation", std::to_string(created.value()["id"].get<std::int64_t>()));
+    change.audit("create", "organisation",
+                 std::to_string(created.value()["id"].get<std::int64_t>()));
     return Reply{201, created.value(), std::nullopt};
   });
 }
 
 Result<Reply> AdminService::list_users(const Context& ctx) {
   return tx_.read(ctx, [](store::Connection& db, std::vector<audit::Entry>&) {
-    return Reply{200, {{"items", db.query(std::string(kUserSelect) + " ORDER BY u.name")}},
-                 std::nullopt};
+    return Reply{
+        200, {{"items", db.query(std::string(kUserSelect) + " ORDER BY u.name")}}, std::nullopt};
   });
 }
 
@@ -204,7 +205,8 @@ Result<Reply> AdminService::issue_token(const Context& ctx, const std::string& u
     if (!user["disabled_at"].is_null()) {
       fail(Problem::conflict("user_disabled", "the user is disabled; enable it first"));
     }
-    auto issued = auth::insert_token(change.db, user["id"].get<std::int64_t>(), label.value_or("api"));
+    auto issued =
+        auth::insert_token(change.db, user["id"].get<std::int64_t>(), label.value_or("api"));
     change.audit("create", "token", std::to_string(issued.token_id));
     return Reply{201,
                  {{"id", issued.token_id},
@@ -259,15 +261,17 @@ Result<Reply> AdminService::set_disabled(const Context& ctx, const std::string& 
     change.db.execute("UPDATE users SET disabled_at = ? WHERE id = ?",
                       {disabled ? store::SqlValue(at.get<std::string>()) : store::SqlValue(nullptr),
                        user["id"].get<std::int64_t>()});
-    change.audit(disabled ? "disable" : "enable", "user", std::to_string(user["id"].get<std::int64_t>()));
+    change.audit(disabled ? "disable" : "enable", "user",
+                 std::to_string(user["id"].get<std::int64_t>()));
     user["disabled_at"] = at;
     return Reply{200, user, std::nullopt};
   });
 }
 
 std::optional<std::int64_t> AdminService::user_id_of(const std::string& name) {
-  auto rows = store_.read(
-      [&](store::Connection& db) { return db.query("SELECT id FROM users WHERE name = ?", {name}); });
+  auto rows = store_.read([&](store::Connection& db) {
+    return db.query("SELECT id FROM users WHERE name = ?", {name});
+  });
   if (rows.empty()) return std::nullopt;
   return rows[0]["id"].get<std::int64_t>();
 }
@@ -285,9 +289,12 @@ const std::vector<std::string> kAdmin = {"admin"};
 
 const std::vector<Row>& admin_routes() {
   static const std::vector<Row> routes = {
-      {HttpMethod::kGet, "/api/v1/organisations", {},
+      {HttpMethod::kGet,
+       "/api/v1/organisations",
+       {},
        [](AdminService& s, const Call& c) { return s.list_organisations(c.ctx); },
-       "List organisations", "administration"},
+       "List organisations",
+       "administration"},
       {HttpMethod::kPost,
        "/api/v1/organisations",
        kAdmin,
@@ -320,26 +327,16 @@ const std::vector<Row>& admin_routes() {
        "Issue another token for a user, shown only in this response (admin)",
        "administration",
        {{"label", "laptop"}}},
-      {HttpMethod::kPost,
-       "/api/v1/users/{id}/disable",
-       kAdmin,
+      {HttpMethod::kPost, "/api/v1/users/{id}/disable", kAdmin,
        [](AdminService& s, const Call& c) { return s.set_disabled(c.ctx, c.param("id"), true); },
        "Disable a user: none of its tokens works from the next request on (admin)",
-       "administration",
-       json::object()},
-      {HttpMethod::kPost,
-       "/api/v1/users/{id}/enable",
-       kAdmin,
+       "administration", json::object()},
+      {HttpMethod::kPost, "/api/v1/users/{id}/enable", kAdmin,
        [](AdminService& s, const Call& c) { return s.set_disabled(c.ctx, c.param("id"), false); },
-       "Enable a disabled user again (admin)",
-       "administration",
-       json::object()},
-      {HttpMethod::kPost,
-       "/api/v1/tokens/{id}/revoke",
-       kAdmin,
+       "Enable a disabled user again (admin)", "administration", json::object()},
+      {HttpMethod::kPost, "/api/v1/tokens/{id}/revoke", kAdmin,
        [](AdminService& s, const Call& c) { return s.revoke_token(c.ctx, c.param("id")); },
-       "Revoke a token: it answers 401 from the next request on (admin)",
-       "administration",
+       "Revoke a token: it answers 401 from the next request on (admin)", "administration",
        json::object()},
   };
   return routes;

@@ -48,19 +48,17 @@ class AdminService {
                                                     const nlohmann::json& body);
   domain::Result<domain::Reply> list_users(const domain::Context& ctx);
   // 409 user_exists for a taken name: a second token is only issued by issue_token.
-  domain::Result<domain::Reply> create_user(const domain::Context& ctx,
-                                            const nlohmann::json& body);
+  domain::Result<domain::Reply> create_user(const domain::Context& ctx, const nlohmann::json& body);
   domain::Result<domain::Reply> issue_token(const domain::Context& ctx, const std::string& user_id,
                                             const nlohmann::json& body);
   // Tokens of a user: id, prefix, label, created_at, revoked_at (never the secret or its hash).
-  domain::Result<domain::Reply> list_tokens(const domain::Context& ctx,
-                                            const std::string& user_id);
+  domain::Result<domain::Reply> list_tokens(const domain::Context& ctx, const std::string& user_id);
   // 409 already_revoked: nothing changes twice.
   domain::Result<domain::Reply> revoke_token(const domain::Context& ctx,
                                              const std::string& token_id);
   // 409 already_disabled / not_disabled; 409 last_admin: the last enabled admin stays.
-  domain::Result<domain::Reply> set_disabled(const domain::Context& ctx,
-                                             const std::string& user_id, bool disabled);
+  domain::Result<domain::Reply> set_disabled(const domain::Context& ctx, const std::string& user_id,
+                                             bool disabled);
 
   // The id of the user with this name (for the CLI).
   std::optional<std::int64_t> user_id_of(const std::string& name);

@@ -25,8 +25,8 @@ class AuditLogTest : public ::testing::Test {
   void SetUp() override {
     static std::atomic<int> counter{0};
     dir_ = fs::temp_directory_path() /
-           ("kim_audit_log_test_" + std::to_string(::getpid()) + "_" +
-            std::to_string(counter++) + "_" + std::to_string(std::random_device{}()));
+           ("kim_audit_log_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) +
+            "_" + std::to_string(std::random_device{}()));
     fs::create_directories(dir_);
     store::StoreOptions options;
     options.path = dir_ / "kim.sqlite3";
@@ -103,8 +103,8 @@ TEST_F(AuditLogTest, RowsFromBeforeAndAfterTheMigrationShareShapeOrderAndCursor)
     if (!page.contains("next_cursor")) break;
     page = list(*store_, {"", 0, "", std::stoll(page["next_cursor"].get<std::string>()), 2});
   }
-  EXPECT_EQ(walked, (std::vector<std::string>{"cas_0", "cas_1", "cas_2", "cas_0", "cas_9",
-                                              "per_1", "cas_0", "cas_0"}));
+  EXPECT_EQ(walked, (std::vector<std::string>{"cas_0", "cas_1", "cas_2", "cas_0", "cas_9", "per_1",
+                                              "cas_0", "cas_0"}));
 
   // Filters reach both.
   EXPECT_EQ(list(*store_, {"cas_0", 0, "", 0, 100})["items"].size(), 4u);

@@ -62,8 +62,8 @@ bool has_entry(const json& entries, const std::string& user_name, const std::str
 }
 
 json tokens_of(const KimHost& host, std::int64_t user_id) {
-  auto response =
-      host.client().get("/api/v1/users/" + std::to_string(user_id) + "/tokens", host.token("admin"));
+  auto response = host.client().get("/api/v1/users/" + std::to_string(user_id) + "/tokens",
+                                    host.token("admin"));
   EXPECT_EQ(response.status, 200) << response.body;
   return response.status == 200 ? response.json()["items"] : json();
 }
@@ -196,15 +196,16 @@ TEST_F(TokenRevocationTest, DisabledUsersTokensStopWorkingUntilEnabled) {
   std::int64_t admin_id = 0;
   for (const auto& item : users(host))
     if (item["name"] == "admin") admin_id = item["id"];
-  auto last = client.post("/api/v1/users/" + std::to_string(admin_id) + "/disable",
-                          json::object(), host.token("admin"));
+  auto last = client.post("/api/v1/users/" + std::to_string(admin_id) + "/disable", json::object(),
+                          host.token("admin"));
   EXPECT_EQ(last.status, 409) << last.body;
   EXPECT_EQ(code_of(last), "last_admin");
   EXPECT_EQ(status_with(host, host.token("admin")), 403) << "admin still authenticates";
 
   const auto trail = audit_entries(host);
   const auto id = std::to_string(user.id);
-  EXPECT_TRUE(has_entry(trail, "admin", "create", "token", std::to_string(second.json()["id"].get<std::int64_t>())));
+  EXPECT_TRUE(has_entry(trail, "admin", "create", "token",
+                        std::to_string(second.json()["id"].get<std::int64_t>())));
   EXPECT_TRUE(has_entry(trail, "admin", "disable", "user", id));
   EXPECT_TRUE(has_entry(trail, "admin", "enable", "user", id));
   EXPECT_EQ(entries_of(trail, "admin", "disable", "user").size(), 1u);
@@ -244,8 +245,8 @@ TEST_F(TokenRevocationTest, CliRevokesAndDisablesWhileTheHostServes) {
   EXPECT_THAT(listed.out, ::testing::Not(HasSubstr(user.token)));
 
   // A second token from the CLI, in the host's data folder.
-  auto created = cli({"token", "create", "--user", "cm-cli", "--role", "case_manager", "--org",
-                      "caritas-rheine"});
+  auto created = cli(
+      {"token", "create", "--user", "cm-cli", "--role", "case_manager", "--org", "caritas-rheine"});
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const std::string cli_token = created.out.substr(0, created.out.find('\n'));
   EXPECT_EQ(status_with(host, cli_token), 200);
@@ -306,9 +307,9 @@ TEST_F(RefusalAuditTest, ProbingAnotherOrganisationsCasesLeavesSecurityEntriesFo
   EXPECT_EQ(code_of(seen), code_of(none));
   EXPECT_EQ(seen.body.find("security"), std::string::npos);
   // A write: its transaction rolls back, the refusal is written apart from it.
-  auto note = client.post("/api/v1/cases/" + case_id + "/notes",
-                          {{"occurred_on", date_in_days(0)}, {"kind", "contact"}, {"text", "x"}},
-                          prober);
+  auto note =
+      client.post("/api/v1/cases/" + case_id + "/notes",
+                  {{"occurred_on", date_in_days(0)}, {"kind", "contact"}, {"text", "x"}}, prober);
   EXPECT_EQ(note.status, 404) << note.body;
   auto read_person = client.get("/api/v1/persons/" + person_id, prober);
   EXPECT_EQ(read_person.status, 404);
@@ -366,11 +367,12 @@ TEST_F(RefusalAuditTest, RefusalsOfOnePrincipalAreCappedAndTheRestCounted) {
   auto& host = *host_;
   auto client = host.client();
   const int probes = audit::kSecurityEntriesPerMinute + 5;
-  const auto before = entries_of(audit_entries(host, "&kind=security"), "cm-emsdetten-1", "refused");
+  const auto before =
+      entries_of(audit_entries(host, "&kind=security"), "cm-emsdetten-1", "refused");
   ASSERT_TRUE(before.empty());
   for (int i = 0; i < probes; ++i) {
-    auto response = client.get("/api/v1/cases/cas_probe_" + std::to_string(i),
-                               host.token("cm-emsdetten-1"));
+    auto response =
+        client.get("/api/v1/cases/cas_probe_" + std::to_string(i), host.token("cm-emsdetten-1"));
     EXPECT_EQ(response.status, 404);
   }
   // Another principal is not affected by the first one's flood.
@@ -396,9 +398,9 @@ TEST_F(RefusalAuditTest, RefusalsOfOnePrincipalAreCappedAndTheRestCounted) {
 TEST(AuditVolumeTest, AListPageOfFiftyCasesAddsAFewBytesPerCase) {
   KimHost host;
   for (int i = 0; i < 50; ++i) {
-    auto person = host.create_person("cm-emsdetten-1",
-                                     {{"family_name", "Volumen" + std::string(1, 'a' + i % 26) +
-                                                          std::string(1, 'a' + i / 26)}});
+    auto person = host.create_person(
+        "cm-emsdetten-1",
+        {{"family_name", "Volumen" + std::string(1, 'a' + i % 26) + std::string(1, 'a' + i / 26)}});
     host.open_case("cm-emsdetten-1", person["id"]);
   }
   ASSERT_FALSE(::testing::Test::HasFailure()) << "setup failed";

@@ -782,7 +782,8 @@ TEST(AuditOpenApiTest, AdminCreatesUsersWhoseTokensWorkAndAreNeverLogged) {
   EXPECT_EQ(taken.status, 409) << taken.body;
   EXPECT_EQ(error_code(taken), "user_exists");
   EXPECT_THAT(taken.body, Not(HasSubstr("kim_")));
-  const std::string user_path = "/api/v1/users/" + std::to_string(created.json()["id"].get<std::int64_t>());
+  const std::string user_path =
+      "/api/v1/users/" + std::to_string(created.json()["id"].get<std::int64_t>());
   auto second = client.post(user_path + "/tokens", json::object(), admin);
   ASSERT_EQ(second.status, 201) << second.body;
   const std::string second_token = second.json()["token"];
@@ -806,8 +807,8 @@ TEST(AuditOpenApiTest, AdminCreatesUsersWhoseTokensWorkAndAreNeverLogged) {
   }
   const std::string user_id = std::to_string(created.json()["id"].get<std::int64_t>());
   EXPECT_TRUE(admin_entries.count("create user " + user_id)) << trail.body;
-  EXPECT_TRUE(admin_entries.count(
-      "create token " + std::to_string(second.json()["id"].get<std::int64_t>())));
+  EXPECT_TRUE(admin_entries.count("create token " +
+                                  std::to_string(second.json()["id"].get<std::int64_t>())));
   EXPECT_THAT(trail.body, Not(HasSubstr(second_token)));
 
   ASSERT_EQ(host.stop(), 0);
