@@ -50,11 +50,6 @@ json audit_rows_of_request(const KimHost& host, const std::string& request_id) {
   return db.query("SELECT * FROM audit_log WHERE request_id = ? ORDER BY id", {request_id});
 }
 
-std::int64_t audit_count(const KimHost& host) {
-  auto db = store::Connection::open(host.database(), SQLITE_OPEN_READONLY);
-  return db.query("SELECT count(*) AS n FROM audit_log")[0]["n"].get<std::int64_t>();
-}
-
 std::map<std::string, std::int64_t> organisation_ids(KimHost& host) {
   auto response = host.client().get("/api/v1/organisations", host.token("admin"));
   std::map<std::string, std::int64_t> ids;
@@ -273,8 +268,8 @@ TEST(AuditOpenApiTest, EveryAccessToACaseIsAuditedWithWhoWhatAndRequestId) {
   // Nothing else is recorded for the case.
   EXPECT_EQ(case_items.size(), with_case);
 
-  // Refused requests (the case does not exist for them) leave no entry.
-  const auto before = audit_count(host);
+  // Refused requests (the case does not exist for them) leave no access entry, only one
+  // security entry each (issue 9: refusals are visible to auditors).
   const std::vector<std::pair<std::string, std::string>> refused = {
       {"cm-greven", "GET"}, {"cm-rheine-2", "GET"}, {"co-kreis", "GET"}, {"cm-greven", "POST"}};
   for (const auto& [user, method] : refused) {
@@ -286,10 +281,15 @@ TEST(AuditOpenApiTest, EveryAccessToACaseIsAuditedWithWhoWhatAndRequestId) {
                           {{"occurred_on", "2025-02-03"}, {"kind", "phone"}, {"text", "x"}},
                           host.token(user));
     EXPECT_EQ(response.status, 404) << response.body;
-    EXPECT_TRUE(audit_rows_of_request(host, response.headers["x-request-id"]).empty());
+    const auto rows = audit_rows_of_request(host, response.headers["x-request-id"]);
+    ASSERT_EQ(rows.size(), 1u) << rows.dump();
+    EXPECT_EQ(rows[0]["kind"], "security");
+    EXPECT_EQ(rows[0]["action"], "refused");
+    EXPECT_EQ(rows[0]["user_name"], user);
+    EXPECT_EQ(rows[0]["object_id"], case_id);
   }
-  EXPECT_EQ(audit_count(host), before);
-  auto again = client.get("/api/v1/audit?limit=1000&case_id=" + case_id, host.token("auditor"));
+  auto again =
+      client.get("/api/v1/audit?limit=1000&kind=access&case_id=" + case_id, host.token("auditor"));
   ASSERT_EQ(again.status, 200);
   EXPECT_EQ(again.json()["items"], case_items);
 }
