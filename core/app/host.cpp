@@ -5,6 +5,7 @@
 #include <boost/dll/runtime_symbol_info.hpp>
 
 #include "audit/audit_log.hpp"
+#include "audit/security_log.hpp"
 #include "cases/routes.hpp"
 #include "http/server.hpp"
 #include "kim/sdk/version.hpp"
@@ -38,6 +39,11 @@ std::string iso_time(std::chrono::system_clock::time_point time) {
   char buffer[32];
   std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
   return buffer;
+}
+
+// "GET /api/v1/cases/…" for security entries (never the query string).
+std::string request_route(const sdk::HttpRequest& request) {
+  return std::string(sdk::to_string(request.method)) + " " + request.path.substr(0, 200);
 }
 
 nlohmann::json report_json(const plugins::PluginReport& report) {
@@ -148,6 +154,7 @@ void Host::open() {
   logger_->info("database {} ready (core schema #{})", config_.database.path.string(),
                 store_->schema_version("core"));
   access_ = std::make_unique<auth::AccessDirectory>(*store_);
+  security_ = std::make_unique<audit::SecurityLog>(*store_);
   if (auto token_file = access_->bootstrap_admin(config_.data_dir)) {
     logger_->warn(
         "empty database: created user \"admin\"; its token is in {} (mode 0600). "
@@ -172,6 +179,7 @@ void Host::serve() {
   events_->publish({"host.stopping", nlohmann::json::object(), {}, "host"});
   scheduler_->stop();
   plugins_->stop_all();
+  security_->close();
   store_->close();
   logger_->info("stopped cleanly");
 }
@@ -179,6 +187,8 @@ void Host::serve() {
 void Host::answer(sdk::HttpRequest& request, const http::Respond& respond) {
   store::DeferredWrites deferred;
   auto response = handle(request);
+  // Refused accesses noted while handling it: written apart from its (rolled back) transaction.
+  if (security_) security_->flush(request.request_id, request_route(request));
   deferred.when_settled([this, respond, response = std::move(response),
                          request_id = request.request_id, method = request.method,
                          path = request.path](std::optional<std::string> error) mutable {
@@ -237,6 +247,8 @@ sdk::HttpResponse Host::handle(sdk::HttpRequest& request) {
   const auto& roles = match.route->options.roles;
   if (!roles.empty() && request.principal &&
       std::find(roles.begin(), roles.end(), request.principal->role) == roles.end()) {
+    audit::SecurityLog::note({*request.principal, request.request_id}, "route",
+                             match.route->pattern);
     return sdk::HttpResponse::error(403, "forbidden",
                                     "role " + request.principal->role + " may not do this");
   }
@@ -257,7 +269,8 @@ void Host::add_host_routes() {
   // The one clock and id source of every service (tests of date rules inject their own).
   domain::Env& env = domain::Env::system();
   cases_ = std::make_unique<cases::CaseService>(*store_, *events_, env);
-  orgs::register_routes(*router_, *docs_, *store_, *access_);
+  admin_ = std::make_unique<orgs::AdminService>(*store_, *events_, env);
+  orgs::register_routes(*router_, *docs_, *admin_);
   cases::register_routes(*router_, *docs_, *cases_, *store_);
   partners_ = std::make_unique<partners::PartnerService>(*store_, *events_, env);
   partners::register_routes(*router_, *docs_, *partners_);

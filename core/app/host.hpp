@@ -8,6 +8,7 @@
 
 #include <spdlog/logger.h>
 
+#include "audit/security_log.hpp"
 #include "auth/access.hpp"
 #include "cases/service.hpp"
 #include "config/host_config.hpp"
@@ -18,6 +19,7 @@
 #include "http/server.hpp"
 #include "jobs/scheduler.hpp"
 #include "kim/sdk/connector.hpp"
+#include "orgs/organisations.hpp"
 #include "partners/partners.hpp"
 #include "plugins/plugin_manager.hpp"
 #include "plugins/registry.hpp"
@@ -76,6 +78,8 @@ class Host {
   std::shared_ptr<spdlog::logger> logger_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<auth::AccessDirectory> access_;
+  std::unique_ptr<audit::SecurityLog> security_;
+  std::unique_ptr<orgs::AdminService> admin_;
   std::unique_ptr<http::ApiDocs> docs_;
   std::unique_ptr<cases::CaseService> cases_;
   std::unique_ptr<partners::PartnerService> partners_;

@@ -1,4 +1,5 @@
-// The `kim` command line: serve, plugins list, token create, config check, demo seed.
+// The `kim` command line: serve, plugins list, token create/list/revoke, user disable/enable,
+// config check, demo seed.
 #include <sys/stat.h>
 
 #include <chrono>
@@ -17,8 +18,11 @@
 #include "app/host.hpp"
 #include "auth/access.hpp"
 #include "config/host_config.hpp"
+#include "domain/env.hpp"
+#include "events/event_bus.hpp"
 #include "kim/sdk/version.hpp"
 #include "log/logging.hpp"
+#include "orgs/organisations.hpp"
 #include "partners/partners.hpp"
 
 namespace po = boost::program_options;
@@ -35,6 +39,11 @@ Usage:
   kim serve --config FILE [--listen HOST:PORT] [--data-dir DIR]
   kim plugins list --config FILE [--json]
   kim token create --config FILE --user NAME --role ROLE [--org ORG] [--label TEXT]
+                   [--data-dir DIR]
+  kim token list --config FILE --user NAME [--data-dir DIR]
+  kim token revoke --config FILE --id TOKEN_ID [--data-dir DIR]
+  kim user disable --config FILE --user NAME [--data-dir DIR]
+  kim user enable --config FILE --user NAME [--data-dir DIR]
   kim config check --config FILE
   kim demo seed --config FILE [--seed N] [--data-dir DIR] [--demo-data DIR]
   kim --version
@@ -47,6 +56,11 @@ Commands:
                  loaded or the reason it was refused. Does not touch the database.
   token create   Create a user (if new) and an API token for it; prints the token once.
                  Roles: admin, case_manager, coordinator, authority_officer, auditor.
+  token list     A user's tokens: id, prefix, label, created, revoked (never the secret).
+  token revoke   Revoke a token by its id; a running host refuses it from the next request.
+  user disable   Disable a user: none of its tokens works from the next request on.
+  user enable    Enable a disabled user again. Revocations and user changes are audited
+                 (user "cli").
   config check   Validate a config file and print it with every default filled in.
   demo seed      Fill an EMPTY database with fictional demo data (participants in all towns,
                  cases in every phase, organisations, users) and print the demo users' tokens.
@@ -165,14 +179,17 @@ int run_token_create(const std::vector<std::string>& args) {
       "role", po::value<std::string>()->required(),
       "admin | case_manager | coordinator | authority_officer | auditor")(
       "org", po::value<std::string>()->default_value(""), "organisation of the user")(
-      "label", po::value<std::string>()->default_value("cli"), "what the token is for");
+      "label", po::value<std::string>()->default_value("cli"), "what the token is for")(
+      "data-dir", po::value<std::string>(), "data folder (overrides data_dir)");
   auto vm = parse(args, desc);
   if (vm.count("help")) {
-    std::cout << "Usage: kim token create --config FILE --user NAME --role ROLE [--org ORG]\n\n"
+    std::cout << "Usage: kim token create --config FILE --user NAME --role ROLE [--org ORG] "
+                 "[--data-dir DIR]\n\n"
               << desc << "\n";
     return kExitOk;
   }
   auto config = load_config(vm);
+  apply_data_dir(vm, config);
   auto store = kim::app::open_store(config);
   kim::auth::AccessDirectory access(*store);
   kim::auth::IssuedToken issued;
@@ -186,6 +203,93 @@ int run_token_create(const std::vector<std::string>& args) {
             << "\" created. It is shown only now; store it safely:\n";
   std::cout << issued.token << "\n";
   return kExitOk;
+}
+
+// Administration from the command line (another process than a running host: the host reads
+// tokens and users from the database on every request, so a change here counts at once there).
+// `act` gets the service and the CLI's audit context; a Problem is bad usage (exit 2).
+template <class Act>
+int run_admin(const std::vector<std::string>& args, const char* usage,
+              const po::options_description& extra, Act act) {
+  auto desc = common_options("options");
+  desc.add(extra);
+  desc.add_options()("data-dir", po::value<std::string>(), "data folder (overrides data_dir)");
+  auto vm = parse(args, desc);
+  if (vm.count("help")) {
+    std::cout << "Usage: " << usage << "\n\n" << desc << "\n";
+    return kExitOk;
+  }
+  auto config = load_config(vm);
+  apply_data_dir(vm, config);
+  auto store = kim::app::open_store(config);
+  kim::events::EventBus events(kim::log::get("events"));
+  kim::orgs::AdminService admin(*store, events, kim::domain::Env::system());
+  auto result = act(admin, kim::orgs::cli_context(), vm);
+  store->close();
+  if (!result) throw UsageError(result.problem().message);
+  return kExitOk;
+}
+
+std::string user_id_arg(kim::orgs::AdminService& admin, const po::variables_map& vm) {
+  const auto name = vm["user"].as<std::string>();
+  auto id = admin.user_id_of(name);
+  if (!id) throw UsageError("no user named \"" + name + "\"");
+  return std::to_string(*id);
+}
+
+int run_token_list(const std::vector<std::string>& args) {
+  po::options_description extra;
+  extra.add_options()("user", po::value<std::string>()->required(), "user name");
+  return run_admin(
+      args, "kim token list --config FILE --user NAME [--data-dir DIR]", extra,
+      [](kim::orgs::AdminService& admin, const kim::domain::Context& ctx,
+         const po::variables_map& vm) {
+        auto result = admin.list_tokens(ctx, user_id_arg(admin, vm));
+        if (!result) return result;
+        std::printf("%-8s %-10s %-20s %-26s %s\n", "ID", "PREFIX", "LABEL", "CREATED", "REVOKED");
+        for (const auto& token : result.value().body["items"]) {
+          std::printf(
+              "%-8lld %-10s %-20s %-26s %s\n",
+              static_cast<long long>(token["id"].get<std::int64_t>()),
+              token["token_prefix"].get<std::string>().c_str(),
+              token["label"].get<std::string>().c_str(),
+              token["created_at"].get<std::string>().c_str(),
+              token["revoked_at"].is_null() ? "-" : token["revoked_at"].get<std::string>().c_str());
+        }
+        return result;
+      });
+}
+
+int run_token_revoke(const std::vector<std::string>& args) {
+  po::options_description extra;
+  extra.add_options()("id", po::value<std::string>()->required(),
+                      "the token's id (kim token list, GET /api/v1/users/{id}/tokens)");
+  return run_admin(args, "kim token revoke --config FILE --id TOKEN_ID [--data-dir DIR]", extra,
+                   [](kim::orgs::AdminService& admin, const kim::domain::Context& ctx,
+                      const po::variables_map& vm) {
+                     auto result = admin.revoke_token(ctx, vm["id"].as<std::string>());
+                     if (result)
+                       std::cout << "Token " << vm["id"].as<std::string>() << " revoked.\n";
+                     return result;
+                   });
+}
+
+int run_user_disable(const std::vector<std::string>& args, bool disable) {
+  po::options_description extra;
+  extra.add_options()("user", po::value<std::string>()->required(), "user name");
+  return run_admin(args,
+                   disable ? "kim user disable --config FILE --user NAME [--data-dir DIR]"
+                           : "kim user enable --config FILE --user NAME [--data-dir DIR]",
+                   extra,
+                   [disable](kim::orgs::AdminService& admin, const kim::domain::Context& ctx,
+                             const po::variables_map& vm) {
+                     auto result = admin.set_disabled(ctx, user_id_arg(admin, vm), disable);
+                     if (result) {
+                       std::cout << "User " << vm["user"].as<std::string>()
+                                 << (disable ? " disabled.\n" : " enabled.\n");
+                     }
+                     return result;
+                   });
 }
 
 int run_config_check(const std::vector<std::string>& args) {
@@ -363,6 +467,15 @@ int dispatch(const std::vector<std::string>& argv) {
   }
   if (command == "token" && argv.size() > 1 && argv[1] == "create") {
     return run_token_create(rest(2));
+  }
+  if (command == "token" && argv.size() > 1 && argv[1] == "list") {
+    return run_token_list(rest(2));
+  }
+  if (command == "token" && argv.size() > 1 && argv[1] == "revoke") {
+    return run_token_revoke(rest(2));
+  }
+  if (command == "user" && argv.size() > 1 && (argv[1] == "disable" || argv[1] == "enable")) {
+    return run_user_disable(rest(2), argv[1] == "disable");
   }
   if (command == "config" && argv.size() > 1 && argv[1] == "check") {
     return run_config_check(rest(2));

@@ -75,6 +75,25 @@ std::string generate_token() {
   return "kim_" + to_hex(bytes, sizeof bytes);
 }
 
+std::string user_name_problem(const std::string& name) {
+  static const std::regex kUserName("[a-z0-9][a-z0-9._-]{0,63}");
+  if (std::regex_match(name, kUserName)) return {};
+  return "user name \"" + name +
+         "\" must be 1-64 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit";
+}
+
+IssuedToken insert_token(store::Connection& db, std::int64_t user_id, const std::string& label) {
+  IssuedToken issued;
+  issued.user_id = user_id;
+  issued.token = generate_token();
+  issued.token_id =
+      db.execute(
+            "INSERT INTO api_tokens(user_id, token_hash, token_prefix, label) VALUES (?, ?, ?, ?)",
+            {user_id, sha256_hex(issued.token), issued.token.substr(0, 8), label})
+          .last_insert_rowid;
+  return issued;
+}
+
 IssuedToken AccessDirectory::create_token(const std::string& user_name, const std::string& role,
                                           const std::string& organisation,
                                           const std::string& label) {
@@ -84,11 +103,8 @@ IssuedToken AccessDirectory::create_token(const std::string& user_name, const st
 IssuedToken AccessDirectory::store_token(const std::string& user_name, const std::string& role,
                                          const std::string& organisation, const std::string& label,
                                          std::string token) {
-  static const std::regex kUserName("[a-z0-9][a-z0-9._-]{0,63}");
-  if (!std::regex_match(user_name, kUserName)) {
-    throw std::invalid_argument("user name \"" + user_name +
-                                "\" must be 1-64 characters of a-z, 0-9, '.', '_', '-', "
-                                "starting with a letter or digit");
+  if (auto problem = user_name_problem(user_name); !problem.empty()) {
+    throw std::invalid_argument(problem);
   }
   if (!is_known_role(role)) {
     std::string allowed;
@@ -135,9 +151,11 @@ IssuedToken AccessDirectory::store_token(const std::string& user_name, const std
       }
       user_id = row["id"].get<std::int64_t>();
     }
-    db.execute(
-        "INSERT INTO api_tokens(user_id, token_hash, token_prefix, label) VALUES (?, ?, ?, ?)",
-        {user_id, hash, issued.token.substr(0, 8), label});
+    issued.token_id = db.execute(
+                            "INSERT INTO api_tokens(user_id, token_hash, token_prefix, label) "
+                            "VALUES (?, ?, ?, ?)",
+                            {user_id, hash, issued.token.substr(0, 8), label})
+                          .last_insert_rowid;
     return user_id;
   });
   return issued;

@@ -26,8 +26,16 @@ std::string generate_token();
 
 struct IssuedToken {
   std::int64_t user_id = 0;
+  std::int64_t token_id = 0;
   std::string token;  // the secret: show it once, never store or log it
 };
+
+// Checks a user name (1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit); the
+// reason it is refused, or empty.
+std::string user_name_problem(const std::string& name);
+
+// A new token for an existing user, inside the caller's write (API, CLI and bootstrap share it).
+IssuedToken insert_token(store::Connection& db, std::int64_t user_id, const std::string& label);
 
 class AccessDirectory {
  public:

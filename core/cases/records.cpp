@@ -1,5 +1,6 @@
 #include "cases/records.hpp"
 
+#include "audit/security_log.hpp"
 #include "cases/internal.hpp"
 
 namespace kim::cases {
@@ -23,27 +24,45 @@ CaseOwnership ownership_of(const json& row) {
 
 namespace {
 
-CaseRow find_case(Connection& db, const std::string& case_id) {
+std::optional<CaseRow> find_case_row(Connection& db, const std::string& case_id) {
   auto rows =
       db.query(std::string("SELECT c.id, c.person_id, c.phase, c.version, ") + kOwnershipColumns +
                    " FROM cases c JOIN organisations o ON o.id = c.organisation_id "
                    "WHERE c.id = ?",
                {case_id});
-  if (rows.empty()) fail(Problem::not_found("case " + case_id));
+  if (rows.empty()) return std::nullopt;
   const auto& row = rows.front();
-  return {row["id"], row["person_id"], row["phase"], row["version"], ownership_of(row)};
+  return CaseRow{row["id"], row["person_id"], row["phase"], row["version"], ownership_of(row)};
+}
+
+CaseRow find_case(Connection& db, const std::string& case_id) {
+  auto row = find_case_row(db, case_id);
+  if (!row) fail(Problem::not_found("case " + case_id));
+  return *row;
+}
+
+// A refused access is a security event for the auditors (noted here, written by the host after
+// this transaction rolled back); the caller's answer stays the same.
+[[noreturn]] void refuse(const Context& ctx, const char* object_type, const std::string& id,
+                         const std::string& case_id, Problem problem) {
+  audit::SecurityLog::note(ctx.actor, object_type, id, case_id);
+  fail(std::move(problem));
 }
 
 }  // namespace
 
 CaseRow load_case(Connection& db, const Context& ctx, const std::string& case_id, Access needed) {
-  CaseRow result = find_case(db, case_id);
-  Access access = case_access(ctx.actor.principal, result.ownership);
-  if (access == Access::kNone) fail(Problem::not_found("case " + case_id));
-  if (needed == Access::kWrite && access != Access::kWrite) {
-    fail(Problem::forbidden("only the case's case manager changes a case; coordinators read"));
+  auto found = find_case_row(db, case_id);
+  // Unknown or invisible: the same 404, so ids reveal nothing (the auditors see both).
+  if (!found || case_access(ctx.actor.principal, found->ownership) == Access::kNone) {
+    refuse(ctx, "case", case_id, case_id, Problem::not_found("case " + case_id));
   }
-  return result;
+  if (needed == Access::kWrite &&
+      case_access(ctx.actor.principal, found->ownership) != Access::kWrite) {
+    refuse(ctx, "case", case_id, case_id,
+           Problem::forbidden("only the case's case manager changes a case; coordinators read"));
+  }
+  return *found;
 }
 
 namespace {
@@ -82,7 +101,7 @@ json load_person(Connection& db, const Context& ctx, const std::string& person_i
       "JOIN organisations po ON po.id = p.organisation_id WHERE p.id = ? AND " +
       readable_person_condition(ctx.actor.principal, params);
   auto rows = db.query(sql, params);
-  if (rows.empty()) fail(Problem::not_found("person " + person_id));
+  if (rows.empty()) refuse(ctx, "person", person_id, "", Problem::not_found("person " + person_id));
   return rows.front();
 }
 
@@ -95,7 +114,7 @@ void require_open(const CaseRow& row, const char* what) {
 
 void require_case_manager(const Context& ctx) {
   if (ctx.actor.principal.role != "case_manager" || ctx.actor.principal.organisation_id == 0) {
-    fail(Problem::forbidden("only case managers do this"));
+    refuse(ctx, "role", "case_manager", "", Problem::forbidden("only case managers do this"));
   }
 }
 

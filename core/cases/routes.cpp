@@ -250,6 +250,11 @@ void register_routes(http::Router& router, http::ApiDocs& docs, CaseService& ser
         for (const auto& [key, value] : r.query) {
           if (key == "case_id") {
             query.case_id = value;
+          } else if (key == "kind") {
+            if (value != "access" && value != "security") {
+              return domain::to_response(Problem::bad_request(key, "must be access or security"));
+            }
+            query.kind = value;
           } else if (key == "user_id" || key == "cursor" || key == "limit") {
             std::int64_t number = 0;
             auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
@@ -267,7 +272,9 @@ void register_routes(http::Router& router, http::ApiDocs& docs, CaseService& ser
         }
         return HttpResponse::json(200, audit::list(store, query));
       },
-      {"auditor"}, "Audit trail: who read or changed what (auditors)", "audit");
+      {"auditor"},
+      "Audit trail: who read or changed what, and refused accesses (kind=security; auditors)",
+      "audit");
 }
 
 }  // namespace kim::cases

@@ -1,19 +1,23 @@
 #include "orgs/organisations.hpp"
 
+#include <charconv>
 #include <regex>
 
 #include "domain/catalog.hpp"
+#include "domain/route_support.hpp"
 #include "domain/validation.hpp"
 
 namespace kim::orgs {
 
+using domain::Change;
+using domain::Context;
+using domain::fail;
 using domain::FieldReader;
 using domain::Problem;
+using domain::Reply;
 using domain::Result;
 using nlohmann::json;
 using sdk::HttpMethod;
-using sdk::HttpRequest;
-using sdk::HttpResponse;
 
 namespace {
 
@@ -22,9 +26,33 @@ const char* const kSelect =
     "team_access, o.created_at FROM organisations o LEFT JOIN organisations s ON s.id = "
     "o.supervisor_id";
 
+const char* const kUserSelect =
+    "SELECT u.id, u.name, u.role, coalesce(o.slug, '') AS organisation, u.created_at, "
+    "u.disabled_at FROM users u LEFT JOIN organisations o ON o.id = u.organisation_id";
+
 json organisation_json(json row) {
   row["team_access"] = row["team_access"].get<std::int64_t>() == 1;
   return row;
+}
+
+// A path id: a positive integer, else the resource is not there (404, as for an unknown id).
+std::int64_t numeric_id(const std::string& text, const char* what) {
+  std::int64_t id = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (error != std::errc() || end != text.data() + text.size() || id < 1) {
+    fail(Problem::not_found(std::string(what) + " " + text));
+  }
+  return id;
+}
+
+json load_user(store::Connection& db, std::int64_t user_id) {
+  auto rows = db.query(std::string(kUserSelect) + " WHERE u.id = ?", {user_id});
+  if (rows.empty()) fail(Problem::not_found("user " + std::to_string(user_id)));
+  return rows.front();
+}
+
+std::optional<std::string> optional_label(FieldReader& in) {
+  return in.optional_text("label", 100);
 }
 
 }  // namespace
@@ -91,84 +119,233 @@ int apply_seeds(store::Store& store, const std::vector<OrganisationSeed>& seeds)
   });
 }
 
-void register_routes(http::Router& router, http::ApiDocs& docs, store::Store& store,
-                     auth::AccessDirectory& access) {
-  auto add = [&](HttpMethod method, std::string pattern, sdk::RouteHandler handler,
-                 sdk::RouteOptions options, std::string summary, json example = nullptr) {
-    docs.describe(method, pattern, {std::move(summary), "administration", std::move(example)});
-    router.add({method, std::move(pattern), std::move(handler), std::move(options), "host"});
+Result<Reply> AdminService::list_organisations(const Context& ctx) {
+  return tx_.read(ctx, [](store::Connection& db, std::vector<audit::Entry>&) {
+    json items = json::array();
+    for (auto& row : db.query(std::string(kSelect) + " ORDER BY o.slug"))
+      items.push_back(organisation_json(row));
+    return Reply{200, {{"items", items}}, std::nullopt};
+  });
+}
+
+Result<Reply> AdminService::create_organisation(const Context& ctx, const json& body) {
+  return tx_.write(ctx, [&](Change& change) {
+    auto created = orgs::create_organisation(change.db, body);
+    if (!created) fail(created.problem());
+    change.audit("create", "organisation",
+                 std::to_string(created.value()["id"].get<std::int64_t>()));
+    return Reply{201, created.value(), std::nullopt};
+  });
+}
+
+Result<Reply> AdminService::list_users(const Context& ctx) {
+  return tx_.read(ctx, [](store::Connection& db, std::vector<audit::Entry>&) {
+    return Reply{
+        200, {{"items", db.query(std::string(kUserSelect) + " ORDER BY u.name")}}, std::nullopt};
+  });
+}
+
+Result<Reply> AdminService::create_user(const Context& ctx, const json& body) {
+  FieldReader in(body);
+  auto name = in.text("name", 64);
+  auto role = in.choice("role", auth::known_roles());
+  auto organisation = in.optional_text("organisation", 63).value_or("");
+  auto label = optional_label(in);
+  in.finish();
+  if (in.problem()) return *in.problem();
+  if (auto problem = auth::user_name_problem(name); !problem.empty()) {
+    return Problem::bad_request("name", problem);
+  }
+  if (auth::role_needs_organisation(*role) && organisation.empty()) {
+    return Problem::bad_request("organisation", "role " + *role + " needs an organisation");
+  }
+  return tx_.write(ctx, [&](Change& change) {
+    auto& db = change.db;
+    if (auto existing = db.query("SELECT id FROM users WHERE name = ?", {name});
+        !existing.empty()) {
+      fail({409, "user_exists",
+            "a user named " + name +
+                " exists; POST /api/v1/users/{id}/tokens issues another token for it",
+            "name", json{{"id", existing[0]["id"]}}});
+    }
+    store::SqlValue organisation_id = nullptr;
+    if (!organisation.empty()) {
+      auto found = db.query("SELECT id FROM organisations WHERE slug = ?", {organisation});
+      if (found.empty()) {
+        fail(Problem::bad_request("organisation", "unknown organisation " + organisation));
+      }
+      organisation_id = found[0]["id"].get<std::int64_t>();
+    }
+    const auto user_id =
+        db.execute("INSERT INTO users(name, role, organisation_id) VALUES (?, ?, ?)",
+                   {name, *role, organisation_id})
+            .last_insert_rowid;
+    auto issued = auth::insert_token(db, user_id, label.value_or("api"));
+    change.audit("create", "user", std::to_string(user_id));
+    change.audit("create", "token", std::to_string(issued.token_id));
+    return Reply{201,
+                 {{"id", user_id},
+                  {"name", name},
+                  {"role", *role},
+                  {"organisation", organisation},
+                  {"token_id", issued.token_id},
+                  {"token", issued.token}},
+                 std::nullopt};
+  });
+}
+
+Result<Reply> AdminService::issue_token(const Context& ctx, const std::string& user_id,
+                                        const json& body) {
+  FieldReader in(body);
+  auto label = optional_label(in);
+  in.finish();
+  if (in.problem()) return *in.problem();
+  return tx_.write(ctx, [&](Change& change) {
+    auto user = load_user(change.db, numeric_id(user_id, "user"));
+    if (!user["disabled_at"].is_null()) {
+      fail(Problem::conflict("user_disabled", "the user is disabled; enable it first"));
+    }
+    auto issued =
+        auth::insert_token(change.db, user["id"].get<std::int64_t>(), label.value_or("api"));
+    change.audit("create", "token", std::to_string(issued.token_id));
+    return Reply{201,
+                 {{"id", issued.token_id},
+                  {"user_id", issued.user_id},
+                  {"label", label.value_or("api")},
+                  {"token", issued.token}},
+                 std::nullopt};
+  });
+}
+
+Result<Reply> AdminService::list_tokens(const Context& ctx, const std::string& user_id) {
+  return tx_.read(ctx, [&](store::Connection& db, std::vector<audit::Entry>&) {
+    auto user = load_user(db, numeric_id(user_id, "user"));
+    return Reply{200,
+                 {{"items", db.query("SELECT id, user_id, token_prefix, label, created_at, "
+                                     "revoked_at FROM api_tokens WHERE user_id = ? ORDER BY id",
+                                     {user["id"].get<std::int64_t>()})}},
+                 std::nullopt};
+  });
+}
+
+Result<Reply> AdminService::revoke_token(const Context& ctx, const std::string& token_id) {
+  return tx_.write(ctx, [&](Change& change) {
+    const auto id = numeric_id(token_id, "token");
+    auto rows = change.db.query("SELECT revoked_at FROM api_tokens WHERE id = ?", {id});
+    if (rows.empty()) fail(Problem::not_found("token " + token_id));
+    if (!rows[0]["revoked_at"].is_null()) {
+      fail(Problem::conflict("already_revoked", "the token was revoked at " +
+                                                    rows[0]["revoked_at"].get<std::string>()));
+    }
+    const auto at = change.env.timestamp();
+    change.db.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", {at, id});
+    change.audit("revoke", "token", std::to_string(id));
+    return Reply{200, {{"id", id}, {"revoked_at", at}}, std::nullopt};
+  });
+}
+
+Result<Reply> AdminService::set_disabled(const Context& ctx, const std::string& user_id,
+                                         bool disabled) {
+  return tx_.write(ctx, [&](Change& change) {
+    auto user = load_user(change.db, numeric_id(user_id, "user"));
+    if (disabled == !user["disabled_at"].is_null()) {
+      fail(disabled ? Problem::conflict("already_disabled", "the user is disabled already")
+                    : Problem::conflict("not_disabled", "the user is not disabled"));
+    }
+    if (disabled && user["role"] == "admin" &&
+        change.db.query("SELECT count(*) AS n FROM users WHERE role = 'admin' AND disabled_at IS "
+                        "NULL")[0]["n"] == 1) {
+      fail(Problem::conflict("last_admin", "the last enabled admin cannot be disabled"));
+    }
+    const json at = disabled ? json(change.env.timestamp()) : json(nullptr);
+    change.db.execute("UPDATE users SET disabled_at = ? WHERE id = ?",
+                      {disabled ? store::SqlValue(at.get<std::string>()) : store::SqlValue(nullptr),
+                       user["id"].get<std::int64_t>()});
+    change.audit(disabled ? "disable" : "enable", "user",
+                 std::to_string(user["id"].get<std::int64_t>()));
+    user["disabled_at"] = at;
+    return Reply{200, user, std::nullopt};
+  });
+}
+
+std::optional<std::int64_t> AdminService::user_id_of(const std::string& name) {
+  auto rows = store_.read([&](store::Connection& db) {
+    return db.query("SELECT id FROM users WHERE name = ?", {name});
+  });
+  if (rows.empty()) return std::nullopt;
+  return rows[0]["id"].get<std::int64_t>();
+}
+
+domain::Context cli_context() {
+  return {audit::Actor{sdk::Principal{0, "cli", "cli", 0, ""}, domain::new_id("cli")},
+          std::nullopt};
+}
+
+namespace {
+
+using Call = domain::Call;
+using Row = domain::Route<AdminService>;
+const std::vector<std::string> kAdmin = {"admin"};
+
+const std::vector<Row>& admin_routes() {
+  static const std::vector<Row> routes = {
+      {HttpMethod::kGet,
+       "/api/v1/organisations",
+       {},
+       [](AdminService& s, const Call& c) { return s.list_organisations(c.ctx); },
+       "List organisations",
+       "administration"},
+      {HttpMethod::kPost,
+       "/api/v1/organisations",
+       kAdmin,
+       [](AdminService& s, const Call& c) { return s.create_organisation(c.ctx, c.body); },
+       "Create an organisation (admin)",
+       "administration",
+       {{"slug", "caritas-emsdetten"},
+        {"name", "Caritasverband Emsdetten-Greven"},
+        {"kind", "welfare_organisation"},
+        {"town", "Emsdetten"},
+        {"supervisor", "ki-kreis-steinfurt"}}},
+      {HttpMethod::kGet, "/api/v1/users", kAdmin,
+       [](AdminService& s, const Call& c) { return s.list_users(c.ctx); }, "List users (admin)",
+       "administration"},
+      {HttpMethod::kPost,
+       "/api/v1/users",
+       kAdmin,
+       [](AdminService& s, const Call& c) { return s.create_user(c.ctx, c.body); },
+       "Create a user with a first token, shown only in this response (409 user_exists for a "
+       "taken name)",
+       "administration",
+       {{"name", "c.meyer"}, {"role", "case_manager"}, {"organisation", "caritas-rheine"}}},
+      {HttpMethod::kGet, "/api/v1/users/{id}/tokens", kAdmin,
+       [](AdminService& s, const Call& c) { return s.list_tokens(c.ctx, c.param("id")); },
+       "A user's tokens: id, prefix, label, created, revoked (admin)", "administration"},
+      {HttpMethod::kPost,
+       "/api/v1/users/{id}/tokens",
+       kAdmin,
+       [](AdminService& s, const Call& c) { return s.issue_token(c.ctx, c.param("id"), c.body); },
+       "Issue another token for a user, shown only in this response (admin)",
+       "administration",
+       {{"label", "laptop"}}},
+      {HttpMethod::kPost, "/api/v1/users/{id}/disable", kAdmin,
+       [](AdminService& s, const Call& c) { return s.set_disabled(c.ctx, c.param("id"), true); },
+       "Disable a user: none of its tokens works from the next request on (admin)",
+       "administration", json::object()},
+      {HttpMethod::kPost, "/api/v1/users/{id}/enable", kAdmin,
+       [](AdminService& s, const Call& c) { return s.set_disabled(c.ctx, c.param("id"), false); },
+       "Enable a disabled user again (admin)", "administration", json::object()},
+      {HttpMethod::kPost, "/api/v1/tokens/{id}/revoke", kAdmin,
+       [](AdminService& s, const Call& c) { return s.revoke_token(c.ctx, c.param("id")); },
+       "Revoke a token: it answers 401 from the next request on (admin)", "administration",
+       json::object()},
   };
-  add(
-      HttpMethod::kGet, "/api/v1/organisations",
-      [&store](const HttpRequest&) {
-        auto rows = store.read([](store::Connection& db) {
-          return db.query(std::string(kSelect) + " ORDER BY o.slug");
-        });
-        json items = json::array();
-        for (auto& row : rows)
-          items.push_back(organisation_json(row));
-        return HttpResponse::json(200, {{"items", items}});
-      },
-      sdk::RouteOptions::authenticated(), "List organisations");
-  add(HttpMethod::kPost, "/api/v1/organisations",
-      [&store](const HttpRequest& request) {
-        auto body = domain::parse_object(request.body);
-        if (!body) return domain::to_response(body.problem());
-        try {
-          auto created = store.write([&](store::Connection& db) {
-            auto result = create_organisation(db, body.value());
-            if (!result) throw domain::ProblemError(result.problem());
-            return result.value();
-          });
-          return HttpResponse::json(201, created);
-        } catch (const domain::ProblemError& e) {
-          return domain::to_response(e.problem());
-        }
-      },
-      sdk::RouteOptions::for_roles({"admin"}), "Create an organisation (admin)",
-      {{"slug", "caritas-emsdetten"},
-       {"name", "Caritasverband Emsdetten-Greven"},
-       {"kind", "welfare_organisation"},
-       {"town", "Emsdetten"},
-       {"supervisor", "ki-kreis-steinfurt"}});
-  add(
-      HttpMethod::kGet, "/api/v1/users",
-      [&store](const HttpRequest&) {
-        auto rows = store.read([](store::Connection& db) {
-          return db.query(
-              "SELECT u.id, u.name, u.role, coalesce(o.slug, '') AS organisation, u.created_at, "
-              "u.disabled_at FROM users u LEFT JOIN organisations o ON o.id = u.organisation_id "
-              "ORDER BY u.name");
-        });
-        return HttpResponse::json(200, {{"items", rows}});
-      },
-      sdk::RouteOptions::for_roles({"admin"}), "List users (admin)");
-  add(HttpMethod::kPost, "/api/v1/users",
-      [&access](const HttpRequest& request) {
-        auto body = domain::parse_object(request.body);
-        if (!body) return domain::to_response(body.problem());
-        FieldReader in(body.value());
-        auto name = in.text("name", 64);
-        auto role = in.choice("role", auth::known_roles());
-        auto organisation = in.optional_text("organisation", 63);
-        auto label = in.optional_text("label", 100);
-        in.finish();
-        if (in.problem()) return domain::to_response(*in.problem());
-        try {
-          auto issued =
-              access.create_token(name, *role, organisation.value_or(""), label.value_or("api"));
-          return HttpResponse::json(201, {{"id", issued.user_id},
-                                          {"name", name},
-                                          {"role", *role},
-                                          {"organisation", organisation.value_or("")},
-                                          {"token", issued.token}});
-        } catch (const std::invalid_argument& e) {
-          return domain::to_response(Problem::bad_request("", e.what()));
-        }
-      },
-      sdk::RouteOptions::for_roles({"admin"}),
-      "Create a user (or add a token to one); the token is shown only in this response",
-      {{"name", "c.meyer"}, {"role", "case_manager"}, {"organisation", "caritas-rheine"}});
+  return routes;
+}
+
+}  // namespace
+
+void register_routes(http::Router& router, http::ApiDocs& docs, AdminService& service) {
+  domain::add_routes(router, docs, service, admin_routes());
 }
 
 }  // namespace kim::orgs

@@ -1,12 +1,17 @@
 // Organisations (coordinating offices, welfare organisations hosting case managers, towns,
-// authorities) and their users. Seeded from the deployment config and managed over the API.
+// authorities) and their users and API tokens. Seeded from the deployment config and managed
+// over the admin API and the CLI (`kim token revoke`, `kim user disable`); every change is
+// audited through the write path (domain::Transactions).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "auth/access.hpp"
 #include "domain/problem.hpp"
+#include "domain/service_support.hpp"
 #include "http/api_docs.hpp"
 #include "http/router.hpp"
 #include "store/store.hpp"
@@ -31,7 +36,41 @@ int apply_seeds(store::Store& store, const std::vector<OrganisationSeed>& seeds)
 domain::Result<nlohmann::json> create_organisation(store::Connection& db,
                                                    const nlohmann::json& body);
 
-void register_routes(http::Router& router, http::ApiDocs& docs, store::Store& store,
-                     auth::AccessDirectory& access);
+// Administration: organisations, users, tokens. Revoking a token or disabling a user takes
+// effect with the next request (AccessDirectory::authenticate reads the database every time).
+class AdminService {
+ public:
+  AdminService(store::Store& store, events::EventBus& events, domain::Env& env)
+      : store_(store), tx_(store, events, env) {}
+
+  domain::Result<domain::Reply> list_organisations(const domain::Context& ctx);
+  domain::Result<domain::Reply> create_organisation(const domain::Context& ctx,
+                                                    const nlohmann::json& body);
+  domain::Result<domain::Reply> list_users(const domain::Context& ctx);
+  // 409 user_exists for a taken name: a second token is only issued by issue_token.
+  domain::Result<domain::Reply> create_user(const domain::Context& ctx, const nlohmann::json& body);
+  domain::Result<domain::Reply> issue_token(const domain::Context& ctx, const std::string& user_id,
+                                            const nlohmann::json& body);
+  // Tokens of a user: id, prefix, label, created_at, revoked_at (never the secret or its hash).
+  domain::Result<domain::Reply> list_tokens(const domain::Context& ctx, const std::string& user_id);
+  // 409 already_revoked: nothing changes twice.
+  domain::Result<domain::Reply> revoke_token(const domain::Context& ctx,
+                                             const std::string& token_id);
+  // 409 already_disabled / not_disabled; 409 last_admin: the last enabled admin stays.
+  domain::Result<domain::Reply> set_disabled(const domain::Context& ctx, const std::string& user_id,
+                                             bool disabled);
+
+  // The id of the user with this name (for the CLI).
+  std::optional<std::int64_t> user_id_of(const std::string& name);
+
+ private:
+  store::Store& store_;
+  domain::Transactions tx_;
+};
+
+// The actor of changes made with the `kim` command line: user id 0, name "cli", role "cli".
+domain::Context cli_context();
+
+void register_routes(http::Router& router, http::ApiDocs& docs, AdminService& service);
 
 }  // namespace kim::orgs

@@ -50,11 +50,6 @@ json audit_rows_of_request(const KimHost& host, const std::string& request_id) {
   return db.query("SELECT * FROM audit_log WHERE request_id = ? ORDER BY id", {request_id});
 }
 
-std::int64_t audit_count(const KimHost& host) {
-  auto db = store::Connection::open(host.database(), SQLITE_OPEN_READONLY);
-  return db.query("SELECT count(*) AS n FROM audit_log")[0]["n"].get<std::int64_t>();
-}
-
 std::map<std::string, std::int64_t> organisation_ids(KimHost& host) {
   auto response = host.client().get("/api/v1/organisations", host.token("admin"));
   std::map<std::string, std::int64_t> ids;
@@ -273,8 +268,8 @@ TEST(AuditOpenApiTest, EveryAccessToACaseIsAuditedWithWhoWhatAndRequestId) {
   // Nothing else is recorded for the case.
   EXPECT_EQ(case_items.size(), with_case);
 
-  // Refused requests (the case does not exist for them) leave no entry.
-  const auto before = audit_count(host);
+  // Refused requests (the case does not exist for them) leave no access entry, only one
+  // security entry each (issue 9: refusals are visible to auditors).
   const std::vector<std::pair<std::string, std::string>> refused = {
       {"cm-greven", "GET"}, {"cm-rheine-2", "GET"}, {"co-kreis", "GET"}, {"cm-greven", "POST"}};
   for (const auto& [user, method] : refused) {
@@ -286,10 +281,15 @@ TEST(AuditOpenApiTest, EveryAccessToACaseIsAuditedWithWhoWhatAndRequestId) {
                           {{"occurred_on", "2025-02-03"}, {"kind", "phone"}, {"text", "x"}},
                           host.token(user));
     EXPECT_EQ(response.status, 404) << response.body;
-    EXPECT_TRUE(audit_rows_of_request(host, response.headers["x-request-id"]).empty());
+    const auto rows = audit_rows_of_request(host, response.headers["x-request-id"]);
+    ASSERT_EQ(rows.size(), 1u) << rows.dump();
+    EXPECT_EQ(rows[0]["kind"], "security");
+    EXPECT_EQ(rows[0]["action"], "refused");
+    EXPECT_EQ(rows[0]["user_name"], user);
+    EXPECT_EQ(rows[0]["object_id"], case_id);
   }
-  EXPECT_EQ(audit_count(host), before);
-  auto again = client.get("/api/v1/audit?limit=1000&case_id=" + case_id, host.token("auditor"));
+  auto again =
+      client.get("/api/v1/audit?limit=1000&kind=access&case_id=" + case_id, host.token("auditor"));
   ASSERT_EQ(again.status, 200);
   EXPECT_EQ(again.json()["items"], case_items);
 }
@@ -479,6 +479,11 @@ const std::vector<RouteSpec>& known_routes() {
       {"POST", "/api/v1/organisations", false},
       {"GET", "/api/v1/users", false},
       {"POST", "/api/v1/users", false},
+      {"GET", "/api/v1/users/{id}/tokens", false},
+      {"POST", "/api/v1/users/{id}/tokens", false},
+      {"POST", "/api/v1/users/{id}/disable", false},
+      {"POST", "/api/v1/users/{id}/enable", false},
+      {"POST", "/api/v1/tokens/{id}/revoke", false},
       {"GET", "/health", true},
       {"GET", "/api/v1/openapi.json", true},
       {"GET", "/api/v1/plugins", false},
@@ -667,6 +672,19 @@ TEST(AuditOpenApiTest, AdminCreatesOrganisationsOnlyWhenValid) {
   EXPECT_EQ(again.status, 409) << again.body;
   EXPECT_EQ(error_code(again), "duplicate");
   EXPECT_EQ(list(), after);
+  // Audited: who created which organisation.
+  auto trail = client.get("/api/v1/audit?limit=1000", host.token("auditor"));
+  ASSERT_EQ(trail.status, 200) << trail.body;
+  int entries = 0;
+  for (const json body = trail.json(); const auto& entry : body["items"]) {
+    if (entry["object_type"] == "organisation") {
+      EXPECT_EQ(entry["user_name"], "admin");
+      EXPECT_EQ(entry["action"], "create");
+      EXPECT_EQ(entry["object_id"], std::to_string(created.json()["id"].get<std::int64_t>()));
+      ++entries;
+    }
+  }
+  EXPECT_EQ(entries, 1) << "one entry, none for the refused attempts";
 }
 
 TEST(AuditOpenApiTest, AdminCreatesUsersWhoseTokensWorkAndAreNeverLogged) {
@@ -756,20 +774,42 @@ TEST(AuditOpenApiTest, AdminCreatesUsersWhoseTokensWorkAndAreNeverLogged) {
   EXPECT_EQ(client.get(person_path, host.token("cm-rheine-1")).status, 200);
   EXPECT_EQ(client.get(person_path, host.token("cm-greven")).status, 404);
 
-  // A second token for the same user; both work.
-  auto second = client.post(
+  // The same name again issues no second token (409); the explicit route does, and both work.
+  auto taken = client.post(
       "/api/v1/users",
       {{"name", "cm-rheine-3"}, {"role", "case_manager"}, {"organisation", "caritas-rheine"}},
       admin);
+  EXPECT_EQ(taken.status, 409) << taken.body;
+  EXPECT_EQ(error_code(taken), "user_exists");
+  EXPECT_THAT(taken.body, Not(HasSubstr("kim_")));
+  const std::string user_path =
+      "/api/v1/users/" + std::to_string(created.json()["id"].get<std::int64_t>());
+  auto second = client.post(user_path + "/tokens", json::object(), admin);
   ASSERT_EQ(second.status, 201) << second.body;
   const std::string second_token = second.json()["token"];
   EXPECT_NE(second_token, token);
-  EXPECT_EQ(second.json()["id"], created.json()["id"]);
+  EXPECT_EQ(second.json()["user_id"], created.json()["id"]);
   EXPECT_EQ(client.get("/api/v1/cases", second_token).status, 200);
   EXPECT_EQ(client.get("/api/v1/cases", token).status, 200);
-  // Same name with another role is refused.
+  // Same name with another role is refused as well.
   auto clash = client.post("/api/v1/users", {{"name", "cm-rheine-3"}, {"role", "auditor"}}, admin);
-  EXPECT_EQ(clash.status, 400) << clash.body;
+  EXPECT_EQ(clash.status, 409) << clash.body;
+  // Creating the user and its tokens is audited, never with the secret.
+  auto trail = client.get("/api/v1/audit?limit=1000", host.token("auditor"));
+  ASSERT_EQ(trail.status, 200);
+  std::set<std::string> admin_entries;
+  for (const json body = trail.json(); const auto& entry : body["items"]) {
+    if (entry["user_name"] == "admin") {
+      admin_entries.insert(entry["action"].get<std::string>() + " " +
+                           entry["object_type"].get<std::string>() + " " +
+                           entry["object_id"].get<std::string>());
+    }
+  }
+  const std::string user_id = std::to_string(created.json()["id"].get<std::int64_t>());
+  EXPECT_TRUE(admin_entries.count("create user " + user_id)) << trail.body;
+  EXPECT_TRUE(admin_entries.count("create token " +
+                                  std::to_string(second.json()["id"].get<std::int64_t>())));
+  EXPECT_THAT(trail.body, Not(HasSubstr(second_token)));
 
   ASSERT_EQ(host.stop(), 0);
   const std::string log = host.log();

@@ -23,12 +23,15 @@ TEST(CliTest, VersionAndHelp) {
 
   auto help = run_command(KIM_BINARY, {"--help"});
   EXPECT_EQ(help.exit_code, 0);
-  for (const char* command : {"serve", "plugins list", "token create", "config check"}) {
+  for (const char* command : {"serve", "plugins list", "token create", "token revoke", "token list",
+                              "user disable", "user enable", "config check"}) {
     EXPECT_THAT(help.out, HasSubstr(command));
   }
   for (auto args : std::vector<std::vector<std::string>>{{"serve", "--help"},
                                                          {"plugins", "list", "--help"},
                                                          {"token", "create", "--help"},
+                                                         {"token", "revoke", "--help"},
+                                                         {"user", "disable", "--help"},
                                                          {"config", "check", "--help"}}) {
     auto result = run_command(KIM_BINARY, args);
     EXPECT_EQ(result.exit_code, 0) << args[0];
