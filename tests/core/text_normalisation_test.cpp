@@ -40,15 +40,15 @@ TEST(TextNormalisationTest, RefusesControlsBidiOverridesNoncharactersAndBrokenUt
     EXPECT_NE(problem_of(text, true), "");
   }
   // Line breaks and tabs: only in multi-line text.
-  for (const std::string& text : {"a\nb", "a\r\nb", "a\tb",
-                                  "a\xe2\x80\xa8"
-                                  "b"}) {
+  for (const std::string text : {"a\nb", "a\r\nb", "a\tb",
+                                 "a\xe2\x80\xa8"
+                                 "b"}) {
     SCOPED_TRACE(text);
     EXPECT_EQ(problem_of(text, false), "must be one line (no line breaks or tabs)");
     EXPECT_EQ(problem_of(text, true), "");
   }
   // Invisible only: refused; empty after trimming: accepted as empty (the reader decides).
-  for (const std::string& text :
+  for (const std::string text :
        {"\xe2\x80\x8b", "\xc2\xad\xe2\x80\x8c", "\xcc\x81", "\xe2\x81\xa0 "}) {
     SCOPED_TRACE(text);
     EXPECT_EQ(problem_of(text, false), "must contain a visible character");
@@ -69,7 +69,7 @@ TEST(TextNormalisationTest, StoresNfcTrimmed) {
 TEST(TextNormalisationTest, MatchingKeyFoldsWhatLooksAlike) {
   const std::string key = matching_key("Ali Reza \xc3\x96zdemir");
   EXPECT_EQ(key, "ali oezdemir reza");
-  for (const std::string& text :
+  for (const std::string text :
        {"ALI REZA OEZDEMIR", "\xc3\x96zdemir, Ali-Reza", "Ali Reza O\xcc\x88zdemir",
         "Ali\xe2\x80\x8b Reza \xc3\x96zdemir", "Ali Re\xc2\xadza \xc3\x96zdemir\xc2\xa0",
         "Ali\xc2\xa0Reza \xc3\x96zdemir", "\xef\xbc\xa1li Reza \xc3\x96zdemir",

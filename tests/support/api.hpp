@@ -96,22 +96,4 @@ class Api {
   std::string token_;
 };
 
-// The way another organisation comes to open a case for a person (POST /person-links): the
-// coordinator links the person, read by `reader` (who may read it), to `organisation`. Fails the
-// test unless linked.
-inline void link_person(const KimHost& host, const std::string& coordinator,
-                        const std::string& organisation, const std::string& person_id,
-                        const std::string& reader) {
-  HttpClient client = host.client();
-  auto person = client.get("/api/v1/persons/" + person_id, host.token(reader));
-  ASSERT_EQ(person.status, 200) << person.body;
-  const nlohmann::json body = {{"organisation", organisation},
-                               {"given_names", person.json()["given_names"]},
-                               {"family_name", person.json()["family_name"]},
-                               {"date_of_birth", person.json()["date_of_birth"]},
-                               {"justification", "Confirmed with the person and both offices"}};
-  auto linked = client.post("/api/v1/person-links", body, host.token(coordinator));
-  ASSERT_EQ(linked.status, 201) << linked.body;
-}
-
 }  // namespace kim::test

@@ -298,7 +298,7 @@ TEST(CaseApiTest, ReopenIsRefusedWhileThePersonHasAnotherOpenCase) {
   const std::string first = rheine.new_case();
   const std::string person_id = rheine.get("/cases/" + first).json()["person"]["id"];
   ASSERT_EQ(rheine.move(first, {{"to", "closed"}, {"reason", "moved_away"}}).status, 200);
-  link_person(host, "co-kreis", "drk-greven", person_id, "cm-rheine-1");
+  ASSERT_TRUE(host.link_person("co-kreis", "drk-greven", person_id, "cm-rheine-1"));
   auto second = greven.post("/cases", {{"person_id", person_id}});
   ASSERT_EQ(second.status, 201) << second.body;
   auto before = rheine.get("/cases/" + first);
@@ -467,7 +467,7 @@ TEST(CaseApiTest, OtherOrganisationLinksTheExistingPersonAndThenReadsIt) {
   EXPECT_EQ(greven.post("/cases", {{"person_id", person_id}}).status, 404);
 
   // The county's coordinating office (supervising Greven) links the record after checking.
-  link_person(host, "co-kreis", "drk-greven", person_id, "cm-rheine-1");
+  ASSERT_TRUE(host.link_person("co-kreis", "drk-greven", person_id, "cm-rheine-1"));
   auto linked = greven.post("/cases", {{"person_id", person_id}, {"town", "Greven"}});
   ASSERT_EQ(linked.status, 201) << linked.body;
   EXPECT_EQ(linked.json()["person"]["id"], person_id);
@@ -590,7 +590,7 @@ TEST(CaseApiTest, SecondOpenCaseForAPersonConflicts) {
   const std::string person_id = rheine.person()["id"];
   auto first = rheine.post("/cases", {{"person_id", person_id}});
   ASSERT_EQ(first.status, 201) << first.body;
-  link_person(host, "co-kreis", "drk-greven", person_id, "cm-rheine-1");
+  ASSERT_TRUE(host.link_person("co-kreis", "drk-greven", person_id, "cm-rheine-1"));
   for (Session* session : {&rheine, &greven}) {
     auto second = session->post("/cases", {{"person_id", person_id}});
     EXPECT_EQ(second.status, 409) << second.body;

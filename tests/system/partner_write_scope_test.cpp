@@ -173,7 +173,7 @@ TEST_F(PartnerWriteScopeTest, PartnerAndAgreementTextsRefuseControlsAndBidiOverr
 
   // Normalised when accepted: NFC, surrounding Unicode white space trimmed, line breaks kept.
   auto created =
-      admin.post("/partners", with(partner, {{"name", "\xc2\xa0Beratung Mu\xcc\x88nster "}}));
+      admin.post("/partners", with(partner, {{"name", "\xc2\xa0" "Beratung Mu\xcc\x88nster "}}));
   ASSERT_EQ(created.status, 201) << created.body;
   EXPECT_EQ(created.json()["name"], "Beratung M\xc3\xbcnster");
   auto kept = county.post("/agreements", agreement(kOffice));
