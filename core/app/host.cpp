@@ -103,6 +103,7 @@ std::unique_ptr<store::Store> open_store(const config::HostConfig& config) {
   try {
     orgs::apply_seeds(*store, seeds);
     partners::apply_seeds(*store, config.partners);
+    cases::CaseService::refresh_name_keys(*store);
   } catch (const std::invalid_argument& e) {
     throw config::ConfigError(config.source.string(), {e.what()});
   }

@@ -138,7 +138,7 @@ Result<Reply> CaseService::open_case(const Context& ctx, const json& body) {
     Connection& db = change.db;
     require_case_manager(ctx);
     FieldReader in(body);
-    auto person_id = in.text("person_id", 64);
+    auto person_id = in.line("person_id", 64);
     auto town = in.choice("town", domain::towns(), false);
     auto phase = in.choice("phase", {"access", "intake"}, false);
     auto manager = in.integer("case_manager_id", 1, INT64_MAX, false);
@@ -146,9 +146,19 @@ Result<Reply> CaseService::open_case(const Context& ctx, const json& body) {
     check(in);
     const auto& me = ctx.actor.principal;
 
-    auto person = db.query("SELECT town FROM persons WHERE id = ?", {person_id});
-    // A person known in another organisation can be linked (after the duplicate warning named
-    // it), so any existing person id is accepted here; its data becomes visible through the case.
+    // A case opens for a person the caller may read (recorded by their organisation), or one a
+    // coordinator linked to their organisation (POST /person-links): knowing an id is not
+    // enough, since the case makes the person's data readable and changeable. Any other id is
+    // answered as unknown.
+    std::vector<SqlValue> params{person_id};
+    std::string sql =
+        "SELECT p.town FROM persons p JOIN organisations po ON po.id = p.organisation_id WHERE "
+        "p.id = ? AND (" +
+        readable_person_condition(me, params) +
+        " OR EXISTS (SELECT 1 FROM person_links l WHERE l.person_id = p.id AND "
+        "l.organisation_id = ?))";
+    params.emplace_back(me.organisation_id);
+    auto person = db.query(sql, params);
     if (person.empty()) {
       fail(Problem{404, "not_found", "person " + person_id + " not found", "person_id", nullptr});
     }

@@ -43,58 +43,22 @@ json person_json(const json& row) {
 }  // namespace
 
 std::string CaseService::name_key(const std::string& given_names, const std::string& family_name) {
-  static const std::vector<std::pair<std::string, std::string>> kFolds = {
-      {"ä", "ae"}, {"ö", "oe"}, {"ü", "ue"}, {"Ä", "ae"}, {"Ö", "oe"}, {"Ü", "ue"}, {"ß", "ss"},
-      {"é", "e"},  {"è", "e"},  {"ê", "e"},  {"á", "a"},  {"à", "a"},  {"â", "a"},  {"ç", "c"},
-      {"ñ", "n"},  {"ó", "o"},  {"ò", "o"},  {"í", "i"},  {"ú", "u"},  {"ş", "s"},  {"ğ", "g"},
-      {"ı", "i"},  {"É", "e"},  {"Ş", "s"},  {"Ç", "c"},  {"İ", "i"}};
-  std::string text = given_names + " " + family_name;
-  // One pass that appends to a new string (GCC 12 warns falsely on in-place replace at -O3).
-  // Decomposed input (base letter + combining mark, as some keyboards send it): a combining
-  // diaeresis makes ä/ö/ü, so it folds to "e"; other combining marks (U+0300-U+036F) vanish.
-  std::string folded;
-  folded.reserve(text.size() + 8);
-  for (std::size_t pos = 0; pos < text.size();) {
-    const auto lead = static_cast<unsigned char>(text[pos]);
-    const auto next = pos + 1 < text.size() ? static_cast<unsigned char>(text[pos + 1]) : 0;
-    if (lead == 0xCC && next == 0x88) {
-      folded += 'e';
-      pos += 2;
-      continue;
+  return domain::matching_key(given_names + " " + family_name);
+}
+
+int CaseService::refresh_name_keys(store::Store& store) {
+  return store.write([](Connection& db) {
+    int changed = 0;
+    for (const auto& row : db.query("SELECT id, given_names, family_name, name_key FROM persons "
+                                    "WHERE name_key_version < ?",
+                                    {kNameKeyVersion})) {
+      const std::string key = name_key(row["given_names"], row["family_name"]);
+      changed += key != row["name_key"] ? 1 : 0;
+      db.execute("UPDATE persons SET name_key = ?, name_key_version = ? WHERE id = ?",
+                 {key, kNameKeyVersion, row["id"].get<std::string>()});
     }
-    if ((lead == 0xCC && next >= 0x80) || (lead == 0xCD && next >= 0x80 && next <= 0xAF)) {
-      pos += 2;
-      continue;
-    }
-    bool replaced = false;
-    for (const auto& [from, to] : kFolds) {
-      if (text.compare(pos, from.size(), from) == 0) {
-        folded += to;
-        pos += from.size();
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) folded += text[pos++];
-  }
-  text = std::move(folded);
-  std::vector<std::string> parts;
-  std::string current;
-  for (char c : text) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || u >= 0x80) {
-      current.push_back(static_cast<char>(std::tolower(u)));
-    } else if (!current.empty()) {
-      parts.push_back(current);
-      current.clear();
-    }
-  }
-  if (!current.empty()) parts.push_back(current);
-  std::sort(parts.begin(), parts.end());
-  std::string key;
-  for (const auto& part : parts)
-    key += (key.empty() ? "" : " ") + part;
-  return key;
+    return changed;
+  });
 }
 
 // ---- persons ----------------------------------------------------------------------------------
@@ -114,8 +78,8 @@ struct PersonFields {
 PersonFields read_person(const json& body, const std::string& today) {
   FieldReader in(body);
   PersonFields p;
-  p.given = in.text("given_names", kNameMax);
-  p.family = in.text("family_name", kNameMax);
+  p.given = in.line("given_names", kNameMax);
+  p.family = in.line("family_name", kNameMax);
   auto birth = in.date("date_of_birth");
   p.gender = in.choice("gender", domain::genders(), false);
   p.nationalities =
@@ -132,7 +96,7 @@ PersonFields read_person(const json& body, const std::string& today) {
   });
   in.object("contact", [&](FieldReader& fields) {
     for (const char* key : {"address", "phone", "email"}) {
-      if (auto value = fields.optional_text(key, kNameMax * 2)) p.contact[key] = *value;
+      if (auto value = fields.optional_line(key, kNameMax * 2)) p.contact[key] = *value;
     }
   });
   p.confirm_new = in.boolean("confirm_new_person", false).value_or(false);
@@ -148,25 +112,54 @@ PersonFields read_person(const json& body, const std::string& today) {
   return p;
 }
 
-// Duplicate check across all organisations: warn and offer the existing record, never a silent
-// second record and never a merge without a human. Returns the candidates the caller confirmed
-// to be someone else (to record that decision).
-json check_duplicates(Connection& db, const PersonFields& p, const std::string& key,
-                      const std::string& self_id) {
-  auto candidates = db.query(
-      "SELECT p.id, o.name AS organisation FROM persons p JOIN organisations o ON "
-      "o.id = p.organisation_id WHERE p.name_key = ? AND p.date_of_birth = ? AND p.id <> ?",
-      {key, p.birth, self_id});
+// Duplicate check across all organisations: warn, never a silent second record and never a merge
+// without a human. Only candidates the caller may read are named (id and organisation); that
+// another organisation knows such a person is all the caller learns of it — linking to that
+// record takes a coordinator (POST /api/v1/person-links). Returns every candidate, to record the
+// caller's decision that the new person is someone else.
+json check_duplicates(Connection& db, const Context& ctx, const PersonFields& p,
+                      const std::string& key, const std::string& self_id) {
+  std::vector<SqlValue> params;
+  const std::string readable = readable_person_condition(ctx.actor.principal, params);
+  params.insert(params.end(), {key, p.birth, self_id});
+  auto candidates = db.query("SELECT p.id, po.slug AS organisation, (" + readable +
+                                 ") AS readable FROM persons p JOIN organisations po ON "
+                                 "po.id = p.organisation_id WHERE p.name_key = ? AND "
+                                 "p.date_of_birth = ? AND p.id <> ?",
+                             params);
   if (!candidates.empty() && !p.confirm_new) {
+    json named = json::array();
+    for (const auto& candidate : candidates) {
+      if (candidate["readable"] == 1) {
+        named.push_back({{"id", candidate["id"]}, {"organisation", candidate["organisation"]}});
+      }
+    }
+    const bool elsewhere = named.size() < candidates.size();
+    std::string message = "a person with the same names and date of birth is already known";
+    if (!named.empty()) {
+      message += "; open a case for the existing person (POST /api/v1/cases with its person_id)";
+    }
+    if (elsewhere) {
+      message +=
+          "; a possible duplicate is recorded by another organisation: ask your coordinating "
+          "office to check it and link the record to your organisation";
+    }
     fail(Problem{409,
                  "possible_duplicate",
-                 "a person with the same names and date of birth is already known. Open a case "
-                 "for the existing person (POST /api/v1/cases with its person_id), or repeat "
-                 "this request with \"confirm_new_person\": true if it is someone else",
+                 message + ". If it is someone else, repeat this request with "
+                           "\"confirm_new_person\": true",
                  {},
-                 json{{"candidates", candidates}}});
+                 json{{"candidates", named}, {"known_elsewhere", elsewhere}}});
   }
   return candidates;
+}
+
+// At least ten letters or digits: a reason, not a placeholder.
+void require_reason(const std::string& field, const std::string& text) {
+  if (std::count_if(text.begin(), text.end(),
+                    [](unsigned char c) { return std::isalnum(c) || c >= 0x80; }) < 10) {
+    fail(Problem::bad_request(field, "must explain the reason (at least 10 letters)"));
+  }
 }
 
 void record_different_persons(Change& change, const std::string& id, const json& candidates) {
@@ -187,13 +180,14 @@ Result<Reply> CaseService::create_person(const Context& ctx, const json& body) {
     require_case_manager(ctx);
     const PersonFields p = read_person(body, change.env.today());
     const std::string key = name_key(p.given, p.family);
-    const json candidates = check_duplicates(db, p, key, "");
+    const json candidates = check_duplicates(db, ctx, p, key, "");
     const std::string id = change.env.new_id("per");
     db.execute(
-        "INSERT INTO persons(id, given_names, family_name, name_key, date_of_birth, gender, "
-        "nationalities, languages, town, residence_status, arrival_date, household, contact, "
-        "organisation_id, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        {id, p.given, p.family, key, p.birth, optional_value(p.gender),
+        "INSERT INTO persons(id, given_names, family_name, name_key, name_key_version, "
+        "date_of_birth, gender, nationalities, languages, town, residence_status, arrival_date, "
+        "household, contact, organisation_id, created_by, created_at) VALUES "
+        "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        {id, p.given, p.family, key, kNameKeyVersion, p.birth, optional_value(p.gender),
          json(p.nationalities).dump(), json(p.languages).dump(), p.town, p.status,
          optional_value(p.arrival), p.household.dump(), p.contact.dump(),
          ctx.actor.principal.organisation_id, ctx.actor.principal.user_id, change.env.timestamp()});
@@ -249,15 +243,15 @@ Result<Reply> CaseService::update_person(const Context& ctx, const std::string& 
     const std::string key = name_key(p.given, p.family);
     json candidates = json::array();
     if (key != row["name_key"] || p.birth != row["date_of_birth"]) {
-      candidates = check_duplicates(db, p, key, person_id);
+      candidates = check_duplicates(db, ctx, p, key, person_id);
     }
     db.execute(
-        "UPDATE persons SET given_names = ?, family_name = ?, name_key = ?, date_of_birth = ?, "
-        "gender = ?, nationalities = ?, languages = ?, town = ?, residence_status = ?, "
-        "arrival_date = ?, household = ?, contact = ? WHERE id = ?",
-        {p.given, p.family, key, p.birth, optional_value(p.gender), json(p.nationalities).dump(),
-         json(p.languages).dump(), p.town, p.status, optional_value(p.arrival), p.household.dump(),
-         p.contact.dump(), person_id});
+        "UPDATE persons SET given_names = ?, family_name = ?, name_key = ?, name_key_version = ?, "
+        "date_of_birth = ?, gender = ?, nationalities = ?, languages = ?, town = ?, "
+        "residence_status = ?, arrival_date = ?, household = ?, contact = ? WHERE id = ?",
+        {p.given, p.family, key, kNameKeyVersion, p.birth, optional_value(p.gender),
+         json(p.nationalities).dump(), json(p.languages).dump(), p.town, p.status,
+         optional_value(p.arrival), p.household.dump(), p.contact.dump(), person_id});
     record_different_persons(change, person_id, candidates);
     change.audit("update", "person", person_id);
     return Reply{200, person_json(load_person(db, ctx, person_id)), std::nullopt};
@@ -331,10 +325,7 @@ Result<Reply> CaseService::grant_funding_override(const Context& ctx, const std:
     auto justification = in.text("justification", kSummaryMax);
     in.finish();
     check(in);
-    if (std::count_if(justification.begin(), justification.end(),
-                      [](unsigned char c) { return std::isalnum(c) || c >= 0x80; }) < 10) {
-      fail(Problem::bad_request("justification", "must explain the reason (at least 10 letters)"));
-    }
+    require_reason("justification", justification);
     const std::string id = change.env.new_id("fo");
     db.execute(
         "INSERT INTO funding_overrides(id, person_id, justification, granted_by, granted_at) "
@@ -344,6 +335,91 @@ Result<Reply> CaseService::grant_funding_override(const Context& ctx, const std:
     return Reply{201,
                  {{"id", id}, {"person_id", person_id}, {"justification", justification}},
                  std::nullopt};
+  });
+}
+
+// ---- links to persons of other organisations -------------------------------------------------
+
+namespace {
+
+const char* const kLinkSelect =
+    "SELECT l.id, l.person_id, o.slug AS organisation, l.justification, l.granted_by, "
+    "l.granted_at FROM person_links l JOIN organisations o ON o.id = l.organisation_id ";
+
+}  // namespace
+
+Result<Reply> CaseService::link_person(const Context& ctx, const json& body) {
+  return tx_.write(ctx, [&](Change& change) {
+    Connection& db = change.db;
+    const auto& me = ctx.actor.principal;
+    if (me.role != "coordinator" || me.organisation_id == 0) {
+      fail(Problem::forbidden("only a coordinator links a person to another organisation"));
+    }
+    FieldReader in(body);
+    auto organisation = in.line("organisation", 63);
+    auto given = in.line("given_names", kNameMax);
+    auto family = in.line("family_name", kNameMax);
+    auto birth = in.date("date_of_birth");
+    auto justification = in.text("justification", kSummaryMax);
+    in.finish();
+    check(in);
+    require_reason("justification", justification);
+    auto target =
+        db.query("SELECT id FROM organisations WHERE slug = ? AND (id = ? OR supervisor_id = ?)",
+                 {organisation, me.organisation_id, me.organisation_id});
+    if (target.empty()) {
+      fail(
+          Problem::forbidden("a coordinator links persons only to its own organisation or one it "
+                             "supervises"));
+    }
+    const std::int64_t target_id = target[0]["id"];
+    // Knowing an id is not enough: the names and the date of birth must match the record.
+    auto matches = db.query(
+        "SELECT id FROM persons WHERE name_key = ? AND date_of_birth = ? AND organisation_id <> ? "
+        "ORDER BY created_at, id",
+        {name_key(given, family), *birth, target_id});
+    if (matches.empty()) {
+      fail(Problem{404,
+                   "not_found",
+                   "no person with these names and date of birth is recorded by another "
+                   "organisation",
+                   {},
+                   nullptr});
+    }
+    json items = json::array();
+    for (const auto& match : matches) {
+      const std::string person_id = match["id"];
+      auto existing =
+          db.query("SELECT id FROM person_links WHERE person_id = ? AND organisation_id = ?",
+                   {person_id, target_id});
+      std::string id;
+      if (existing.empty()) {
+        id = change.env.new_id("lnk");
+        db.execute(
+            "INSERT INTO person_links(id, person_id, organisation_id, justification, granted_by, "
+            "granted_at) VALUES (?,?,?,?,?,?)",
+            {id, person_id, target_id, justification, me.user_id, change.env.timestamp()});
+        change.audit("create", "person_link", id);
+      } else {
+        id = existing[0]["id"];
+        change.audit("confirm", "person_link", id);
+      }
+      items.push_back(db.query(std::string(kLinkSelect) + "WHERE l.id = ?", {id}).at(0));
+    }
+    return Reply{201, {{"items", items}}, std::nullopt};
+  });
+}
+
+Result<Reply> CaseService::list_person_links(const Context& ctx) {
+  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
+    const auto& me = ctx.actor.principal;
+    auto rows = db.query(std::string(kLinkSelect) +
+                             "WHERE o.id = ? OR (? = 'coordinator' AND o.supervisor_id = ?) "
+                             "ORDER BY l.granted_at, l.id",
+                         {me.organisation_id, me.role, me.organisation_id});
+    for (const auto& row : rows)
+      audit.push_back({"list", "person_link", row["id"], ""});
+    return Reply{200, {{"items", rows}}, std::nullopt};
   });
 }
 

@@ -139,6 +139,23 @@ const std::vector<Row>& case_routes() {
        "persons",
        {{"justification", "Participation management ends this month; hand-over agreed"}}},
 
+      {HttpMethod::kPost,
+       "/api/v1/person-links",
+       {"coordinator"},
+       [](CaseService& s, const Call& c) { return s.link_person(c.ctx, c.body); },
+       "Link the person another organisation recorded (names and date of birth must match) to "
+       "an organisation the coordinator is or supervises, so that it may open a case",
+       "persons",
+       {{"organisation", "drk-greven"},
+        {"given_names", "Amina"},
+        {"family_name", "Haddad"},
+        {"date_of_birth", "1990-04-12"},
+        {"justification", "Moved to Greven; the Rheine case was closed"}}},
+      {HttpMethod::kGet, "/api/v1/person-links", kCaseReaders,
+       [](CaseService& s, const Call& c) { return s.list_person_links(c.ctx); },
+       "Links of persons to your organisation (coordinators: and to those it supervises)",
+       "persons"},
+
       // Cases
       {HttpMethod::kPost,
        "/api/v1/cases",

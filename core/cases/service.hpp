@@ -62,6 +62,12 @@ class CaseService {
   domain::Result<Reply> list_participations(const Context& ctx, const std::string& person_id);
   domain::Result<Reply> grant_funding_override(const Context& ctx, const std::string& person_id,
                                                const nlohmann::json& body);
+  // A coordinator links the persons another organisation recorded under the given names and
+  // date of birth to an organisation it is or supervises, which may then open a case for them
+  // (POST /cases); 404 when no such person is recorded elsewhere. Recorded and audited.
+  domain::Result<Reply> link_person(const Context& ctx, const nlohmann::json& body);
+  // The links of the caller's organisation (coordinators: and of those it supervises).
+  domain::Result<Reply> list_person_links(const Context& ctx);
 
   domain::Result<Reply> open_case(const Context& ctx, const nlohmann::json& body);
   domain::Result<Reply> get_case(const Context& ctx, const std::string& case_id);
@@ -94,9 +100,14 @@ class CaseService {
 
   domain::Env& env() { return tx_.env(); }
 
-  // Lowercase, umlauts and common accents folded, name parts sorted: "Özdemir, Ali-Reza" and
+  // The duplicate key (domain::matching_key of both names): "Özdemir, Ali-Reza" and
   // "ali reza OEZDEMIR" give the same key.
   static std::string name_key(const std::string& given_names, const std::string& family_name);
+  // The version of name_key stored with every person; a change of the key's rules bumps it.
+  static constexpr std::int64_t kNameKeyVersion = 1;
+  // Recomputes the stored keys of persons with an older version (at start, after migrating);
+  // returns how many keys changed.
+  static int refresh_name_keys(store::Store& store);
 
  private:
   // Rows of one part of a case (goals, tasks, notes) with the case's version; audited as a list.

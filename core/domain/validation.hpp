@@ -28,6 +28,18 @@ bool is_date(std::string_view text);
 std::string today();
 std::string now_timestamp();
 
+// Free text as it is stored (ICU): valid UTF-8, NFC, Unicode white space trimmed at both ends.
+// Refused, with the reason in `problem`: control characters (C0, DEL, C1; `multiline` text keeps
+// line breaks and tabs), bidi embeddings, overrides and isolates (U+202A-U+202E,
+// U+2066-U+2069), noncharacters, and text made only of invisible characters (white space,
+// default-ignorable characters such as U+200B or U+00AD, lone combining marks).
+std::optional<std::string> clean_text(std::string_view raw, bool multiline, std::string& problem);
+// The form two names are compared in: compatibility forms and case folded, default-ignorable
+// characters dropped, umlauts folded to "ae"/"oe"/"ue" and other accents dropped, split into
+// words at anything but letters and digits (U+00A0 too), the words sorted. "Özdemir, Ali-Reza",
+// "ali reza OEZDEMIR", and either with a decomposed Ö, a U+200B or a trailing U+00A0, give one key.
+std::string matching_key(std::string_view text);
+
 class FieldReader {
  public:
   // `object` must be a JSON object; `path` prefixes field names in problems.
@@ -35,8 +47,12 @@ class FieldReader {
 
   // Each reader marks the key as known. Required and absent, or present with a wrong type or
   // out of bounds: records the first problem and returns an empty value.
+  // Free text (notes, descriptions): line breaks and tabs allowed; see clean_text.
   std::string text(const char* key, std::size_t max_length, bool required = true);
   std::optional<std::string> optional_text(const char* key, std::size_t max_length);
+  // One line (names, titles, contact details, ids): as text, without line breaks or tabs.
+  std::string line(const char* key, std::size_t max_length, bool required = true);
+  std::optional<std::string> optional_line(const char* key, std::size_t max_length);
   std::optional<std::string> date(const char* key, bool required = true);
   std::optional<std::string> choice(const char* key, const Vocabulary& allowed,
                                     bool required = true);
@@ -66,6 +82,9 @@ class FieldReader {
 
  private:
   std::string path_of(const std::string& key) const;
+  std::string read_text(const char* key, std::size_t max_length, bool required, bool multiline);
+  std::optional<std::string> read_optional_text(const char* key, std::size_t max_length,
+                                                bool multiline);
   // An array of distinct strings, each accepted by `accepts` (else fails with `item_rule`).
   std::vector<std::string> distinct_strings(const char* key, std::size_t max_items, bool required,
                                             const std::string& item_rule,

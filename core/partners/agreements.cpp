@@ -35,12 +35,12 @@ struct AgreementFields {
 AgreementFields read_agreement(Connection& db, const json& body, const std::string& today) {
   FieldReader in(body);
   AgreementFields a;
-  a.title = in.text("title", kNameMax);
+  a.title = in.line("title", kNameMax);
   std::vector<std::string> party_slugs;
   in.objects(
       "parties", 20,
       [&](FieldReader& party) {
-        auto slug = party.text("partner", 63);
+        auto slug = party.line("partner", 63);
         auto tasks = party.text("tasks", kTextMax);
         auto ends = party.text("responsibility_ends", kTextMax);
         if (party.problem()) return;
@@ -64,7 +64,7 @@ AgreementFields read_agreement(Connection& db, const json& body, const std::stri
   auto status = in.choice("status", {"draft", "signed"}, false);
   a.signed_on = in.date("signed_on", false);
   in.objects("data_terms", 20, [&](FieldReader& term) {
-    auto slug = term.text("partner", 63);
+    auto slug = term.line("partner", 63);
     auto categories = term.choices("categories", domain::data_categories(), 10);
     auto purposes = term.choices("purposes", domain::purposes(), 10);
     if (term.problem()) return;
@@ -129,6 +129,21 @@ void store_parties(Connection& db, const std::string& id, const json& parties) {
     db.execute("INSERT INTO agreement_parties(agreement_id, partner) VALUES (?, ?)",
                {id, party["partner"].get<std::string>()});
   }
+}
+
+// A coordinator writes only agreements its own office is a party to (coordinating offices carry
+// their organisation's slug as partner slug); admins write every agreement. 403 otherwise.
+void require_party(Connection& db, const domain::Context& ctx, const json& parties) {
+  const auto& me = ctx.actor.principal;
+  if (me.role == "admin") return;
+  auto own = db.query("SELECT slug FROM organisations WHERE id = ?", {me.organisation_id});
+  if (!own.empty()) {
+    for (const auto& party : parties) {
+      if (party["partner"] == own[0]["slug"]) return;
+    }
+  }
+  fail(Problem::forbidden(
+      "a coordinator records and changes only agreements its own office is a party to"));
 }
 
 std::vector<std::string> agreement_transitions(const std::string& status) {
@@ -223,6 +238,7 @@ Result<Reply> PartnerService::create_agreement(const domain::Context& ctx, const
   return tx_.write(ctx, [&](Change& change) {
     Connection& db = change.db;
     auto a = read_agreement(db, body, change.env.today());
+    require_party(db, ctx, a.parties);
     const std::string id = change.env.new_id("agr");
     const std::string now = change.env.timestamp();
     db.execute(
@@ -244,6 +260,7 @@ Result<Reply> PartnerService::update_agreement(const domain::Context& ctx, const
   return tx_.write(ctx, [&](Change& change) {
     Connection& db = change.db;
     auto row = load_agreement(db, id);
+    require_party(db, ctx, json::parse(row["parties"].get<std::string>()));
     const std::string status = row["status"];
     static const domain::Vocabulary kContent = {"title",    "parties",    "handover_rule",
                                                 "services", "valid_from", "data_terms"};
@@ -284,6 +301,7 @@ Result<Reply> PartnerService::update_agreement(const domain::Context& ctx, const
       if (valid_to) merged["valid_to"] = *valid_to;
       if (merged["valid_to"].is_null()) merged.erase("valid_to");
       auto a = read_agreement(db, merged, change.env.today());
+      require_party(db, ctx, a.parties);  // nor hands it over to others
       db.execute(
           "UPDATE agreements SET title = ?, parties = ?, handover_rule = ?, services = ?, "
           "data_terms = ?, valid_from = ?, valid_to = ? WHERE id = ?",

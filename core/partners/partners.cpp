@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <regex>
 #include <stdexcept>
 
 #include "domain/catalog.hpp"
@@ -33,6 +34,13 @@ bool is_slug(const std::string& text) {
   return std::all_of(text.begin() + 1, text.end(), [&](char c) { return ok(c) || c == '-'; });
 }
 
+// An absolute http(s) URL with a host: scheme (any case), "://", then no white space.
+bool is_web_address(const std::string& text) {
+  static const std::regex kShape(
+      "^[hH][tT][tT][pP][sS]?://[A-Za-z0-9._~%-]+(:[0-9]{1,5})?([/?#][^\\s]*)?$");
+  return std::regex_match(text, kShape);
+}
+
 // ---- partners ----------------------------------------------------------------------------------
 
 struct PartnerFields {
@@ -48,22 +56,26 @@ struct PartnerFields {
 Result<PartnerFields> read_partner(const json& body) {
   FieldReader in(body);
   PartnerFields p;
-  p.slug = in.text("slug", 63);
+  p.slug = in.line("slug", 63);
   if (!in.problem() && !is_slug(p.slug)) {
     in.fail("slug", std::string("must match ") + kSlugPattern + " (lowercase letters, digits, -)");
   }
-  p.name = in.text("name", kNameMax);
+  p.name = in.line("name", kNameMax);
   auto kind = in.choice("kind", domain::partner_kinds());
   auto legal = in.choice("legal_domain", domain::legal_domains(), false);
   p.county_wide = in.boolean("county_wide", false).value_or(false);
   p.towns = in.choices("towns", domain::towns(), domain::towns().size(), false);
   in.object("contact", [&](FieldReader& contact) {
     for (const char* key : {"address", "phone", "email", "website", "contact_person"}) {
-      if (auto value = contact.optional_text(key, kNameMax)) p.contact[key] = *value;
+      if (auto value = contact.optional_line(key, kNameMax)) p.contact[key] = *value;
+    }
+    // Shown to users as a link: javascript:, data: and the like would run or carry content.
+    if (p.contact.contains("website") && !is_web_address(p.contact["website"])) {
+      contact.fail("website", "must be an http:// or https:// address");
     }
   });
   p.services = in.choices("services", domain::services(), domain::services().size());
-  p.connector = in.optional_text("connector", 100);
+  p.connector = in.optional_line("connector", 100);
   p.active = in.boolean("active", false).value_or(true);
   in.finish();
   if (!in.problem()) {

@@ -6,7 +6,7 @@ set -euo pipefail
 KIM_DEBIAN_PACKAGES=(
   build-essential cmake ccache pkg-config
   libboost1.81-dev libboost-program-options1.81-dev
-  nlohmann-json3-dev libspdlog-dev libsqlite3-dev libssl-dev tzdata
+  nlohmann-json3-dev libspdlog-dev libsqlite3-dev libssl-dev libicu-dev tzdata
   libgtest-dev libgmock-dev
 )
 

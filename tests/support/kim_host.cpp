@@ -296,4 +296,24 @@ nlohmann::json KimHost::open_case(const std::string& user, const std::string& pe
   return response.json();
 }
 
+bool KimHost::link_person(const std::string& coordinator, const std::string& organisation,
+                          const std::string& person_id, const std::string& reader) {
+  auto person = client().get("/api/v1/persons/" + person_id, token(reader));
+  if (person.status != 200) {
+    ADD_FAILURE() << "read person to link: " << person.status << " " << person.body;
+    return false;
+  }
+  const nlohmann::json body = {{"organisation", organisation},
+                               {"given_names", person.json()["given_names"]},
+                               {"family_name", person.json()["family_name"]},
+                               {"date_of_birth", person.json()["date_of_birth"]},
+                               {"justification", "Confirmed with the person and both offices"}};
+  auto linked = client().post("/api/v1/person-links", body, token(coordinator));
+  if (linked.status != 201) {
+    ADD_FAILURE() << "link person: " << linked.status << " " << linked.body;
+    return false;
+  }
+  return true;
+}
+
 }  // namespace kim::test

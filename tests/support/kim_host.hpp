@@ -56,6 +56,11 @@ class KimHost {
   // opened for it. Fail the test (ADD_FAILURE) and return empty JSON on an unexpected status.
   nlohmann::json create_person(const std::string& user, nlohmann::json overrides = {});
   nlohmann::json open_case(const std::string& user, const std::string& person_id);
+  // How another organisation comes to open a case for a person (POST /person-links): the
+  // `coordinator` links the person, read by `reader` (who may read it), to `organisation`.
+  // Fails the test (ADD_FAILURE) and returns false unless linked.
+  bool link_person(const std::string& coordinator, const std::string& organisation,
+                   const std::string& person_id, const std::string& reader);
 
   // SIGTERM and wait; returns the exit code.
   int stop();

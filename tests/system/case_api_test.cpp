@@ -298,6 +298,7 @@ TEST(CaseApiTest, ReopenIsRefusedWhileThePersonHasAnotherOpenCase) {
   const std::string first = rheine.new_case();
   const std::string person_id = rheine.get("/cases/" + first).json()["person"]["id"];
   ASSERT_EQ(rheine.move(first, {{"to", "closed"}, {"reason", "moved_away"}}).status, 200);
+  ASSERT_TRUE(host.link_person("co-kreis", "drk-greven", person_id, "cm-rheine-1"));
   auto second = greven.post("/cases", {{"person_id", person_id}});
   ASSERT_EQ(second.status, 201) << second.body;
   auto before = rheine.get("/cases/" + first);
@@ -408,9 +409,10 @@ TEST(CaseApiTest, DuplicateFromAnotherOrganisationIsRefusedUntilConfirmed) {
     auto refused = greven.post("/persons", ozdemir(given, family, "Greven"));
     EXPECT_EQ(refused.status, 409) << refused.body;
     EXPECT_EQ(code_of(refused), "possible_duplicate");
-    auto candidates = refused.json()["error"]["details"]["candidates"];
-    ASSERT_EQ(candidates.size(), 1u) << refused.body;
-    EXPECT_EQ(candidates[0]["id"], first_id);
+    // Recorded by another organisation: neither its id nor the organisation is named.
+    EXPECT_EQ(refused.json()["error"]["details"]["candidates"], json::array()) << refused.body;
+    EXPECT_EQ(refused.json()["error"]["details"]["known_elsewhere"], true);
+    EXPECT_EQ(refused.body.find(first_id), std::string::npos);
   }
   EXPECT_EQ(count_rows(host, "persons"), 1);
 
@@ -425,10 +427,12 @@ TEST(CaseApiTest, DuplicateFromAnotherOrganisationIsRefusedUntilConfirmed) {
                            "' AND other_person_id = '" + first_id + "'"),
             1);
 
-  // Now both are candidates; a different date of birth is nobody's duplicate.
+  // Now both are candidates, Rheine's own named; a different date of birth is nobody's duplicate.
   auto third = rheine.post("/persons", ozdemir("Ali Reza", "Oezdemir", "Rheine"));
   EXPECT_EQ(third.status, 409) << third.body;
-  EXPECT_EQ(third.json()["error"]["details"]["candidates"].size(), 2u);
+  EXPECT_EQ(third.json()["error"]["details"]["candidates"].size(), 1u);
+  EXPECT_EQ(third.json()["error"]["details"]["candidates"][0]["id"], first_id);
+  EXPECT_EQ(third.json()["error"]["details"]["known_elsewhere"], true);
   json other_birthday = ozdemir("Ali Reza", "Özdemir", "Rheine");
   other_birthday["date_of_birth"] = "1985-07-02";
   EXPECT_EQ(rheine.post("/persons", other_birthday).status, 201);
@@ -459,8 +463,11 @@ TEST(CaseApiTest, OtherOrganisationLinksTheExistingPersonAndThenReadsIt) {
 
   auto warned = greven.post("/persons", ozdemir("Ali Reza", "Oezdemir", "Greven"));
   ASSERT_EQ(warned.status, 409) << warned.body;
-  ASSERT_EQ(warned.json()["error"]["details"]["candidates"][0]["id"], person_id);
+  ASSERT_EQ(warned.json()["error"]["details"]["known_elsewhere"], true);
+  EXPECT_EQ(greven.post("/cases", {{"person_id", person_id}}).status, 404);
 
+  // The county's coordinating office (supervising Greven) links the record after checking.
+  ASSERT_TRUE(host.link_person("co-kreis", "drk-greven", person_id, "cm-rheine-1"));
   auto linked = greven.post("/cases", {{"person_id", person_id}, {"town", "Greven"}});
   ASSERT_EQ(linked.status, 201) << linked.body;
   EXPECT_EQ(linked.json()["person"]["id"], person_id);
@@ -583,6 +590,7 @@ TEST(CaseApiTest, SecondOpenCaseForAPersonConflicts) {
   const std::string person_id = rheine.person()["id"];
   auto first = rheine.post("/cases", {{"person_id", person_id}});
   ASSERT_EQ(first.status, 201) << first.body;
+  ASSERT_TRUE(host.link_person("co-kreis", "drk-greven", person_id, "cm-rheine-1"));
   for (Session* session : {&rheine, &greven}) {
     auto second = session->post("/cases", {{"person_id", person_id}});
     EXPECT_EQ(second.status, 409) << second.body;

@@ -93,6 +93,7 @@ TEST(PersonUpdateTest, CorrectionsFollowTheRecordingRulesAndChangeNothingWhenRef
   // A person linked into another organisation's open case: its case manager may correct it; after
   // the case is closed, no longer (the record stays readable through the closed case).
   Api emsdetten(host, "cm-emsdetten-1");
+  ASSERT_TRUE(host.link_person("co-kreis", "diakonie-emsdetten", person["id"], "cm-rheine-1"));
   auto linked = host.open_case("cm-emsdetten-1", person["id"]);
   // One open case per person: Rheine has none, so Emsdetten's is the open one.
   ASSERT_TRUE(linked.is_object());
@@ -106,6 +107,7 @@ TEST(PersonUpdateTest, CorrectionsFollowTheRecordingRulesAndChangeNothingWhenRef
   EXPECT_EQ(after_closure.status, 403) << after_closure.body;
   EXPECT_EQ(cm.read(path), current);
   // Another organisation's open case gives Emsdetten no right, and its id does not surface.
+  ASSERT_TRUE(host.link_person("co-kreis", "drk-greven", person["id"], "cm-rheine-1"));
   auto elsewhere = host.open_case("cm-greven", person["id"]);
   ASSERT_TRUE(elsewhere.is_object());
   auto with_open_case_elsewhere = emsdetten.patch(path, {{"town", "Greven"}});
