@@ -167,7 +167,9 @@ void Host::open() {
 void Host::serve() {
   http::Server server(
       config_.server,
-      {[this](sdk::HttpRequest& request, const http::Respond& respond) { answer(request, respond); },
+      {[this](sdk::HttpRequest& request, const http::Respond& respond) {
+         answer(request, respond);
+       },
        [this](const sdk::HttpRequest& request) { return placement(request); },
        [this](sdk::HttpRequest& request, std::string_view peer) { return admit(request, peer); },
        [this](std::string_view path) { return router_->methods_of(path); }},

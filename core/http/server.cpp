@@ -267,9 +267,24 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(kHeaderLimit);
     stream_.expires_after(first_ ? server_->config.request_timeout
                                  : server_->config.keep_alive_timeout);
-    net::async_read_until(
-        stream_, buffer_, "\r\n\r\n",
-        [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_head(ec, n); });
+    look_for_head();
+  }
+
+  // Reads until the buffer holds the blank line that ends the header section (a pipelined
+  // request may already be there).
+  void look_for_head() {
+    const auto data = buffer_.data();
+    const auto end =
+        std::string_view(static_cast<const char*>(data.data()), data.size()).find("\r\n\r\n");
+    if (end != std::string_view::npos) return on_head({}, end + 4);
+    if (buffer_.size() >= buffer_.max_size()) return on_head(net::error::not_found, 0);
+    stream_.async_read_some(
+        buffer_.prepare(std::min<std::size_t>(8192, buffer_.max_size() - buffer_.size())),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+          if (ec) return self->on_head(ec, 0);
+          self->buffer_.commit(n);
+          self->look_for_head();
+        });
   }
 
   void on_head(beast::error_code ec, std::size_t size) {
@@ -408,9 +423,9 @@ class Session : public std::enable_shared_from_this<Session> {
       busy_ = true;
       return respond_error(431, "header_too_large", "request header section too large", true);
     }
-    if (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
-        ec == beast::error::timeout || ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset || ec == net::error::bad_descriptor) {
+    if (ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+        ec == net::error::bad_descriptor) {
       return finish();
     }
     if (ec.category() == beast::error_code(bhttp::error::bad_target).category()) {
@@ -641,8 +656,7 @@ void Server::State::take(tcp::socket socket) {
   {
     std::lock_guard lock(peers_mutex);
     int& from_peer = connections_by_peer[peer];
-    if (config.max_connections_per_address > 0 &&
-        from_peer >= config.max_connections_per_address) {
+    if (config.max_connections_per_address > 0 && from_peer >= config.max_connections_per_address) {
       refused = "per-address connection limit";
     } else if (open >= max_connections + config.reserved_connections) {
       refused = "connection limit";
@@ -668,9 +682,10 @@ void Server::State::refuse(tcp::socket socket, const char* why) {
       kBody;
   std::uint64_t held_back = 0;
   if (refusals.allow(held_back)) {
-    logger->warn("refusing connections with 503 ({}; {} open, {} more refused since the last such "
-                 "line)",
-                 why, open_sessions.load(), held_back);
+    logger->warn(
+        "refusing connections with 503 ({}; {} open, {} more refused since the last such "
+        "line)",
+        why, open_sessions.load(), held_back);
   }
   // A fresh socket's send buffer takes these few bytes at once: no need to wait for it.
   beast::error_code ignored;

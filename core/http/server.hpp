@@ -1,9 +1,9 @@
 // The HTTP/1.1 server: Boost.Beast, asynchronous accept/read/write on a fixed pool of io threads,
 // keep-alive, body limit (413), timeouts, connection limits (a fast 503 beyond them, with a
-// reserve for /health and admins), strict framing (RFC 9112), authentication before the body. Each request's handler runs where the placement says:
-// short work that never waits (reads) on the io thread that read the request, saving two thread
-// hand-offs; work that may wait (a durable commit, a partner) on a separate worker pool, so that
-// it never stalls the network threads.
+// reserve for /health and admins), strict framing (RFC 9112), authentication before the body. Each
+// request's handler runs where the placement says: short work that never waits (reads) on the io
+// thread that read the request, saving two thread hand-offs; work that may wait (a durable commit,
+// a partner) on a separate worker pool, so that it never stalls the network threads.
 #pragma once
 
 #include <atomic>
@@ -41,8 +41,8 @@ using PlacementPolicy = std::function<Placement(const sdk::HttpRequest&)>;
 // the request at once (401, 429, …; the body is then never read and the connection closes when
 // one was announced) or lets it through, possibly with request.principal filled in. `peer` is
 // the client's address key (http::address_key).
-using Admission =
-    std::function<std::optional<sdk::HttpResponse>(sdk::HttpRequest& request, std::string_view peer)>;
+using Admission = std::function<std::optional<sdk::HttpResponse>(sdk::HttpRequest& request,
+                                                                 std::string_view peer)>;
 // The methods of the resource at `path` for OPTIONS; empty when there is none.
 using MethodsOf = std::function<std::vector<sdk::HttpMethod>(std::string_view path)>;
 
