@@ -117,7 +117,11 @@ Host::Host(config::HostConfig config)
       router_(std::make_unique<http::Router>()),
       events_(std::make_unique<events::EventBus>(log::get("events"))),
       connectors_(std::make_unique<plugins::Registry<sdk::ConnectorFactory>>("connector type")),
-      scheduler_(std::make_unique<jobs::Scheduler>(log::get("jobs"))) {}
+      scheduler_(std::make_unique<jobs::Scheduler>(log::get("jobs"))) {
+  throttle_ = std::make_unique<http::AuthThrottle>(config_.server.auth_failures_per_address,
+                                                   config_.server.auth_failure_window,
+                                                   config_.server.auth_throttle_addresses);
+}
 
 Host::~Host() {
   scheduler_->stop();
@@ -171,8 +175,13 @@ void Host::open() {
 void Host::serve() {
   http::Server server(
       config_.server,
-      [this](sdk::HttpRequest& request, const http::Respond& respond) { answer(request, respond); },
-      [this](const sdk::HttpRequest& request) { return placement(request); }, log::get("http"));
+      {[this](sdk::HttpRequest& request, const http::Respond& respond) {
+         answer(request, respond);
+       },
+       [this](const sdk::HttpRequest& request) { return placement(request); },
+       [this](sdk::HttpRequest& request, std::string_view peer) { return admit(request, peer); },
+       [this](std::string_view path) { return router_->methods_of(path); }},
+      log::get("http"));
   auto port = server.listen();
   logger_->info("listening on http://{}:{}", config_.server.host, port);
   events_->publish({"host.started", {{"port", port}}, {}, "host"});
@@ -214,22 +223,54 @@ http::Placement Host::placement(const sdk::HttpRequest& request) const {
   return http::Placement::kIoThread;
 }
 
+namespace {
+
+sdk::HttpResponse unauthenticated(bool token_sent) {
+  auto response = sdk::HttpResponse::error(
+      401, "unauthenticated",
+      token_sent ? "the API token is unknown or revoked"
+                 : "send an API token as \"Authorization: Bearer <token>\"");
+  response.headers["www-authenticate"] = "Bearer";
+  return response;
+}
+
+}  // namespace
+
+std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::string_view peer) {
+  const std::string token = bearer_token(request);
+  const auto is_public = [&] {
+    const auto match = router_->match(request.method, request.path);
+    return match.kind == http::RouteMatch::Kind::kFound && match.route->options.public_route;
+  };
+  if (token.empty()) {
+    if (is_public()) return std::nullopt;
+    return unauthenticated(false);
+  }
+  // Checked before the token is looked up: a throttled address learns nothing about its guess.
+  if (const int wait = throttle_->retry_after(peer); wait > 0) {
+    if (is_public()) return std::nullopt;
+    auto response = sdk::HttpResponse::error(
+        429, "too_many_failed_sign_ins",
+        "too many unknown tokens from this address; try again in " + std::to_string(wait) + " s");
+    response.headers["retry-after"] = std::to_string(wait);
+    return response;
+  }
+  request.principal = access_->authenticate(token);
+  if (request.principal || is_public()) return std::nullopt;
+  throttle_->record_failure(peer);
+  return unauthenticated(true);
+}
+
 sdk::HttpResponse Host::handle(sdk::HttpRequest& request) {
   auto match = router_->match(request.method, request.path);
   const bool is_public =
       match.kind == http::RouteMatch::Kind::kFound && match.route->options.public_route;
   if (!is_public) {
-    // Authenticate before telling whether a route exists.
-    const std::string token = bearer_token(request);
+    // Authenticate before telling whether a route exists (the server did in admit(); in-process
+    // callers come here without a principal).
+    const std::string token = request.principal ? std::string() : bearer_token(request);
     if (!token.empty()) request.principal = access_->authenticate(token);
-    if (!request.principal) {
-      auto response = sdk::HttpResponse::error(
-          401, "unauthenticated",
-          token.empty() ? "send an API token as \"Authorization: Bearer <token>\""
-                        : "the API token is unknown or revoked");
-      response.headers["www-authenticate"] = "Bearer";
-      return response;
-    }
+    if (!request.principal) return unauthenticated(!token.empty());
   }
   if (match.kind == http::RouteMatch::Kind::kNotFound) {
     return sdk::HttpResponse::error(404, "not_found", "no resource at " + request.path);

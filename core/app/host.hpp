@@ -15,6 +15,7 @@
 #include "consent/consent.hpp"
 #include "events/event_bus.hpp"
 #include "http/api_docs.hpp"
+#include "http/auth_throttle.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "jobs/scheduler.hpp"
@@ -65,6 +66,9 @@ class Host {
   // The server's side of handle(): its durable writes deferred (store::DeferredWrites), the
   // answer sent once they committed.
   void answer(sdk::HttpRequest& request, const http::Respond& respond);
+  // After the headers, before the body (io thread): authenticates, so a request without a valid
+  // token never gets its body read; throttles addresses that send unknown tokens (429).
+  std::optional<sdk::HttpResponse> admit(sdk::HttpRequest& request, std::string_view peer);
   // Reads of the host's own routes run on the io thread; writes and plugins' routes may wait.
   http::Placement placement(const sdk::HttpRequest& request) const;
   void add_host_routes();
@@ -80,6 +84,7 @@ class Host {
   std::unique_ptr<auth::AccessDirectory> access_;
   std::unique_ptr<audit::SecurityLog> security_;
   std::unique_ptr<orgs::AdminService> admin_;
+  std::unique_ptr<http::AuthThrottle> throttle_;
   std::unique_ptr<http::ApiDocs> docs_;
   std::unique_ptr<cases::CaseService> cases_;
   std::unique_ptr<partners::PartnerService> partners_;

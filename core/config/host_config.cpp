@@ -81,6 +81,12 @@ HostConfig parse_host_config(nlohmann::json document, const std::filesystem::pat
   config.server.request_timeout = std::chrono::seconds(server["request_timeout_seconds"]);
   config.server.keep_alive_timeout = std::chrono::seconds(server["keep_alive_timeout_seconds"]);
   config.server.shutdown_timeout = std::chrono::seconds(server["shutdown_timeout_seconds"]);
+  config.server.max_connections = server["max_connections"];
+  config.server.reserved_connections = server["reserved_connections"];
+  config.server.max_connections_per_address = server["max_connections_per_address"];
+  config.server.auth_failures_per_address = server["auth_failures_per_address"];
+  config.server.auth_failure_window = std::chrono::seconds(server["auth_failure_window_seconds"]);
+  config.server.auth_throttle_addresses = server["auth_throttle_addresses"];
 
   const auto& database = document["database"];
   config.database.path = resolve(config.data_dir, database["file"]);

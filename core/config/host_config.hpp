@@ -24,6 +24,12 @@ struct ServerConfig {
   std::chrono::seconds request_timeout{0};
   std::chrono::seconds keep_alive_timeout{0};
   std::chrono::seconds shutdown_timeout{0};
+  int max_connections = 0;  // 0: from the file-descriptor limit
+  int reserved_connections = 16;
+  int max_connections_per_address = 256;  // 0: no limit
+  int auth_failures_per_address = 20;
+  std::chrono::seconds auth_failure_window{60};
+  std::size_t auth_throttle_addresses = 65536;
 };
 
 struct DatabaseConfig {

@@ -66,6 +66,40 @@ bool percent_decode(std::string_view in, std::string& out) {
   return true;
 }
 
+bool valid_utf8(std::string_view text) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t size = text.size();
+  std::size_t i = 0;
+  while (i < size) {
+    const unsigned char lead = bytes[i];
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xbf;  // the allowed range of the second byte
+    if (lead >= 0xc2 && lead <= 0xdf) {
+      length = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      if (lead == 0xe0) low = 0xa0;   // overlong
+      if (lead == 0xed) high = 0x9f;  // surrogates
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      if (lead == 0xf0) low = 0x90;   // overlong
+      if (lead == 0xf4) high = 0x8f;  // past U+10FFFF
+    } else {
+      return false;
+    }
+    if (size - i < length || bytes[i + 1] < low || bytes[i + 1] > high) return false;
+    for (std::size_t k = 2; k < length; ++k) {
+      if ((bytes[i + k] & 0xc0) != 0x80) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 void Router::add(Route route) {
   if (route.pattern.empty() || route.pattern.front() != '/') {
     throw std::invalid_argument("route \"" + route.pattern + "\" must start with '/'");
@@ -140,7 +174,7 @@ bool decode_parameters(std::string_view pattern, std::string_view path,
     if (!expected || !actual) return true;
     if (!is_parameter(*expected)) continue;
     std::string value;
-    if (!percent_decode(*actual, value) || value.empty()) return false;
+    if (!percent_decode(*actual, value) || value.empty() || !valid_utf8(value)) return false;
     params[std::string(expected->substr(1, expected->size() - 2))] = std::move(value);
   }
 }
@@ -171,6 +205,19 @@ RouteMatch Router::match(sdk::HttpMethod method, std::string_view path) const {
     result.kind = RouteMatch::Kind::kMethodNotAllowed;
   }
   return result;
+}
+
+std::vector<sdk::HttpMethod> Router::methods_of(std::string_view path) const {
+  std::vector<sdk::HttpMethod> methods;
+  for (const auto& route : routes_) {
+    if (literal_match(route.pattern, path) < 0) continue;
+    std::map<std::string, std::string> params;
+    if (!decode_parameters(route.pattern, path, params)) continue;
+    if (std::find(methods.begin(), methods.end(), route.method) == methods.end()) {
+      methods.push_back(route.method);
+    }
+  }
+  return methods;
 }
 
 std::vector<std::string> Router::patterns_of(const std::string& owner) const {

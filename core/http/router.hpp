@@ -35,11 +35,14 @@ class Router {
   void add(Route route);
   bool contains(sdk::HttpMethod method, std::string_view pattern) const;
 
-  // `path` is the raw request path (no query); parameters are percent-decoded.
+  // `path` is the raw request path (no query); parameters are percent-decoded. A parameter that
+  // is empty, malformed or not UTF-8 after decoding matches no route (404).
   RouteMatch match(sdk::HttpMethod method, std::string_view path) const;
 
   const std::vector<Route>& routes() const { return routes_; }
   std::vector<std::string> patterns_of(const std::string& owner) const;
+  // The methods of the routes whose pattern matches `path` (for OPTIONS), in order of adding.
+  std::vector<sdk::HttpMethod> methods_of(std::string_view path) const;
   void clear() { routes_.clear(); }
 
  private:
@@ -50,5 +53,8 @@ class Router {
 std::vector<std::string_view> split_path(std::string_view path);
 // Decodes %XX escapes (and nothing else). False for a malformed escape.
 bool percent_decode(std::string_view in, std::string& out);
+// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past
+// U+10FFFF). What the API echoes into JSON must be.
+bool valid_utf8(std::string_view text);
 
 }  // namespace kim::http

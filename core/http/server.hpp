@@ -1,14 +1,18 @@
 // The HTTP/1.1 server: Boost.Beast, asynchronous accept/read/write on a fixed pool of io threads,
-// keep-alive, body limit (413), timeouts. Each request's handler runs where the placement says:
-// short work that never waits (reads) on the io thread that read the request, saving two thread
-// hand-offs; work that may wait (a durable commit, a partner) on a separate worker pool, so that
-// it never stalls the network threads.
+// keep-alive, body limit (413), timeouts, connection limits (a fast 503 beyond them, with a
+// reserve for /health and admins), strict framing (RFC 9112), authentication before the body. Each
+// request's handler runs where the placement says: short work that never waits (reads) on the io
+// thread that read the request, saving two thread hand-offs; work that may wait (a durable commit,
+// a partner) on a separate worker pool, so that it never stalls the network threads.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include <spdlog/logger.h>
 
@@ -33,9 +37,25 @@ enum class Placement {
 // Chooses where a request's handler runs; called on the io thread, must be quick.
 using PlacementPolicy = std::function<Placement(const sdk::HttpRequest&)>;
 
+// Runs on the io thread once the headers are in, before a byte of the body is read: answers
+// the request at once (401, 429, …; the body is then never read and the connection closes when
+// one was announced) or lets it through, possibly with request.principal filled in. `peer` is
+// the client's address key (http::address_key).
+using Admission = std::function<std::optional<sdk::HttpResponse>(sdk::HttpRequest& request,
+                                                                 std::string_view peer)>;
+// The methods of the resource at `path` for OPTIONS; empty when there is none.
+using MethodsOf = std::function<std::vector<sdk::HttpMethod>(std::string_view path)>;
+
+struct Handlers {
+  RequestHandler handle;
+  PlacementPolicy placement;
+  Admission admit;
+  MethodsOf methods_of;
+};
+
 class Server {
  public:
-  Server(const config::ServerConfig& config, RequestHandler handler, PlacementPolicy placement,
+  Server(const config::ServerConfig& config, Handlers handlers,
          std::shared_ptr<spdlog::logger> logger);
   ~Server();
   Server(const Server&) = delete;

@@ -61,6 +61,12 @@ TEST(HostConfigDefaults, EmptyObjectGivesShippedDefaults) {
   EXPECT_EQ(config.server.request_timeout, std::chrono::seconds(30));
   EXPECT_EQ(config.server.keep_alive_timeout, std::chrono::seconds(60));
   EXPECT_EQ(config.server.shutdown_timeout, std::chrono::seconds(20));
+  EXPECT_EQ(config.server.max_connections, 0);  // from the open-file limit
+  EXPECT_EQ(config.server.reserved_connections, 16);
+  EXPECT_EQ(config.server.max_connections_per_address, 256);
+  EXPECT_EQ(config.server.auth_failures_per_address, 20);
+  EXPECT_EQ(config.server.auth_failure_window, std::chrono::seconds(60));
+  EXPECT_EQ(config.server.auth_throttle_addresses, 65536u);
 
   EXPECT_EQ(config.database.path, fs::path("/etc/kim/var/kim.sqlite3"));
   EXPECT_EQ(config.database.synchronous, "FULL");

@@ -287,5 +287,37 @@ TEST(RouterHelpers, PercentDecodeMalformedReturnsFalse) {
   }
 }
 
+TEST(RouterMatch, ParameterThatIsNotUtf8DoesNotMatch) {
+  Router router;
+  router.add(route(HttpMethod::kGet, "/cases/{id}"));
+  for (const char* bad :
+       {"/cases/%FF", "/cases/a%C3", "/cases/%C0%AF", "/cases/%ED%A0%80", "/cases/%F4%90%80%80"}) {
+    EXPECT_EQ(router.match(HttpMethod::kGet, bad).kind, RouteMatch::Kind::kNotFound) << bad;
+  }
+  EXPECT_EQ(found_pattern(router, HttpMethod::kGet, "/cases/M%C3%BCnster"), "/cases/{id}");
+}
+
+TEST(RouterMatch, MethodsOfListsEveryMethodOfThePath) {
+  Router router;
+  router.add(route(HttpMethod::kGet, "/cases/{id}"));
+  router.add(route(HttpMethod::kPatch, "/cases/{id}"));
+  router.add(route(HttpMethod::kPost, "/cases"));
+  EXPECT_THAT(router.methods_of("/cases/c1"), ElementsAre(HttpMethod::kGet, HttpMethod::kPatch));
+  EXPECT_THAT(router.methods_of("/cases"), ElementsAre(HttpMethod::kPost));
+  EXPECT_THAT(router.methods_of("/cases/%FF"), IsEmpty());
+  EXPECT_THAT(router.methods_of("/nothing"), IsEmpty());
+}
+
+TEST(RouterHelpers, ValidUtf8) {
+  for (const char* good : {"", "plain", "M\xc3\xbcnster", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                           "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf"}) {
+    EXPECT_TRUE(valid_utf8(good)) << good;
+  }
+  for (const char* bad : {"\xff", "\xc3", "a\xc3(", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80",
+                          "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80", "\x80", "\xe2\x82"}) {
+    EXPECT_FALSE(valid_utf8(bad)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace kim::http

@@ -49,6 +49,7 @@ class KimProcess {
   // Whether the process was seen to exit (by wait_ready or wait_exit).
   bool exited() const { return exit_code_.has_value(); }
   std::string log() const { return read_file(log_file_); }
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
