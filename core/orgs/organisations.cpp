@@ -112,7 +112,7 @@ void register_routes(http::Router& router, http::ApiDocs& docs, store::Store& st
       sdk::RouteOptions::authenticated(), "List organisations");
   add(HttpMethod::kPost, "/api/v1/organisations",
       [&store](const HttpRequest& request) {
-        auto body = domain::parse_object(request.body);
+        auto body = domain::parse_object(request.body, domain::max_json_depth());
         if (!body) return domain::to_response(body.problem());
         try {
           auto created = store.write([&](store::Connection& db) {
@@ -145,7 +145,7 @@ void register_routes(http::Router& router, http::ApiDocs& docs, store::Store& st
       sdk::RouteOptions::for_roles({"admin"}), "List users (admin)");
   add(HttpMethod::kPost, "/api/v1/users",
       [&access](const HttpRequest& request) {
-        auto body = domain::parse_object(request.body);
+        auto body = domain::parse_object(request.body, domain::max_json_depth());
         if (!body) return domain::to_response(body.problem());
         FieldReader in(body.value());
         auto name = in.text("name", 64);
