@@ -17,7 +17,8 @@ using kim::domain::FieldReader;
 using nlohmann::json;
 
 void read_all(FieldReader& in, const json& object, int nesting) {
-  for (const auto& [key, value] : object.items()) {
+  for (const auto& [key, member] : object.items()) {
+    const json& value = member;  // clang 14 captures no structured binding
     const char* name = key.c_str();
     const bool required = key.size() % 2 == 0;
     switch (key.empty() ? 0 : static_cast<unsigned char>(key[0]) % 12) {
