@@ -2,6 +2,7 @@
 // nested 150,000 levels (300 KB, under the body limit) used to kill the process with a stack
 // overflow while the service copied it. Every route now answers 400 json_too_deep before a tree
 // is built, the process lives on, and nothing changed.
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 
 #include "support/api.hpp"
 #include "support/kim_host.hpp"
+#include "support/kim_process.hpp"
 
 namespace kim::test {
 namespace {
@@ -89,6 +91,20 @@ TEST(DeepJsonTest, DeepBodiesAreRefusedOnEveryRouteAndTheHostLivesOn) {
   // Nothing was created by the refused POSTs.
   EXPECT_EQ(coordinator.read("/agreements")["items"].size(), 1u);
   EXPECT_EQ(admin.read("/plugins/hello/stats")["greetings_stored"], 0);
+
+  // The bound is the config's server.max_json_depth.
+  json config = json::parse(read_file(host.config_path()));
+  config["server"]["max_json_depth"] = 8;
+  std::ofstream(host.config_path()) << config.dump();
+  ASSERT_TRUE(host.restart());
+  Api restarted(host, "cm-rheine-1");
+  auto at_eight = restarted.patch(person_path, json::parse(nested_body("contact", 8)));
+  EXPECT_EQ(code_of(at_eight), "invalid_field") << at_eight.body;
+  auto at_nine = restarted.patch(person_path, json::parse(nested_body("contact", 9)));
+  EXPECT_EQ(at_nine.status, 400) << at_nine.body;
+  EXPECT_EQ(code_of(at_nine), "json_too_deep") << at_nine.body;
+  EXPECT_NE(error_of(at_nine).value("message", "").find("8 levels"), std::string::npos)
+      << at_nine.body;
 }
 
 }  // namespace
