@@ -7,6 +7,7 @@
 #include "audit/audit_log.hpp"
 #include "audit/security_log.hpp"
 #include "cases/routes.hpp"
+#include "domain/validation.hpp"
 #include "http/server.hpp"
 #include "kim/sdk/version.hpp"
 #include "log/logging.hpp"
@@ -310,6 +311,7 @@ void Host::add_host_routes() {
   using sdk::HttpMethod;
   // The one clock and id source of every service (tests of date rules inject their own).
   domain::Env& env = domain::Env::system();
+  domain::set_max_json_depth(config_.server.max_json_depth);
   cases_ = std::make_unique<cases::CaseService>(*store_, *events_, env);
   admin_ = std::make_unique<orgs::AdminService>(*store_, *events_, env);
   orgs::register_routes(*router_, *docs_, *admin_);

@@ -4,12 +4,17 @@
 #include <sstream>
 
 #include "config/json_schema.hpp"
+#include "kim/sdk/json.hpp"
 
 namespace kim::config {
 
 extern const char* const kHostConfigSchemaText;  // generated from config/schema at build time
 
 namespace {
+
+// The config file's own bound (server.max_json_depth is for request bodies); plugin config blocks
+// sit 4 levels down.
+constexpr std::size_t kConfigMaxJsonDepth = 64;
 
 std::string join_problems(const std::string& source, const std::vector<std::string>& problems) {
   std::string message = source + " is invalid:";
@@ -78,6 +83,7 @@ HostConfig parse_host_config(nlohmann::json document, const std::filesystem::pat
   config.server.io_threads = server["io_threads"];
   config.server.worker_threads = server["worker_threads"];
   config.server.body_limit_bytes = server["body_limit_bytes"];
+  config.server.max_json_depth = server["max_json_depth"];
   config.server.request_timeout = std::chrono::seconds(server["request_timeout_seconds"]);
   config.server.keep_alive_timeout = std::chrono::seconds(server["keep_alive_timeout_seconds"]);
   config.server.shutdown_timeout = std::chrono::seconds(server["shutdown_timeout_seconds"]);
@@ -126,12 +132,14 @@ HostConfig load_host_config(const std::filesystem::path& file) {
   }
   std::stringstream text;
   text << in.rdbuf();
-  nlohmann::json document;
-  try {
-    document = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw ConfigError(file.string(), {std::string("not valid JSON: ") + e.what()});
+  // Bounded like request bodies: the checks below copy and compare values recursively.
+  auto parsed = sdk::parse_json(text.str(), kConfigMaxJsonDepth);
+  if (parsed.error == sdk::JsonParse::Error::kTooDeep) {
+    throw ConfigError(file.string(), {"nests objects and arrays deeper than " +
+                                      std::to_string(kConfigMaxJsonDepth) + " levels"});
   }
+  if (!parsed) throw ConfigError(file.string(), {"not valid JSON: " + parsed.detail});
+  nlohmann::json document = std::move(parsed.value);
   auto base_dir = std::filesystem::absolute(file).parent_path();
   HostConfig config = parse_host_config(std::move(document), base_dir, file.string());
   config.source = file;

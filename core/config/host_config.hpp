@@ -21,6 +21,7 @@ struct ServerConfig {
   int io_threads = 0;
   int worker_threads = 0;
   std::size_t body_limit_bytes = 0;
+  std::size_t max_json_depth = 0;  // of request bodies (kim/sdk/json.hpp)
   std::chrono::seconds request_timeout{0};
   std::chrono::seconds keep_alive_timeout{0};
   std::chrono::seconds shutdown_timeout{0};

@@ -153,7 +153,7 @@ Result<Reply> ConsentService::grant(const Context& ctx, const std::string& perso
     auto given_on = in.date("given_on");
     auto valid_until = in.date("valid_until", false);
     auto explicit_special = in.boolean("explicit_special_category", false);
-    auto reference = in.optional_text("document_reference", 200);
+    auto reference = in.optional_line("document_reference", 200);
     in.finish();
     check(in);
     for (std::size_t i = 0; i < recipients.size(); ++i) {

@@ -43,7 +43,7 @@ sdk::RouteHandler writing(WriteCall call) {
   return [call = std::move(call)](const sdk::HttpRequest& request) {
     auto ctx = context_of(request);
     if (!ctx) return to_response(ctx.problem());
-    auto body = parse_object(request.body);
+    auto body = parse_object(request.body, max_json_depth());
     if (!body) return to_response(body.problem());
     return respond(call(ctx.value(), request, body.value()));
   };

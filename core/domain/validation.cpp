@@ -1,8 +1,10 @@
 #include "domain/validation.hpp"
 
 #include "domain/env.hpp"
+#include "kim/sdk/json.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -166,15 +168,22 @@ std::string matching_key(std::string_view text) {
   return key;
 }
 
-Result<nlohmann::json> parse_object(const std::string& body) {
-  auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    return Problem{400, "invalid_json", "the body is not valid JSON", {}, nullptr};
-  }
-  if (!parsed.is_object()) {
-    return Problem{400, "invalid_json", "the body must be a JSON object", {}, nullptr};
-  }
-  return parsed;
+Result<nlohmann::json> parse_object(const std::string& body, std::size_t max_depth) {
+  auto parsed = sdk::parse_json_object(body, max_depth);
+  if (!parsed) return Problem{400, parsed.code, parsed.message, {}, nullptr};
+  return std::move(parsed.value);
+}
+
+namespace {
+std::atomic<std::size_t> configured_max_json_depth{sdk::kDefaultMaxJsonDepth};
+}  // namespace
+
+void set_max_json_depth(std::size_t depth) {
+  configured_max_json_depth.store(depth, std::memory_order_relaxed);
+}
+
+std::size_t max_json_depth() {
+  return configured_max_json_depth.load(std::memory_order_relaxed);
 }
 
 bool is_date(std::string_view text) {

@@ -18,8 +18,13 @@
 
 namespace kim::domain {
 
-// Parses a request body that must be a JSON object.
-Result<nlohmann::json> parse_object(const std::string& body);
+// Parses a request body that must be a JSON object nested at most `max_depth` levels (400
+// invalid_json / json_too_deep otherwise; see kim/sdk/json.hpp for why the bound matters).
+Result<nlohmann::json> parse_object(const std::string& body, std::size_t max_depth);
+// The host's `server.max_json_depth`, which the route adapter passes to parse_object. Set once at
+// start, before any route serves; sdk::kDefaultMaxJsonDepth until then.
+void set_max_json_depth(std::size_t depth);
+std::size_t max_json_depth();
 
 // True for a real calendar date written YYYY-MM-DD.
 bool is_date(std::string_view text);

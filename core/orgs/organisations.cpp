@@ -52,18 +52,18 @@ json load_user(store::Connection& db, std::int64_t user_id) {
 }
 
 std::optional<std::string> optional_label(FieldReader& in) {
-  return in.optional_text("label", 100);
+  return in.optional_line("label", 100);
 }
 
 }  // namespace
 
 Result<json> create_organisation(store::Connection& db, const json& body) {
   FieldReader in(body);
-  auto slug = in.text("slug", 63);
-  auto name = in.text("name", 200);
+  auto slug = in.line("slug", 63);
+  auto name = in.line("name", 200);
   auto kind = in.choice("kind", domain::organisation_kinds());
-  auto town = in.optional_text("town", 100);
-  auto supervisor = in.optional_text("supervisor", 63);
+  auto town = in.optional_line("town", 100);
+  auto supervisor = in.optional_line("supervisor", 63);
   auto team_access = in.boolean("team_access", false);
   in.finish();
   if (in.problem()) return *in.problem();
@@ -147,9 +147,9 @@ Result<Reply> AdminService::list_users(const Context& ctx) {
 
 Result<Reply> AdminService::create_user(const Context& ctx, const json& body) {
   FieldReader in(body);
-  auto name = in.text("name", 64);
+  auto name = in.line("name", 64);
   auto role = in.choice("role", auth::known_roles());
-  auto organisation = in.optional_text("organisation", 63).value_or("");
+  auto organisation = in.optional_line("organisation", 63).value_or("");
   auto label = optional_label(in);
   in.finish();
   if (in.problem()) return *in.problem();

@@ -274,7 +274,7 @@ Result<Reply> ReferralService::create(const Context& ctx, const std::string& cas
       tx_, ctx, case_id, rule, [&](domain::Change& change, const cases::CaseRow& row) {
         Connection& db = change.db;
         FieldReader in(body);
-        auto slug = in.text("partner", 63);
+        auto slug = in.line("partner", 63);
         auto service = in.choice("service", domain::services());
         auto purpose = in.choice("purpose", domain::purposes(), false).value_or("referral");
         auto categories = in.choices("categories", domain::data_categories(), 10);

@@ -106,10 +106,10 @@ class HelloPlugin final : public kim::sdk::Plugin {
 
  private:
   HttpResponse store_greeting(const HttpRequest& request) {
-    nlohmann::json body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded() || !body.is_object()) {
-      return HttpResponse::error(400, "invalid_json", "body must be a JSON object");
-    }
+    // Bounded: a client's deeply nested body must not overflow the stack (kim/sdk/json.hpp).
+    auto parsed = kim::sdk::parse_json_object(request.body);
+    if (!parsed) return HttpResponse::error(400, parsed.code, parsed.message);
+    const nlohmann::json& body = parsed.value;
     for (const auto& [key, value] : body.items()) {
       if (key != "to") return HttpResponse::error(400, "unknown_field", "unknown field", key);
     }

@@ -10,12 +10,19 @@ KIM_DEBIAN_PACKAGES=(
   libgtest-dev libgmock-dev
 )
 
+# Only for the fuzz targets (scripts/fuzz, run by scripts/test): clang and its libFuzzer runtime.
+KIM_FUZZ_DEBIAN_PACKAGES=(clang-14 libclang-rt-14-dev libfuzzer-14-dev)
+
 # Only for bench/side_by_side.sh: the load generator, the baseline web server, the profiler and the
 # tools the script uses around them. Neither scripts/run nor scripts/test needs them.
 KIM_BENCH_DEBIAN_PACKAGES=(wrk nginx-light linux-perf sqlite3 python3 jq curl)
 
 kim_install_deps() {
   kim_install_packages "${KIM_DEBIAN_PACKAGES[@]}"
+}
+
+kim_install_fuzz_deps() {
+  kim_install_packages "${KIM_DEBIAN_PACKAGES[@]}" "${KIM_FUZZ_DEBIAN_PACKAGES[@]}"
 }
 
 kim_install_bench_deps() {

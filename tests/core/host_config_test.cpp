@@ -58,6 +58,7 @@ TEST(HostConfigDefaults, EmptyObjectGivesShippedDefaults) {
   EXPECT_EQ(config.server.io_threads, 2);
   EXPECT_EQ(config.server.worker_threads, 32);
   EXPECT_EQ(config.server.body_limit_bytes, 1048576u);
+  EXPECT_EQ(config.server.max_json_depth, 64u);
   EXPECT_EQ(config.server.request_timeout, std::chrono::seconds(30));
   EXPECT_EQ(config.server.keep_alive_timeout, std::chrono::seconds(60));
   EXPECT_EQ(config.server.shutdown_timeout, std::chrono::seconds(20));
@@ -174,6 +175,12 @@ INSTANTIATE_TEST_SUITE_P(
                   "server.io_threads: must be at least 1"},
         BadConfig{"io_threads_too_many", R"({"server":{"io_threads":65}})",
                   "server.io_threads: must be at most 64"},
+        BadConfig{"max_json_depth_too_small", R"({"server":{"max_json_depth":7}})",
+                  "server.max_json_depth: must be at least 8"},
+        BadConfig{"max_json_depth_too_large", R"({"server":{"max_json_depth":513}})",
+                  "server.max_json_depth: must be at most 512"},
+        BadConfig{"max_json_depth_not_integer", R"({"server":{"max_json_depth":"64"}})",
+                  "server.max_json_depth: must be an integer"},
         BadConfig{"unknown_top_level_key", R"({"servr":{}})",
                   "servr: unknown key (did you mean \"server\"?)"},
         BadConfig{"unknown_nested_key_suggested", R"({"server":{"lisen":"127.0.0.1:80"}})",
@@ -381,6 +388,28 @@ TEST_F(HostConfigFileTest, InvalidJsonThrowsConfigErrorNamingTheFile) {
     EXPECT_THAT(e.what(), HasSubstr(file.string()));
     ASSERT_EQ(e.problems().size(), 1u);
     EXPECT_THAT(e.problems()[0], HasSubstr("not valid JSON"));
+  }
+}
+
+TEST_F(HostConfigFileTest, MaxJsonDepthBoundsAreAccepted) {
+  for (int depth : {8, 512}) {
+    const fs::path file =
+        write("depth.json", R"({"server": {"max_json_depth": )" + std::to_string(depth) + "}}");
+    EXPECT_EQ(load_host_config(file).server.max_json_depth, static_cast<std::size_t>(depth));
+  }
+}
+
+// The file is read with the same bound as request bodies: a deep one is refused, not crashed on.
+TEST_F(HostConfigFileTest, DeeplyNestedFileIsRefusedNamingTheDepth) {
+  const fs::path file = write(
+      "deep.json", R"({"partners": )" + std::string(200000, '[') + std::string(200000, ']') + "}");
+  try {
+    load_host_config(file);
+    FAIL() << "a deeply nested file was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(file.string()));
+    ASSERT_EQ(e.problems().size(), 1u);
+    EXPECT_THAT(e.problems()[0], HasSubstr("deeper than 64 levels"));
   }
 }
 

@@ -6,5 +6,6 @@
 #include "kim/sdk/events.hpp"
 #include "kim/sdk/host.hpp"
 #include "kim/sdk/http.hpp"
+#include "kim/sdk/json.hpp"
 #include "kim/sdk/plugin.hpp"
 #include "kim/sdk/version.hpp"
