@@ -3,9 +3,12 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/beast/http/verb.hpp>
 
 #include "kim/sdk/host.hpp"
 #include "kim/sdk/http.hpp"
@@ -56,5 +59,11 @@ bool percent_decode(std::string_view in, std::string& out);
 // Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past
 // U+10FFFF). What the API echoes into JSON must be.
 bool valid_utf8(std::string_view text);
+
+// The API's method for a Beast verb; nullopt for methods no route can have.
+std::optional<sdk::HttpMethod> to_method(boost::beast::http::verb verb);
+// Splits "a=1&b=x%20y" into decoded pairs; '+' means space as in HTML forms. False when an
+// escape is malformed or a decoded key or value is not UTF-8 (handlers echo them into JSON).
+bool parse_query(std::string_view query, std::map<std::string, std::string>& out);
 
 }  // namespace kim::http

@@ -41,49 +41,6 @@ std::string new_request_id() {
   return id;
 }
 
-std::optional<sdk::HttpMethod> to_method(bhttp::verb verb) {
-  switch (verb) {
-    case bhttp::verb::get:
-      return sdk::HttpMethod::kGet;
-    case bhttp::verb::post:
-      return sdk::HttpMethod::kPost;
-    case bhttp::verb::put:
-      return sdk::HttpMethod::kPut;
-    case bhttp::verb::patch:
-      return sdk::HttpMethod::kPatch;
-    case bhttp::verb::delete_:
-      return sdk::HttpMethod::kDelete;
-    default:
-      return std::nullopt;
-  }
-}
-
-// Splits "a=1&b=x%20y" into decoded pairs; '+' means space as in HTML forms. False when an
-// escape is malformed or a decoded key or value is not UTF-8 (handlers echo them into JSON).
-bool parse_query(std::string_view query, std::map<std::string, std::string>& out) {
-  std::size_t start = 0;
-  while (start <= query.size()) {
-    auto end = query.find('&', start);
-    if (end == std::string_view::npos) end = query.size();
-    auto pair = query.substr(start, end - start);
-    if (!pair.empty()) {
-      auto eq = pair.find('=');
-      std::string key(pair.substr(0, eq));
-      std::string value(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
-      std::replace(key.begin(), key.end(), '+', ' ');
-      std::replace(value.begin(), value.end(), '+', ' ');
-      std::string decoded_key, decoded_value;
-      if (!percent_decode(key, decoded_key) || !percent_decode(value, decoded_value) ||
-          !valid_utf8(decoded_key) || !valid_utf8(decoded_value)) {
-        return false;
-      }
-      out[decoded_key] = decoded_value;
-    }
-    start = end + 1;
-  }
-  return true;
-}
-
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 // Connections refused with 503 that may linger (draining what the client sent, so our answer is
 // not destroyed by a reset); beyond this many they are closed at once.

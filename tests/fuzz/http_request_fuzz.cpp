@@ -24,47 +24,6 @@ using kim::sdk::HttpMethod;
 constexpr std::size_t kBodyLimit = 1048576;
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 
-std::optional<HttpMethod> to_method(bhttp::verb verb) {
-  switch (verb) {
-    case bhttp::verb::get:
-      return HttpMethod::kGet;
-    case bhttp::verb::post:
-      return HttpMethod::kPost;
-    case bhttp::verb::put:
-      return HttpMethod::kPut;
-    case bhttp::verb::patch:
-      return HttpMethod::kPatch;
-    case bhttp::verb::delete_:
-      return HttpMethod::kDelete;
-    default:
-      return std::nullopt;
-  }
-}
-
-// A copy of server.cpp's parse_query (private there): pairs split at '&', '+' is a space.
-bool parse_query(std::string_view query, std::map<std::string, std::string>& out) {
-  std::size_t start = 0;
-  while (start <= query.size()) {
-    auto end = query.find('&', start);
-    if (end == std::string_view::npos) end = query.size();
-    auto pair = query.substr(start, end - start);
-    if (!pair.empty()) {
-      auto eq = pair.find('=');
-      std::string key(pair.substr(0, eq));
-      std::string value(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
-      std::replace(key.begin(), key.end(), '+', ' ');
-      std::replace(value.begin(), value.end(), '+', ' ');
-      std::string decoded_key, decoded_value;
-      if (!kim::http::percent_decode(key, decoded_key) ||
-          !kim::http::percent_decode(value, decoded_value))
-        return false;
-      out[decoded_key] = decoded_value;
-    }
-    start = end + 1;
-  }
-  return true;
-}
-
 // Patterns of every shape the host and plugins register (literal and parameter segments).
 const kim::http::Router& router() {
   static const kim::http::Router instance = [] {
@@ -98,11 +57,11 @@ void handle(bhttp::request<bhttp::string_body>& request) {
   std::string target(request.target());
   auto question = target.find('?');
   std::string path = target.substr(0, question);
-  auto method = to_method(request.method());
+  auto method = kim::http::to_method(request.method());
   if (!method) return;
   std::map<std::string, std::string> query;
   if (question != std::string::npos &&
-      !parse_query(std::string_view(target).substr(question + 1), query))
+      !kim::http::parse_query(std::string_view(target).substr(question + 1), query))
     return;
   std::map<std::string, std::string> headers;
   for (const auto& field : request) {
