@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include "kim/sdk/version.hpp"
 #include "store/sqlite.hpp"
 #include "support/kim_process.hpp"
 
@@ -96,7 +97,7 @@ TEST(CliTest, PluginsListShowsEachFileWithStateAndReason) {
   for (const auto& item : items) {
     if (item["id"] == "hello") {
       EXPECT_EQ(item["state"], "loaded");
-      EXPECT_EQ(item["sdk_version"], "1.0.0");
+      EXPECT_EQ(item["sdk_version"], KIM_SDK_VERSION_STRING);
     } else {
       EXPECT_EQ(item["id"], "kim-broken");
       EXPECT_EQ(item["state"], "refused");
