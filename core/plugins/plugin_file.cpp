@@ -138,7 +138,7 @@ MetadataRead read_metadata(std::uint64_t file_size, const ReadAt& read) {
 MetadataRead read_metadata(std::span<const unsigned char> bytes) {
   return read_metadata(bytes.size(), [bytes](std::uint64_t offset, void* out, std::size_t size) {
     if (!fits(offset, size, bytes.size())) return false;
-    std::memcpy(out, bytes.data() + offset, size);
+    if (size > 0) std::memcpy(out, bytes.data() + offset, size);
     return true;
   });
 }

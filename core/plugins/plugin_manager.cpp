@@ -209,8 +209,8 @@ void PluginManager::load_file(const std::filesystem::path& file,
                   "a symbolic link: plugin files must be regular files in the plugin folder "
                   "(copy the file there instead)");
   }
-  // From here on everything is read from, and loaded through, this one open file, so nothing can
-  // swap the file between the checks and dlopen.
+  // The checks and the metadata are taken from this one open file (O_NOFOLLOW: no link swapped
+  // in after lstat).
   FileDescriptor file_fd{::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)};
   if (file_fd.fd < 0) return refuse(slot, std::string("cannot open: ") + std::strerror(errno));
   struct stat info;
@@ -271,9 +271,11 @@ void PluginManager::load_file(const std::filesystem::path& file,
     return refuse(slot, reason);
   }
 
+  // Loaded by its path: only root or the service user can change the file or its folder (checked
+  // above) between the checks and here. (Loading through /proc/self/fd/N would pin the inode, but
+  // the loader takes a name it loaded before for the same library.)
   std::error_code ec;
-  slot.library.load("/proc/self/fd/" + std::to_string(file_fd.fd),
-                    dll::load_mode::rtld_now | dll::load_mode::rtld_local, ec);
+  slot.library.load(file, dll::load_mode::rtld_now | dll::load_mode::rtld_local, ec);
   if (ec) {
     const char* detail = ::dlerror();
     return refuse(
