@@ -19,29 +19,19 @@ const std::regex& name_pattern() {
   return pattern;
 }
 
-// Usable only inside its transaction(): a plugin that keeps it would otherwise write on the
-// writer connection later, outside its confinement.
 class StoreTransaction final : public sdk::Transaction {
  public:
   explicit StoreTransaction(store::Connection& db) : db_(db) {}
   nlohmann::json query(std::string_view sql, const std::vector<sdk::SqlValue>& params) override {
-    return connection().query(sql, params);
+    return db_.query(sql, params);
   }
   std::int64_t execute(std::string_view sql, const std::vector<sdk::SqlValue>& params) override {
-    return connection().execute(sql, params).changes;
+    return db_.execute(sql, params).changes;
   }
-  std::int64_t last_insert_rowid() override {
-    return sqlite3_last_insert_rowid(connection().raw());
-  }
-  void close() { open_ = false; }
+  std::int64_t last_insert_rowid() override { return sqlite3_last_insert_rowid(db_.raw()); }
 
  private:
-  store::Connection& connection() {
-    if (!open_) throw std::logic_error("a Transaction is only usable inside its transaction()");
-    return db_;
-  }
   store::Connection& db_;
-  bool open_ = true;
 };
 
 // Every statement runs on a fresh, confined statement of the store's shared connections: the
@@ -66,13 +56,7 @@ class ConfinedDatabase final : public sdk::Database {
     store_.write([&](store::Connection& db) {
       store::Connection::Confinement confined(db, authorizer_);
       StoreTransaction transaction(db);
-      try {
-        work(transaction);
-      } catch (...) {
-        transaction.close();
-        throw;
-      }
-      transaction.close();
+      work(transaction);
     });
   }
 

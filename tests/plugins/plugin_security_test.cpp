@@ -507,15 +507,5 @@ TEST_F(PluginDatabaseTest, PrefixThatBeginsACoreTableDoesNotReachIt) {
   EXPECT_THROW(audit.database().execute("DELETE FROM audit_log"), store::SqliteError);
 }
 
-TEST_F(PluginDatabaseTest, TransactionKeptBeyondItsScopeIsUnusable) {
-  services_.store = store_.get();
-  store_->migrate("plugin:probe", {{1, "items", "CREATE TABLE probe_items (x);"}},
-                  &host_->authorizer());
-  sdk::Transaction* kept = nullptr;
-  host_->database().transaction([&](sdk::Transaction& tx) { kept = &tx; });
-  ASSERT_NE(kept, nullptr);
-  EXPECT_THROW(kept->query("SELECT * FROM persons"), std::logic_error);
-}
-
 }  // namespace
 }  // namespace kim::plugins
