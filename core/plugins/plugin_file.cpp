@@ -150,8 +150,7 @@ MetadataRead read_metadata_fd(int fd) {
                        [fd](std::uint64_t offset, void* out, std::size_t size) {
                          auto* bytes = static_cast<char*>(out);
                          while (size > 0) {
-                           const ssize_t n =
-                               ::pread(fd, bytes, size, static_cast<off_t>(offset));
+                           const ssize_t n = ::pread(fd, bytes, size, static_cast<off_t>(offset));
                            if (n < 0 && errno == EINTR) continue;
                            if (n <= 0) return false;
                            bytes += n;

@@ -176,9 +176,8 @@ PluginHostImpl::PluginHostImpl(std::string id, nlohmann::json config, HostServic
       config_(std::move(config)),
       services_(services),
       logger_(std::move(logger)),
-      authorizer_([](int, const char*, const char*, const char*, const char*) {
-        return SQLITE_DENY;
-      }) {}
+      authorizer_(
+          [](int, const char*, const char*, const char*, const char*) { return SQLITE_DENY; }) {}
 
 void PluginHostImpl::set_table_scope(TableScope scope) {
   authorizer_ = plugin_authorizer(std::move(scope));

@@ -85,10 +85,11 @@ class PluginFolderTest : public ::testing::Test {
   std::vector<PluginReport> load(std::map<std::string, config::PluginSetting> settings) {
     config::PluginsConfig config;
     config.settings = std::move(settings);
-    HostServices services{router_,  events_, connectors_, scheduler_, nullptr,
-                          sdk::HostInfo{"test", KIM_SDK_VERSION_STRING, "Test County"}};
-    manager_ = std::make_unique<PluginManager>(config, std::vector<fs::path>{plugins_}, services,
-                                               logger_);
+    HostServices services{
+        router_,    events_, connectors_,
+        scheduler_, nullptr, sdk::HostInfo{"test", KIM_SDK_VERSION_STRING, "Test County"}};
+    manager_ =
+        std::make_unique<PluginManager>(config, std::vector<fs::path>{plugins_}, services, logger_);
     manager_->load_all();
     return manager_->reports();
   }
@@ -224,8 +225,8 @@ TEST_F(PluginFolderTest, TruncatedAndGarbageFilesAreRefusedWithAReason) {
     write_bytes(plugins_ / name, hello, size);
     fs::permissions(plugins_ / name, fs::perms(0644));
   }
-  std::ofstream(plugins_ / "kim-text.so") << std::string(20, '-') << "this is not an ELF file"
-                                          << std::string(100, '-') << "\n";
+  std::ofstream(plugins_ / "kim-text.so")
+      << std::string(20, '-') << "this is not an ELF file" << std::string(100, '-') << "\n";
   fs::permissions(plugins_ / "kim-text.so", fs::perms(0644));
   std::map<std::string, config::PluginSetting> settings;
   settings["hello"] = config::PluginSetting{true, nlohmann::json::object()};
@@ -344,8 +345,8 @@ class PluginDatabaseTest : public ::testing::Test {
            ("kim-plugin-db-" + std::to_string(random()) + std::to_string(random()));
     fs::create_directories(dir_);
     // One reader: a plugin's read lands on the very connection core just used.
-    store_ = std::make_unique<store::Store>(store::StoreOptions{dir_ / "kim.sqlite3", 5000,
-                                                                "NORMAL", 1, 256});
+    store_ = std::make_unique<store::Store>(
+        store::StoreOptions{dir_ / "kim.sqlite3", 5000, "NORMAL", 1, 256});
     store_->migrate("core", store::core_migrations());
     store_->write([](store::Connection& db) {
       db.execute(
@@ -417,9 +418,8 @@ TEST_F(PluginDatabaseTest, OwnTablesWorkEverythingElseIsRefused) {
     EXPECT_EQ(tx.last_insert_rowid(), 2);
   });
   EXPECT_EQ(db.query("SELECT count(*) AS n FROM probe_items")[0]["n"], 2);
-  EXPECT_EQ(db.query("WITH t AS (SELECT label FROM probe_items) SELECT count(*) AS n FROM t")[0]
-                    ["n"],
-            2);
+  EXPECT_EQ(
+      db.query("WITH t AS (SELECT label FROM probe_items) SELECT count(*) AS n FROM t")[0]["n"], 2);
 
   // Tables of another plugin: "hello", and "probe-x" whose prefix extends this one's.
   store_->write([](store::Connection& db) {
@@ -433,23 +433,23 @@ TEST_F(PluginDatabaseTest, OwnTablesWorkEverythingElseIsRefused) {
   for (const char* sql :
        {"SELECT count(*) AS n FROM persons", "SELECT count(*) AS n FROM audit_log",
         "SELECT * FROM persons", "SELECT * FROM probe_items WHERE id IN (SELECT id FROM persons)",
-        "WITH p AS (SELECT * FROM persons) SELECT count(*) FROM p", "SELECT name FROM sqlite_master",
-        "SELECT * FROM schema_migrations", "SELECT * FROM hello_greetings",
-        "SELECT * FROM probe_x_secrets", "PRAGMA journal_mode", "PRAGMA table_info(persons)"}) {
+        "WITH p AS (SELECT * FROM persons) SELECT count(*) FROM p",
+        "SELECT name FROM sqlite_master", "SELECT * FROM schema_migrations",
+        "SELECT * FROM hello_greetings", "SELECT * FROM probe_x_secrets", "PRAGMA journal_mode",
+        "PRAGMA table_info(persons)"}) {
     expect_refused(sql, false);
   }
-  for (const char* sql : {"INSERT INTO audit_log (at, user_id, user_name, role, action, "
-                          "object_type, object_id, request_id) VALUES "
-                          "('x', 1, 'x', 'x', 'x', 'x', 'x', 'x')",
-                          "DELETE FROM audit_log", "UPDATE persons SET id = id",
-                          "DROP TABLE persons", "ATTACH DATABASE ':memory:' AS other",
-                          "PRAGMA foreign_keys = OFF", "PRAGMA writable_schema = ON",
-                          "CREATE TABLE stolen (x)", "CREATE TABLE audit_log_copy (x)",
-                          "CREATE TEMP TABLE probe_temp (x)",
-                          "CREATE TEMP TRIGGER probe_t AFTER INSERT ON persons BEGIN SELECT 1; END",
-                          "CREATE TRIGGER probe_t AFTER INSERT ON persons BEGIN SELECT 1; END",
-                          "CREATE INDEX probe_idx ON persons(id)", "SAVEPOINT probe",
-                          "SELECT load_extension('x')"}) {
+  for (const char* sql :
+       {"INSERT INTO audit_log (at, user_id, user_name, role, action, "
+        "object_type, object_id, request_id) VALUES "
+        "('x', 1, 'x', 'x', 'x', 'x', 'x', 'x')",
+        "DELETE FROM audit_log", "UPDATE persons SET id = id", "DROP TABLE persons",
+        "ATTACH DATABASE ':memory:' AS other", "PRAGMA foreign_keys = OFF",
+        "PRAGMA writable_schema = ON", "CREATE TABLE stolen (x)", "CREATE TABLE audit_log_copy (x)",
+        "CREATE TEMP TABLE probe_temp (x)",
+        "CREATE TEMP TRIGGER probe_t AFTER INSERT ON persons BEGIN SELECT 1; END",
+        "CREATE TRIGGER probe_t AFTER INSERT ON persons BEGIN SELECT 1; END",
+        "CREATE INDEX probe_idx ON persons(id)", "SAVEPOINT probe", "SELECT load_extension('x')"}) {
     expect_refused(sql, true);
   }
   // A view of its own over core's tables can be made, but reading it reads them: refused.

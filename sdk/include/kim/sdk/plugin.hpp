@@ -64,8 +64,8 @@ struct alignas(4) MetadataNote {
 
 template <std::size_t N>
 constexpr MetadataNote<N> make_metadata_note(std::initializer_list<const char*> fields) {
-  MetadataNote<N> note{4, static_cast<std::uint32_t>(N), kMetadataNoteType, {'K', 'I', 'M', '\0'},
-                       {}};
+  MetadataNote<N> note{
+      4, static_cast<std::uint32_t>(N), kMetadataNoteType, {'K', 'I', 'M', '\0'}, {}};
   std::size_t at = 0;
   for (const char* field : fields) {
     for (std::size_t i = 0; field != nullptr && field[i] != '\0'; ++i)
@@ -88,15 +88,15 @@ constexpr MetadataNote<N> make_metadata_note(std::initializer_list<const char*> 
 
 // Writes the metadata note with every field given. KIM_PLUGIN fills in the SDK's own ABI version,
 // SDK version and build key; use this directly only to fake another SDK in tests.
-#define KIM_PLUGIN_METADATA_NOTE(abi, id, version, sdk_version, build_key, description,            \
-                                 config_schema)                                                    \
-  namespace kim_plugin_metadata_ {                                                                 \
-  inline constexpr std::size_t kSize = ::kim::sdk::detail::packed_size(                            \
-      {abi, id, version, sdk_version, build_key, description, config_schema});                     \
-  __attribute__((used, aligned(4), section(".note.kim.plugin"))) KIM_SDK_RETAIN_ constexpr ::kim::sdk::detail:: \
-      MetadataNote<kSize>                                                                          \
-          kNote = ::kim::sdk::detail::make_metadata_note<kSize>(                                   \
-              {abi, id, version, sdk_version, build_key, description, config_schema});             \
+#define KIM_PLUGIN_METADATA_NOTE(abi, id, version, sdk_version, build_key, description, \
+                                 config_schema)                                         \
+  namespace kim_plugin_metadata_ {                                                      \
+  inline constexpr std::size_t kSize = ::kim::sdk::detail::packed_size(                 \
+      {abi, id, version, sdk_version, build_key, description, config_schema});          \
+  __attribute__((used, aligned(4), section(".note.kim.plugin")))                        \
+  KIM_SDK_RETAIN_ constexpr ::kim::sdk::detail::MetadataNote<kSize>                     \
+      kNote = ::kim::sdk::detail::make_metadata_note<kSize>(                            \
+          {abi, id, version, sdk_version, build_key, description, config_schema});      \
   }
 
 // Exports `PluginClass` (default-constructible, derived from kim::sdk::Plugin) under the metadata
@@ -107,12 +107,12 @@ constexpr MetadataNote<N> make_metadata_note(std::initializer_list<const char*> 
 // `id` must match [a-z][a-z0-9-]{0,62}. Every argument but the class must be a constant
 // expression: a string literal or a `constexpr const char*` (`config_schema`, a JSON Schema, may
 // be nullptr when the plugin takes no config).
-#define KIM_PLUGIN(PluginClass, id, version, description, config_schema)                      \
-  KIM_PLUGIN_METADATA_NOTE(KIM_SDK_STRINGIFY(KIM_SDK_ABI_VERSION), id, version,               \
+#define KIM_PLUGIN(PluginClass, id, version, description, config_schema)                          \
+  KIM_PLUGIN_METADATA_NOTE(KIM_SDK_STRINGIFY(KIM_SDK_ABI_VERSION), id, version,                   \
                            KIM_SDK_VERSION_STRING, KIM_SDK_BUILD_KEY, description, config_schema) \
-  namespace kim_plugin_export_ {                                                              \
-  inline std::unique_ptr<::kim::sdk::Plugin> create_instance() {                              \
-    return std::make_unique<PluginClass>();                                                   \
-  }                                                                                           \
-  }                                                                                           \
+  namespace kim_plugin_export_ {                                                                  \
+  inline std::unique_ptr<::kim::sdk::Plugin> create_instance() {                                  \
+    return std::make_unique<PluginClass>();                                                       \
+  }                                                                                               \
+  }                                                                                               \
   BOOST_DLL_ALIAS(kim_plugin_export_::create_instance, kim_plugin_create)

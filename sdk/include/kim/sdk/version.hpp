@@ -39,11 +39,11 @@
 
 // The libraries whose types cross the boundary (nlohmann::json, spdlog::logger and its fmt, Boost
 // in connectors and routes): their layouts change between versions, so the exact versions count.
-#include <boost/version.hpp>
-#include <nlohmann/json_fwd.hpp>
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/version.h>
-#define KIM_SDK_LIBRARIES_KEY                                                               \
+#include <boost/version.hpp>
+#include <nlohmann/json_fwd.hpp>
+#define KIM_SDK_LIBRARIES_KEY \
   "boost-" BOOST_LIB_VERSION ";json-" KIM_SDK_STRINGIFY(NLOHMANN_JSON_VERSION_MAJOR) "." \
       KIM_SDK_STRINGIFY(NLOHMANN_JSON_VERSION_MINOR) "." KIM_SDK_STRINGIFY(                 \
           NLOHMANN_JSON_VERSION_PATCH) ";spdlog-" KIM_SDK_STRINGIFY(SPDLOG_VER_MAJOR) "."   \
@@ -54,6 +54,6 @@
 // plugin must be built by the same compiler family and major version against the same standard
 // library ABI, the same versions of the libraries above and the same SDK ABI. The host compares
 // this string before it loads the plugin's file.
-#define KIM_SDK_BUILD_KEY                                                 \
+#define KIM_SDK_BUILD_KEY                                               \
   KIM_SDK_COMPILER_KEY ";" KIM_SDK_STDLIB_KEY ";" KIM_SDK_LIBRARIES_KEY \
                        ";sdk-abi-" KIM_SDK_STRINGIFY(KIM_SDK_ABI_VERSION)
