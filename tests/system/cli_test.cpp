@@ -20,7 +20,7 @@ TEST(CliTest, VersionAndHelp) {
   auto version = run_command(KIM_BINARY, {"--version"});
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_THAT(version.out, HasSubstr("kim "));
-  EXPECT_THAT(version.out, HasSubstr("SDK 1."));
+  EXPECT_THAT(version.out, HasSubstr("SDK " KIM_SDK_VERSION_STRING));
 
   auto help = run_command(KIM_BINARY, {"--help"});
   EXPECT_EQ(help.exit_code, 0);

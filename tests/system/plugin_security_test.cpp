@@ -106,11 +106,12 @@ TEST(PluginSecurityTest, PluginListShowsPathsAndReasonsToAdminsOnly) {
   for (const char* user : {"cm-rheine-1", "auditor", "co-kreis"}) {
     auto response = client.get("/api/v1/plugins", host.token(user));
     ASSERT_EQ(response.status, 200) << response.body;
-    for (const auto& item : response.json()["items"]) {
+    const auto items = response.json()["items"];
+    for (const auto& item : items) {
       EXPECT_THAT(item["file"].get<std::string>(), Not(HasSubstr("/"))) << user;
       EXPECT_FALSE(item.contains("reason")) << user;
     }
-    EXPECT_EQ(item_of(response.json()["items"], "hello")["file"], "kim-hello.so");
+    EXPECT_EQ(item_of(items, "hello")["file"], "kim-hello.so");
   }
 }
 
