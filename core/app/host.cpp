@@ -47,9 +47,11 @@ std::string request_route(const sdk::HttpRequest& request) {
   return std::string(sdk::to_string(request.method)) + " " + request.path.substr(0, 200);
 }
 
-nlohmann::json report_json(const plugins::PluginReport& report) {
+// Admins see where each file lies and why a plugin was refused; everybody else sees the file's
+// name only and no reason (reasons name folders, users and loader errors).
+nlohmann::json report_json(const plugins::PluginReport& report, bool admin) {
   nlohmann::json json = {{"id", report.id},
-                         {"file", report.file.string()},
+                         {"file", admin ? report.file.string() : report.file.filename().string()},
                          {"version", report.version},
                          {"sdk_version", report.sdk_version},
                          {"description", report.description},
@@ -61,7 +63,7 @@ nlohmann::json report_json(const plugins::PluginReport& report) {
                          {"connectors", report.connectors},
                          {"jobs", report.jobs},
                          {"schema_version", report.schema_version}};
-  if (!report.reason.empty()) json["reason"] = report.reason;
+  if (admin && !report.reason.empty()) json["reason"] = report.reason;
   return json;
 }
 
@@ -345,7 +347,7 @@ void Host::add_host_routes() {
                 sdk::RouteOptions::public_access(), "host"});
   router_->add({HttpMethod::kGet,
                 "/api/v1/plugins",
-                [this](const sdk::HttpRequest&) { return list_plugins(); },
+                [this](const sdk::HttpRequest& request) { return list_plugins(request); },
                 {},
                 "host"});
   router_->add({HttpMethod::kGet, "/api/v1/jobs",
@@ -378,10 +380,11 @@ sdk::HttpResponse Host::health() {
   return sdk::HttpResponse::json(body["status"] == "ok" ? 200 : 503, body);
 }
 
-sdk::HttpResponse Host::list_plugins() {
+sdk::HttpResponse Host::list_plugins(const sdk::HttpRequest& request) {
+  const bool admin = request.principal && request.principal->role == "admin";
   nlohmann::json items = nlohmann::json::array();
   for (const auto& report : plugins_->reports())
-    items.push_back(report_json(report));
+    items.push_back(report_json(report, admin));
   return sdk::HttpResponse::json(200, {{"items", items}});
 }
 

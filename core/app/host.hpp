@@ -73,7 +73,7 @@ class Host {
   http::Placement placement(const sdk::HttpRequest& request) const;
   void add_host_routes();
   sdk::HttpResponse health();
-  sdk::HttpResponse list_plugins();
+  sdk::HttpResponse list_plugins(const sdk::HttpRequest& request);
   sdk::HttpResponse list_jobs();
   sdk::HttpResponse run_job(const sdk::HttpRequest& request);
   plugins::HostServices services();

@@ -1,9 +1,14 @@
 #include "plugins/plugin_host.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <regex>
+#include <set>
+#include <stdexcept>
 
 #include <sqlite3.h>
-#include <stdexcept>
+
+#include "store/core_migrations.hpp"
 
 namespace kim::plugins {
 
@@ -29,17 +34,27 @@ class StoreTransaction final : public sdk::Transaction {
   store::Connection& db_;
 };
 
-class StoreDatabase final : public sdk::Database {
+// Every statement runs on a fresh, confined statement of the store's shared connections: the
+// confinement lasts exactly as long as the plugin's job, so core's statements never see it.
+class ConfinedDatabase final : public sdk::Database {
  public:
-  explicit StoreDatabase(store::Store& store) : store_(store) {}
+  ConfinedDatabase(store::Store& store, const store::Connection::Authorizer& authorizer)
+      : store_(store), authorizer_(authorizer) {}
   nlohmann::json query(std::string_view sql, const std::vector<sdk::SqlValue>& params) override {
-    return store_.read([&](store::Connection& db) { return db.query(sql, params); });
+    return store_.read([&](store::Connection& db) {
+      store::Connection::Confinement confined(db, authorizer_);
+      return db.query(sql, params);
+    });
   }
   std::int64_t execute(std::string_view sql, const std::vector<sdk::SqlValue>& params) override {
-    return store_.write([&](store::Connection& db) { return db.execute(sql, params).changes; });
+    return store_.write([&](store::Connection& db) {
+      store::Connection::Confinement confined(db, authorizer_);
+      return db.execute(sql, params).changes;
+    });
   }
   void transaction(const std::function<void(sdk::Transaction&)>& work) override {
     store_.write([&](store::Connection& db) {
+      store::Connection::Confinement confined(db, authorizer_);
       StoreTransaction transaction(db);
       work(transaction);
     });
@@ -47,16 +62,126 @@ class StoreDatabase final : public sdk::Database {
 
  private:
   store::Store& store_;
+  const store::Connection::Authorizer& authorizer_;
 };
 
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Names of core's tables, indexes and triggers, from its migrations: a plugin whose prefix
+// happens to begin one of them ("audit" and audit_log) still cannot reach it.
+const std::set<std::string>& core_names() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> out{"schema_migrations"};
+    static const std::regex create(
+        R"(CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX|VIEW|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`]?(\w+))",
+        std::regex::icase);
+    for (const auto& migration : store::core_migrations()) {
+      for (std::sregex_iterator it(migration.sql.begin(), migration.sql.end(), create), end;
+           it != end; ++it) {
+        out.insert(lower((*it)[1].str()));
+      }
+    }
+    return out;
+  }();
+  return names;
+}
+
+bool in_scope(const TableScope& scope, const char* name) {
+  if (name == nullptr) return false;
+  const std::string table = lower(name);
+  if (table.size() <= scope.prefix.size() || table.rfind(scope.prefix, 0) != 0) return false;
+  if (table.rfind("sqlite_", 0) == 0 || core_names().contains(table)) return false;
+  for (const auto& foreign : scope.foreign_prefixes) {
+    if (table.rfind(foreign, 0) == 0) return false;
+  }
+  return true;
+}
+
+bool schema_table(const char* name) {
+  return name != nullptr && (lower(name) == "sqlite_master" || lower(name) == "sqlite_schema");
+}
+
+std::string prefix_of(const std::string& id) {
+  std::string prefix = id;
+  std::replace(prefix.begin(), prefix.end(), '-', '_');
+  return prefix + "_";
+}
+
 }  // namespace
+
+TableScope table_scope(const std::string& id, const std::vector<std::string>& all_ids) {
+  TableScope scope{prefix_of(id), {}};
+  for (const auto& other : all_ids) {
+    const std::string foreign = prefix_of(other);
+    if (foreign.size() > scope.prefix.size() && foreign.rfind(scope.prefix, 0) == 0) {
+      scope.foreign_prefixes.push_back(foreign);
+    }
+  }
+  return scope;
+}
+
+store::Connection::Authorizer plugin_authorizer(TableScope scope) {
+  return [scope = std::move(scope)](int action, const char* arg1, const char* arg2,
+                                    const char* database, const char*) {
+    // Only the main database: no temp schema, nothing attached.
+    if (database != nullptr && std::string_view(database) != "main") return SQLITE_DENY;
+    const auto allow = [](bool ok) { return ok ? SQLITE_OK : SQLITE_DENY; };
+    switch (action) {
+      case SQLITE_SELECT:
+      case SQLITE_RECURSIVE:
+        return SQLITE_OK;
+      case SQLITE_FUNCTION:
+        return allow(arg2 == nullptr || lower(arg2) != "load_extension");
+      case SQLITE_INSERT:
+      case SQLITE_UPDATE:
+      case SQLITE_DELETE:
+        // CREATE/DROP ask for writes to the schema table first (judged by their own action);
+        // SQLite itself refuses writing it directly while writable_schema (a PRAGMA) is off.
+        return allow(schema_table(arg1) || in_scope(scope, arg1));
+      case SQLITE_READ:
+        // CREATE TABLE reads the schema table's rowid, which tells nothing.
+        if (schema_table(arg1) && arg2 != nullptr && lower(arg2) == "rowid") return SQLITE_OK;
+        return allow(in_scope(scope, arg1));
+      case SQLITE_CREATE_TABLE:
+        // AUTOINCREMENT makes SQLite create its sqlite_sequence (nobody can by name).
+        if (arg1 != nullptr && lower(arg1) == "sqlite_sequence") return SQLITE_OK;
+        return allow(in_scope(scope, arg1));
+      case SQLITE_DROP_TABLE:
+      case SQLITE_CREATE_VIEW:
+      case SQLITE_DROP_VIEW:
+      case SQLITE_ANALYZE:
+      case SQLITE_REINDEX:
+        return allow(in_scope(scope, arg1));
+      case SQLITE_CREATE_INDEX:  // index, table
+      case SQLITE_DROP_INDEX:
+      case SQLITE_CREATE_TRIGGER:  // trigger, table
+      case SQLITE_DROP_TRIGGER:
+        return allow(in_scope(scope, arg1) && in_scope(scope, arg2));
+      case SQLITE_ALTER_TABLE:  // database, table
+        return allow(in_scope(scope, arg2));
+      default:
+        return SQLITE_DENY;
+    }
+  };
+}
 
 PluginHostImpl::PluginHostImpl(std::string id, nlohmann::json config, HostServices& services,
                                std::shared_ptr<spdlog::logger> logger)
     : id_(std::move(id)),
       config_(std::move(config)),
       services_(services),
-      logger_(std::move(logger)) {}
+      logger_(std::move(logger)),
+      authorizer_(
+          [](int, const char*, const char*, const char*, const char*) { return SQLITE_DENY; }) {}
+
+void PluginHostImpl::set_table_scope(TableScope scope) {
+  authorizer_ = plugin_authorizer(std::move(scope));
+}
 
 PluginHostImpl::~PluginHostImpl() = default;
 
@@ -138,7 +263,7 @@ sdk::Database& PluginHostImpl::database() {
   if (!services_.store) {
     throw std::logic_error("the database is not available while plugins are only inspected");
   }
-  if (!database_) database_ = std::make_unique<StoreDatabase>(*services_.store);
+  if (!database_) database_ = std::make_unique<ConfinedDatabase>(*services_.store, authorizer_);
   return *database_;
 }
 

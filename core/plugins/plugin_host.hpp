@@ -12,6 +12,19 @@
 
 namespace kim::plugins {
 
+// The tables a plugin may use: names starting with its prefix "<id>_" (dashes as underscores),
+// except core's own and those under the longer prefix of another plugin ("a-b_" is not "a"'s).
+struct TableScope {
+  std::string prefix;
+  std::vector<std::string> foreign_prefixes;
+};
+TableScope table_scope(const std::string& id, const std::vector<std::string>& all_ids);
+// Keeps a plugin's statements to its scope: read and write its own tables; create, alter and drop
+// its own tables, indexes, views and triggers (triggers only on its own tables). Everything else
+// is denied: core tables, sqlite_* tables, PRAGMA, ATTACH/DETACH, BEGIN/COMMIT/SAVEPOINT, temp
+// objects, virtual tables, load_extension().
+store::Connection::Authorizer plugin_authorizer(TableScope scope);
+
 class PluginHostImpl final : public sdk::PluginHost {
  public:
   PluginHostImpl(std::string id, nlohmann::json config, HostServices& services,
@@ -32,6 +45,10 @@ class PluginHostImpl final : public sdk::PluginHost {
                 sdk::ScheduledJob job) override;
   void add_migration(int version, std::string description, std::string sql) override;
   sdk::Database& database() override;
+
+  // Which tables database() and the migrations may touch; set before start().
+  void set_table_scope(TableScope scope);
+  const store::Connection::Authorizer& authorizer() const { return authorizer_; }
 
   // Ends the registration window (after load()).
   void close_registration() { registration_open_ = false; }
@@ -69,6 +86,7 @@ class PluginHostImpl final : public sdk::PluginHost {
   std::vector<std::pair<std::string, sdk::ConnectorFactory>> staged_connectors_;
   std::vector<StagedJob> staged_jobs_;
   std::vector<store::Migration> migrations_;
+  store::Connection::Authorizer authorizer_;  // denies everything until set_table_scope()
   std::unique_ptr<sdk::Database> database_;
   Summary summary_;
 };

@@ -1,9 +1,14 @@
 #include "plugins/plugin_manager.hpp"
 
 #include <dlfcn.h>
-#include <algorithm>
-#include <cstddef>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
 #include <regex>
 #include <set>
 
@@ -12,6 +17,7 @@
 #include "config/json_schema.hpp"
 #include "kim/sdk/plugin.hpp"
 #include "log/logging.hpp"
+#include "plugins/plugin_file.hpp"
 #include "plugins/plugin_host.hpp"
 
 namespace kim::plugins {
@@ -69,35 +75,63 @@ std::string describe_exception(std::exception_ptr error) {
   }
 }
 
-// Checks done on the plain C metadata; empty when the plugin may be created.
-std::string check_metadata(const KimPluginMetadata& meta) {
-  if (meta.abi_version != KIM_SDK_ABI_VERSION) {
-    return "built for SDK ABI " + std::to_string(meta.abi_version) + ", this host has ABI " +
-           std::to_string(KIM_SDK_ABI_VERSION) + ": rebuild the plugin against KIM SDK " +
-           KIM_SDK_VERSION_STRING;
-  }
-  if (meta.struct_size < sizeof(KimPluginMetadata)) {
-    return "metadata block is too small (" + std::to_string(meta.struct_size) + " bytes)";
-  }
-  if (!meta.id || !meta.version || !meta.sdk_version || !meta.build_key || !meta.description) {
-    return "metadata block has empty fields";
-  }
+bool valid_id(const std::string& id) {
   static const std::regex kId("[a-z][a-z0-9-]{0,62}");
-  if (!std::regex_match(meta.id, kId)) {
-    return std::string("plugin id \"") + meta.id + "\" must match [a-z][a-z0-9-]{0,62}";
+  return std::regex_match(id, kId);
+}
+
+// What the host will print of a hostile file: no control characters (escape sequences).
+bool printable(const std::string& text, bool multiline) {
+  return std::none_of(text.begin(), text.end(), [multiline](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (multiline && (c == '\n' || c == '\r' || c == '\t')) return false;
+    return byte < 0x20 || byte == 0x7f;
+  });
+}
+
+// Checks done on the metadata note; empty when the plugin may be loaded.
+std::string check_metadata(const FileMetadata& meta) {
+  const std::string host_abi = std::to_string(KIM_SDK_ABI_VERSION);
+  if (meta.abi_version != host_abi) {
+    const std::string abi = meta.abi_version.size() <= 10 && printable(meta.abi_version, false)
+                                ? meta.abi_version
+                                : "?";
+    return "built for SDK ABI " + abi + ", this host has ABI " + host_abi +
+           ": rebuild the plugin against KIM SDK " + KIM_SDK_VERSION_STRING;
   }
-  if (std::string_view(meta.build_key) != KIM_SDK_BUILD_KEY) {
-    return std::string("built with \"") + meta.build_key + "\", this host needs \"" +
-           KIM_SDK_BUILD_KEY + "\": rebuild with the same compiler and standard library";
+  if (!meta.complete) return "its metadata note has fields missing";
+  if (!valid_id(meta.id)) {
+    return "its plugin id must match [a-z][a-z0-9-]{0,62}";
   }
-  SemVer plugin = parse_version(meta.sdk_version);
+  for (const auto* field : {&meta.version, &meta.sdk_version, &meta.build_key}) {
+    if (field->empty() || field->size() > 200 || !printable(*field, false)) {
+      return "its metadata has an empty, overlong or unprintable version or build key";
+    }
+  }
+  if (meta.description.size() > 500 || !printable(meta.description, false) ||
+      !printable(meta.config_schema, true)) {
+    return "its metadata has an overlong or unprintable description or config schema";
+  }
+  if (meta.build_key != KIM_SDK_BUILD_KEY) {
+    return "built with \"" + meta.build_key + "\", this host needs \"" + KIM_SDK_BUILD_KEY +
+           "\": rebuild with the same compiler, standard library and library versions";
+  }
+  SemVer plugin = parse_version(meta.sdk_version.c_str());
   SemVer host = parse_version(KIM_SDK_VERSION_STRING);
   if (plugin.major != host.major || plugin.minor > host.minor) {
-    return std::string("built against KIM SDK ") + meta.sdk_version + ", this host has SDK " +
+    return "built against KIM SDK " + meta.sdk_version + ", this host has SDK " +
            KIM_SDK_VERSION_STRING + " (needs the same major and a minor not newer)";
   }
   return {};
 }
+
+// Closes a file descriptor on every way out.
+struct FileDescriptor {
+  int fd = -1;
+  ~FileDescriptor() {
+    if (fd >= 0) ::close(fd);
+  }
+};
 
 }  // namespace
 
@@ -124,24 +158,24 @@ void PluginManager::refuse(Slot& slot, const std::string& reason) {
 }
 
 void PluginManager::load_all() {
-  std::vector<std::filesystem::path> files;
   for (const auto& directory : directories_) {
     std::error_code ec;
     if (!std::filesystem::is_directory(directory, ec)) {
       logger_->warn("plugin folder {} does not exist; skipped", directory.string());
       continue;
     }
+    // Every plugin file of an untrusted folder is refused, and named, so that `kim plugins
+    // list` says why.
+    const std::string folder_problem = folder_trust_problem(directory, ::geteuid());
+    if (!folder_problem.empty()) logger_->error("{}: its plugins are refused", folder_problem);
     std::vector<std::filesystem::path> found;
     for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
-      if (entry.is_regular_file() && entry.path().extension() == ".so") {
-        found.push_back(entry.path());
-      }
+      if (entry.path().extension() == ".so") found.push_back(entry.path());
     }
     std::sort(found.begin(), found.end());
-    files.insert(files.end(), found.begin(), found.end());
+    for (const auto& file : found)
+      load_file(file, folder_problem);
   }
-  for (const auto& file : files)
-    load_file(file);
 
   std::set<std::string> present;
   for (const auto& slot : slots_)
@@ -158,53 +192,57 @@ void PluginManager::load_all() {
   }
 }
 
-void PluginManager::load_file(const std::filesystem::path& file) {
+void PluginManager::load_file(const std::filesystem::path& file,
+                              const std::string& folder_problem) {
   auto slot_owner = std::make_unique<Slot>();
   Slot& slot = *slot_owner;
   slots_.push_back(std::move(slot_owner));
   slot.report.file = file;
   slot.report.id = file.stem().string();
 
-  std::error_code ec;
-  slot.library.load(file, dll::load_mode::rtld_now | dll::load_mode::rtld_local, ec);
-  if (ec) {
-    const char* detail = ::dlerror();
-    return refuse(
-        slot, std::string("not a loadable library: ") + (detail ? detail : ec.message().c_str()));
-  }
-  if (!slot.library.has("kim_plugin_metadata") || !slot.library.has("kim_plugin_create")) {
-    slot.library.unload();  // no object of it exists yet
+  // Symbolic links are refused rather than followed: the file that is checked must be the file
+  // in the folder (a link could point anywhere, and be repointed after the check).
+  struct stat link_info;
+  if (::lstat(file.c_str(), &link_info) != 0) return refuse(slot, std::strerror(errno));
+  if (S_ISLNK(link_info.st_mode)) {
     return refuse(slot,
-                  "not a KIM plugin (no kim_plugin_metadata/kim_plugin_create; was it "
-                  "built with KIM_PLUGIN?)");
+                  "a symbolic link: plugin files must be regular files in the plugin folder "
+                  "(copy the file there instead)");
   }
-  const auto& meta = slot.library.get<const KimPluginMetadata>("kim_plugin_metadata");
-  if (auto problem = check_metadata(meta); !problem.empty()) {
-    // abi_version, struct_size and id have a fixed place in every ABI: name the plugin.
-    if (meta.struct_size >= offsetof(KimPluginMetadata, id) + sizeof(meta.id) && meta.id) {
-      slot.report.id = meta.id;
-    }
-    slot.library.unload();
+  // The checks and the metadata are taken from this one open file (O_NOFOLLOW: no link swapped
+  // in after lstat).
+  FileDescriptor file_fd{::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)};
+  if (file_fd.fd < 0) return refuse(slot, std::string("cannot open: ") + std::strerror(errno));
+  struct stat info;
+  if (::fstat(file_fd.fd, &info) != 0) return refuse(slot, std::strerror(errno));
+
+  // The metadata is parsed (never executed) first, to name the plugin in any refusal.
+  auto read = S_ISREG(info.st_mode) ? read_metadata_fd(file_fd.fd) : MetadataRead{};
+  if (read.metadata && valid_id(read.metadata->id)) slot.report.id = read.metadata->id;
+  if (!folder_problem.empty()) return refuse(slot, folder_problem);
+  if (auto problem = file_trust_problem(info, ::geteuid()); !problem.empty()) {
     return refuse(slot, problem);
   }
-  slot.report.id = meta.id;
+  if (!read.metadata) return refuse(slot, read.problem);
+  const FileMetadata& meta = *read.metadata;
+  if (auto problem = check_metadata(meta); !problem.empty()) return refuse(slot, problem);
   slot.report.version = meta.version;
   slot.report.sdk_version = meta.sdk_version;
   slot.report.description = meta.description;
   for (const auto& other : slots_) {
     if (other.get() != &slot && other->report.id == slot.report.id &&
         other->report.state != PluginState::kRefused) {
-      slot.library.unload();
       return refuse(slot, "another file already provides plugin id \"" + slot.report.id +
                               "\": " + other->report.file.string());
     }
   }
 
+  // Only enabled plugins are ever loaded: the library's code (static constructors included)
+  // runs for nothing else.
   auto setting = config_.settings.find(slot.report.id);
   slot.report.enabled = setting != config_.settings.end() && setting->second.enabled;
   if (!slot.report.enabled) {
     slot.report.state = PluginState::kDisabled;
-    slot.library.unload();
     logger_->info("plugin {} {} found, not enabled", slot.report.id, slot.report.version);
     return;
   }
@@ -212,7 +250,7 @@ void PluginManager::load_file(const std::filesystem::path& file) {
   // Config before objects: validate the block against the schema the plugin exported.
   nlohmann::json plugin_config = setting->second.config;
   nlohmann::json schema = {{"type", "object"}, {"properties", nlohmann::json::object()}};
-  if (meta.config_schema) {
+  if (!meta.config_schema.empty()) {
     try {
       schema = nlohmann::json::parse(meta.config_schema);
     } catch (const nlohmann::json::parse_error& e) {
@@ -233,6 +271,20 @@ void PluginManager::load_file(const std::filesystem::path& file) {
     return refuse(slot, reason);
   }
 
+  // Loaded by its path: only root or the service user can change the file or its folder (checked
+  // above) between the checks and here. (Loading through /proc/self/fd/N would pin the inode, but
+  // the loader takes a name it loaded before for the same library.)
+  std::error_code ec;
+  slot.library.load(file, dll::load_mode::rtld_now | dll::load_mode::rtld_local, ec);
+  if (ec) {
+    const char* detail = ::dlerror();
+    return refuse(
+        slot, std::string("not a loadable library: ") + (detail ? detail : ec.message().c_str()));
+  }
+  if (!slot.library.has("kim_plugin_create")) {
+    return refuse(slot, "not a KIM plugin (no kim_plugin_create; was it built with KIM_PLUGIN?)");
+  }
+
   slot.host = std::make_unique<PluginHostImpl>(slot.report.id, std::move(plugin_config), services_,
                                                log::get("plugin." + slot.report.id));
   try {
@@ -250,6 +302,9 @@ void PluginManager::load_file(const std::filesystem::path& file) {
 
 void PluginManager::start_all() {
   if (!services_.store) throw std::logic_error("start_all needs a store");
+  std::vector<std::string> ids;
+  for (const auto& slot : slots_)
+    ids.push_back(slot->report.id);
   for (auto& slot_ptr : slots_) {
     Slot& slot = *slot_ptr;
     if (slot.report.state != PluginState::kLoaded) continue;
@@ -260,8 +315,9 @@ void PluginManager::start_all() {
       continue;
     }
     const std::string ns = "plugin:" + slot.report.id;
+    slot.host->set_table_scope(table_scope(slot.report.id, ids));
     try {
-      services_.store->migrate(ns, slot.host->migrations());
+      services_.store->migrate(ns, slot.host->migrations(), &slot.host->authorizer());
       slot.report.schema_version = services_.store->schema_version(ns);
     } catch (const std::exception& e) {
       refuse(slot, std::string("migration failed: ") + e.what());

@@ -1,5 +1,6 @@
-// Finds plugin files, checks their metadata before any C++ object crosses, validates their
-// config, and runs their lifecycle. A plugin that fails anywhere is refused and reported; the
+// Finds plugin files, checks that they and their folders are trusted and reads their metadata
+// from the file's bytes before anything is loaded, loads only enabled plugins whose config is
+// valid, and runs their lifecycle. A plugin that fails anywhere is refused and reported; the
 // host and the other plugins run on.
 #pragma once
 
@@ -81,7 +82,8 @@ class PluginManager {
 
  private:
   struct Slot;
-  void load_file(const std::filesystem::path& file);
+  // `folder_problem`: why the file's folder is not trusted, empty when it is.
+  void load_file(const std::filesystem::path& file, const std::string& folder_problem);
   void refuse(Slot& slot, const std::string& reason);
 
   config::PluginsConfig config_;

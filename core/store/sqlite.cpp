@@ -74,6 +74,7 @@ struct Connection::Cache {
   };
   std::unordered_map<std::string, std::unique_ptr<Statement::CacheEntry>, Hash, std::equal_to<>>
       entries;
+  const Connection::Authorizer* authorizer = nullptr;  // set by a live Confinement
 };
 
 SqliteError::SqliteError(int code, const std::string& message)
@@ -205,7 +206,33 @@ Connection Connection::open(const std::filesystem::path& path, int flags) {
   return Connection(db);
 }
 
-Connection::Connection(sqlite3* db) : db_(db), cache_(std::make_unique<Cache>()) {}
+Connection::Connection(sqlite3* db) : db_(db), cache_(std::make_unique<Cache>()) {
+  // The cache outlives moves of the Connection, so it is the hook's stable context.
+  if (db_ != nullptr) sqlite3_set_authorizer(db_, &Connection::authorize, cache_.get());
+}
+
+int Connection::authorize(void* cache, int action, const char* arg1, const char* arg2,
+                          const char* database, const char* trigger) {
+  const Authorizer* authorizer = static_cast<Cache*>(cache)->authorizer;
+  if (authorizer == nullptr) return SQLITE_OK;
+  try {
+    return (*authorizer)(action, arg1, arg2, database, trigger);
+  } catch (...) {
+    return SQLITE_DENY;
+  }
+}
+
+Connection::Confinement::Confinement(Connection& connection, const Authorizer& authorizer)
+    : connection_(connection) {
+  if (connection_.cache_->authorizer != nullptr) {
+    throw std::logic_error("store: a connection is confined twice");
+  }
+  connection_.cache_->authorizer = &authorizer;
+}
+
+Connection::Confinement::~Confinement() {
+  connection_.cache_->authorizer = nullptr;
+}
 
 Connection::~Connection() {
   close();
@@ -245,6 +272,7 @@ std::size_t Connection::cached_statements() const noexcept {
 }
 
 Statement Connection::prepare_cached(std::string_view sql) {
+  if (cache_->authorizer != nullptr) return prepare_fresh(sql);
   auto found = cache_->entries.find(sql);
   if (found != cache_->entries.end() && !found->second->in_use) {
     found->second->in_use = true;
@@ -269,7 +297,8 @@ Statement Connection::prepare_cached(std::string_view sql) {
 }
 
 void Connection::exec(std::string_view sql) {
-  if (cache_->entries.contains(sql)) {
+  const bool cacheable = cache_->authorizer == nullptr;
+  if (cacheable && cache_->entries.contains(sql)) {
     // A single statement run before (BEGIN, COMMIT, SAVEPOINT, ...): no parsing.
     Statement stmt = prepare_cached(sql);
     while (stmt.step()) {
@@ -286,7 +315,8 @@ void Connection::exec(std::string_view sql) {
     const auto consumed = static_cast<std::size_t>(tail - sql.data());
     if (raw != nullptr) {
       Statement stmt(raw);
-      if (first && consumed == sql.size() && cache_->entries.size() < kMaxCachedStatements) {
+      if (cacheable && first && consumed == sql.size() &&
+          cache_->entries.size() < kMaxCachedStatements) {
         // The whole text is one statement: keep it for the next exec of the same text.
         auto entry = std::make_unique<Statement::CacheEntry>();
         entry->stmt = raw;

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -89,6 +90,27 @@ class Statement {
 
 class Connection {
  public:
+  // Judges one thing a statement being prepared would do: sqlite3_set_authorizer's action code
+  // and arguments (any may be null). Returns SQLITE_OK or SQLITE_DENY; an exception denies.
+  using Authorizer = std::function<int(int action, const char* arg1, const char* arg2,
+                                       const char* database, const char* trigger)>;
+
+  // While a Confinement lives, `authorizer` judges every statement the connection prepares, and
+  // the statement cache is neither read nor filled (a cached statement was judged for another
+  // caller, and a confined one must not serve others). Statements prepared inside must be done
+  // with before it ends. One at a time per connection. The connection's SQLite authorizer is
+  // installed once at open, so confining never expires the cached statements of others.
+  class Confinement {
+   public:
+    Confinement(Connection& connection, const Authorizer& authorizer);
+    ~Confinement();
+    Confinement(const Confinement&) = delete;
+    Confinement& operator=(const Confinement&) = delete;
+
+   private:
+    Connection& connection_;
+  };
+
   // flags: SQLITE_OPEN_* (e.g. SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE). Extended result codes
   // are switched on.
   static Connection open(const std::filesystem::path& path, int flags);
@@ -116,6 +138,8 @@ class Connection {
  private:
   struct Cache;
   explicit Connection(sqlite3* db);
+  static int authorize(void* cache, int action, const char* arg1, const char* arg2,
+                       const char* database, const char* trigger);
   // prepare() is prepare_cached(): from the cache when possible, else prepare_fresh() and cached.
   Statement prepare_cached(std::string_view sql);
   Statement prepare_fresh(std::string_view sql);

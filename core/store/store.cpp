@@ -520,7 +520,8 @@ void Store::release_reader(Connection* connection) noexcept {
 
 // --- Migrations --------------------------------------------------------------------------------
 
-int Store::migrate(std::string_view ns, const std::vector<Migration>& migrations) {
+int Store::migrate(std::string_view ns, const std::vector<Migration>& migrations,
+                   const Connection::Authorizer* confine) {
   const std::string name(ns);
   if (name.empty()) throw std::invalid_argument("store: migration namespace is empty");
   for (std::size_t i = 0; i < migrations.size(); ++i) {
@@ -583,7 +584,12 @@ int Store::migrate(std::string_view ns, const std::vector<Migration>& migrations
     try {
       run_write(
           [&](Connection& db) {
-            db.exec(m.sql);
+            if (confine != nullptr) {
+              Connection::Confinement confined(db, *confine);
+              db.exec(m.sql);
+            } else {
+              db.exec(m.sql);
+            }
             // A concurrent migrator (another process) makes this INSERT fail on the primary key
             // and so rolls the migration back instead of applying it twice.
             db.execute(

@@ -135,8 +135,11 @@ class Store {
   // std::invalid_argument unless versions are exactly 1, 2, 3, ...; throws std::runtime_error if
   // an applied migration's SQL changed by a single byte or the database knows versions this build
   // does not; a failing migration throws (its changes and record rolled back; earlier migrations
-  // of the same call stay applied). Core's list: store/core_migrations.hpp.
-  int migrate(std::string_view ns, const std::vector<Migration>& migrations);
+  // of the same call stay applied). Core's list: store/core_migrations.hpp. With `confine`, each
+  // migration's SQL runs under that authorizer (a plugin's, which may touch only its own tables);
+  // the bookkeeping around it does not.
+  int migrate(std::string_view ns, const std::vector<Migration>& migrations,
+              const Connection::Authorizer* confine = nullptr);
   // Highest applied migration version of namespace ns, 0 if none.
   int schema_version(std::string_view ns);
 

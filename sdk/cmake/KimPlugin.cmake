@@ -1,8 +1,11 @@
 # kim_add_plugin(<name> SOURCES <file>... [OUTPUT_DIRECTORY <dir>])
 #
 # Builds a loadable KIM plugin: a MODULE library named kim-<name>.so with hidden symbols, linked
-# against the SDK only. Put the resulting file into a folder listed in the host's
-# plugins.directories (or the default <prefix>/lib/kim/plugins).
+# against the SDK only. Its metadata is the ELF note KIM_PLUGIN writes (section .note.kim.plugin),
+# which the host reads from the file without loading it. Put the resulting file itself (no
+# symbolic link) into a folder listed in the host's plugins.directories (or the default
+# <prefix>/lib/kim/plugins); file and folder must be owned by root or the user kim runs as and
+# writable by neither group nor others.
 function(kim_add_plugin name)
   cmake_parse_arguments(PARSE_ARGV 1 ARG "" "OUTPUT_DIRECTORY" "SOURCES")
   if(NOT ARG_SOURCES)

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include "kim/sdk/version.hpp"
 #include "store/sqlite.hpp"
 #include "support/kim_process.hpp"
 
@@ -19,7 +20,7 @@ TEST(CliTest, VersionAndHelp) {
   auto version = run_command(KIM_BINARY, {"--version"});
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_THAT(version.out, HasSubstr("kim "));
-  EXPECT_THAT(version.out, HasSubstr("SDK 1."));
+  EXPECT_THAT(version.out, HasSubstr("SDK " KIM_SDK_VERSION_STRING));
 
   auto help = run_command(KIM_BINARY, {"--help"});
   EXPECT_EQ(help.exit_code, 0);
@@ -99,7 +100,7 @@ TEST(CliTest, PluginsListShowsEachFileWithStateAndReason) {
   for (const auto& item : items) {
     if (item["id"] == "hello") {
       EXPECT_EQ(item["state"], "loaded");
-      EXPECT_EQ(item["sdk_version"], "1.0.0");
+      EXPECT_EQ(item["sdk_version"], KIM_SDK_VERSION_STRING);
     } else {
       EXPECT_EQ(item["id"], "kim-broken");
       EXPECT_EQ(item["state"], "refused");
