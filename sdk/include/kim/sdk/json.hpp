@@ -79,7 +79,7 @@ inline JsonParse parse_json(std::string_view text, std::size_t max_depth) {
   }
   try {
     result.value = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 1e999
     result.value = nullptr;
     result.error = JsonParse::Error::kSyntax;
     result.code = "invalid_json";
