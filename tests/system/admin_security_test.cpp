@@ -13,6 +13,7 @@
 #include "store/sqlite.hpp"
 #include "support/api.hpp"
 #include "support/kim_host.hpp"
+#include "support/shared_host.hpp"
 
 namespace kim::test {
 namespace {
@@ -97,16 +98,7 @@ int status_with(const KimHost& host, const std::string& token) {
 
 // ---- item 8: revocation and disabling ------------------------------------------------------
 
-class TokenRevocationTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { host_ = new KimHost(); }
-  static void TearDownTestSuite() {
-    delete host_;
-    host_ = nullptr;
-  }
-  static KimHost* host_;
-};
-KimHost* TokenRevocationTest::host_ = nullptr;
+class TokenRevocationTest : public SharedHost<> {};
 
 TEST_F(TokenRevocationTest, RevokedTokenAnswers401OnTheNextRequestAndOnlyAnAdminRevokes) {
   auto& host = *host_;
@@ -278,16 +270,7 @@ TEST_F(TokenRevocationTest, CliRevokesAndDisablesWhileTheHostServes) {
 
 // ---- item 12: refused accesses --------------------------------------------------------------
 
-class RefusalAuditTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { host_ = new KimHost(); }
-  static void TearDownTestSuite() {
-    delete host_;
-    host_ = nullptr;
-  }
-  static KimHost* host_;
-};
-KimHost* RefusalAuditTest::host_ = nullptr;
+class RefusalAuditTest : public SharedHost<> {};
 
 TEST_F(RefusalAuditTest, ProbingAnotherOrganisationsCasesLeavesSecurityEntriesForAuditorsOnly) {
   auto& host = *host_;

@@ -16,6 +16,7 @@
 #include "support/api.hpp"
 #include "support/http_client.hpp"
 #include "support/kim_host.hpp"
+#include "support/shared_host.hpp"
 
 namespace kim::test {
 namespace {
@@ -172,12 +173,7 @@ std::vector<Refusal> person_refusals() {
   };
 }
 
-class CaseValidationPersonTest : public ::testing::TestWithParam<Refusal> {
- protected:
-  static void SetUpTestSuite() { host_ = std::make_unique<KimHost>(); }
-  static void TearDownTestSuite() { host_.reset(); }
-  static inline std::unique_ptr<KimHost> host_;
-};
+class CaseValidationPersonTest : public SharedHost<::testing::TestWithParam<Refusal>> {};
 
 TEST_P(CaseValidationPersonTest, RefusedWithFieldPathAndNothingWritten) {
   const Refusal& refusal = GetParam();

@@ -10,6 +10,7 @@
 
 #include "support/api.hpp"
 #include "support/kim_host.hpp"
+#include "support/shared_host.hpp"
 
 namespace kim::test {
 namespace {
@@ -33,12 +34,7 @@ json agreement(const std::string& office, const std::string& status = "draft") {
            {{{"partner", kJobcenter}, {"categories", {"identity"}}, {"purposes", {"referral"}}}}}};
 }
 
-class PartnerWriteScopeTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { host_ = std::make_unique<KimHost>(); }
-  static void TearDownTestSuite() { host_.reset(); }
-  static inline std::unique_ptr<KimHost> host_;
-};
+class PartnerWriteScopeTest : public SharedHost<> {};
 
 TEST_F(PartnerWriteScopeTest, RheineCoordinatorWritesNoAgreementOfTheCountysOffice) {
   Api county(*host_, "co-kreis");
@@ -172,8 +168,9 @@ TEST_F(PartnerWriteScopeTest, PartnerAndAgreementTextsRefuseControlsAndBidiOverr
   EXPECT_EQ(county.read("/agreements"), all_before);
 
   // Normalised when accepted: NFC, surrounding Unicode white space trimmed, line breaks kept.
-  auto created =
-      admin.post("/partners", with(partner, {{"name", "\xc2\xa0" "Beratung Mu\xcc\x88nster "}}));
+  auto created = admin.post("/partners", with(partner, {{"name",
+                                                         "\xc2\xa0"
+                                                         "Beratung Mu\xcc\x88nster "}}));
   ASSERT_EQ(created.status, 201) << created.body;
   EXPECT_EQ(created.json()["name"], "Beratung M\xc3\xbcnster");
   auto kept = county.post("/agreements", agreement(kOffice));

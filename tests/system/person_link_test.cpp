@@ -12,17 +12,15 @@
 #include "store/sqlite.hpp"
 #include "support/api.hpp"
 #include "support/kim_host.hpp"
+#include "support/shared_host.hpp"
 
 namespace kim::test {
 namespace {
 
 using nlohmann::json;
 
-class PersonLinkTest : public ::testing::Test {
+class PersonLinkTest : public SharedHost<> {
  protected:
-  static void SetUpTestSuite() { host_ = std::make_unique<KimHost>(); }
-  static void TearDownTestSuite() { host_.reset(); }
-
   static std::int64_t count(const std::string& table, const std::string& where = "1") {
     auto db = store::Connection::open(host_->database(), SQLITE_OPEN_READONLY);
     return db.query("SELECT count(*) AS n FROM " + table + " WHERE " + where)[0]["n"]
@@ -36,8 +34,6 @@ class PersonLinkTest : public ::testing::Test {
             {"town", town},
             {"residence_status", "duldung"}};
   }
-
-  static inline std::unique_ptr<KimHost> host_;
 };
 
 TEST_F(PersonLinkTest, ForeignPersonIsNeitherNamedNorOpenedByItsId) {

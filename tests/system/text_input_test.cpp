@@ -13,17 +13,15 @@
 #include "store/sqlite.hpp"
 #include "support/api.hpp"
 #include "support/kim_host.hpp"
+#include "support/shared_host.hpp"
 
 namespace kim::test {
 namespace {
 
 using nlohmann::json;
 
-class TextInputTest : public ::testing::Test {
+class TextInputTest : public SharedHost<> {
  protected:
-  static void SetUpTestSuite() { host_ = std::make_unique<KimHost>(); }
-  static void TearDownTestSuite() { host_.reset(); }
-
   static std::int64_t count(const std::string& table) {
     auto db = store::Connection::open(host_->database(), SQLITE_OPEN_READONLY);
     return db.query("SELECT count(*) AS n FROM " + table)[0]["n"].get<std::int64_t>();
@@ -43,8 +41,6 @@ class TextInputTest : public ::testing::Test {
     EXPECT_TRUE(opened.contains("id"));
     return opened.value("id", "");
   }
-
-  static inline std::unique_ptr<KimHost> host_;
 };
 
 TEST_F(TextInputTest, DuplicateCheckSeesThroughInvisibleCharactersNfdCaseAndNoBreakSpaces) {
