@@ -66,6 +66,27 @@ inline nlohmann::json without(nlohmann::json body, const std::string& key) {
   return body;
 }
 
+// A draft cooperation agreement between `office` and `partner` for `service`, valid since 2024;
+// the partner may receive `categories` for referrals. Tests change what they test with `with`.
+inline nlohmann::json agreement_body(
+    const std::string& office = kOffice, const std::string& partner = kJobcenter,
+    const std::string& service = "sgb2_integration_services",
+    nlohmann::json categories = {"identity", "contact", "language_level", "education_work"}) {
+  return {{"title", "Kooperationsvereinbarung " + office + " und " + partner},
+          {"parties",
+           {{{"partner", office},
+             {"tasks", "Clearing, Begleitung, Vorbereitung der Übergabe"},
+             {"responsibility_ends", "mit dem gemeinsamen Übergabetermin"}},
+            {{"partner", partner},
+             {"tasks", "Leistung nach eigenem Recht"},
+             {"responsibility_ends", "mit dem Abschluss der Leistung"}}}},
+          {"handover_rule", "Warme Übergabe in einem gemeinsamen Termin"},
+          {"services", {service}},
+          {"valid_from", "2024-01-01"},
+          {"data_terms",
+           {{{"partner", partner}, {"categories", categories}, {"purposes", {"referral"}}}}}};
+}
+
 // One user's view of the API: paths relative to /api/v1.
 class Api {
  public:

@@ -24,20 +24,6 @@ std::string nested_body(const std::string& field, std::size_t depth) {
   return "{\"" + field + "\":" + std::string(arrays, '[') + std::string(arrays, ']') + "}";
 }
 
-json agreement_body() {
-  return {{"title", "Kooperationsvereinbarung KI Kreis Steinfurt und Jobcenter"},
-          {"parties",
-           {{{"partner", kOffice}, {"tasks", "Clearing"}, {"responsibility_ends", "Übergabe"}},
-            {{"partner", kJobcenter},
-             {"tasks", "Leistungen nach SGB II"},
-             {"responsibility_ends", "Ende des Leistungsbezugs"}}}},
-          {"handover_rule", "Warme Übergabe"},
-          {"services", {"sgb2_integration_services"}},
-          {"valid_from", "2024-01-01"},
-          {"data_terms",
-           {{{"partner", kJobcenter}, {"categories", {"identity"}}, {"purposes", {"referral"}}}}}};
-}
-
 TEST(DeepJsonTest, DeepBodiesAreRefusedOnEveryRouteAndTheHostLivesOn) {
   KimHost host;
   Api coordinator(host, "co-kreis");

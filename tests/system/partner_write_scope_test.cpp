@@ -18,20 +18,8 @@ namespace {
 using nlohmann::json;
 
 json agreement(const std::string& office, const std::string& status = "draft") {
-  return {{"title", "Kooperation " + office},
-          {"parties",
-           {{{"partner", office},
-             {"tasks", "KIM-Fallmanagement"},
-             {"responsibility_ends", "mit der Übergabe"}},
-            {{"partner", kJobcenter},
-             {"tasks", "SGB-II-Leistungen"},
-             {"responsibility_ends", "mit dem Ende des Leistungsbezugs"}}}},
-          {"handover_rule", "Gemeinsamer Termin\nbinnen 14 Tagen"},
-          {"services", {"sgb2_integration_services"}},
-          {"valid_from", "2024-01-01"},
-          {"status", status},
-          {"data_terms",
-           {{{"partner", kJobcenter}, {"categories", {"identity"}}, {"purposes", {"referral"}}}}}};
+  return with(agreement_body(office, kJobcenter, "sgb2_integration_services", {"identity"}),
+              {{"status", status}, {"handover_rule", "Gemeinsamer Termin\nbinnen 14 Tagen"}});
 }
 
 class PartnerWriteScopeTest : public SharedHost<> {};

@@ -42,26 +42,13 @@ constexpr const char* kResidence = "aufenthaltsgestattung";
 
 using Names = std::set<std::string>;
 
-// A signed agreement between the coordinating office and the jobcenter, valid since 2024, for
-// SGB II integration services; the jobcenter may receive identity, contact, language level and
-// education/work history for referrals.
-json agreement_body(const std::string& partner = kJobcenter, const std::string& service = kService,
-                    json categories = {"identity", "contact", "language_level", "education_work"}) {
-  return {{"title", "Kooperationsvereinbarung KI und " + partner},
-          {"parties",
-           {{{"partner", kOffice},
-             {"tasks", "Clearing und Vorbereitung der Übergabe"},
-             {"responsibility_ends", "mit dem Übergabetermin"}},
-            {{"partner", partner},
-             {"tasks", "Leistung nach eigenem Recht"},
-             {"responsibility_ends", "mit dem Abschluss der Leistung"}}}},
-          {"handover_rule", "Warme Übergabe in einem gemeinsamen Termin"},
-          {"services", {service}},
-          {"valid_from", "2024-01-01"},
-          {"status", "signed"},
-          {"signed_on", "2023-12-15"},
-          {"data_terms",
-           {{{"partner", partner}, {"categories", categories}, {"purposes", {"referral"}}}}}};
+// A signed agreement between the coordinating office and `partner`, valid since 2024.
+json signed_agreement(const std::string& partner = kJobcenter,
+                      const std::string& service = kService,
+                      json categories = {"identity", "contact", "language_level",
+                                         "education_work"}) {
+  return with(test::agreement_body(kOffice, partner, service, std::move(categories)),
+              {{"status", "signed"}, {"signed_on", "2023-12-15"}});
 }
 
 // The consent the referral to the jobcenter needs.
@@ -139,7 +126,7 @@ class Scene {
   std::string base() const { return "/cases/" + case_id; }
 
   // A new agreement by the coordinator of the county; returns its id.
-  std::string add_agreement(const json& body = agreement_body()) {
+  std::string add_agreement(const json& body = signed_agreement()) {
     auto created = co.post("/agreements", body);
     EXPECT_EQ(created.status, 201) << created.body;
     return created.status == 201 ? created.json()["id"].get<std::string>() : "";
@@ -245,12 +232,12 @@ TEST(ReferralTest, RefusedWithoutASignedValidAgreementAndNothingIsWritten) {
   EXPECT_EQ(error["details"]["service"], kService) << none.body;
 
   // Signed and valid, but not for this service, or not with this partner.
-  scene.add_agreement(agreement_body(kJobcenter, "sgb2_benefits"));
-  scene.add_agreement(agreement_body("agentur-fuer-arbeit-rheine", kService));
+  scene.add_agreement(signed_agreement(kJobcenter, "sgb2_benefits"));
+  scene.add_agreement(signed_agreement("agentur-fuer-arbeit-rheine", kService));
   scene.expect_refused(scene.refer(), 422, "no_agreement", before);
 
   const std::string draft =
-      scene.add_agreement(without(without(agreement_body(), "status"), "signed_on"));
+      scene.add_agreement(without(without(signed_agreement(), "status"), "signed_on"));
   scene.expect_refused(scene.refer(), 422, "agreement_not_signed", before);
 
   scene.set_agreement(draft, {{"status", "terminated"}, {"terminated_on", date_in_days(0)}});
@@ -259,7 +246,7 @@ TEST(ReferralTest, RefusedWithoutASignedValidAgreementAndNothingIsWritten) {
   EXPECT_EQ(error["details"]["partner"], kJobcenter) << terminated.body;
 
   const std::string lapsed =
-      scene.add_agreement(with(agreement_body(), {{"valid_to", "2025-12-31"}}));
+      scene.add_agreement(with(signed_agreement(), {{"valid_to", "2025-12-31"}}));
   auto expired = scene.refer();
   error = scene.expect_refused(expired, 422, "agreement_expired", before);
   EXPECT_EQ(error["details"]["service"], kService) << expired.body;
@@ -280,10 +267,10 @@ TEST(ReferralTest, RefusedWithoutASignedValidAgreementAndNothingIsWritten) {
   scene.set_agreement(renewed, {{"status", "terminated"}, {"terminated_on", date_in_days(0)}});
   before = scene.state();
   scene.expect_refused(scene.refer(), 422, "agreement_expired", before);
-  scene.add_agreement(with(agreement_body(), {{"valid_to", date_in_days(-1)}}));
+  scene.add_agreement(with(signed_agreement(), {{"valid_to", date_in_days(-1)}}));
   scene.expect_refused(scene.refer(), 422, "agreement_expired", before);
   // Signed, but in force only from next month: not yet.
-  scene.add_agreement(with(agreement_body(), {{"valid_from", date_in_days(30)}}));
+  scene.add_agreement(with(signed_agreement(), {{"valid_from", date_in_days(30)}}));
   error = scene.expect_refused(scene.refer(), 422, "agreement_not_yet_valid", before);
   EXPECT_THAT(error["message"].get<std::string>(), HasSubstr("not yet in force"));
 
@@ -591,7 +578,7 @@ TEST(ReferralTest, PayloadHoldsOnlyTheCategoriesPassedOn) {
   json centre = centres["items"][0];
   const std::string centre_slug = centre["slug"];
   scene.add_agreement(
-      agreement_body(centre_slug, "integration_course", {"identity", "language_level"}));
+      signed_agreement(centre_slug, "integration_course", {"identity", "language_level"}));
   scene.add_consent(consent_body({"identity", "language_level"}, centre_slug));
   json course = scene.create_referral({{"partner", centre_slug},
                                        {"service", "integration_course"},
@@ -610,7 +597,7 @@ TEST(ReferralTest, PayloadHoldsOnlyTheCategoriesPassedOn) {
   const json every_category = {"identity",       "contact",        "residence_status",
                                "education_work", "language_level", "health",
                                "family"};
-  scene.add_agreement(agreement_body(agency, "sgb3_placement", every_category));
+  scene.add_agreement(signed_agreement(agency, "sgb3_placement", every_category));
   scene.add_consent(consent_body(
       {"identity", "contact", "residence_status", "education_work", "language_level", "family"},
       agency));
