@@ -201,7 +201,7 @@ void Host::answer(sdk::HttpRequest& request, const http::Respond& respond) {
   store::DeferredWrites deferred;
   auto response = handle(request);
   // Refused accesses noted while handling it: written apart from its (rolled back) transaction.
-  if (security_) security_->flush(request.request_id, request_route(request));
+  if (security_ && !security_->idle()) security_->flush(request.request_id, request_route(request));
   deferred.when_settled([this, respond, response = std::move(response),
                          request_id = request.request_id, method = request.method,
                          path = request.path](std::optional<std::string> error) mutable {

@@ -40,10 +40,12 @@ void SecurityLog::add(Noted noted) {
     if (window.start == Clock::time_point{}) window.start = Clock::now();
     window.suppressed += 1;
     window.actor = std::move(noted.actor);
+    settle();
     return;
   }
   pending_[noted.actor.request_id].push_back(std::move(noted));
   ++pending_count_;
+  settle();
 }
 
 void SecurityLog::take_ended(Clock::time_point now, bool all, std::vector<Batch>& out) {
@@ -91,6 +93,7 @@ void SecurityLog::flush(const std::string& request_id, const std::string& route)
         batches.push_back(std::move(batch));
       }
     }
+    settle();
   }
   write(std::move(batches));
 }
@@ -100,6 +103,7 @@ void SecurityLog::close() {
   {
     std::lock_guard lock(mutex_);
     take_ended(Clock::now(), true, batches);
+    settle();
   }
   write(std::move(batches));
 }

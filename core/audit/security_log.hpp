@@ -11,6 +11,7 @@
 // principal's next refusal comes after the minute, at the next flush after it, or at close().
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -46,6 +47,9 @@ class SecurityLog {
   // Writes what was noted for `request_id` (and counts of suppressed refusals whose minute
   // ended) with Store::write_deferred: under a store::DeferredWrites the answer waits for it.
   void flush(const std::string& request_id, const std::string& route);
+  // Nothing noted and no minute open: flush() would do nothing, so the request path can skip it
+  // (and building its route) without taking the lock.
+  bool idle() const { return idle_.load(std::memory_order_acquire); }
   // Writes the counts still open; call before the store closes.
   void close();
 
@@ -72,12 +76,15 @@ class SecurityLog {
   // Moves the counts of windows that ended (all with `all`) into `out`; mutex_ held.
   void take_ended(Clock::time_point now, bool all, std::vector<Batch>& out);
   void write(std::vector<Batch> batches);
+  // After every change of pending_ or windows_; mutex_ held.
+  void settle() { idle_.store(pending_.empty() && windows_.empty(), std::memory_order_release); }
 
   store::Store& store_;
   std::mutex mutex_;
   std::map<std::string, std::vector<Noted>> pending_;  // by request id
   std::size_t pending_count_ = 0;
   std::map<std::int64_t, Window> windows_;  // by user id
+  std::atomic<bool> idle_{true};
 };
 
 }  // namespace kim::audit
