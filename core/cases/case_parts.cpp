@@ -10,16 +10,6 @@
 // The parts of a case: assessments, goals, tasks and notes, and the task lists across cases.
 namespace kim::cases {
 
-using domain::Change;
-using domain::check;
-using domain::fail;
-using domain::FieldReader;
-using domain::Problem;
-using domain::Result;
-using nlohmann::json;
-using store::Connection;
-using store::SqlValue;
-
 namespace {
 
 const char* const kGoalSelect =

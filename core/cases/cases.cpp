@@ -8,16 +8,6 @@
 // Cases and their phases: opening (admission rules), reading, lists and transitions.
 namespace kim::cases {
 
-using domain::Change;
-using domain::check;
-using domain::fail;
-using domain::FieldReader;
-using domain::Problem;
-using domain::Result;
-using nlohmann::json;
-using store::Connection;
-using store::SqlValue;
-
 namespace {
 
 std::vector<std::string> allowed_transitions(const std::string& phase) {

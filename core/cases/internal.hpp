@@ -6,10 +6,27 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include "kim/sdk/http.hpp"
+
+#include "domain/service_support.hpp"
+#include "domain/validation.hpp"
 #include "store/sqlite.hpp"
 
 namespace kim::cases {
+
+// The names every file of the module uses, declared once.
+using domain::Change;
+using domain::check;
+using domain::Context;
+using domain::fail;
+using domain::FieldReader;
+using domain::Problem;
+using domain::Reply;
+using domain::Result;
+using nlohmann::json;
+using store::Connection;
+using store::SqlValue;
 
 constexpr std::size_t kNameMax = 100;
 constexpr std::size_t kTextMax = 10000;

@@ -10,16 +10,6 @@
 // programme participations and the coordinator's funding override.
 namespace kim::cases {
 
-using domain::Change;
-using domain::check;
-using domain::fail;
-using domain::FieldReader;
-using domain::Problem;
-using domain::Result;
-using nlohmann::json;
-using store::Connection;
-using store::SqlValue;
-
 namespace {
 
 json person_json(const json& row) {

@@ -5,14 +5,6 @@
 
 namespace kim::cases {
 
-using domain::Change;
-using domain::Context;
-using domain::fail;
-using domain::Problem;
-using nlohmann::json;
-using store::Connection;
-using store::SqlValue;
-
 const char* const kOwnershipColumns =
     "c.organisation_id, c.case_manager_id, coalesce(o.supervisor_id, 0) AS supervisor_id, "
     "o.team_access";

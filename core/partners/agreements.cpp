@@ -9,17 +9,6 @@
 // data-protection terms that decide which categories may go to which party for which purposes.
 namespace kim::partners {
 
-using domain::Change;
-using domain::check;
-using domain::fail;
-using domain::FieldReader;
-using domain::Problem;
-using domain::Reply;
-using domain::Result;
-using nlohmann::json;
-using store::Connection;
-using store::SqlValue;
-
 namespace {
 
 // ---- agreements --------------------------------------------------------------------------------

@@ -12,17 +12,6 @@
 
 namespace kim::partners {
 
-using domain::Change;
-using domain::check;
-using domain::fail;
-using domain::FieldReader;
-using domain::Problem;
-using domain::Reply;
-using domain::Result;
-using nlohmann::json;
-using store::Connection;
-using store::SqlValue;
-
 namespace {
 
 const char* const kSlugPattern = "^[a-z0-9][a-z0-9-]{1,62}$";
