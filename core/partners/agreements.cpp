@@ -334,10 +334,11 @@ Result<Reply> PartnerService::update_agreement(const domain::Context& ctx, const
         db.execute("UPDATE agreements SET status = ? WHERE id = ?", {*next, id});
       }
     }
-    if (!content.empty() || valid_to || changes_status) {
-      db.execute("UPDATE agreements SET updated_at = ? WHERE id = ?", {change.env.timestamp(), id});
-      change.audit(changes_status ? *next : "update", "agreement", id);
+    if (content.empty() && !valid_to && !changes_status) {
+      fail({400, "nothing_to_change", "give a field to change or a new status", {}, nullptr});
     }
+    db.execute("UPDATE agreements SET updated_at = ? WHERE id = ?", {change.env.timestamp(), id});
+    change.audit(changes_status ? *next : "update", "agreement", id);
     return Reply{200, agreement_json(load_agreement(db, id), change.env.today()), std::nullopt};
   });
 }

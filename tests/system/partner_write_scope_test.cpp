@@ -67,6 +67,15 @@ TEST_F(PartnerWriteScopeTest, RheineCoordinatorWritesNoAgreementOfTheCountysOffi
   EXPECT_EQ(handed_over.status, 403) << handed_over.body;
   EXPECT_EQ(county.read(draft_path), draft_before);
 
+  // A PATCH that changes nothing is a client's mistake (400), not a server error.
+  for (const json& nothing : {json::object(), json{{"status", "draft"}}}) {
+    SCOPED_TRACE(nothing.dump());
+    auto refused = county.patch(draft_path, nothing);
+    EXPECT_EQ(refused.status, 400) << refused.body;
+    EXPECT_EQ(code_of(refused), "nothing_to_change");
+  }
+  EXPECT_EQ(county.read(draft_path), draft_before);
+
   // Its own agreements Rheine writes; the admin writes every agreement.
   auto own = rheine.post("/agreements", agreement("stadt-rheine-ko"));
   ASSERT_EQ(own.status, 201) << own.body;
