@@ -103,12 +103,16 @@ MetadataRead read_metadata(std::uint64_t file_size, const ReadAt& read) {
   if (!read(header.e_shoff, sections.data(), table_size)) return not_elf("unreadable");
 
   std::optional<MetadataRead> found;
+  // Bounded over all sections, not each: many headers naming the same large note would
+  // otherwise make the host read it again and again.
+  std::uint64_t note_bytes = 0;
   for (const auto& section : sections) {
     if (section.sh_type != SHT_NOTE) continue;
     if (!fits(section.sh_offset, section.sh_size, file_size)) {
       return not_elf("a note section beyond the end of the file (truncated?)");
     }
-    if (section.sh_size > kMaxNoteSection) return not_elf("a note section larger than 1 MiB");
+    note_bytes += section.sh_size;
+    if (note_bytes > kMaxNoteSection) return not_elf("note sections larger than 1 MiB in all");
     std::vector<unsigned char> notes(section.sh_size);
     if (!read(section.sh_offset, notes.data(), notes.size())) return not_elf("unreadable");
     std::uint64_t at = 0;

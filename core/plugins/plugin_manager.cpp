@@ -15,6 +15,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include "config/json_schema.hpp"
+#include "kim/sdk/json.hpp"
 #include "kim/sdk/plugin.hpp"
 #include "log/logging.hpp"
 #include "plugins/plugin_file.hpp"
@@ -251,11 +252,13 @@ void PluginManager::load_file(const std::filesystem::path& file,
   nlohmann::json plugin_config = setting->second.config;
   nlohmann::json schema = {{"type", "object"}, {"properties", nlohmann::json::object()}};
   if (!meta.config_schema.empty()) {
-    try {
-      schema = nlohmann::json::parse(meta.config_schema);
-    } catch (const nlohmann::json::parse_error& e) {
-      return refuse(slot, std::string("its config schema is not valid JSON: ") + e.what());
+    // Bounded like every JSON from outside: the schema checks below recurse on it.
+    auto parsed = sdk::parse_json(meta.config_schema, sdk::kDefaultMaxJsonDepth);
+    if (!parsed) {
+      return refuse(slot, "its config schema is not usable JSON: " +
+                              (parsed.detail.empty() ? parsed.message : parsed.detail));
     }
+    schema = std::move(parsed.value);
     if (auto errors = config::check_schema(schema); !errors.empty()) {
       return refuse(slot, "its config schema is unusable: " + errors.front().to_string());
     }

@@ -1,6 +1,8 @@
 // What the host does with plugin files it must not trust, and how far a loaded plugin reaches into
 // the database. Real plugin files (copies of the built ones), real folders with real owners and
 // modes, a real SQLite store with core's schema.
+#include <elf.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -333,6 +335,29 @@ TEST(PluginFileTest, MangledFilesNeverCrashTheReader) {
   EXPECT_THAT(read_metadata(lying).problem, HasSubstr("a note runs past its section"));
   std::memcpy(lying.data() + note, &huge, sizeof huge);
   EXPECT_THAT(read_metadata(lying).problem, HasSubstr("a note runs past its section"));
+}
+
+TEST(PluginFileTest, NoteBytesAreBoundedOverAllSections) {
+  // Eight section headers naming one 256 KiB note: 2 MiB to read in all, each under the limit.
+  const auto original = bytes_of(kHelloPlugin);
+  constexpr std::size_t kNoteAt = 4096, kNoteSize = 256 * 1024, kSections = 8;
+  std::vector<unsigned char> file(kNoteAt + kNoteSize + kSections * sizeof(Elf64_Shdr), 0);
+  Elf64_Ehdr header;
+  std::memcpy(&header, original.data(), sizeof header);
+  header.e_shoff = kNoteAt + kNoteSize;
+  header.e_shnum = kSections;
+  header.e_shentsize = sizeof(Elf64_Shdr);
+  std::memcpy(file.data(), &header, sizeof header);
+  for (std::size_t i = 0; i < kSections; ++i) {
+    Elf64_Shdr section{};
+    section.sh_type = SHT_NOTE;
+    section.sh_offset = kNoteAt;
+    section.sh_size = kNoteSize;
+    std::memcpy(file.data() + header.e_shoff + i * sizeof section, &section, sizeof section);
+  }
+  auto read = read_metadata(file);
+  EXPECT_FALSE(read.metadata.has_value());
+  EXPECT_THAT(read.problem, HasSubstr("note sections larger than 1 MiB in all"));
 }
 
 // A plugin's database: its own tables work, nothing else is reachable, and core's statements on
