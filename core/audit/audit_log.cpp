@@ -8,7 +8,15 @@ namespace kim::audit {
 
 namespace {
 
-constexpr std::size_t kRowsPerStatement = 100;  // at most 500 parameters, far below the limit
+// Rows per INSERT: only these sizes, so a page of any length uses at most four statement texts
+// (each is cached per connection; one text per length would crowd the statement cache out).
+constexpr std::size_t kRowsPerStatement[] = {64, 16, 4, 1};  // at most 320 parameters
+
+std::size_t rows_for(std::size_t remaining) {
+  for (std::size_t rows : kRowsPerStatement)
+    if (rows <= remaining) return rows;
+  return remaining;
+}
 
 // The columns of an item with its batch (b) and object (o). CROSS JOIN fixes the order of the
 // tables: SQLite's planner, without statistics, would otherwise scan every object.
@@ -49,8 +57,8 @@ void append_all(store::Connection& db, const Actor& actor, const std::vector<Ent
                                        : store::SqlValue(nullptr),
        actor.request_id, kind == Kind::kSecurity ? "security" : "access",
        route.empty() ? store::SqlValue(nullptr) : store::SqlValue(route)});
-  for (std::size_t start = 0; start < entries.size(); start += kRowsPerStatement) {
-    const std::size_t end = std::min(entries.size(), start + kRowsPerStatement);
+  for (std::size_t start = 0, end = 0; start < entries.size(); start = end) {
+    end = start + rows_for(entries.size() - start);
     // Each object once; then the items point at it.
     std::string objects = "INSERT INTO audit_objects(object_type, object_id, case_id) VALUES ";
     std::string items =
