@@ -279,20 +279,7 @@ Statement Connection::prepare_cached(std::string_view sql) {
     return Statement(found->second->stmt, found->second.get());
   }
   Statement stmt = prepare_fresh(sql);
-  if (found == cache_->entries.end()) {
-    if (cache_->entries.size() >= kMaxCachedStatements) {
-      std::erase_if(cache_->entries, [](auto& item) {
-        if (item.second->in_use) return false;
-        sqlite3_finalize(item.second->stmt);
-        return true;
-      });
-    }
-    auto entry = std::make_unique<Statement::CacheEntry>();
-    entry->stmt = stmt.stmt_;
-    entry->in_use = true;
-    stmt.cached_ = entry.get();
-    cache_->entries.emplace(std::string(sql), std::move(entry));
-  }
+  if (found == cache_->entries.end()) remember(sql, stmt);
   return stmt;
 }
 
@@ -315,15 +302,8 @@ void Connection::exec(std::string_view sql) {
     const auto consumed = static_cast<std::size_t>(tail - sql.data());
     if (raw != nullptr) {
       Statement stmt(raw);
-      if (cacheable && first && consumed == sql.size() &&
-          cache_->entries.size() < kMaxCachedStatements) {
-        // The whole text is one statement: keep it for the next exec of the same text.
-        auto entry = std::make_unique<Statement::CacheEntry>();
-        entry->stmt = raw;
-        entry->in_use = true;
-        stmt.cached_ = entry.get();
-        cache_->entries.emplace(std::string(sql), std::move(entry));
-      }
+      // The whole text is one statement: keep it for the next exec of the same text.
+      if (cacheable && first && consumed == sql.size()) remember(sql, stmt);
       while (stmt.step()) {
       }
     }
@@ -331,6 +311,22 @@ void Connection::exec(std::string_view sql) {
     if (consumed == 0) break;  // defensive: never loop without progress
     sql.remove_prefix(consumed);
   }
+}
+
+void Connection::remember(std::string_view sql, Statement& stmt) {
+  if (cache_->entries.size() >= kMaxCachedStatements) {
+    // Full: start over with what is in use (a cheap policy; the hot texts return at once).
+    std::erase_if(cache_->entries, [](auto& item) {
+      if (item.second->in_use) return false;
+      sqlite3_finalize(item.second->stmt);
+      return true;
+    });
+  }
+  auto entry = std::make_unique<Statement::CacheEntry>();
+  entry->stmt = stmt.stmt_;
+  entry->in_use = true;
+  stmt.cached_ = entry.get();
+  cache_->entries.emplace(std::string(sql), std::move(entry));
 }
 
 Statement Connection::prepare(std::string_view sql) {

@@ -143,6 +143,8 @@ class Connection {
   // prepare() is prepare_cached(): from the cache when possible, else prepare_fresh() and cached.
   Statement prepare_cached(std::string_view sql);
   Statement prepare_fresh(std::string_view sql);
+  // Puts a statement just prepared into the cache under its text (the Statement returns it there).
+  void remember(std::string_view sql, Statement& stmt);
   void close() noexcept;
 
   sqlite3* db_ = nullptr;
