@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cctype>
 
 #include "cases/internal.hpp"
 #include "cases/records.hpp"
@@ -144,10 +145,11 @@ json check_duplicates(Connection& db, const Context& ctx, const PersonFields& p,
   return candidates;
 }
 
-// At least ten letters or digits: a reason, not a placeholder.
+// At least ten letters or digits: a reason, not a placeholder. Counted in characters (a
+// non-ASCII character counts once, by its UTF-8 lead byte; the text is valid UTF-8 by now).
 void require_reason(const std::string& field, const std::string& text) {
   if (std::count_if(text.begin(), text.end(),
-                    [](unsigned char c) { return std::isalnum(c) || c >= 0x80; }) < 10) {
+                    [](unsigned char c) { return std::isalnum(c) || c >= 0xC0; }) < 10) {
     fail(Problem::bad_request(field, "must explain the reason (at least 10 letters)"));
   }
 }

@@ -100,6 +100,9 @@ TEST_F(PersonLinkTest, CoordinatorOfTheSupervisingOfficeLinksAfterMatchingNamesA
   EXPECT_EQ(county.post("/person-links", with(link, {{"given_names", "Leila"}})).status, 404);
   EXPECT_EQ(field_of(county.post("/person-links", with(link, {{"justification", "ok"}}))),
             "justification");
+  // Ten bytes are not ten letters: five umlauts are five.
+  EXPECT_EQ(field_of(county.post("/person-links", with(link, {{"justification", "äöüäö"}}))),
+            "justification");
   EXPECT_EQ(count("person_links"), links_before);
   EXPECT_EQ(greven.post("/cases", {{"person_id", id}}).status, 404);
 
