@@ -119,8 +119,9 @@ Host::Host(config::HostConfig config)
       docs_(std::make_unique<http::ApiDocs>()),
       router_(std::make_unique<http::Router>()),
       events_(std::make_unique<events::EventBus>(log::get("events"))),
-      connectors_(std::make_unique<plugins::Registry<sdk::ConnectorFactory>>("connector type")),
+      connectors_(std::make_unique<plugins::Registry<sdk::ConnectorType>>("connector type")),
       scheduler_(std::make_unique<jobs::Scheduler>(log::get("jobs"))) {
+  connectors::register_builtin_types(*connectors_);
   throttle_ = std::make_unique<http::AuthThrottle>(config_.server.auth_failures_per_address,
                                                    config_.server.auth_failure_window,
                                                    config_.server.auth_throttle_addresses);
@@ -128,6 +129,7 @@ Host::Host(config::HostConfig config)
 
 Host::~Host() {
   scheduler_->stop();
+  instances_.reset();
   if (plugins_) plugins_->stop_all();
   // Drop every std::function that may point into a plugin before the libraries go.
   scheduler_->clear();
@@ -172,7 +174,25 @@ void Host::open() {
   add_host_routes();
   inspect_plugins();
   plugins_->start_all();
+  instances_ = std::make_unique<connectors::Instances>(config_, *connectors_);
   scheduler_->start();
+}
+
+std::vector<std::string> Host::check_connectors() {
+  inspect_plugins();
+  connectors::TypeRegistry types("connector type");
+  connectors::register_builtin_types(types);
+  std::vector<std::string> problems;
+  for (auto& [owner, type] : plugins_->inspected_connector_types()) {
+    try {
+      types.add(type.name, type, owner);
+    } catch (const std::invalid_argument& e) {
+      problems.push_back(std::string("plugins.settings.") + owner + ": " + e.what());
+    }
+  }
+  auto found = connectors::check_instances(config_, types);
+  problems.insert(problems.end(), found.begin(), found.end());
+  return problems;
 }
 
 void Host::serve() {

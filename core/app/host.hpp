@@ -12,6 +12,7 @@
 #include "auth/access.hpp"
 #include "cases/service.hpp"
 #include "config/host_config.hpp"
+#include "connectors/instances.hpp"
 #include "consent/consent.hpp"
 #include "events/event_bus.hpp"
 #include "http/api_docs.hpp"
@@ -51,6 +52,9 @@ class Host {
   void open();
   // Inspect mode (`kim plugins list`): checks and loads plugins without database or start().
   std::vector<plugins::PluginReport> inspect_plugins();
+  // Inspect mode for `kim config check`: every problem of the connector instances against the
+  // host's types and those of the enabled plugins (loaded, not started).
+  std::vector<std::string> check_connectors();
 
   // Serves HTTP until SIGINT/SIGTERM, then stops plugins and closes the database.
   void serve();
@@ -61,6 +65,7 @@ class Host {
   http::Router& router() { return *router_; }
   const http::ApiDocs& docs() const { return *docs_; }
   store::Store& store() { return *store_; }
+  connectors::Instances& connector_instances() { return *instances_; }
 
  private:
   // The server's side of handle(): its durable writes deferred (store::DeferredWrites), the
@@ -95,8 +100,10 @@ class Host {
   std::unique_ptr<plugins::PluginManager> plugins_;
   std::unique_ptr<http::Router> router_;
   std::unique_ptr<events::EventBus> events_;
-  std::unique_ptr<plugins::Registry<sdk::ConnectorFactory>> connectors_;
+  std::unique_ptr<plugins::Registry<sdk::ConnectorType>> connectors_;
   std::unique_ptr<jobs::Scheduler> scheduler_;
+  // Built after the plugins started (their types are live then); destroyed first.
+  std::unique_ptr<connectors::Instances> instances_;
 };
 
 }  // namespace kim::app

@@ -302,6 +302,14 @@ int run_config_check(const std::vector<std::string>& args) {
   auto config = load_config(vm);
   // The partner seeds follow the rules of the partner API, which the schema does not express.
   auto partner_problems = kim::partners::seed_problems(config.partners);
+  // Connector instances are checked against the types the host and the enabled plugins register
+  // (plugins are loaded for this, not started).
+  {
+    kim::app::Host host(config);
+    auto connector_problems = host.check_connectors();
+    partner_problems.insert(partner_problems.end(), connector_problems.begin(),
+                            connector_problems.end());
+  }
   if (!partner_problems.empty()) {
     throw kim::config::ConfigError(vm["config"].as<std::string>(), partner_problems);
   }
@@ -316,6 +324,9 @@ int run_config_check(const std::vector<std::string>& args) {
   if (directories.empty()) directories.push_back(kim::app::default_plugin_directory());
   for (const auto& d : directories)
     std::cout << "  plugin dir:  " << d.string() << "\n";
+  for (const auto& connector : config.connectors) {
+    std::cout << "  connector:   " << connector.name << " (" << connector.type << ")\n";
+  }
   std::cout << "  partners:    " << config.partners.size() << " seeded (created when new)\n"
             << "  referrals:   gaps after " << config.referral_max_wait_days
             << " days without an answer\n";

@@ -1,6 +1,7 @@
 #include "config/host_config.hpp"
 
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "config/json_schema.hpp"
@@ -71,6 +72,7 @@ HostConfig parse_host_config(nlohmann::json document, const std::filesystem::pat
   if (!problems.empty()) throw ConfigError(source, problems);
 
   HostConfig config;
+  config.base_dir = base_dir;
   config.deployment_name = document["deployment"]["name"];
   config.data_dir = resolve(base_dir, document["data_dir"]);
 
@@ -114,6 +116,37 @@ HostConfig parse_host_config(nlohmann::json document, const std::filesystem::pat
   for (const auto& partner : document["partners"])
     config.partners.push_back(partner);
   config.referral_max_wait_days = document["referrals"]["max_wait_days"];
+
+  for (const auto& [name, block] : document["connectors"].items()) {
+    // Instance names appear in URLs (/api/v1/connectors/{instance}) and file names.
+    static const std::regex kInstanceName("[a-z][a-z0-9_-]{0,62}");
+    if (!std::regex_match(name, kInstanceName)) {
+      throw ConfigError(source, {"connectors." + name + ": an instance name must match "
+                                 "[a-z][a-z0-9_-]{0,62}"});
+    }
+    ConnectorInstanceConfig instance;
+    instance.name = name;
+    instance.type = block["type"];
+    instance.description = block["description"];
+    instance.settings = block["settings"];
+    instance.timeout = std::chrono::seconds(block["timeout_seconds"].get<int>());
+    const auto& retry = block["retry"];
+    instance.retry.max_attempts = retry["max_attempts"];
+    instance.retry.initial_delay = std::chrono::milliseconds(retry["initial_delay_ms"].get<int>());
+    instance.retry.multiplier = retry["multiplier"];
+    instance.retry.max_delay = std::chrono::milliseconds(retry["max_delay_ms"].get<int>());
+    instance.retry.full_jitter = retry["jitter"] == "full";
+    instance.retry.max_age = std::chrono::hours(retry["max_age_hours"].get<int>());
+    const auto& breaker = block["breaker"];
+    instance.breaker.failure_threshold = breaker["failure_threshold"];
+    instance.breaker.open_for = std::chrono::seconds(breaker["open_seconds"].get<int>());
+    const auto& inbound = block["inbound"];
+    if (inbound.contains("hmac_key_file")) {
+      instance.inbound_key_file = resolve(base_dir, inbound["hmac_key_file"]);
+    }
+    instance.inbound_poll = std::chrono::seconds(inbound["poll_seconds"].get<int>());
+    config.connectors.push_back(std::move(instance));
+  }
 
   const auto& plugins = document["plugins"];
   for (const auto& directory : plugins["directories"]) {

@@ -57,6 +57,33 @@ struct PluginsConfig {
   std::map<std::string, PluginSetting> settings;   // by plugin id
 };
 
+// How the outbox retries a connector instance's messages (see "connectors" in the schema).
+struct RetryPolicy {
+  int max_attempts = 12;  // 0: unlimited
+  std::chrono::milliseconds initial_delay{2000};
+  double multiplier = 2.0;
+  std::chrono::milliseconds max_delay{900000};
+  bool full_jitter = true;
+  std::chrono::hours max_age{72};  // 0: no limit
+};
+
+struct BreakerPolicy {
+  int failure_threshold = 5;
+  std::chrono::seconds open_for{60};
+};
+
+struct ConnectorInstanceConfig {
+  std::string name;
+  std::string type;
+  std::string description;
+  nlohmann::json settings = nlohmann::json::object();  // checked against the type's schema later
+  std::chrono::seconds timeout{30};
+  RetryPolicy retry;
+  BreakerPolicy breaker;
+  std::optional<std::filesystem::path> inbound_key_file;  // resolved against the config's folder
+  std::chrono::seconds inbound_poll{30};
+};
+
 struct OrganisationConfig {
   std::string slug, name, kind, town, supervisor;
   bool team_access = false;
@@ -64,6 +91,8 @@ struct OrganisationConfig {
 
 struct HostConfig {
   std::filesystem::path source;  // the file it came from, empty when parsed from memory
+  std::filesystem::path
+      base_dir;  // relative paths (also secret files named in settings) resolve here
   std::string deployment_name;
   std::filesystem::path data_dir;
   ServerConfig server;
@@ -73,6 +102,7 @@ struct HostConfig {
   std::vector<OrganisationConfig> organisations;
   // Partner seeds as written (checked by the partner rules when applied, see partners/).
   std::vector<nlohmann::json> partners;
+  std::vector<ConnectorInstanceConfig> connectors;  // sorted by name
   int referral_max_wait_days = 14;
 };
 

@@ -225,17 +225,27 @@ void PluginHostImpl::publish(sdk::Event event) {
   services_.events.publish(event);
 }
 
-void PluginHostImpl::register_connector(std::string type, sdk::ConnectorFactory factory) {
+void PluginHostImpl::register_connector(sdk::ConnectorType type) {
   require_registration_open("register_connector");
-  if (!std::regex_match(type, name_pattern())) {
-    throw std::invalid_argument("connector type \"" + type +
+  if (!std::regex_match(type.name, name_pattern())) {
+    throw std::invalid_argument("connector type \"" + type.name +
                                 "\" must match [a-z][a-z0-9_.-]{0,63}");
   }
-  for (const auto& [name, unused] : staged_connectors_) {
-    if (name == type) throw std::invalid_argument("connector \"" + type + "\" registered twice");
+  if (!type.create) {
+    throw std::invalid_argument("connector type \"" + type.name + "\" has no create function");
   }
-  summary_.connectors.push_back(type);
-  staged_connectors_.emplace_back(std::move(type), std::move(factory));
+  if (!type.settings_schema.is_object()) {
+    throw std::invalid_argument("connector type \"" + type.name +
+                                "\": settings_schema must be a JSON Schema object");
+  }
+  for (const auto& [name, unused] : staged_connectors_) {
+    if (name == type.name) {
+      throw std::invalid_argument("connector \"" + type.name + "\" registered twice");
+    }
+  }
+  summary_.connectors.push_back(type.name);
+  auto name = type.name;
+  staged_connectors_.emplace_back(std::move(name), std::move(type));
 }
 
 void PluginHostImpl::schedule(std::string name, std::chrono::milliseconds interval,
@@ -284,8 +294,8 @@ void PluginHostImpl::commit() {
   }
   for (auto& [type, hook] : staged_hooks_)
     services_.events.add_hook(type, std::move(hook), id_);
-  for (auto& [type, factory] : staged_connectors_) {
-    services_.connectors.add(type, std::move(factory), id_);
+  for (auto& [name, type] : staged_connectors_) {
+    services_.connectors.add(name, std::move(type), id_);
   }
   for (auto& job : staged_jobs_) {
     services_.scheduler.add(id_, job.name, job.interval, std::move(job.job));

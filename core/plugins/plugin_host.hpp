@@ -40,7 +40,10 @@ class PluginHostImpl final : public sdk::PluginHost {
   void subscribe(std::string type, sdk::EventHandler handler) override;
   void add_hook(std::string type, sdk::HookHandler hook) override;
   void publish(sdk::Event event) override;
-  void register_connector(std::string type, sdk::ConnectorFactory factory) override;
+  void register_connector(sdk::ConnectorType type) override;
+  const std::vector<std::pair<std::string, sdk::ConnectorType>>& staged_connectors() const {
+    return staged_connectors_;
+  }
   void schedule(std::string name, std::chrono::milliseconds interval,
                 sdk::ScheduledJob job) override;
   void add_migration(int version, std::string description, std::string sql) override;
@@ -83,7 +86,7 @@ class PluginHostImpl final : public sdk::PluginHost {
   http::Router staged_routes_;
   std::vector<std::pair<std::string, sdk::EventHandler>> staged_subscriptions_;
   std::vector<std::pair<std::string, sdk::HookHandler>> staged_hooks_;
-  std::vector<std::pair<std::string, sdk::ConnectorFactory>> staged_connectors_;
+  std::vector<std::pair<std::string, sdk::ConnectorType>> staged_connectors_;
   std::vector<StagedJob> staged_jobs_;
   std::vector<store::Migration> migrations_;
   store::Connection::Authorizer authorizer_;  // denies everything until set_table_scope()

@@ -371,4 +371,16 @@ std::vector<PluginReport> PluginManager::reports() const {
   return reports;
 }
 
+std::vector<std::pair<std::string, sdk::ConnectorType>> PluginManager::inspected_connector_types()
+    const {
+  std::vector<std::pair<std::string, sdk::ConnectorType>> types;
+  for (const auto& slot : slots_) {
+    if (slot->report.state != PluginState::kLoaded || !slot->host) continue;
+    for (const auto& [name, type] : slot->host->staged_connectors()) {
+      types.emplace_back(slot->report.id, type);
+    }
+  }
+  return types;
+}
+
 }  // namespace kim::plugins

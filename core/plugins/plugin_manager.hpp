@@ -27,7 +27,7 @@ namespace kim::plugins {
 struct HostServices {
   http::Router& router;
   events::EventBus& events;
-  Registry<sdk::ConnectorFactory>& connectors;
+  Registry<sdk::ConnectorType>& connectors;
   jobs::Scheduler& scheduler;
   store::Store* store = nullptr;  // null when only inspecting (`kim plugins list`)
   sdk::HostInfo info;
@@ -79,6 +79,10 @@ class PluginManager {
   void stop_all();
 
   std::vector<PluginReport> reports() const;
+
+  // Connector types registered by plugins that loaded but were not started (inspection, `kim
+  // config check`): their schemas let a config be checked without starting anything.
+  std::vector<std::pair<std::string, sdk::ConnectorType>> inspected_connector_types() const;
 
  private:
   struct Slot;

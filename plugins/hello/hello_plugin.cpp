@@ -90,8 +90,12 @@ class HelloPlugin final : public kim::sdk::Plugin {
       return kim::sdk::HookResult::allow();
     });
 
-    host.register_connector(
-        "hello-echo", [](const nlohmann::json&) { return std::make_unique<EchoConnector>(); });
+    host.register_connector({"hello-echo",
+                             nlohmann::json{{"type", "object"}, {"additionalProperties", false}},
+                             "accepts every message (an example)",
+                             [](const nlohmann::json&, const kim::sdk::ConnectorContext&) {
+                               return std::make_unique<EchoConnector>();
+                             }});
 
     host.schedule("heartbeat",
                   std::chrono::milliseconds(host.config().at("heartbeat_interval_ms").get<int>()),

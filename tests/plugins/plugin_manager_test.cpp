@@ -105,7 +105,7 @@ class PluginManagerTest : public ::testing::Test {
   }();
   http::Router router_;
   events::EventBus events_{logger_};
-  Registry<sdk::ConnectorFactory> connectors_{"connector type"};
+  Registry<sdk::ConnectorType> connectors_{"connector type"};
   jobs::Scheduler scheduler_{logger_};
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<PluginManager> manager_;
@@ -135,10 +135,15 @@ TEST_F(PluginManagerTest, GoodPluginStartsWithEveryRegistrationLive) {
   EXPECT_EQ(nlohmann::json::parse(response.body)["text"], "Moin, Steinfurt");
 
   // The connector factory works and the job is scheduled.
-  auto factory = connectors_.find("hello-echo");
-  ASSERT_TRUE(factory.has_value());
-  auto connector = (*factory)(nlohmann::json::object());
-  auto result = connector->deliver({"m1", "k1", "jobcenter", "test", {}});
+  auto type = connectors_.find("hello-echo");
+  ASSERT_TRUE(type.has_value());
+  auto connector = type->create(nlohmann::json::object(), sdk::ConnectorContext{});
+  sdk::OutboundMessage message;
+  message.id = "m1";
+  message.idempotency_key = "k1";
+  message.partner = "jobcenter";
+  message.type = "test";
+  auto result = connector->deliver(message);
   EXPECT_EQ(result.status, sdk::DeliveryResult::Status::kDelivered);
   EXPECT_TRUE(scheduler_.contains("hello", "heartbeat"));
   // Event subscriptions are live: the plugin counts its own events.
@@ -157,7 +162,7 @@ TEST_F(PluginManagerTest, EachBrokenPluginIsRefusedWithItsReason) {
   for (const auto& [id, reason] : std::vector<Expectation>{
            {"throws-on-load", "load() failed: cannot reach the partner directory"},
            {"throws-on-start", "start() failed: port 9 is closed"},
-           {"bad-abi", "built for SDK ABI 42, this host has ABI 2"},
+           {"bad-abi", "built for SDK ABI 42, this host has ABI 3"},
            {"bad-build-key", "built with \"clang-3;libc++-1;sdk-abi-2\""},
            {"kim-not-a-plugin", "not a KIM plugin"},
            {"kim-garbage", "not a loadable library"}}) {
@@ -258,9 +263,12 @@ TEST_F(PluginManagerTest, PluginMigrationsRunOnceAcrossRestarts) {
 }
 
 TEST_F(PluginManagerTest, ConnectorNameTakenByTheHostRefusesThePlugin) {
-  connectors_.add(
-      "hello-echo", [](const nlohmann::json&) { return std::unique_ptr<sdk::Connector>(); },
-      "host");
+  connectors_.add("hello-echo",
+                  {"hello-echo", nlohmann::json::object(), "taken",
+                   [](const nlohmann::json&, const sdk::ConnectorContext&) {
+                     return std::unique_ptr<sdk::Connector>();
+                   }},
+                  "host");
   std::map<std::string, config::PluginSetting> settings;
   settings["hello"] = config::PluginSetting{true, nlohmann::json::object()};
   auto& manager = make_manager(settings);

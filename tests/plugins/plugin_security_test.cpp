@@ -117,7 +117,7 @@ class PluginFolderTest : public ::testing::Test {
   }();
   http::Router router_;
   events::EventBus events_{logger_};
-  Registry<sdk::ConnectorFactory> connectors_{"connector type"};
+  Registry<sdk::ConnectorType> connectors_{"connector type"};
   jobs::Scheduler scheduler_{logger_};
   std::unique_ptr<PluginManager> manager_;
 };
@@ -418,7 +418,7 @@ class PluginDatabaseTest : public ::testing::Test {
   }();
   http::Router router_;
   events::EventBus events_{logger_};
-  Registry<sdk::ConnectorFactory> connectors_{"connector type"};
+  Registry<sdk::ConnectorType> connectors_{"connector type"};
   jobs::Scheduler scheduler_{logger_};
   std::unique_ptr<store::Store> store_;
   HostServices services_{router_, events_, connectors_, scheduler_, nullptr, {}};

@@ -59,9 +59,11 @@ class PluginHost {
   // Publishes an event. Its type must begin with "<plugin id>.".
   virtual void publish(Event event) = 0;
 
-  // Makes a connector type available to partner configs ("type": "<name>"). Names are global;
-  // a name already registered by the host or another plugin is an error.
-  virtual void register_connector(std::string type, ConnectorFactory factory) = 0;
+  // Makes a connector type available to connector instances in the config ("connectors":
+  // {"<instance>": {"type": "<name>", "settings": {…}}}); the settings are checked against
+  // type.settings_schema before type.create is called. Names are global; a name already
+  // registered by the host ("http", "file_drop") or another plugin is an error.
+  virtual void register_connector(ConnectorType type) = 0;
 
   // Runs `job` every `interval` (first run one interval after start) on a host thread. A job that
   // throws is logged; it runs again at its next time. Runs of the same job never overlap.
