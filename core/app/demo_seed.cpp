@@ -6,6 +6,7 @@
 #include "app/demo_population.hpp"
 #include "auth/access.hpp"
 #include "domain/validation.hpp"
+#include "log/logging.hpp"
 #include "orgs/organisations.hpp"
 
 namespace kim::app {
@@ -78,12 +79,18 @@ DemoSummary seed_demo(store::Store& store, const DemoData& data, std::uint64_t s
 
   // 3. Users and tokens as `kim token create` makes them; the seed then acts as these users.
   auth::AccessDirectory access(store);
+  events::EventBus admin_events(log::get("events"));
+  orgs::AdminService admin(store, admin_events, domain::Env::system());
+  const domain::Context seeder{
+      audit::Actor{sdk::Principal{0, "demo-seed", "system", 0, ""}, domain::new_id("demo")},
+      std::nullopt};
   auto issue = [&](const std::string& name, const std::string& role, const std::string& org) {
-    auto issued = access.create_token(name, role, org, "demo");
-    summary.users.push_back({name, role, org, issued.token});
-    return Staff{name,
-                 domain::Context{audit::Actor{*access.authenticate(issued.token), "demo-seed"},
-                                 std::nullopt}};
+    nlohmann::json body{{"name", name}, {"role", role}, {"label", "demo"}};
+    if (!org.empty()) body["organisation"] = org;
+    const std::string token = accepted(admin.grant_token(seeder, body), "user " + name)["token"];
+    summary.users.push_back({name, role, org, token});
+    return Staff{name, domain::Context{audit::Actor{*access.authenticate(token), "demo-seed"},
+                                       std::nullopt}};
   };
   const bool has_admin = store.read(
       [](Connection& db) { return !db.query("SELECT 1 FROM users WHERE name = 'admin'").empty(); });

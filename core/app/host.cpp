@@ -165,13 +165,13 @@ void Host::open() {
                 store_->schema_version("core"));
   access_ = std::make_unique<auth::AccessDirectory>(*store_);
   security_ = std::make_unique<audit::SecurityLog>(*store_);
-  if (auto token_file = access_->bootstrap_admin(config_.data_dir)) {
+  add_host_routes();
+  if (auto token_file = admin_->bootstrap_admin(config_.data_dir)) {
     logger_->warn(
         "empty database: created user \"admin\"; its token is in {} (mode 0600). "
         "Use it once to create personal tokens, then delete the file.",
         token_file->string());
   }
-  add_host_routes();
   inspect_plugins();
   plugins_->start_all();
   instances_ = std::make_unique<connectors::Instances>(config_, *connectors_);

@@ -191,17 +191,22 @@ int run_token_create(const std::vector<std::string>& args) {
   auto config = load_config(vm);
   apply_data_dir(vm, config);
   auto store = kim::app::open_store(config);
-  kim::auth::AccessDirectory access(*store);
-  kim::auth::IssuedToken issued;
-  try {
-    issued = access.create_token(vm["user"].as<std::string>(), vm["role"].as<std::string>(),
-                                 vm["org"].as<std::string>(), vm["label"].as<std::string>());
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(e.what());
+  kim::events::EventBus events(kim::log::get("events"));
+  kim::orgs::AdminService admin(*store, events, kim::domain::Env::system());
+  nlohmann::json body{{"name", vm["user"].as<std::string>()},
+                      {"role", vm["role"].as<std::string>()},
+                      {"label", vm["label"].as<std::string>()}};
+  if (!vm["org"].as<std::string>().empty()) body["organisation"] = vm["org"].as<std::string>();
+  // The same checks and audit entries as POST /api/v1/users, as the CLI's actor.
+  auto result = admin.grant_token(kim::orgs::cli_context(), body);
+  store->close();
+  if (!result) {
+    const auto& problem = result.problem();
+    throw UsageError((problem.field.empty() ? "" : problem.field + ": ") + problem.message);
   }
   std::cerr << "Token for user \"" << vm["user"].as<std::string>()
             << "\" created. It is shown only now; store it safely:\n";
-  std::cout << issued.token << "\n";
+  std::cout << result.value().body["token"].get<std::string>() << "\n";
   return kExitOk;
 }
 

@@ -37,33 +37,19 @@ std::string user_name_problem(const std::string& name);
 // A new token for an existing user, inside the caller's write (API, CLI and bootstrap share it).
 IssuedToken insert_token(store::Connection& db, std::int64_t user_id, const std::string& label);
 
+// Creates `path` with mode 0600 (never overwriting a file) holding `content` and a line break,
+// synced; throws and leaves no file when it cannot.
+void write_secret_file(const std::filesystem::path& path, const std::string& content);
+
 class AccessDirectory {
  public:
   explicit AccessDirectory(store::Store& store) : store_(store) {}
-
-  // Creates the user when missing, then a new token for it. `organisation` is an organisation's
-  // slug, or empty. Refuses (std::invalid_argument, nothing written) an unknown role, a malformed
-  // user name, an unknown organisation, a missing one where the role needs it, or an existing
-  // user whose role or organisation differ.
-  IssuedToken create_token(const std::string& user_name, const std::string& role,
-                           const std::string& organisation, const std::string& label);
 
   // The principal a token belongs to, or nothing when the token is unknown, revoked or its user
   // disabled.
   std::optional<sdk::Principal> authenticate(std::string_view token) const;
 
-  bool has_users() const;
-
-  // On a database without users: creates user "admin" (role admin) and writes its token to
-  // <data_dir>/bootstrap-admin.token with mode 0600. Returns that path, or nothing when users
-  // existed already. Never logs the token.
-  std::optional<std::filesystem::path> bootstrap_admin(const std::filesystem::path& data_dir);
-
  private:
-  IssuedToken store_token(const std::string& user_name, const std::string& role,
-                          const std::string& organisation, const std::string& label,
-                          std::string token);
-
   store::Store& store_;
 };
 

@@ -145,53 +145,130 @@ Result<Reply> AdminService::list_users(const Context& ctx) {
   });
 }
 
-Result<Reply> AdminService::create_user(const Context& ctx, const json& body) {
+namespace {
+
+// A user with a token, as POST /api/v1/users, `kim token create`, the bootstrap admin and the
+// demo seed ask for it: the fields checked once, here.
+struct UserGrant {
+  std::string name, role, organisation, label;
+};
+
+Result<UserGrant> read_grant(const json& body, const char* default_label) {
   FieldReader in(body);
-  auto name = in.line("name", 64);
+  UserGrant grant;
+  grant.name = in.line("name", 64);
   auto role = in.choice("role", auth::known_roles());
-  auto organisation = in.optional_line("organisation", 63).value_or("");
-  auto label = optional_label(in);
+  grant.organisation = in.optional_line("organisation", 63).value_or("");
+  grant.label = optional_label(in).value_or(default_label);
   in.finish();
   if (in.problem()) return *in.problem();
-  if (auto problem = auth::user_name_problem(name); !problem.empty()) {
+  if (auto problem = auth::user_name_problem(grant.name); !problem.empty()) {
     return Problem::bad_request("name", problem);
   }
-  if (auth::role_needs_organisation(*role) && organisation.empty()) {
-    return Problem::bad_request("organisation", "role " + *role + " needs an organisation");
+  grant.role = *role;
+  if (auth::role_needs_organisation(grant.role) && grant.organisation.empty()) {
+    return Problem::bad_request("organisation", "role " + grant.role + " needs an organisation");
   }
-  return tx_.write(ctx, [&](Change& change) {
-    auto& db = change.db;
-    if (auto existing = db.query("SELECT id FROM users WHERE name = ?", {name});
-        !existing.empty()) {
-      fail({409, "user_exists",
-            "a user named " + name +
-                " exists; POST /api/v1/users/{id}/tokens issues another token for it",
-            "name", json{{"id", existing[0]["id"]}}});
-    }
-    store::SqlValue organisation_id = nullptr;
-    if (!organisation.empty()) {
-      auto found = db.query("SELECT id FROM organisations WHERE slug = ?", {organisation});
-      if (found.empty()) {
-        fail(Problem::bad_request("organisation", "unknown organisation " + organisation));
+  return grant;
+}
+
+// Creates the user (or, with `add_to_existing`, takes the existing one of the same role and
+// organisation) and a token for it, inside the caller's change; audited.
+Reply write_grant(Change& change, const UserGrant& grant, bool add_to_existing) {
+  auto& db = change.db;
+  store::SqlValue organisation_id = nullptr;
+  if (!grant.organisation.empty()) {
+    auto found = db.query("SELECT id FROM organisations WHERE slug = ?", {grant.organisation});
+    if (found.empty()) {
+      std::string known;
+      for (const auto& row : db.query("SELECT slug FROM organisations ORDER BY slug")) {
+        known += (known.empty() ? "" : ", ") + row["slug"].get<std::string>();
       }
-      organisation_id = found[0]["id"].get<std::int64_t>();
+      fail(Problem::bad_request("organisation",
+                                "unknown organisation \"" + grant.organisation +
+                                    "\" (known: " + (known.empty() ? "none" : known) + ")"));
     }
-    const auto user_id =
-        db.execute("INSERT INTO users(name, role, organisation_id) VALUES (?, ?, ?)",
-                   {name, *role, organisation_id})
-            .last_insert_rowid;
-    auto issued = auth::insert_token(db, user_id, label.value_or("api"));
+    organisation_id = found[0]["id"].get<std::int64_t>();
+  }
+  auto existing = db.query(std::string(kUserSelect) + " WHERE u.name = ?", {grant.name});
+  std::int64_t user_id = 0;
+  if (existing.empty()) {
+    user_id = db.execute("INSERT INTO users(name, role, organisation_id) VALUES (?, ?, ?)",
+                         {grant.name, grant.role, organisation_id})
+                  .last_insert_rowid;
     change.audit("create", "user", std::to_string(user_id));
-    change.audit("create", "token", std::to_string(issued.token_id));
-    return Reply{201,
-                 {{"id", user_id},
-                  {"name", name},
-                  {"role", *role},
-                  {"organisation", organisation},
-                  {"token_id", issued.token_id},
-                  {"token", issued.token}},
-                 std::nullopt};
-  });
+  } else {
+    const auto& user = existing.front();
+    if (!add_to_existing) {
+      fail({409, "user_exists",
+            "a user named " + grant.name +
+                " exists; POST /api/v1/users/{id}/tokens issues another token for it",
+            "name", json{{"id", user["id"]}}});
+    }
+    if (user["role"] != grant.role || user["organisation"] != grant.organisation) {
+      fail({409, "user_differs",
+            "user \"" + grant.name + "\" exists with role \"" + user["role"].get<std::string>() +
+                "\" and organisation \"" + user["organisation"].get<std::string>() +
+                "\"; give the same role and organisation to add a token",
+            "role", json{{"id", user["id"]}}});
+    }
+    if (!user["disabled_at"].is_null()) {
+      fail(Problem::conflict("user_disabled", "the user is disabled; enable it first"));
+    }
+    user_id = user["id"].get<std::int64_t>();
+  }
+  auto issued = auth::insert_token(db, user_id, grant.label);
+  change.audit("create", "token", std::to_string(issued.token_id));
+  return Reply{201,
+               {{"id", user_id},
+                {"name", grant.name},
+                {"role", grant.role},
+                {"organisation", grant.organisation},
+                {"token_id", issued.token_id},
+                {"token", issued.token}},
+               std::nullopt};
+}
+
+}  // namespace
+
+Result<Reply> AdminService::create_user(const Context& ctx, const json& body) {
+  auto grant = read_grant(body, "api");
+  if (!grant) return grant.problem();
+  return tx_.write(ctx, [&](Change& change) { return write_grant(change, grant.value(), false); });
+}
+
+Result<Reply> AdminService::grant_token(const Context& ctx, const json& body) {
+  auto grant = read_grant(body, "cli");
+  if (!grant) return grant.problem();
+  return tx_.write(ctx, [&](Change& change) { return write_grant(change, grant.value(), true); });
+}
+
+std::optional<std::filesystem::path> AdminService::bootstrap_admin(
+    const std::filesystem::path& data_dir) {
+  auto path = data_dir / "bootstrap-admin.token";
+  const Context ctx{
+      audit::Actor{sdk::Principal{0, "bootstrap", "system", 0, ""}, domain::new_id("boot")},
+      std::nullopt};
+  const bool has_users = store_.read(
+      [](store::Connection& db) { return !db.query("SELECT 1 FROM users LIMIT 1").empty(); });
+  if (has_users) return std::nullopt;
+  bool created = false;
+  try {
+    auto result = tx_.write(ctx, [&](Change& change) -> Reply {
+      // A token file left from an earlier, deleted database names a token that no longer exists.
+      std::filesystem::remove(path);
+      auto reply = write_grant(change, {"admin", "admin", "", "bootstrap"}, false);
+      // Inside the change: a file that cannot be written leaves no admin whose token nobody knows.
+      auth::write_secret_file(path, reply.body["token"].get<std::string>());
+      created = true;
+      return reply;
+    });
+    if (!result) throw std::runtime_error("bootstrap admin refused: " + result.problem().message);
+  } catch (...) {
+    if (created) std::filesystem::remove(path);
+    throw;
+  }
+  return path;
 }
 
 Result<Reply> AdminService::issue_token(const Context& ctx, const std::string& user_id,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,14 @@ class AdminService {
   domain::Result<domain::Reply> list_users(const domain::Context& ctx);
   // 409 user_exists for a taken name: a second token is only issued by issue_token.
   domain::Result<domain::Reply> create_user(const domain::Context& ctx, const nlohmann::json& body);
+  // `kim token create` and the demo seed: like create_user, but a user of the same name, role
+  // and organisation gets another token (409 user_differs when role or organisation differ,
+  // user_disabled when disabled).
+  domain::Result<domain::Reply> grant_token(const domain::Context& ctx, const nlohmann::json& body);
+  // On a database without users: creates user "admin" (role admin, audited as "bootstrap") and
+  // writes its token to <data_dir>/bootstrap-admin.token (mode 0600) in the same change, so a
+  // file that cannot be written leaves no admin. Nothing when users exist. Never logs the token.
+  std::optional<std::filesystem::path> bootstrap_admin(const std::filesystem::path& data_dir);
   domain::Result<domain::Reply> issue_token(const domain::Context& ctx, const std::string& user_id,
                                             const nlohmann::json& body);
   // Tokens of a user: id, prefix, label, created_at, revoked_at (never the secret or its hash).

@@ -14,6 +14,9 @@
 
 #include <gtest/gtest.h>
 
+#include "events/event_bus.hpp"
+#include "log/logging.hpp"
+#include "orgs/organisations.hpp"
 #include "store/core_migrations.hpp"
 #include "store/store.hpp"
 
@@ -37,8 +40,10 @@ class AccessTest : public ::testing::Test {
     store_ = std::make_unique<store::Store>(options);
     store_->migrate("core", store::core_migrations());
     directory_ = std::make_unique<AccessDirectory>(*store_);
+    admin_ = std::make_unique<orgs::AdminService>(*store_, events_, domain::Env::system());
   }
   void TearDown() override {
+    admin_.reset();
     directory_.reset();
     store_.reset();
     std::error_code ignored;
@@ -54,6 +59,21 @@ class AccessTest : public ::testing::Test {
   void exec(const std::string& sql) {
     store_->write([&](store::Connection& db) { db.execute(sql); });
   }
+
+  // Users and tokens are made as `kim token create` makes them (AdminService::grant_token); a
+  // refusal throws std::invalid_argument with the problem's message.
+  IssuedToken create_token(const std::string& name, const std::string& role,
+                           const std::string& organisation, const std::string& label) {
+    nlohmann::json body{{"name", name}, {"role", role}};
+    if (!organisation.empty()) body["organisation"] = organisation;
+    if (!label.empty()) body["label"] = label;
+    auto result = admin_->grant_token(orgs::cli_context(), body);
+    if (!result) throw std::invalid_argument(result.problem().message);
+    const auto& reply = result.value().body;
+    return {reply["id"].get<std::int64_t>(), reply["token_id"].get<std::int64_t>(),
+            reply["token"].get<std::string>()};
+  }
+  bool has_users() { return count("users") > 0; }
 
   // Organisations are referenced by slug; the directory only looks them up.
   std::int64_t add_organisation(const std::string& slug, const std::string& kind = "authority") {
@@ -75,6 +95,8 @@ class AccessTest : public ::testing::Test {
   fs::path dir_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<AccessDirectory> directory_;
+  events::EventBus events_{log::get("events")};
+  std::unique_ptr<orgs::AdminService> admin_;
 };
 
 const std::regex kTokenFormat("kim_[0-9a-f]{64}");
@@ -105,8 +127,8 @@ TEST(AccessCrypto, KnownRoles) {
 
 TEST_F(AccessTest, CreateTokenIssuesDistinctWellFormedTokens) {
   add_organisation("jugendamt");
-  const IssuedToken first = directory_->create_token("anna", "case_manager", "jugendamt", "laptop");
-  const IssuedToken second = directory_->create_token("anna", "case_manager", "jugendamt", "phone");
+  const IssuedToken first = create_token("anna", "case_manager", "jugendamt", "laptop");
+  const IssuedToken second = create_token("anna", "case_manager", "jugendamt", "phone");
   EXPECT_TRUE(std::regex_match(first.token, kTokenFormat)) << first.token;
   EXPECT_TRUE(std::regex_match(second.token, kTokenFormat)) << second.token;
   EXPECT_NE(first.token, second.token);
@@ -117,7 +139,7 @@ TEST_F(AccessTest, CreateTokenIssuesDistinctWellFormedTokens) {
 }
 
 TEST_F(AccessTest, OnlyTheHashOfATokenIsStored) {
-  const IssuedToken issued = directory_->create_token("anna", "auditor", "", "laptop");
+  const IssuedToken issued = create_token("anna", "auditor", "", "laptop");
   const auto rows =
       store_->read([](store::Connection& db) { return db.query("SELECT * FROM api_tokens"); });
   ASSERT_EQ(rows.size(), 1u);
@@ -137,7 +159,7 @@ TEST_F(AccessTest, AuthenticateReturnsThePrincipal) {
   add_organisation("caritas", "welfare_organisation");
   const std::int64_t organisation_id = add_organisation("kreis-steinfurt");
   const IssuedToken issued =
-      directory_->create_token("kreis.jugendamt-01", "authority_officer", "kreis-steinfurt", "");
+      create_token("kreis.jugendamt-01", "authority_officer", "kreis-steinfurt", "");
   const auto principal = directory_->authenticate(issued.token);
   ASSERT_TRUE(principal.has_value());
   EXPECT_EQ(principal->user_id, issued.user_id);
@@ -148,7 +170,7 @@ TEST_F(AccessTest, AuthenticateReturnsThePrincipal) {
 }
 
 TEST_F(AccessTest, UserWithoutOrganisationAuthenticatesWithNone) {
-  const IssuedToken issued = directory_->create_token("pruefer", "auditor", "", "");
+  const IssuedToken issued = create_token("pruefer", "auditor", "", "");
   const auto principal = directory_->authenticate(issued.token);
   ASSERT_TRUE(principal.has_value());
   EXPECT_EQ(principal->role, "auditor");
@@ -158,8 +180,8 @@ TEST_F(AccessTest, UserWithoutOrganisationAuthenticatesWithNone) {
 
 TEST_F(AccessTest, EachTokenAuthenticatesItsOwnUser) {
   add_organisation("caritas", "welfare_organisation");
-  const IssuedToken anna = directory_->create_token("anna", "case_manager", "caritas", "");
-  const IssuedToken bert = directory_->create_token("bert", "auditor", "", "");
+  const IssuedToken anna = create_token("anna", "case_manager", "caritas", "");
+  const IssuedToken bert = create_token("bert", "auditor", "", "");
   EXPECT_NE(anna.user_id, bert.user_id);
   EXPECT_EQ(directory_->authenticate(anna.token)->user_name, "anna");
   EXPECT_EQ(directory_->authenticate(bert.token)->user_name, "bert");
@@ -167,7 +189,7 @@ TEST_F(AccessTest, EachTokenAuthenticatesItsOwnUser) {
 }
 
 TEST_F(AccessTest, UnknownOrMalformedTokensDoNotAuthenticate) {
-  const IssuedToken issued = directory_->create_token("anna", "auditor", "", "");
+  const IssuedToken issued = create_token("anna", "auditor", "", "");
   EXPECT_FALSE(directory_->authenticate(generate_token()).has_value());  // never issued
   EXPECT_FALSE(directory_->authenticate("").has_value());
   EXPECT_FALSE(directory_->authenticate("kim_").has_value());
@@ -180,8 +202,8 @@ TEST_F(AccessTest, UnknownOrMalformedTokensDoNotAuthenticate) {
 }
 
 TEST_F(AccessTest, RevokedTokenDoesNotAuthenticate) {
-  const IssuedToken revoked = directory_->create_token("anna", "auditor", "", "old");
-  const IssuedToken kept = directory_->create_token("anna", "auditor", "", "new");
+  const IssuedToken revoked = create_token("anna", "auditor", "", "old");
+  const IssuedToken kept = create_token("anna", "auditor", "", "new");
   ASSERT_TRUE(directory_->authenticate(revoked.token).has_value());
   exec("UPDATE api_tokens SET revoked_at = '2024-01-01T00:00:00Z' WHERE label = 'old'");
   EXPECT_FALSE(directory_->authenticate(revoked.token).has_value());
@@ -189,18 +211,18 @@ TEST_F(AccessTest, RevokedTokenDoesNotAuthenticate) {
 }
 
 TEST_F(AccessTest, DisabledUserDoesNotAuthenticate) {
-  const IssuedToken anna = directory_->create_token("anna", "auditor", "", "");
-  const IssuedToken bert = directory_->create_token("bert", "auditor", "", "");
+  const IssuedToken anna = create_token("anna", "auditor", "", "");
+  const IssuedToken bert = create_token("bert", "auditor", "", "");
   exec("UPDATE users SET disabled_at = '2024-01-01T00:00:00Z' WHERE name = 'anna'");
   EXPECT_FALSE(directory_->authenticate(anna.token).has_value());
   EXPECT_TRUE(directory_->authenticate(bert.token).has_value());
 }
 
 TEST_F(AccessTest, UnknownRoleIsRefusedAndNothingWritten) {
-  directory_->create_token("anna", "auditor", "", "");
-  EXPECT_THROW(directory_->create_token("bert", "superuser", "", ""), std::invalid_argument);
-  EXPECT_THROW(directory_->create_token("bert", "", "", ""), std::invalid_argument);
-  EXPECT_THROW(directory_->create_token("bert", "Admin", "", ""), std::invalid_argument);
+  create_token("anna", "auditor", "", "");
+  EXPECT_THROW(create_token("bert", "superuser", "", ""), std::invalid_argument);
+  EXPECT_THROW(create_token("bert", "", "", ""), std::invalid_argument);
+  EXPECT_THROW(create_token("bert", "Admin", "", ""), std::invalid_argument);
   EXPECT_EQ(count("users"), 1);
   EXPECT_EQ(count("api_tokens"), 1);
 }
@@ -210,25 +232,23 @@ TEST_F(AccessTest, MalformedUserNameIsRefusedAndNothingWritten) {
        {std::string(""), std::string("Anna"), std::string("-anna"), std::string(".anna"),
         std::string("an na"), std::string("anna\n"), std::string("j\xc3\xbcrgen"),
         std::string("anna/x"), std::string(65, 'a')}) {
-    EXPECT_THROW(directory_->create_token(name, "auditor", "", ""), std::invalid_argument)
+    EXPECT_THROW(create_token(name, "auditor", "", ""), std::invalid_argument)
         << '"' << name << '"';
   }
   EXPECT_EQ(count("users"), 0);
   EXPECT_EQ(count("api_tokens"), 0);
   // The limits themselves are fine.
-  directory_->create_token(std::string(64, 'a'), "auditor", "", "");
-  directory_->create_token("0", "auditor", "", "");
+  create_token(std::string(64, 'a'), "auditor", "", "");
+  create_token("0", "auditor", "", "");
   EXPECT_EQ(count("users"), 2);
 }
 
 TEST_F(AccessTest, SameUserWithDifferentRoleOrOrganisationIsRefusedAndNothingWritten) {
   add_organisation("jugendamt");
   add_organisation("sozialamt");
-  const IssuedToken first = directory_->create_token("anna", "case_manager", "jugendamt", "");
-  EXPECT_THROW(directory_->create_token("anna", "coordinator", "jugendamt", ""),
-               std::invalid_argument);
-  EXPECT_THROW(directory_->create_token("anna", "case_manager", "sozialamt", ""),
-               std::invalid_argument);
+  const IssuedToken first = create_token("anna", "case_manager", "jugendamt", "");
+  EXPECT_THROW(create_token("anna", "coordinator", "jugendamt", ""), std::invalid_argument);
+  EXPECT_THROW(create_token("anna", "case_manager", "sozialamt", ""), std::invalid_argument);
   EXPECT_EQ(count("users"), 1);
   EXPECT_EQ(count("api_tokens"), 1);
   const auto principal = directory_->authenticate(first.token);
@@ -238,9 +258,8 @@ TEST_F(AccessTest, SameUserWithDifferentRoleOrOrganisationIsRefusedAndNothingWri
 
 TEST_F(AccessTest, UnknownOrganisationIsRefusedAndNothingWritten) {
   add_organisation("caritas", "welfare_organisation");
-  EXPECT_THROW(directory_->create_token("anna", "case_manager", "diakonie", ""),
-               std::invalid_argument);
-  EXPECT_THROW(directory_->create_token("anna", "case_manager", "Caritas", ""),
+  EXPECT_THROW(create_token("anna", "case_manager", "diakonie", ""), std::invalid_argument);
+  EXPECT_THROW(create_token("anna", "case_manager", "Caritas", ""),
                std::invalid_argument);  // slugs are exact
   EXPECT_EQ(count("users"), 0);
   EXPECT_EQ(count("api_tokens"), 0);
@@ -249,7 +268,7 @@ TEST_F(AccessTest, UnknownOrganisationIsRefusedAndNothingWritten) {
 TEST_F(AccessTest, RolesActingForAnOrganisationNeedOne) {
   for (const char* role : {"case_manager", "coordinator", "authority_officer"}) {
     EXPECT_TRUE(role_needs_organisation(role)) << role;
-    EXPECT_THROW(directory_->create_token("anna", role, "", ""), std::invalid_argument) << role;
+    EXPECT_THROW(create_token("anna", role, "", ""), std::invalid_argument) << role;
   }
   EXPECT_FALSE(role_needs_organisation("admin"));
   EXPECT_FALSE(role_needs_organisation("auditor"));
@@ -258,8 +277,8 @@ TEST_F(AccessTest, RolesActingForAnOrganisationNeedOne) {
 }
 
 TEST_F(AccessTest, BootstrapAdminOnEmptyDatabaseWritesTokenFile) {
-  ASSERT_FALSE(directory_->has_users());
-  const auto path = directory_->bootstrap_admin(dir_);
+  ASSERT_FALSE(has_users());
+  const auto path = admin_->bootstrap_admin(dir_);
   ASSERT_TRUE(path.has_value());
   EXPECT_EQ(*path, dir_ / "bootstrap-admin.token");
   ASSERT_TRUE(fs::is_regular_file(*path));
@@ -274,27 +293,27 @@ TEST_F(AccessTest, BootstrapAdminOnEmptyDatabaseWritesTokenFile) {
   ASSERT_TRUE(principal.has_value());
   EXPECT_EQ(principal->user_name, "admin");
   EXPECT_EQ(principal->role, "admin");
-  EXPECT_TRUE(directory_->has_users());
+  EXPECT_TRUE(has_users());
   EXPECT_EQ(count("users"), 1);
   EXPECT_EQ(count("api_tokens"), 1);
 }
 
 TEST_F(AccessTest, BootstrapAdminDoesNothingWhenUsersExist) {
-  const auto first = directory_->bootstrap_admin(dir_);
+  const auto first = admin_->bootstrap_admin(dir_);
   ASSERT_TRUE(first.has_value());
   const std::string content = read_file(*first);
 
-  EXPECT_FALSE(directory_->bootstrap_admin(dir_).has_value());
+  EXPECT_FALSE(admin_->bootstrap_admin(dir_).has_value());
   EXPECT_EQ(read_file(*first), content);  // not rewritten
   EXPECT_EQ(count("users"), 1);
   EXPECT_EQ(count("api_tokens"), 1);
 }
 
 TEST_F(AccessTest, BootstrapAdminWritesNoFileWhenAnotherUserExists) {
-  directory_->create_token("anna", "auditor", "", "");
+  create_token("anna", "auditor", "", "");
   const fs::path other = dir_ / "other";
   fs::create_directories(other);
-  EXPECT_FALSE(directory_->bootstrap_admin(other).has_value());
+  EXPECT_FALSE(admin_->bootstrap_admin(other).has_value());
   EXPECT_FALSE(fs::exists(other / "bootstrap-admin.token"));
   EXPECT_EQ(count("users"), 1);
   EXPECT_EQ(count("api_tokens"), 1);
@@ -303,7 +322,7 @@ TEST_F(AccessTest, BootstrapAdminWritesNoFileWhenAnotherUserExists) {
 TEST_F(AccessTest, BootstrapAdminReplacesAStaleTokenFile) {
   const fs::path stale = dir_ / "bootstrap-admin.token";
   std::ofstream(stale) << "kim_stale\n";
-  const auto path = directory_->bootstrap_admin(dir_);
+  const auto path = admin_->bootstrap_admin(dir_);
   ASSERT_TRUE(path.has_value());
   std::string token = read_file(*path);
   if (!token.empty() && token.back() == '\n') token.pop_back();

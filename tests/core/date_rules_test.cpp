@@ -54,13 +54,10 @@ class DateRulesTest : public ::testing::Test {
                   {"welfare-test", "Welfare", "welfare_organisation", "Rheine", kOffice, false}});
     partners::apply_seeds(*store_, {partner(kOffice, "coordinating_office", "integration_agency"),
                                     partner(kPartner, "jobcenter", kService)});
-    auth::AccessDirectory access(*store_);
-    case_manager_ = principal(access.create_token("cm", "case_manager", "welfare-test", ""), "cm",
-                              "case_manager", "welfare-test");
-    coordinator_ = principal(access.create_token("co", "coordinator", kOffice, ""), "co",
-                             "coordinator", kOffice);
     events_ = std::make_unique<events::EventBus>(
         spdlog::null_logger_mt("date_rules_" + std::to_string(counter++)));
+    case_manager_ = user("cm", "case_manager", "welfare-test");
+    coordinator_ = user("co", "coordinator", kOffice);
     cases_ = std::make_unique<cases::CaseService>(*store_, *events_, env_);
     partners_ = std::make_unique<partners::PartnerService>(*store_, *events_, env_);
     referrals_ = std::make_unique<referrals::ReferralService>(*store_, *events_, 14, env_);
@@ -89,12 +86,14 @@ class DateRulesTest : public ::testing::Test {
             {"county_wide", true},
             {"services", {service}}};
   }
-  sdk::Principal principal(const auth::IssuedToken& token, const std::string& name,
-                           const std::string& role, const std::string& organisation) {
-    auto row = store_->read([&](store::Connection& db) {
-      return json(db.query("SELECT id FROM organisations WHERE slug = ?", {organisation}));
-    });
-    return {token.user_id, name, role, row.at(0)["id"].get<std::int64_t>(), organisation};
+  // A user made as `kim token create` makes one; the principal its token authenticates as.
+  sdk::Principal user(const std::string& name, const std::string& role,
+                      const std::string& organisation) {
+    orgs::AdminService admin(*store_, *events_, env_);
+    auto made = admin.grant_token(orgs::cli_context(),
+                                  {{"name", name}, {"role", role}, {"organisation", organisation}});
+    EXPECT_TRUE(made) << name;
+    return *auth::AccessDirectory(*store_).authenticate(made.value().body["token"].get<std::string>());
   }
   domain::Context as(const sdk::Principal& who) { return {{who, "test"}, std::nullopt}; }
 

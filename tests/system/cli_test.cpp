@@ -120,7 +120,7 @@ TEST(CliTest, TokenCreateValidatesInputAndWritesNothingOnError) {
   auto bad_role = run_command(
       KIM_BINARY, {"token", "create", "--config", path, "--user", "x", "--role", "superuser"});
   EXPECT_EQ(bad_role.exit_code, 2);
-  EXPECT_THAT(bad_role.err, HasSubstr("unknown role \"superuser\""));
+  EXPECT_THAT(bad_role.err, HasSubstr("role: must be one of: admin"));
 
   auto bad_name = run_command(
       KIM_BINARY, {"token", "create", "--config", path, "--user", "Not Valid", "--role", "admin"});
@@ -149,6 +149,20 @@ TEST(CliTest, TokenCreateValidatesInputAndWritesNothingOnError) {
                                      "--role", "case_manager", "--org", "caritas-rheine"});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(ok.out.rfind("kim_", 0), 0u);
+  {
+    // Through the write path like POST /api/v1/users: the user and its token are audited, with
+    // the command line as the actor.
+    auto db = store::Connection::open(dir.path() / "data" / "kim.sqlite3", SQLITE_OPEN_READONLY);
+    auto entries = db.query("SELECT user_name, action, object_type FROM audit_log ORDER BY id");
+    ASSERT_EQ(entries.size(), 2u) << entries.dump();
+    EXPECT_EQ(entries[0]["user_name"], "cli");
+    EXPECT_EQ(entries[0]["object_type"], "user");
+    EXPECT_EQ(entries[1]["object_type"], "token");
+  }
+  auto second = run_command(KIM_BINARY, {"token", "create", "--config", path, "--user", "c.meyer",
+                                         "--role", "case_manager", "--org", "caritas-rheine"});
+  EXPECT_EQ(second.exit_code, 0) << "the same user gets another token: " << second.err;
+  EXPECT_NE(second.out, ok.out);
   auto conflicting = run_command(
       KIM_BINARY, {"token", "create", "--config", path, "--user", "c.meyer", "--role", "admin"});
   EXPECT_EQ(conflicting.exit_code, 2);
