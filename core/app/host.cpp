@@ -154,6 +154,8 @@ std::vector<plugins::PluginReport> Host::inspect_plugins() {
   plugins_ = std::make_unique<plugins::PluginManager>(config_.plugins, directories, services(),
                                                       log::get("plugins"));
   plugins_->load_all();
+  // Inspection only (no store): the migrations `serve` would refuse, checked read-only.
+  if (!store_) plugins_->check_migrations(config_.database.path);
   return plugins_->reports();
 }
 
@@ -178,11 +180,16 @@ void Host::open() {
   scheduler_->start();
 }
 
-std::vector<std::string> Host::check_connectors() {
-  inspect_plugins();
+std::vector<std::string> Host::check_plugins() {
+  std::vector<std::string> problems;
+  for (const auto& report : inspect_plugins()) {
+    if (report.enabled && (report.state == plugins::PluginState::kRefused ||
+                           report.state == plugins::PluginState::kMissing)) {
+      problems.push_back("plugins.settings." + report.id + ": " + report.reason);
+    }
+  }
   connectors::TypeRegistry types("connector type");
   connectors::register_builtin_types(types);
-  std::vector<std::string> problems;
   for (auto& [owner, type] : plugins_->inspected_connector_types()) {
     try {
       types.add(type.name, type, owner);

@@ -52,9 +52,10 @@ class Host {
   void open();
   // Inspect mode (`kim plugins list`): checks and loads plugins without database or start().
   std::vector<plugins::PluginReport> inspect_plugins();
-  // Inspect mode for `kim config check`: every problem of the connector instances against the
-  // host's types and those of the enabled plugins (loaded, not started).
-  std::vector<std::string> check_connectors();
+  // Inspect mode for `kim config check`: every enabled plugin that `serve` would refuse (with
+  // its reason) and every problem of the connector instances against the host's types and those
+  // of the enabled plugins (loaded, not started).
+  std::vector<std::string> check_plugins();
 
   // Serves HTTP until SIGINT/SIGTERM, then stops plugins and closes the database.
   void serve();

@@ -2,6 +2,7 @@
 // config check, demo seed.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -144,6 +145,12 @@ int run_plugins_list(const std::vector<std::string>& args) {
   auto config = load_config(vm);
   kim::app::Host host(std::move(config));
   auto reports = host.inspect_plugins();
+  // Non-zero when `serve` would run without a plugin the config enables: scripts can rely on it.
+  const bool problem = std::any_of(reports.begin(), reports.end(), [](const auto& r) {
+    return r.enabled && (r.state == kim::plugins::PluginState::kRefused ||
+                         r.state == kim::plugins::PluginState::kMissing);
+  });
+  const int exit_code = problem ? kExitFailure : kExitOk;
   if (vm.count("json")) {
     nlohmann::json items = nlohmann::json::array();
     for (const auto& r : reports) {
@@ -154,11 +161,11 @@ int run_plugins_list(const std::vector<std::string>& args) {
       items.push_back(item);
     }
     std::cout << items.dump(2) << "\n";
-    return kExitOk;
+    return exit_code;
   }
   if (reports.empty()) {
     std::cout << "No plugin files found.\n";
-    return kExitOk;
+    return exit_code;
   }
   std::printf("%-20s %-10s %-8s %-8s %-9s %s\n", "ID", "VERSION", "SDK", "ENABLED", "STATE",
               "FILE / REASON");
@@ -170,7 +177,11 @@ int run_plugins_list(const std::vector<std::string>& args) {
                 r.file.empty() ? "-" : r.file.string().c_str());
     if (!r.reason.empty()) std::printf("%-20s   reason: %s\n", "", r.reason.c_str());
   }
-  return kExitOk;
+  if (problem) {
+    std::cerr << "An enabled plugin would not run (see its reason); kim serve would start "
+                 "without it.\n";
+  }
+  return exit_code;
 }
 
 int run_token_create(const std::vector<std::string>& args) {
@@ -307,11 +318,12 @@ int run_config_check(const std::vector<std::string>& args) {
   auto config = load_config(vm);
   // The partner seeds follow the rules of the partner API, which the schema does not express.
   auto partner_problems = kim::partners::seed_problems(config.partners);
-  // Connector instances are checked against the types the host and the enabled plugins register
-  // (plugins are loaded for this, not started).
+  // Everything `serve` checks of plugins (files, config blocks, migrations against an existing
+  // database) and connector instances against the types the host and the enabled plugins
+  // register; plugins are loaded for this, not started.
   {
     kim::app::Host host(config);
-    auto connector_problems = host.check_connectors();
+    auto connector_problems = host.check_plugins();
     partner_problems.insert(partner_problems.end(), connector_problems.begin(),
                             connector_problems.end());
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <regex>
@@ -274,6 +275,24 @@ std::size_t code_points(std::string_view s) {
 }
 
 // Returns an empty string when `s` is a valid "host-port", otherwise the reason.
+// "YYYY-MM-DD" naming a day of the proleptic Gregorian calendar (RFC 3339 full-date).
+bool is_calendar_date(std::string_view s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  auto number = [&](std::size_t at, std::size_t length) {
+    int value = 0;
+    for (std::size_t i = at; i < at + length; ++i)
+      value = value * 10 + (s[i] - '0');
+    return value;
+  };
+  const std::chrono::year_month_day date{std::chrono::year(number(0, 4)),
+                                         std::chrono::month(static_cast<unsigned>(number(5, 2))),
+                                         std::chrono::day(static_cast<unsigned>(number(8, 2)))};
+  return date.ok();
+}
+
 std::string check_host_port(std::string_view s) {
   const std::string got = " (got " + compact(json(s)) + ")";
   std::string_view host;
@@ -445,8 +464,12 @@ class Validator {
         add(path, "could not be matched against pattern " + compact(*it) + ": " + e.what());
       }
     }
-    if (const auto it = schema.find("format"); it != schema.end() && *it == "host-port") {
-      if (std::string reason = check_host_port(s); !reason.empty()) add(path, std::move(reason));
+    if (const auto it = schema.find("format"); it != schema.end()) {
+      if (*it == "host-port") {
+        if (std::string reason = check_host_port(s); !reason.empty()) add(path, std::move(reason));
+      } else if (*it == "date" && !is_calendar_date(s)) {
+        add(path, "must be a date YYYY-MM-DD (got " + compact(instance) + ")");
+      }
     }
   }
 
@@ -637,8 +660,16 @@ class SchemaChecker {
     } else if (keyword == "examples") {
       if (!value.is_array()) expected(path, "an array", value);
     } else if (keyword == "title" || keyword == "description" || keyword == "$schema" ||
-               keyword == "$id" || keyword == "$comment" || keyword == "format") {
+               keyword == "$id" || keyword == "$comment") {
       if (!value.is_string()) expected(path, "a string", value);
+    } else if (keyword == "format") {
+      // A format we do not check would pass anything: refused, not ignored.
+      if (!value.is_string()) {
+        expected(path, "a string", value);
+      } else if (value != "host-port" && value != "date") {
+        add(path, "format " + quote(value.get<std::string>()) +
+                      " is not checked by kim (supported: host-port, date); use a pattern");
+      }
     } else if (keyword == "const" || keyword == "default") {
       // Any value; defaults are checked against the schema in check().
     } else if (std::find(kUnsupportedKeywords.begin(), kUnsupportedKeywords.end(), keyword) !=

@@ -10,8 +10,9 @@
 //   pattern (std::regex ECMAScript, searched anywhere in the string like JSON Schema; it matches
 //            bytes, so "." is one byte of a multi-byte character),
 //   enum, const, default,
-//   format: only "host-port" is checked ("HOST:PORT", port 1..65535, non-empty host, IPv6 hosts in
-//           brackets such as "[::1]:8080"); other formats are ignored.
+//   format: "host-port" ("HOST:PORT", port 1..65535, non-empty host, IPv6 hosts in brackets such
+//           as "[::1]:8080") and "date" ("YYYY-MM-DD", a real calendar day); any other format is
+//           refused by check_schema (it would not be enforced).
 // Annotations accepted and ignored: title, description, $schema, $id, $comment, examples.
 // Schemas must be JSON objects ("true"/"false" are accepted only as additionalProperties).
 //

@@ -12,6 +12,8 @@
 #include <regex>
 #include <set>
 
+#include <sqlite3.h>
+
 #include <boost/dll/shared_library.hpp>
 
 #include "config/json_schema.hpp"
@@ -220,6 +222,9 @@ void PluginManager::load_file(const std::filesystem::path& file,
   // The metadata is parsed (never executed) first, to name the plugin in any refusal.
   auto read = S_ISREG(info.st_mode) ? read_metadata_fd(file_fd.fd) : MetadataRead{};
   if (read.metadata && valid_id(read.metadata->id)) slot.report.id = read.metadata->id;
+  // Said for refused plugins too: "enabled, refused" is what an operator must act on.
+  auto setting = config_.settings.find(slot.report.id);
+  slot.report.enabled = setting != config_.settings.end() && setting->second.enabled;
   if (!folder_problem.empty()) return refuse(slot, folder_problem);
   if (auto problem = file_trust_problem(info, ::geteuid()); !problem.empty()) {
     return refuse(slot, problem);
@@ -240,8 +245,6 @@ void PluginManager::load_file(const std::filesystem::path& file,
 
   // Only enabled plugins are ever loaded: the library's code (static constructors included)
   // runs for nothing else.
-  auto setting = config_.settings.find(slot.report.id);
-  slot.report.enabled = setting != config_.settings.end() && setting->second.enabled;
   if (!slot.report.enabled) {
     slot.report.state = PluginState::kDisabled;
     logger_->info("plugin {} {} found, not enabled", slot.report.id, slot.report.version);
@@ -281,8 +284,12 @@ void PluginManager::load_file(const std::filesystem::path& file,
   slot.library.load(file, dll::load_mode::rtld_now | dll::load_mode::rtld_local, ec);
   if (ec) {
     const char* detail = ::dlerror();
-    return refuse(
-        slot, std::string("not a loadable library: ") + (detail ? detail : ec.message().c_str()));
+    // An undefined symbol usually means the plugin was built against other library versions or
+    // flags than the host, which the build key in its metadata should have caught.
+    return refuse(slot, std::string("not a loadable library: ") +
+                            (detail ? detail : ec.message().c_str()) +
+                            " (was it built with the same compiler, standard library and library "
+                            "versions as this kim? compare `kim version` with its build key)");
   }
   if (!slot.library.has("kim_plugin_create")) {
     return refuse(slot, "not a KIM plugin (no kim_plugin_create; was it built with KIM_PLUGIN?)");
@@ -381,6 +388,23 @@ std::vector<std::pair<std::string, sdk::ConnectorType>> PluginManager::inspected
     }
   }
   return types;
+}
+
+void PluginManager::check_migrations(const std::filesystem::path& database) {
+  std::optional<store::Connection> db;
+  std::error_code ec;
+  if (std::filesystem::exists(database, ec)) {
+    db.emplace(store::Connection::open(database, SQLITE_OPEN_READONLY));
+  }
+  for (auto& slot : slots_) {
+    if (slot->report.state != PluginState::kLoaded || !slot->host) continue;
+    const std::string ns = "plugin:" + slot->report.id;
+    auto problem = store::numbering_problem(ns, slot->host->migrations());
+    if (problem.empty() && db) {
+      problem = store::migration_problem(*db, ns, slot->host->migrations(), database);
+    }
+    if (!problem.empty()) refuse(*slot, "its migrations would be refused: " + problem);
+  }
 }
 
 }  // namespace kim::plugins

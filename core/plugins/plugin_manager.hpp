@@ -72,6 +72,10 @@ class PluginManager {
   // Discovers files, checks metadata, validates config, creates each enabled plugin and calls
   // load().
   void load_all();
+  // Inspection: refuses each loaded plugin whose migrations `start_all` would refuse against the
+  // database at `database` (numbering, a migration changed after it ran, records newer than the
+  // plugin). Reads only; nothing when the file does not exist yet.
+  void check_migrations(const std::filesystem::path& database);
   // For each loaded plugin: applies its migrations, calls start(), then makes its registrations
   // live. Needs a store.
   void start_all();

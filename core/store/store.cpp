@@ -520,65 +520,84 @@ void Store::release_reader(Connection* connection) noexcept {
 
 // --- Migrations --------------------------------------------------------------------------------
 
+std::string numbering_problem(const std::string& name, const std::vector<Migration>& migrations) {
+  for (std::size_t i = 0; i < migrations.size(); ++i) {
+    const int expected = static_cast<int>(i) + 1;
+    if (migrations[i].version != expected) {
+      return "migrations of " + name + " must be numbered 1, 2, 3, ... without gaps: expected #" +
+             std::to_string(expected) + ", found #" + std::to_string(migrations[i].version);
+    }
+  }
+  return {};
+}
+
+std::string migration_problem(Connection& db, const std::string& name,
+                              const std::vector<Migration>& migrations,
+                              const std::filesystem::path& database) {
+  if (db.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'")
+          .empty()) {
+    return {};
+  }
+  const auto known = static_cast<std::int64_t>(migrations.size());
+  auto applied = db.query(
+      "SELECT version, checksum FROM schema_migrations WHERE namespace = ? ORDER BY version",
+      {name});
+  if (!applied.empty() && applied.back()["version"].get<std::int64_t>() > known) {
+    return "database has " + name + "#" + applied.back()["version"].dump() +
+           " but this build only knows up to #" + std::to_string(known) +
+           ": is it newer than this kim binary?";
+  }
+  for (std::size_t i = 0; i < applied.size(); ++i) {
+    const auto version = applied[i]["version"].get<std::int64_t>();
+    if (version != static_cast<std::int64_t>(i) + 1) {
+      return "database records of " + name + " migrations have a gap before #" +
+             std::to_string(version);
+    }
+    if (applied[i]["checksum"] != fnv1a64_hex(migrations[i].sql)) {
+      const std::string head = "migration " + name + "#" + std::to_string(version) +
+                               " was changed after it was applied to " + database.string();
+      if (name.rfind("plugin:", 0) == 0) {
+        // Said to a plugin's author: which plugin, and what to do instead.
+        return head + ": plugin " + name.substr(7) +
+               " changed a migration that already ran. Restore #" + std::to_string(version) +
+               " as it was and put the change into a new migration #" + std::to_string(known + 1) +
+               "; on a development database, move the file away to start afresh";
+      }
+      return head +
+             ": this database was made by another build of kim. Start the build that made it, or "
+             "move the file away to start afresh";
+    }
+  }
+  return {};
+}
+
 int Store::migrate(std::string_view ns, const std::vector<Migration>& migrations,
                    const Connection::Authorizer* confine) {
   const std::string name(ns);
   if (name.empty()) throw std::invalid_argument("store: migration namespace is empty");
-  for (std::size_t i = 0; i < migrations.size(); ++i) {
-    const int expected = static_cast<int>(i) + 1;
-    if (migrations[i].version != expected) {
-      throw std::invalid_argument("store: migrations of " + name +
-                                  " must be numbered 1, 2, 3, ... without gaps: expected #" +
-                                  std::to_string(expected) + ", found #" +
-                                  std::to_string(migrations[i].version));
-    }
+  if (auto problem = numbering_problem(name, migrations); !problem.empty()) {
+    throw std::invalid_argument("store: " + problem);
   }
-  const auto known = static_cast<std::int64_t>(migrations.size());
-
-  struct Applied {
-    std::int64_t version;
-    std::string checksum;
-  };
-  const auto applied = [&] {
-    std::vector<Applied> out;
-    run_write(
-        [&](Connection& db) {
-          db.exec(
-              "CREATE TABLE IF NOT EXISTS schema_migrations ("
-              " namespace TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,"
-              " checksum TEXT NOT NULL, applied_at TEXT NOT NULL,"
-              " PRIMARY KEY (namespace, version))");
-          Statement stmt = db.prepare(
-              "SELECT version, checksum FROM schema_migrations WHERE namespace = ?1 "
-              "ORDER BY version");
-          stmt.bind(1, name);
-          while (stmt.step())
-            out.push_back({stmt.column_int64(0), stmt.column_text(1)});
-        },
-        true);
-    return out;
-  }();
-
-  if (!applied.empty() && applied.back().version > known) {
-    throw std::runtime_error("database has " + name + "#" + std::to_string(applied.back().version) +
-                             " but this build only knows up to #" + std::to_string(known) +
-                             ": is it newer than this kim binary?");
-  }
-  for (std::size_t i = 0; i < applied.size(); ++i) {
-    if (applied[i].version != static_cast<std::int64_t>(i) + 1) {
-      throw std::runtime_error("database records of " + name + " migrations have a gap before #" +
-                               std::to_string(applied[i].version));
+  run_write(
+      [&](Connection& db) {
+        db.exec(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " namespace TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,"
+            " checksum TEXT NOT NULL, applied_at TEXT NOT NULL,"
+            " PRIMARY KEY (namespace, version))");
+      },
+      true);
+  const std::size_t applied = read([&](Connection& db) {
+    if (auto problem = migration_problem(db, name, migrations, path()); !problem.empty()) {
+      throw std::runtime_error(problem);
     }
-    if (applied[i].checksum != fnv1a64_hex(migrations[i].sql)) {
-      throw std::runtime_error("migration " + name + "#" + std::to_string(applied[i].version) +
-                               " was changed after it was applied to " + path().string() +
-                               ": this database was made by another build of kim. Start the "
-                               "build that made it, or move the file away to start afresh");
-    }
-  }
+    return static_cast<std::size_t>(
+        db.query("SELECT count(*) AS n FROM schema_migrations WHERE namespace = ?", {name})[0]["n"]
+            .get<std::int64_t>());
+  });
 
   int count = 0;
-  for (std::size_t i = applied.size(); i < migrations.size(); ++i) {
+  for (std::size_t i = applied; i < migrations.size(); ++i) {
     const Migration& m = migrations[i];
     const std::string label = name + "#" + std::to_string(m.version);
     try {

@@ -52,6 +52,16 @@ struct Migration {
   std::string sql;  // a script; must not contain BEGIN/COMMIT (it runs inside a transaction)
 };
 
+// Why `migrations` are not numbered 1, 2, 3 … without gaps, or empty.
+std::string numbering_problem(const std::string& name, const std::vector<Migration>& migrations);
+
+// Why `migrations` cannot run over what the database recorded for namespace `name` (newer
+// records, gaps, a migration changed after it ran), or empty. Reads only; `database` names the
+// file in the message.
+std::string migration_problem(Connection& db, const std::string& name,
+                              const std::vector<Migration>& migrations,
+                              const std::filesystem::path& database);
+
 // Lets one thread queue durable writes without waiting for them: while a DeferredWrites lives on
 // a thread (one at a time), Store::write_deferred() from that thread queues its job and returns.
 // The HTTP layer wraps each request in one, so that a reply that must wait for durable audit rows

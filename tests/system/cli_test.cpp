@@ -110,6 +110,55 @@ TEST(CliTest, PluginsListShowsEachFileWithStateAndReason) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "var"));
 }
 
+// `kim plugins list` and `kim config check` check what `serve` checks: an enabled plugin whose
+// config block is invalid, or whose migration changed after it ran on the existing database, is a
+// problem (exit 1), said with the plugin's id and what to do.
+TEST(CliTest, PluginProblemsServeWouldRefuseAreFoundWithoutServing) {
+  TempDir dir;
+  auto path = (dir.path() / "kim.json").string();
+  auto write_config = [&](const nlohmann::json& hello_config) {
+    nlohmann::json config = {
+        {"data_dir", "var"},
+        {"plugins",
+         {{"directories", {KIM_PLUGIN_DIR}},
+          {"settings", {{"hello", {{"enabled", true}, {"config", hello_config}}}}}}}};
+    std::ofstream(path) << config.dump();
+  };
+
+  write_config({{"greeting", 42}});
+  auto check = run_command(KIM_BINARY, {"config", "check", "--config", path});
+  EXPECT_NE(check.exit_code, 0);
+  EXPECT_THAT(check.err, HasSubstr("plugins.settings.hello: invalid config"));
+  EXPECT_THAT(check.err, HasSubstr("plugins.settings.hello.config.greeting"));
+  auto list = run_command(KIM_BINARY, {"plugins", "list", "--config", path});
+  EXPECT_EQ(list.exit_code, 1);
+
+  // A database on which hello's migration #1 ran with other SQL than the plugin's now.
+  write_config(nlohmann::json::object());
+  std::filesystem::create_directories(dir.path() / "var");
+  {
+    auto db = store::Connection::open(dir.path() / "var" / "kim.sqlite3",
+                                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    db.exec(
+        "CREATE TABLE schema_migrations (namespace TEXT NOT NULL, version INTEGER NOT NULL, "
+        "description TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, "
+        "PRIMARY KEY (namespace, version));"
+        "INSERT INTO schema_migrations VALUES ('plugin:hello', 1, 'greetings table', "
+        "'0000000000000000', '2026-01-01T00:00:00Z');");
+  }
+  list = run_command(KIM_BINARY, {"plugins", "list", "--config", path, "--json"});
+  EXPECT_EQ(list.exit_code, 1);
+  auto items = nlohmann::json::parse(list.out);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0]["state"], "refused");
+  EXPECT_THAT(items[0]["reason"].get<std::string>(),
+              HasSubstr("plugin hello changed a migration that already ran"));
+  EXPECT_THAT(items[0]["reason"].get<std::string>(), HasSubstr("new migration #2"));
+  check = run_command(KIM_BINARY, {"config", "check", "--config", path});
+  EXPECT_NE(check.exit_code, 0);
+  EXPECT_THAT(check.err, HasSubstr("plugins.settings.hello: its migrations would be refused"));
+}
+
 TEST(CliTest, TokenCreateValidatesInputAndWritesNothingOnError) {
   TempDir dir;
   auto path = (dir.path() / "kim.json").string();
