@@ -1,5 +1,6 @@
 #include "store/store.hpp"
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -357,6 +358,8 @@ void Store::write_deferred(std::function<void(Connection&)> fn) {
 
 void Store::Impl::writer_loop() {
   tl_writer_of = this;
+  // Named for top -H and perf: the writer is the one serial thread of every write.
+  pthread_setname_np(pthread_self(), "kim-writer");
   const auto max_batch = static_cast<std::size_t>(options.max_batch);
   std::vector<Job*> batch;
   batch.reserve(max_batch);
