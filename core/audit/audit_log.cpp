@@ -29,33 +29,64 @@ const char* const kLegacyColumns =
     "case_id, request_id, 'access' AS kind, NULL AS route FROM audit_log_v1 WHERE id > ?";
 
 // Item ids continue after the rows of audit_log_v1, so one cursor walks both.
+const std::string kNextItemId =
+    "max(coalesce((SELECT max(id) FROM audit_items), 0), "
+    "coalesce((SELECT max(id) FROM audit_log_v1), 0)) + 1";
+const std::string kSelectNextItemId = "SELECT " + kNextItemId;
+const std::string kInsertOneBatch =
+    "INSERT INTO audit_batches(id, last_item, at, user_id, user_name, role, organisation_id, "
+    "request_id, kind, route) SELECT n, n, ?,?,?,?,?,?,?,? FROM (SELECT " +
+    kNextItemId + " AS n)";
+
 std::int64_t next_item_id(store::Connection& db) {
-  return db
-      .query(
-          "SELECT max(coalesce((SELECT max(id) FROM audit_items), 0), "
-          "coalesce((SELECT max(id) FROM audit_log_v1), 0)) + 1 AS next")[0]["next"]
-      .get<std::int64_t>();
+  store::Statement stmt = db.prepare(kSelectNextItemId);
+  stmt.step();
+  return stmt.column_int64(0);
+}
+
+store::SqlValue organisation_of(const Actor& actor) {
+  return actor.principal.organisation_id ? store::SqlValue(actor.principal.organisation_id)
+                                         : store::SqlValue(nullptr);
+}
+
+// The common case (one object per request: a read or change of one case or person) in three
+// statements of fixed text, each cached: the object, the batch (its id the next item id), the
+// item pointing at both.
+void append_one(store::Connection& db, const Actor& actor, const Entry& entry, Kind kind,
+                const std::string& route) {
+  db.execute(
+      "INSERT INTO audit_objects(object_type, object_id, case_id) VALUES (?,?,?) "
+      "ON CONFLICT DO NOTHING",
+      {entry.object_type, entry.object_id, entry.case_id});
+  const auto batch = db.execute(
+      kInsertOneBatch, {domain::now_timestamp(), actor.principal.user_id, actor.principal.user_name,
+                        actor.principal.role, organisation_of(actor), actor.request_id,
+                        kind == Kind::kSecurity ? "security" : "access",
+                        route.empty() ? store::SqlValue(nullptr) : store::SqlValue(route)});
+  db.execute(
+      "INSERT INTO audit_items(id, batch_id, action, object_ref) SELECT ?1, ?1, ?2, id "
+      "FROM audit_objects WHERE object_id = ?3 AND object_type = ?4 AND case_id = ?5",
+      {batch.last_insert_rowid, entry.action, entry.object_id, entry.object_type, entry.case_id});
 }
 
 }  // namespace
 
 void append(store::Connection& db, const Actor& actor, const Entry& entry) {
-  append_all(db, actor, {entry});
+  append_one(db, actor, entry, Kind::kAccess, {});
 }
 
 void append_all(store::Connection& db, const Actor& actor, const std::vector<Entry>& entries,
                 Kind kind, const std::string& route) {
   if (entries.empty()) return;
+  if (entries.size() == 1) return append_one(db, actor, entries.front(), kind, route);
   const std::int64_t first = next_item_id(db);
   const auto count = static_cast<std::int64_t>(entries.size());
   db.execute(
       "INSERT INTO audit_batches(id, last_item, at, user_id, user_name, role, organisation_id, "
       "request_id, kind, route) VALUES (?,?,?,?,?,?,?,?,?,?)",
       {first, first + count - 1, domain::now_timestamp(), actor.principal.user_id,
-       actor.principal.user_name, actor.principal.role,
-       actor.principal.organisation_id ? store::SqlValue(actor.principal.organisation_id)
-                                       : store::SqlValue(nullptr),
-       actor.request_id, kind == Kind::kSecurity ? "security" : "access",
+       actor.principal.user_name, actor.principal.role, organisation_of(actor), actor.request_id,
+       kind == Kind::kSecurity ? "security" : "access",
        route.empty() ? store::SqlValue(nullptr) : store::SqlValue(route)});
   for (std::size_t start = 0, end = 0; start < entries.size(); start = end) {
     end = start + rows_for(entries.size() - start);
