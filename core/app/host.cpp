@@ -143,9 +143,15 @@ Host::~Host() {
 
 plugins::HostServices Host::services() {
   return plugins::HostServices{
-      *router_,     *events_,
-      *connectors_, *scheduler_,
-      store_.get(), sdk::HostInfo{host_version(), KIM_SDK_VERSION_STRING, config_.deployment_name}};
+      *router_,
+      *events_,
+      *connectors_,
+      *scheduler_,
+      store_.get(),
+      sdk::HostInfo{host_version(), KIM_SDK_VERSION_STRING, config_.deployment_name},
+      store_ ? std::function<sdk::HttpResponse(sdk::HttpRequest&)>(
+                   [this](sdk::HttpRequest& request) { return handle(request); })
+             : nullptr};
 }
 
 std::vector<plugins::PluginReport> Host::inspect_plugins() {
