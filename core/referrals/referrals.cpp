@@ -509,10 +509,11 @@ Result<Reply> ReferralService::apply_partner_report(const Context& ctx, const st
   // What a partner may report: the steps after a hand-over, never sending or cancelling.
   static const domain::Vocabulary kPartnerSteps = {"accepted", "declined", "in_progress",
                                                    "completed"};
-  FieldReader in(json{{"id", report.message_id},
-                      {"referral_id", report.referral_id},
-                      {"status", report.status},
-                      {"outcome", report.outcome.empty() ? json(nullptr) : json(report.outcome)}});
+  const json fields = {{"id", report.message_id},
+                       {"referral_id", report.referral_id},
+                       {"status", report.status},
+                       {"outcome", report.outcome.empty() ? json(nullptr) : json(report.outcome)}};
+  FieldReader in(fields);
   auto message_id = in.line("id", 200);
   auto referral_id = in.line("referral_id", 100);
   auto to = in.choice("status", kPartnerSteps);

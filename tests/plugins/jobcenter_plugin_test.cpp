@@ -17,6 +17,7 @@
 #include "connectors/instances.hpp"
 #include "kim/sdk/version.hpp"
 #include "plugins/plugin_manager.hpp"
+#include "store/core_migrations.hpp"
 #include "support/paths.hpp"
 
 namespace kim::plugins {
@@ -48,22 +49,27 @@ class JobcenterPluginTest : public ::testing::Test {
     connectors::register_builtin_types(connectors_);
     config::PluginsConfig config;
     config.settings["jobcenter"] = config::PluginSetting{true, json::object()};
+    store_ = std::make_unique<store::Store>(store::StoreOptions{dir_ / "kim.sqlite3"});
+    store_->migrate("core", store::core_migrations());
     HostServices services{
-        router_,    events_, connectors_,
-        scheduler_, nullptr, sdk::HostInfo{"test", KIM_SDK_VERSION_STRING, "Test County"}};
+        router_,    events_,      connectors_,
+        scheduler_, store_.get(), sdk::HostInfo{"test", KIM_SDK_VERSION_STRING, "Test County"}};
     manager_ = std::make_unique<PluginManager>(config, std::vector<fs::path>{KIM_PLUGIN_DIR},
                                                services, logger_);
     manager_->load_all();
+    manager_->start_all();
     context_.instance = "jobcenter";
     context_.data_dir = dir_;
   }
   void TearDown() override {
     connector_.reset();
+    manager_->stop_all();
     scheduler_.clear();
     connectors_.clear();
     events_.clear();
     router_.clear();
     manager_.reset();
+    store_.reset();
     fs::remove_all(dir_);
   }
 
@@ -105,6 +111,7 @@ class JobcenterPluginTest : public ::testing::Test {
   events::EventBus events_{logger_};
   connectors::TypeRegistry connectors_{"connector type"};
   jobs::Scheduler scheduler_{logger_};
+  std::unique_ptr<store::Store> store_;
   std::unique_ptr<PluginManager> manager_;
   sdk::ConnectorContext context_;
   std::unique_ptr<sdk::Connector> connector_;
