@@ -138,7 +138,10 @@ std::optional<sdk::HttpResponse> Inbound::precheck(const sdk::HttpRequest& reque
                                                    const std::string& instance) const {
   // An instance without a key has no endpoint: the same answer as an unknown one.
   if (!instances_.all().count(instance) || !keys_.count(instance)) {
-    return sdk::HttpResponse::error(404, "not_found", "no resource at " + request.path);
+    // One answer for both, and the same for every name: nothing tells which instances exist.
+    return sdk::HttpResponse::error(
+        404, "not_found",
+        "no inbound endpoint for connector instance \"" + instance.substr(0, 100) + "\"");
   }
   const auto timestamp = request.header(kTimestampHeader);
   const auto signature = request.header(kSignatureHeader);
