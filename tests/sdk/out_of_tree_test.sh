@@ -39,7 +39,10 @@ cat >"$work/bad.json" <<JSON
  "plugins": {"directories": ["plugins"],
              "settings": {"noticeboard": {"config": {"town": 7}}}}}
 JSON
-bad=$("$kim" plugins list --config "$work/bad.json" --json 2>/dev/null)
+# (kim plugins list exits 1 when an enabled plugin would not run.)
+status=0
+bad=$("$kim" plugins list --config "$work/bad.json" --json 2>/dev/null) || status=$?
+[ "$status" = 1 ] || { echo "FAIL: plugins list exited $status for a refused plugin"; exit 1; }
 echo "$bad" | grep -q 'plugins.settings.noticeboard.config.town: must be a string' ||
   { echo "FAIL: invalid plugin config not refused: $bad"; exit 1; }
 echo "out-of-tree plugin built against the installed SDK and loaded"
