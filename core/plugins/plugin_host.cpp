@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include "audit/audit_log.hpp"
 #include "store/core_migrations.hpp"
 
 namespace kim::plugins {
@@ -21,7 +22,8 @@ const std::regex& name_pattern() {
 
 class StoreTransaction final : public sdk::Transaction {
  public:
-  explicit StoreTransaction(store::Connection& db) : db_(db) {}
+  StoreTransaction(store::Connection& db, const std::string& plugin_id)
+      : db_(db), prefix_(plugin_id + ".") {}
   nlohmann::json query(std::string_view sql, const std::vector<sdk::SqlValue>& params) override {
     return db_.query(sql, params);
   }
@@ -29,17 +31,39 @@ class StoreTransaction final : public sdk::Transaction {
     return db_.execute(sql, params).changes;
   }
   std::int64_t last_insert_rowid() override { return sqlite3_last_insert_rowid(db_.raw()); }
+  void audit(const sdk::HttpRequest& caller, std::string action, std::string object_type,
+             std::string object_id) override {
+    if (!caller.principal) {
+      throw std::invalid_argument("audit needs the caller of an authenticated route");
+    }
+    if (object_type.rfind(prefix_, 0) != 0 || object_type.size() == prefix_.size()) {
+      throw std::invalid_argument("a plugin audits only its own object types (\"" + prefix_ +
+                                  "…\"), not \"" + object_type + "\"");
+    }
+    if (action.empty()) throw std::invalid_argument("audit needs an action");
+    entries_.push_back({audit::Actor{*caller.principal, caller.request_id},
+                        {std::move(action), std::move(object_type), std::move(object_id), ""}});
+  }
+  // Written after the plugin's work, outside its confinement (the audit tables are core's),
+  // in the same transaction.
+  void write_audit() {
+    for (const auto& [actor, entry] : entries_)
+      audit::append_all(db_, actor, {entry});
+  }
 
  private:
   store::Connection& db_;
+  std::string prefix_;
+  std::vector<std::pair<audit::Actor, audit::Entry>> entries_;
 };
 
 // Every statement runs on a fresh, confined statement of the store's shared connections: the
 // confinement lasts exactly as long as the plugin's job, so core's statements never see it.
 class ConfinedDatabase final : public sdk::Database {
  public:
-  ConfinedDatabase(store::Store& store, const store::Connection::Authorizer& authorizer)
-      : store_(store), authorizer_(authorizer) {}
+  ConfinedDatabase(store::Store& store, const store::Connection::Authorizer& authorizer,
+                   std::string plugin_id)
+      : store_(store), authorizer_(authorizer), plugin_id_(std::move(plugin_id)) {}
   nlohmann::json query(std::string_view sql, const std::vector<sdk::SqlValue>& params) override {
     return store_.read([&](store::Connection& db) {
       store::Connection::Confinement confined(db, authorizer_);
@@ -54,15 +78,19 @@ class ConfinedDatabase final : public sdk::Database {
   }
   void transaction(const std::function<void(sdk::Transaction&)>& work) override {
     store_.write([&](store::Connection& db) {
-      store::Connection::Confinement confined(db, authorizer_);
-      StoreTransaction transaction(db);
-      work(transaction);
+      StoreTransaction transaction(db, plugin_id_);
+      {
+        store::Connection::Confinement confined(db, authorizer_);
+        work(transaction);
+      }
+      transaction.write_audit();
     });
   }
 
  private:
   store::Store& store_;
   const store::Connection::Authorizer& authorizer_;
+  std::string plugin_id_;
 };
 
 std::string lower(std::string_view text) {
@@ -273,7 +301,8 @@ sdk::Database& PluginHostImpl::database() {
   if (!services_.store) {
     throw std::logic_error("the database is not available while plugins are only inspected");
   }
-  if (!database_) database_ = std::make_unique<ConfinedDatabase>(*services_.store, authorizer_);
+  if (!database_)
+    database_ = std::make_unique<ConfinedDatabase>(*services_.store, authorizer_, id_);
   return *database_;
 }
 

@@ -138,6 +138,9 @@ class HelloPlugin final : public kim::sdk::Plugin {
       tx.execute("INSERT INTO hello_greetings(recipient) VALUES (?)",
                  {body["to"].get<std::string>()});
       id = tx.last_insert_rowid();
+      // A recipient's name may be personal data: the write is in the audit trail, committed
+      // with it.
+      tx.audit(request, "create", "hello.greeting", std::to_string(id));
     });
     // After commit; identifiers only, never the recipient.
     kim::sdk::Event event;

@@ -46,5 +46,26 @@ TEST(PluginReadApiTest, APluginSeesWhatItsCallerMaySeeAndTheReadIsAuditedUnderTh
   EXPECT_TRUE(found) << trail.dump();
 }
 
+// Transaction::audit: a plugin's write of its own data is audited with it, under the caller.
+TEST(PluginReadApiTest, APluginAuditsItsOwnWritesInTheSameTransaction) {
+  KimHost host;
+  Api cm(host, "cm-rheine-1");
+  Api auditor(host, "auditor");
+  auto greeting = cm.post("/plugins/hello/greetings", {{"to", "Steinfurt"}});
+  ASSERT_EQ(greeting.status, 201) << greeting.body;
+  const std::string request_id = greeting.headers["x-request-id"];
+  auto trail = auditor.read("/audit?limit=1000");
+  int entries = 0;
+  for (const auto& entry : trail["items"]) {
+    if (entry["request_id"] != request_id) continue;
+    ++entries;
+    EXPECT_EQ(entry["user_name"], "cm-rheine-1");
+    EXPECT_EQ(entry["action"], "create");
+    EXPECT_EQ(entry["object_type"], "hello.greeting");
+    EXPECT_EQ(entry["object_id"], std::to_string(greeting.json()["id"].get<std::int64_t>()));
+  }
+  EXPECT_EQ(entries, 1) << trail.dump();
+}
+
 }  // namespace
 }  // namespace kim::test

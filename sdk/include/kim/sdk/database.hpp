@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kim/sdk/http.hpp"
+
 namespace kim::sdk {
 
 using SqlValue = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
@@ -24,6 +26,14 @@ class Transaction {
   // Returns the number of rows changed.
   virtual std::int64_t execute(std::string_view sql, const std::vector<SqlValue>& params = {}) = 0;
   virtual std::int64_t last_insert_rowid() = 0;
+  // An entry of the host's audit trail, committed with this transaction or not at all: who
+  // (the caller of your route: its principal and request id), what (`action`: read, create,
+  // update, …) and which object (`object_type` must begin with "<plugin id>.", e.g.
+  // "naturalisation.application"). Social data a plugin keeps is audited like core's: every
+  // read and write. Throws std::invalid_argument for a caller without a principal or a foreign
+  // object type.
+  virtual void audit(const HttpRequest& caller, std::string action, std::string object_type,
+                     std::string object_id) = 0;
 };
 
 class Database {
