@@ -127,10 +127,16 @@ TEST_F(HelloWithFakeHost, EventsHooksJobsAndConnectors) {
                                         {"partner", "jobcenter-kreis-steinfurt"},
                                         {"service", "sgb2_integration_services"},
                                         {"status", "draft"}}),
-      1);
-  EXPECT_EQ(host.deliver("case.opened", {{"case_id", "case_0123456789abcdef0123456789abcdef"}}),
-            0);  // hello does not subscribe to it
-  EXPECT_EQ(stats()["domain_events_seen"], (nlohmann::json{{"referral.created", 1}}));
+      2);  // two subscriptions: the count per type and the payload record
+  const nlohmann::json opened = {{"case_id", "case_0123456789abcdef0123456789abcdef"},
+                                 {"organisation_id", 3},
+                                 {"phase", "intake"}};
+  EXPECT_EQ(host.deliver("case.opened", opened), 1);
+  EXPECT_EQ(host.deliver("partner.created", {{"slug", "x"}}), 0);  // no host event, no subscriber
+  auto seen = stats();
+  EXPECT_EQ(seen["domain_events_seen"], (nlohmann::json{{"referral.created", 1}}));
+  EXPECT_EQ(seen["payloads_seen"]["case.opened"],
+            (nlohmann::json{{"count", 1}, {"last", opened}, {"source", "host"}}));
 
   // The hook vetoes transitions into the configured phase only.
   const nlohmann::json into_closed = {{"case_id", "case_0123456789abcdef0123456789abcdef"},
