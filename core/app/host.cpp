@@ -129,6 +129,7 @@ Host::Host(config::HostConfig config)
 
 Host::~Host() {
   scheduler_->stop();
+  inbound_.reset();
   instances_.reset();
   if (plugins_) plugins_->stop_all();
   // Drop every std::function that may point into a plugin before the libraries go.
@@ -143,9 +144,15 @@ Host::~Host() {
 
 plugins::HostServices Host::services() {
   return plugins::HostServices{
-      *router_,     *events_,
-      *connectors_, *scheduler_,
-      store_.get(), sdk::HostInfo{host_version(), KIM_SDK_VERSION_STRING, config_.deployment_name}};
+      *router_,
+      *events_,
+      *connectors_,
+      *scheduler_,
+      store_.get(),
+      sdk::HostInfo{host_version(), KIM_SDK_VERSION_STRING, config_.deployment_name},
+      store_ ? std::function<sdk::HttpResponse(sdk::HttpRequest&)>(
+                   [this](sdk::HttpRequest& request) { return handle(request); })
+             : nullptr};
 }
 
 std::vector<plugins::PluginReport> Host::inspect_plugins() {
@@ -177,6 +184,10 @@ void Host::open() {
   inspect_plugins();
   plugins_->start_all();
   instances_ = std::make_unique<connectors::Instances>(config_, *connectors_);
+  inbound_ = std::make_unique<connectors::Inbound>(config_, *instances_, *referrals_, *store_,
+                                                   *throttle_, log::get("connectors"));
+  inbound_->register_route(*router_, *docs_);
+  inbound_->schedule(*scheduler_);
   scheduler_->start();
 }
 
@@ -267,6 +278,9 @@ sdk::HttpResponse unauthenticated(bool token_sent) {
 }  // namespace
 
 std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::string_view peer) {
+  // The one route without a token that reads a body: a partner's report, signed per connector
+  // instance; its admission (instance, throttle, headers, timestamp, size) is decided there.
+  if (inbound_ && connectors::Inbound::handles(request)) return inbound_->admit(request, peer);
   const std::string token = bearer_token(request);
   const auto is_public = [&] {
     const auto match = router_->match(request.method, request.path);

@@ -12,6 +12,7 @@
 #include "auth/access.hpp"
 #include "cases/service.hpp"
 #include "config/host_config.hpp"
+#include "connectors/inbound.hpp"
 #include "connectors/instances.hpp"
 #include "consent/consent.hpp"
 #include "events/event_bus.hpp"
@@ -105,6 +106,8 @@ class Host {
   std::unique_ptr<jobs::Scheduler> scheduler_;
   // Built after the plugins started (their types are live then); destroyed first.
   std::unique_ptr<connectors::Instances> instances_;
+  // Partners' reports (endpoint and collection jobs); refers to the instances.
+  std::unique_ptr<connectors::Inbound> inbound_;
 };
 
 }  // namespace kim::app

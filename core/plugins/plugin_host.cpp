@@ -277,6 +277,31 @@ sdk::Database& PluginHostImpl::database() {
   return *database_;
 }
 
+sdk::HttpResponse PluginHostImpl::read_api(const sdk::HttpRequest& caller, const std::string& path,
+                                           const std::map<std::string, std::string>& query) {
+  if (!services_.handle) {
+    throw std::logic_error("read_api works from start() on, not while plugins are inspected");
+  }
+  if (path.rfind("/api/v1/", 0) != 0 || path.rfind("/api/v1/plugins/", 0) == 0 ||
+      path.find('?') != std::string::npos) {
+    throw std::invalid_argument(
+        "read_api reads the host's own routes under /api/v1/ (not "
+        "/api/v1/plugins/…; the query goes in `query`), not \"" +
+        path + "\"");
+  }
+  if (!caller.principal) {
+    return sdk::HttpResponse::error(401, "unauthenticated",
+                                    "read_api needs the caller of an authenticated route");
+  }
+  sdk::HttpRequest request;
+  request.method = sdk::HttpMethod::kGet;
+  request.path = path;
+  request.query = query;
+  request.request_id = caller.request_id;
+  request.principal = caller.principal;
+  return services_.handle(request);
+}
+
 void PluginHostImpl::check_conflicts() const {
   for (const auto& [type, factory] : staged_connectors_) {
     if (auto owner = services_.connectors.owner_of(type)) {

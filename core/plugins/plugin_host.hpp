@@ -48,6 +48,8 @@ class PluginHostImpl final : public sdk::PluginHost {
                 sdk::ScheduledJob job) override;
   void add_migration(int version, std::string description, std::string sql) override;
   sdk::Database& database() override;
+  sdk::HttpResponse read_api(const sdk::HttpRequest& caller, const std::string& path,
+                             const std::map<std::string, std::string>& query) override;
 
   // Which tables database() and the migrations may touch; set before start().
   void set_table_scope(TableScope scope);

@@ -31,6 +31,8 @@ struct HostServices {
   jobs::Scheduler& scheduler;
   store::Store* store = nullptr;  // null when only inspecting (`kim plugins list`)
   sdk::HostInfo info;
+  // The host's request pipeline (Host::handle) for PluginHost::read_api; empty when inspecting.
+  std::function<sdk::HttpResponse(sdk::HttpRequest&)> handle;
 };
 
 enum class PluginState {

@@ -504,4 +504,87 @@ Result<Reply> ReferralService::gaps_report(const Context& ctx) {
   });
 }
 
+Result<Reply> ReferralService::apply_partner_report(const Context& ctx, const std::string& instance,
+                                                    const sdk::InboundStatus& report) {
+  // What a partner may report: the steps after a hand-over, never sending or cancelling.
+  static const domain::Vocabulary kPartnerSteps = {"accepted", "declined", "in_progress",
+                                                   "completed"};
+  const json fields = {{"id", report.message_id},
+                       {"referral_id", report.referral_id},
+                       {"status", report.status},
+                       {"outcome", report.outcome.empty() ? json(nullptr) : json(report.outcome)}};
+  FieldReader in(fields);
+  auto message_id = in.line("id", 200);
+  auto referral_id = in.line("referral_id", 100);
+  auto to = in.choice("status", kPartnerSteps);
+  auto outcome = in.optional_text("outcome", kMessageMax);
+  in.finish();
+  if (const auto& problem = in.problem()) return *problem;
+  constexpr const char* kReplayed = "inbound_replayed";
+  // A repeat is answered from what the first one stored: no write, no audit entry.
+  auto first_answer = [&]() -> Result<Reply> {
+    return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>&) {
+      auto rows =
+          db.query("SELECT answer FROM inbound_reports WHERE instance = ? AND message_id = ?",
+                   {instance, message_id});
+      if (rows.empty()) fail(Problem::not_found("report " + message_id));
+      return Reply{200, json::parse(rows.front()["answer"].get<std::string>()), std::nullopt};
+    });
+  };
+  if (auto answered = first_answer()) return answered;
+  auto result = tx_.write(ctx, [&](domain::Change& change) {
+    Connection& db = change.db;
+    // Decided inside the single writer's transaction: two copies arriving at once apply once.
+    if (!db.query("SELECT 1 FROM inbound_reports WHERE instance = ? AND message_id = ?",
+                  {instance, message_id})
+             .empty()) {
+      fail(Problem::conflict(kReplayed, "report already applied"));
+    }
+    auto rows = db.query(std::string(kReferralSelect) + "WHERE r.id = ? AND p.connector = ?",
+                         {referral_id, instance});
+    if (rows.empty()) fail(Problem::not_found("referral " + referral_id));
+    const json referral = rows.front();
+    const std::string case_id = referral["case_id"];
+    const std::string from = referral["status"];
+    domain::Vocabulary allowed;
+    for (const auto& step : domain::next_referral_statuses(from)) {
+      if (domain::contains(kPartnerSteps, step)) allowed.push_back(step);
+    }
+    if (!domain::contains(allowed, *to)) {
+      fail(Problem{409, "transition_not_allowed",
+                   "a referral in status " + from + " cannot become " + *to, "status",
+                   json{{"allowed", allowed}}});
+    }
+    // Whoever acts for the partner, the case is reached as the partner's answer reaches it.
+    const cases::CaseRule answer_rule{nullptr, false, cases::Access::kNone};
+    return cases::change_case(change, case_id, answer_rule, [&](const cases::CaseRow&) {
+      const std::string now = change.env.timestamp();
+      const std::string today = change.env.today();
+      const SqlValue outcome_value = outcome ? SqlValue(*outcome) : SqlValue(nullptr);
+      db.execute(
+          "UPDATE referrals SET status = ?, outcome = coalesce(?, outcome), status_changed_at = "
+          "?, closed_at = ? WHERE id = ?",
+          {*to, outcome_value, now, is_final(*to) ? SqlValue(now) : SqlValue(nullptr),
+           referral_id});
+      record_history(change, referral_id, from, *to, outcome_value, nullptr, today);
+      auto stored = load_referral(db, case_id, referral_id);
+      note_on_timeline(change, stored, *to, outcome.value_or(""), today);
+      change.audit("update", "referral", referral_id, case_id);
+      change.publish("referral.status_changed", status_event(stored, from, *to, ""));
+      // Identifiers only: the partner learns nothing it did not send.
+      json answer = {{"message_id", message_id},
+                     {"referral_id", referral_id},
+                     {"status", *to},
+                     {"applied_at", now}};
+      db.execute(
+          "INSERT INTO inbound_reports(instance, message_id, referral_id, status, answer, "
+          "received_at) VALUES (?,?,?,?,?,?)",
+          {instance, message_id, referral_id, *to, answer.dump(), now});
+      return Reply{200, answer, std::nullopt};
+    });
+  });
+  if (!result && result.problem().code == kReplayed) return first_answer();
+  return result;
+}
+
 }  // namespace kim::referrals

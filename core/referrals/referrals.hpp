@@ -15,6 +15,7 @@
 #include "domain/service_support.hpp"
 #include "http/api_docs.hpp"
 #include "http/router.hpp"
+#include "kim/sdk/connector.hpp"
 
 namespace kim::referrals {
 
@@ -51,6 +52,17 @@ class ReferralService {
   // Declined, broken-off and long-waiting referrals by partner kind, service and town; counts
   // only, no personal data.
   domain::Result<domain::Reply> gaps_report(const domain::Context& ctx);
+
+  // A partner's report on a referral, received through connector instance `instance` (its
+  // inbound endpoint or its collected files), applied like a case manager's status update:
+  // same status rules, history, timeline note, audit entry and events, by `ctx`'s actor (the
+  // instance's system user). 404 unless the referral exists and its partner is bound to this
+  // instance (a partner never learns of other partners' referrals); 409 with the allowed steps;
+  // 400 for a status a partner cannot report. A report whose (instance, message id) was applied
+  // before is answered as it was the first time and changes nothing.
+  domain::Result<domain::Reply> apply_partner_report(const domain::Context& ctx,
+                                                     const std::string& instance,
+                                                     const sdk::InboundStatus& report);
 
  private:
   domain::Transactions tx_;

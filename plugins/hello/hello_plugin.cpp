@@ -69,6 +69,17 @@ class HelloPlugin final : public kim::sdk::Plugin {
                                       {"payloads_seen", payloads_seen()}});
     });
 
+    // Core's data as the caller sees it: the host answers as GET /api/v1/cases/{id} would (404
+    // for a case the caller may not read) and audits the read under the caller's name. The
+    // plugin passes on only what it needs: the phase.
+    host.add_route(HttpMethod::kGet, "/cases/{id}/phase", [this](const HttpRequest& request) {
+      auto answer = host_->read_api(request, "/api/v1/cases/" + request.path_params.at("id"));
+      if (answer.status != 200) return answer;
+      auto found = kim::sdk::parse_json_object(answer.body);
+      return HttpResponse::json(
+          200, {{"case_id", found.value.at("id")}, {"phase", found.value.at("phase")}});
+    });
+
     host.subscribe("hello.greeted", [this](const kim::sdk::Event&) { ++greeted_events_; });
     host.subscribe("plugin.started", [this](const kim::sdk::Event&) { ++plugins_started_; });
     // Notifications after commit: a connector plugin would deliver a sent referral's payload.

@@ -71,7 +71,8 @@ class PluginManagerTest : public ::testing::Test {
                           connectors_,
                           scheduler_,
                           with_store ? &open_store() : nullptr,
-                          sdk::HostInfo{"test", KIM_SDK_VERSION_STRING, "Test County"}};
+                          sdk::HostInfo{"test", KIM_SDK_VERSION_STRING, "Test County"},
+                          nullptr};
     manager_ = std::make_unique<PluginManager>(
         config,
         std::vector<std::filesystem::path>{KIM_PLUGIN_DIR, KIM_FIXTURE_PLUGIN_DIR, garbage_dir_},

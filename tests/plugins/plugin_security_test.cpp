@@ -87,9 +87,10 @@ class PluginFolderTest : public ::testing::Test {
   std::vector<PluginReport> load(std::map<std::string, config::PluginSetting> settings) {
     config::PluginsConfig config;
     config.settings = std::move(settings);
-    HostServices services{
-        router_,    events_, connectors_,
-        scheduler_, nullptr, sdk::HostInfo{"test", KIM_SDK_VERSION_STRING, "Test County"}};
+    HostServices services{router_,     events_,
+                          connectors_, scheduler_,
+                          nullptr,     sdk::HostInfo{"test", KIM_SDK_VERSION_STRING, "Test County"},
+                          nullptr};
     manager_ =
         std::make_unique<PluginManager>(config, std::vector<fs::path>{plugins_}, services, logger_);
     manager_->load_all();
@@ -421,7 +422,7 @@ class PluginDatabaseTest : public ::testing::Test {
   Registry<sdk::ConnectorType> connectors_{"connector type"};
   jobs::Scheduler scheduler_{logger_};
   std::unique_ptr<store::Store> store_;
-  HostServices services_{router_, events_, connectors_, scheduler_, nullptr, {}};
+  HostServices services_{router_, events_, connectors_, scheduler_, nullptr, {}, nullptr};
   std::unique_ptr<PluginHostImpl> host_;
 };
 

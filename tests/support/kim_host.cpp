@@ -33,23 +33,6 @@ const UserSpec kUsers[] = {
     {"admin", "admin", ""},
 };
 
-// The partner network seeded by the shipped config: the same seed as a real deployment.
-nlohmann::json shipped_partners() {
-  const std::filesystem::path path =
-      std::filesystem::path(KIM_SOURCE_DIR) / "config" / "kreis-steinfurt.json";
-  std::ifstream in(path);
-  if (!in) {
-    ADD_FAILURE() << "cannot read " << path;
-    return nlohmann::json::array();
-  }
-  auto shipped = nlohmann::json::parse(in, nullptr, false);
-  if (!shipped.is_object()) {
-    ADD_FAILURE() << path << " is not a JSON object";
-    return nlohmann::json::array();
-  }
-  return shipped.value("partners", nlohmann::json::array());
-}
-
 // What a seeded host leaves for the later hosts of this test process with the same config: its
 // data folder and log as they were right after seeding, and the users' tokens and ids.
 struct SeededData {
@@ -126,8 +109,29 @@ std::unique_ptr<SeededData> keep_seeded(const std::filesystem::path& host_dir) {
 
 }  // namespace
 
+nlohmann::json shipped_partners() {
+  const std::filesystem::path path =
+      std::filesystem::path(KIM_SOURCE_DIR) / "config" / "kreis-steinfurt.json";
+  std::ifstream in(path);
+  if (!in) {
+    ADD_FAILURE() << "cannot read " << path;
+    return nlohmann::json::array();
+  }
+  auto shipped = nlohmann::json::parse(in, nullptr, false);
+  if (!shipped.is_object()) {
+    ADD_FAILURE() << path << " is not a JSON object";
+    return nlohmann::json::array();
+  }
+  return shipped.value("partners", nlohmann::json::array());
+}
+
 KimHost::KimHost(nlohmann::json hello_config, nlohmann::json extra_config) {
   port_ = free_port();
+  // The shipped connector bindings name instances of the shipped config: a test that wants them
+  // passes "connectors" and "partners" in extra_config.
+  auto partners = shipped_partners();
+  for (auto& partner : partners)
+    partner.erase("connector");
   nlohmann::json config = {
       {"deployment", {{"name", "Kreis Steinfurt (test)"}}},
       {"data_dir", "data"},
@@ -159,7 +163,7 @@ KimHost::KimHost(nlohmann::json hello_config, nlohmann::json extra_config) {
          {"team_access", true}}}},
       {"plugins",
        {{"directories", {KIM_PLUGIN_DIR}}, {"settings", {{"hello", {{"config", hello_config}}}}}}},
-      {"partners", shipped_partners()}};
+      {"partners", partners}};
   for (auto& [key, value] : extra_config.items())
     config[key] = value;
   std::ofstream(config_path()) << config.dump(2);

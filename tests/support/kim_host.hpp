@@ -26,6 +26,10 @@
 
 namespace kim::test {
 
+// The "partners" seed of the shipped config/kreis-steinfurt.json, as written (with the jobcenter's
+// "connector" binding, which KimHost drops unless a test passes its own partners).
+nlohmann::json shipped_partners();
+
 class KimHost {
  public:
   // `hello_config` is the config block of the example plugin (e.g. {"veto_phase": "closed"}).

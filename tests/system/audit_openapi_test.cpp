@@ -489,6 +489,7 @@ const std::vector<RouteSpec>& known_routes() {
       {"GET", "/api/v1/plugins", false},
       {"GET", "/api/v1/jobs", false},
       {"POST", "/api/v1/jobs/{name}/run", false},
+      {"POST", "/api/v1/connectors/{instance}/inbound", true},  // signed, see inbound_test.cpp
       {"GET", "/api/v1/plugins/hello/ping", true},
       {"GET", "/api/v1/plugins/hello/greetings/{name}", false},
       {"POST", "/api/v1/plugins/hello/greetings", false},

@@ -96,9 +96,11 @@ TEST(CliTest, PluginsListShowsEachFileWithStateAndReason) {
   auto json = run_command(KIM_BINARY, {"plugins", "list", "--config", path, "--json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   auto items = nlohmann::json::parse(json.out);
-  ASSERT_EQ(items.size(), 2u);
+  ASSERT_EQ(items.size(), 3u);
   for (const auto& item : items) {
-    if (item["id"] == "hello") {
+    if (item["id"] == "jobcenter") {
+      EXPECT_EQ(item["state"], "disabled") << item.dump();
+    } else if (item["id"] == "hello") {
       EXPECT_EQ(item["state"], "loaded");
       EXPECT_EQ(item["sdk_version"], KIM_SDK_VERSION_STRING);
     } else {

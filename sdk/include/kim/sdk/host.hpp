@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -74,6 +75,16 @@ class PluginHost {
   virtual void add_migration(int version, std::string description, std::string sql) = 0;
 
   virtual Database& database() = 0;
+
+  // Core's social data, read as the caller of your route: GET `path` of the host's API (e.g.
+  // "/api/v1/cases/case_…", or "/api/v1/cases" with `query`) with the caller's identity and
+  // request id, through the same access policy, role checks and audit entries as if the caller
+  // had asked — the answer (status and JSON body) is what the caller would get. A plugin reaches
+  // core's data only this way, so it never sees more than its caller may, and every read is in
+  // the audit trail under the caller's name. Only GET, only the host's own routes (not
+  // /api/v1/plugins/…); a caller without a principal (a public route) gets 401. From start() on.
+  virtual HttpResponse read_api(const HttpRequest& caller, const std::string& path,
+                                const std::map<std::string, std::string>& query = {}) = 0;
 };
 
 }  // namespace kim::sdk
