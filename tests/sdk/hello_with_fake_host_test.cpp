@@ -41,8 +41,9 @@ TEST_F(HelloWithFakeHost, RecordsEveryRegistration) {
   std::vector<std::string> routes;
   for (const auto& route : host.routes())
     routes.push_back(std::string(kim::sdk::to_string(route.method)) + " " + route.path);
-  EXPECT_EQ(routes, (std::vector<std::string>{"GET /ping", "GET /greetings/{name}",
-                                              "POST /greetings", "GET /stats"}));
+  EXPECT_EQ(routes,
+            (std::vector<std::string>{"GET /ping", "GET /greetings/{name}", "POST /greetings",
+                                      "GET /stats", "GET /cases/{id}/phase"}));
   EXPECT_EQ(host.hooks(), std::vector<std::string>{"case.phase_changed"});
   ASSERT_EQ(host.jobs().size(), 1u);
   EXPECT_EQ(host.jobs()[0].name, "heartbeat");
@@ -164,6 +165,33 @@ TEST_F(HelloWithFakeHost, EventsHooksJobsAndConnectors) {
   EXPECT_EQ(result.detail, "echoed msg_1");
 }
 
+TEST_F(HelloWithFakeHost, ReadsCoreDataAsTheCaller) {
+  const std::string case_id = "case_0123456789abcdef0123456789abcdef";
+  // Core, as the test plays it: the caller's organisation may read this one case.
+  host.answer_reads([&](const kim::sdk::HttpRequest& request) {
+    if (request.path == "/api/v1/cases/" + case_id && request.principal->organisation_id == 1) {
+      return kim::sdk::HttpResponse::json(
+          200, {{"id", case_id}, {"phase", "planning"}, {"town", "Rheine"}});
+    }
+    return kim::sdk::HttpResponse::error(404, "not_found", "case not found");
+  });
+  auto caller = FakeHost::request_as("case_manager");
+  caller.request_id = "req-7";
+  auto phase = host.call(HttpMethod::kGet, "/cases/" + case_id + "/phase", caller);
+  ASSERT_EQ(phase.status, 200) << phase.body;
+  // Only what the route needs is passed on (not the town).
+  EXPECT_EQ(body_of(phase), (nlohmann::json{{"case_id", case_id}, {"phase", "planning"}}));
+  ASSERT_EQ(host.reads().size(), 1u);
+  EXPECT_EQ(host.reads()[0].principal->role, "case_manager");
+  EXPECT_EQ(host.reads()[0].request_id, "req-7");
+
+  auto other = FakeHost::request_as("case_manager");
+  other.principal->organisation_id = 2;
+  EXPECT_EQ(host.call(HttpMethod::kGet, "/cases/" + case_id + "/phase", other).status, 404);
+  EXPECT_THROW(host.read_api(caller, "/api/v1/plugins/hello/stats"), std::invalid_argument);
+  EXPECT_EQ(host.read_api(kim::sdk::HttpRequest{}, "/api/v1/cases").status, 401);
+}
+
 // The kit keeps the host's contract, so a plugin that breaks it fails in its unit tests already.
 TEST(FakeHostContract, KeepsTheHostsRules) {
   FakeHost host("hello", hello_config());
@@ -171,6 +199,7 @@ TEST(FakeHostContract, KeepsTheHostsRules) {
   EXPECT_THROW(host.database(), std::logic_error);  // from start() on
   host.load(*plugin);
   EXPECT_THROW(host.database(), std::logic_error);
+  EXPECT_THROW(host.read_api(FakeHost::request_as("admin"), "/api/v1/cases"), std::logic_error);
   EXPECT_THROW(host.add_migration(2, "late", "CREATE TABLE hello_late(id INTEGER)"),
                std::logic_error);  // registrations only during load()
   EXPECT_THROW(host.publish({"case.opened", {}, {}, {}}), std::invalid_argument);

@@ -8,10 +8,10 @@
 //   EXPECT_EQ(response.status, 201);
 //
 // It records every registration, calls routes (with `{name}` segments, roles and public routes
-// as the host treats them), delivers events, asks hooks, runs jobs and gives the plugin a real
-// Database. What the host would only log (a handler that throws, a failing job) lands in
-// errors(). Header-only; a test that includes it links SQLite3 (CMake: SQLite::SQLite3, Debian:
-// libsqlite3-dev). Not part of a plugin: include it in tests only.
+// as the host treats them), delivers events, asks hooks, runs jobs, answers read_api() as the
+// test says and gives the plugin a real Database. What the host would only log (a handler that
+// throws, a failing job) lands in errors(). Header-only; a test that includes it links SQLite3
+// (CMake: SQLite::SQLite3, Debian: libsqlite3-dev). Not part of a plugin: include it in tests only.
 //
 // What it does not do (the real host does; test that against `kim`): fill in config defaults or
 // check the config against the schema (pass the config as the host would hand it over), confine
@@ -273,8 +273,13 @@ class FakeHost final : public PluginHost {
                                  " failed: " + e.what());
       }
     }
-    plugin_->start();
-    started_ = true;
+    started_ = true;  // database(), publish() and read_api() work inside start() already
+    try {
+      plugin_->start();
+    } catch (...) {
+      started_ = false;
+      throw;
+    }
   }
   // load() then start().
   void start(Plugin& plugin) {
@@ -415,6 +420,20 @@ class FakeHost final : public PluginHost {
     throw std::out_of_range("FakeHost: no job named " + std::string(name));
   }
 
+  // The test plays core for read_api(): `answer` gets the GET request the host would run (path,
+  // query, the caller's principal and request id) and returns core's answer. Without one,
+  // every read answers 404 not_found.
+  using ReadAnswer = std::function<HttpResponse(const HttpRequest& request)>;
+  void answer_reads(ReadAnswer answer) {
+    std::lock_guard lock(mutex_);
+    read_answer_ = std::move(answer);
+  }
+  // The reads the plugin made through read_api(), in order.
+  std::vector<HttpRequest> reads() const {
+    std::lock_guard lock(mutex_);
+    return reads_;
+  }
+
   // ---- what the plugin registered and did ----
   const std::vector<Route>& routes() const { return routes_; }
   std::vector<std::string> subscriptions() const { return types_of(subscriptions_); }
@@ -502,6 +521,36 @@ class FakeHost final : public PluginHost {
     require_registration_open("add_migration");
     migrations_.push_back({version, std::move(description), std::move(sql)});
   }
+  // Checked as the host checks it; answered by answer_reads().
+  HttpResponse read_api(const HttpRequest& caller, const std::string& path,
+                        const std::map<std::string, std::string>& query = {}) override {
+    if (!started_) throw std::logic_error("FakeHost: read_api works from start() on");
+    if (path.rfind("/api/v1/", 0) != 0 || path.rfind("/api/v1/plugins/", 0) == 0 ||
+        path.find('?') != std::string::npos) {
+      throw std::invalid_argument(
+          "read_api reads the host's own routes under /api/v1/ (not /api/v1/plugins/…; the query "
+          "goes in `query`), not \"" +
+          path + "\"");
+    }
+    if (!caller.principal) {
+      return HttpResponse::error(401, "unauthenticated",
+                                 "read_api needs the caller of an authenticated route");
+    }
+    HttpRequest request;
+    request.method = HttpMethod::kGet;
+    request.path = path;
+    request.query = query;
+    request.request_id = caller.request_id;
+    request.principal = caller.principal;
+    ReadAnswer answer;
+    {
+      std::lock_guard lock(mutex_);
+      reads_.push_back(request);
+      answer = read_answer_;
+    }
+    if (!answer) return HttpResponse::error(404, "not_found", "no resource at " + path);
+    return answer(request);
+  }
   // From start() on, as in the host.
   Database& database() override {
     if (!database_) throw std::logic_error("FakeHost: database() works from start() on");
@@ -574,6 +623,8 @@ class FakeHost final : public PluginHost {
   std::unique_ptr<SqliteDatabase> database_;
   mutable std::mutex mutex_;
   std::vector<Event> published_;
+  ReadAnswer read_answer_;
+  std::vector<HttpRequest> reads_;
   std::vector<std::string> errors_;
   std::atomic<std::uint64_t> requests_{0};
 };
