@@ -53,7 +53,8 @@ class JobcenterPluginTest : public ::testing::Test {
     store_->migrate("core", store::core_migrations());
     HostServices services{
         router_,    events_,      connectors_,
-        scheduler_, store_.get(), sdk::HostInfo{"test", KIM_SDK_VERSION_STRING, "Test County"}};
+        scheduler_, store_.get(), sdk::HostInfo{"test", KIM_SDK_VERSION_STRING, "Test County"},
+        nullptr};
     manager_ = std::make_unique<PluginManager>(config, std::vector<fs::path>{KIM_PLUGIN_DIR},
                                                services, logger_);
     manager_->load_all();
