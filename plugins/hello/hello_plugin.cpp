@@ -65,7 +65,8 @@ class HelloPlugin final : public kim::sdk::Plugin {
                                       {"greeted_events_seen", greeted_events_.load()},
                                       {"plugins_started_seen", plugins_started_.load()},
                                       {"heartbeats", heartbeats_.load()},
-                                      {"domain_events_seen", domain_events_seen()}});
+                                      {"domain_events_seen", domain_events_seen()},
+                                      {"payloads_seen", payloads_seen()}});
     });
 
     // Core's data as the caller sees it: the host answers as GET /api/v1/cases/{id} would (404
@@ -88,6 +89,21 @@ class HelloPlugin final : public kim::sdk::Plugin {
       host.subscribe(type, [this](const kim::sdk::Event& event) {
         std::lock_guard lock(seen_mutex_);
         ++seen_[event.type];
+      });
+    }
+    // Every event the host publishes, counted with its last payload: what sdk/EVENTS.md says
+    // of them is checked against a real run through this (tests/system/event_payloads_test.cpp).
+    for (const char* type :
+         {"host.started", "plugin.started", "case.opened", "case.phase_changed", "case.closed",
+          "case.assessment_recorded", "case.goal_set", "case.goal_changed", "case.task_added",
+          "case.task_changed", "case.note_added", "referral.created", "referral.status_changed",
+          "consent.granted", "consent.revoked"}) {
+      host.subscribe(type, [this](const kim::sdk::Event& event) {
+        std::lock_guard lock(seen_mutex_);
+        auto& entry = payloads_[event.type];
+        entry["count"] = entry.is_object() ? entry["count"].get<int>() + 1 : 1;
+        entry["last"] = event.payload;
+        entry["source"] = event.source;
       });
     }
 
@@ -156,9 +172,15 @@ class HelloPlugin final : public kim::sdk::Plugin {
     return seen_;
   }
 
+  nlohmann::json payloads_seen() {
+    std::lock_guard lock(seen_mutex_);
+    return payloads_;
+  }
+
   kim::sdk::PluginHost* host_ = nullptr;
   std::mutex seen_mutex_;
   std::map<std::string, int> seen_;
+  nlohmann::json payloads_ = nlohmann::json::object();
   std::string greeting_;
   std::string veto_phase_;
   std::atomic<int> greeted_events_{0};
