@@ -110,6 +110,11 @@ TEST_F(HelloWithFakeHost, PostValidatesStoresAndPublishes) {
   auto rows = host.database().query("SELECT recipient FROM hello_greetings WHERE id = ?", {id});
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0]["recipient"], "Ada");
+  // Audited with the write, as the caller.
+  ASSERT_EQ(host.audited().size(), 1u);
+  EXPECT_EQ(host.audited()[0].action, "create");
+  EXPECT_EQ(host.audited()[0].object_type, "hello.greeting");
+  EXPECT_EQ(host.audited()[0].object_id, std::to_string(id));
 
   // Published after the write, with identifiers only, and delivered to its own subscriber.
   ASSERT_EQ(host.published().size(), 1u);

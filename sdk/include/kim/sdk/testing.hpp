@@ -62,7 +62,15 @@ inline std::unique_ptr<Plugin> exported_plugin() {
 // A Database on one SQLite connection (in memory by default), one statement at a time.
 class SqliteDatabase final : public Database {
  public:
-  explicit SqliteDatabase(const std::string& path = ":memory:") {
+  // One entry of Transaction::audit, kept once its transaction committed.
+  struct AuditEntry {
+    std::string user_name, request_id, action, object_type, object_id;
+  };
+
+  // `plugin_id`: object types a transaction audits must begin with "<plugin_id>." (as the host
+  // requires); empty accepts any.
+  explicit SqliteDatabase(const std::string& path = ":memory:", std::string plugin_id = {})
+      : plugin_id_(std::move(plugin_id)) {
     if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
         SQLITE_OK) {
       std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
@@ -87,14 +95,22 @@ class SqliteDatabase final : public Database {
   void transaction(const std::function<void(Transaction&)>& work) override {
     std::lock_guard lock(mutex_);
     exec_script("BEGIN IMMEDIATE");
+    std::vector<AuditEntry> entries;
     try {
-      Tx tx(*this);
+      Tx tx(*this, entries);
       work(tx);
     } catch (...) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
     }
     exec_script("COMMIT");
+    audited_.insert(audited_.end(), entries.begin(), entries.end());
+  }
+
+  // What committed transactions audited, in order.
+  std::vector<AuditEntry> audited() const {
+    std::lock_guard lock(mutex_);
+    return audited_;
   }
 
   // Runs several statements (a migration) without parameters, all or nothing.
@@ -115,7 +131,7 @@ class SqliteDatabase final : public Database {
  private:
   class Tx final : public Transaction {
    public:
-    explicit Tx(SqliteDatabase& db) : db_(db) {}
+    Tx(SqliteDatabase& db, std::vector<AuditEntry>& entries) : db_(db), entries_(entries) {}
     nlohmann::json query(std::string_view sql, const std::vector<SqlValue>& params = {}) override {
       return db_.run(sql, params);
     }
@@ -124,9 +140,25 @@ class SqliteDatabase final : public Database {
       return sqlite3_changes64(db_.db_);
     }
     std::int64_t last_insert_rowid() override { return sqlite3_last_insert_rowid(db_.db_); }
+    void audit(const HttpRequest& caller, std::string action, std::string object_type,
+               std::string object_id) override {
+      if (!caller.principal) {
+        throw std::invalid_argument("audit needs the caller of an authenticated route");
+      }
+      const std::string prefix = db_.plugin_id_ + ".";
+      if (!db_.plugin_id_.empty() &&
+          (object_type.rfind(prefix, 0) != 0 || object_type.size() == prefix.size())) {
+        throw std::invalid_argument("a plugin audits only its own object types (\"" + prefix +
+                                    "…\"), not \"" + object_type + "\"");
+      }
+      if (action.empty()) throw std::invalid_argument("audit needs an action");
+      entries_.push_back({caller.principal->user_name, caller.request_id, std::move(action),
+                          std::move(object_type), std::move(object_id)});
+    }
 
    private:
     SqliteDatabase& db_;
+    std::vector<AuditEntry>& entries_;
   };
 
   [[noreturn]] void fail(std::string_view sql) {
@@ -207,8 +239,10 @@ class SqliteDatabase final : public Database {
   }
 
   sqlite3* db_ = nullptr;
+  std::string plugin_id_;
+  std::vector<AuditEntry> audited_;
   // Recursive: database().query() inside transaction() on the same thread must not deadlock.
-  std::recursive_mutex mutex_;
+  mutable std::recursive_mutex mutex_;
 };
 
 class FakeHost final : public PluginHost {
@@ -258,7 +292,7 @@ class FakeHost final : public PluginHost {
   // database, then plugin.start(). Throws what the host would refuse the plugin for.
   void start() {
     if (plugin_ == nullptr) throw std::logic_error("FakeHost: load() a plugin before start()");
-    database_ = std::make_unique<SqliteDatabase>();
+    database_ = std::make_unique<SqliteDatabase>(":memory:", id_);
     for (std::size_t i = 0; i < migrations_.size(); ++i) {
       const auto& m = migrations_[i];
       if (m.version != static_cast<int>(i) + 1) {
@@ -555,6 +589,10 @@ class FakeHost final : public PluginHost {
   Database& database() override {
     if (!database_) throw std::logic_error("FakeHost: database() works from start() on");
     return *database_;
+  }
+  // What the plugin's committed transactions audited (Transaction::audit), in order.
+  std::vector<SqliteDatabase::AuditEntry> audited() const {
+    return database_ ? database_->audited() : std::vector<SqliteDatabase::AuditEntry>{};
   }
 
  private:
