@@ -22,6 +22,8 @@
 #include "jobs/scheduler.hpp"
 #include "kim/sdk/connector.hpp"
 #include "orgs/organisations.hpp"
+#include "outbox/dispatcher.hpp"
+#include "outbox/outbox.hpp"
 #include "partners/partners.hpp"
 #include "plugins/plugin_manager.hpp"
 #include "plugins/registry.hpp"
@@ -104,6 +106,9 @@ class Host {
   std::unique_ptr<jobs::Scheduler> scheduler_;
   // Built after the plugins started (their types are live then); destroyed first.
   std::unique_ptr<connectors::Instances> instances_;
+  std::unique_ptr<outbox::OutboxService> outbox_;
+  // Delivers through instances_: declared after it, so destroyed (stopped) before it.
+  std::unique_ptr<outbox::Dispatcher> dispatcher_;
 };
 
 }  // namespace kim::app
