@@ -26,8 +26,11 @@ std::int64_t unix_ms(Clock::time_point at) {
 const char* const kDueMessages =
     "SELECT o.* FROM outbox o WHERE o.connector = ? AND o.state = 'pending' AND "
     "o.next_attempt_ms <= ? AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.partner = o.partner "
-    "AND e.case_id = o.case_id AND e.seq < o.seq AND e.state IN ('pending', 'in_flight')) "
-    "ORDER BY o.seq LIMIT ?";
+    "AND e.case_id = o.case_id AND e.seq < o.seq AND e.state IN ('pending', 'in_flight')) ";
+// A half-open circuit's one trial goes to the message tried least: a message that keeps failing
+// must not be the probe every time while fresh messages of other cases wait behind it.
+const char* const kInOrder = "ORDER BY o.seq LIMIT ?";
+const char* const kTrialOrder = "ORDER BY o.attempts, o.seq LIMIT ?";
 
 constexpr std::size_t kErrorMax = 500;
 
@@ -163,20 +166,21 @@ void Dispatcher::record_call(const std::string& instance, bool failure, bool tri
 void Dispatcher::turn() {
   const auto now = unix_ms(Clock::now());
   // Instances free to take a turn, and how many messages each may take.
-  std::vector<std::pair<std::string, int>> free;
+  std::vector<std::pair<std::string, bool>> free;  // instance, half open
   {
     std::lock_guard lock(mutex_);
     for (auto& [name, lane] : lanes_) {
       if (lane.busy) continue;
       if (lane.open_until && Clock::now() < *lane.open_until) continue;
-      free.emplace_back(name, lane.open_until ? 1 : config_.batch);  // half open: one trial
+      free.emplace_back(name, lane.open_until.has_value());
     }
   }
   if (free.empty()) return;
   auto due = store_.read([&](store::Connection& db) {
     std::vector<std::pair<std::string, json>> found;
-    for (const auto& [name, limit] : free) {
-      auto rows = db.query(kDueMessages, {name, now, static_cast<std::int64_t>(limit)});
+    for (const auto& [name, trial] : free) {
+      auto rows = db.query(std::string(kDueMessages) + (trial ? kTrialOrder : kInOrder),
+                           {name, now, static_cast<std::int64_t>(trial ? 1 : config_.batch)});
       if (!rows.empty()) found.emplace_back(name, std::move(rows));
     }
     return found;
