@@ -275,9 +275,9 @@ int run_outbox_list(const std::vector<std::string>& args) {
   po::options_description extra;
   extra.add_options()("state", po::value<std::string>(),
                       "pending, in_flight, delivered, dead or discarded")(
-      "partner", po::value<std::string>(), "partner slug")("case", po::value<std::string>(),
-                                                           "case id")(
-      "limit", po::value<int>()->default_value(200), "most messages shown (1-200)");
+      "partner", po::value<std::string>(), "partner slug")(
+      "case", po::value<std::string>(), "case id")("limit", po::value<int>()->default_value(200),
+                                                   "most messages shown (1-200)");
   return run_outbox(
       args,
       "kim outbox list --config FILE [--state S] [--partner P] [--case ID] [--limit N] "
@@ -295,8 +295,7 @@ int run_outbox_list(const std::vector<std::string>& args) {
         std::printf("%-24s %-10s %-8s %-28s %-26s %s\n", "ID", "STATE", "ATTEMPTS", "PARTNER",
                     "TYPE", "LAST ERROR");
         for (const auto& message : result.value().body["items"]) {
-          std::printf("%-24s %-10s %-8d %-28s %-26s %s\n",
-                      message["id"].get<std::string>().c_str(),
+          std::printf("%-24s %-10s %-8d %-28s %-26s %s\n", message["id"].get<std::string>().c_str(),
                       message["state"].get<std::string>().c_str(), message["attempts"].get<int>(),
                       message["partner"].get<std::string>().c_str(),
                       message["type"].get<std::string>().c_str(),
@@ -343,15 +342,16 @@ int run_outbox_discard(const std::vector<std::string>& args) {
   po::options_description extra;
   extra.add_options()("id", po::value<std::string>()->required(), "the message's id")(
       "reason", po::value<std::string>()->required(), "why it is set aside (kept on record)");
-  return run_outbox(
-      args, "kim outbox discard --config FILE --id ID --reason TEXT [--data-dir DIR]", extra,
-      [](kim::outbox::OutboxService& outbox, const kim::domain::Context& ctx,
-         const po::variables_map& vm) {
-        auto result = outbox.discard(ctx, vm["id"].as<std::string>(),
-                                     {{"reason", vm["reason"].as<std::string>()}});
-        if (result) std::cout << "Message " << vm["id"].as<std::string>() << " discarded.\n";
-        return result;
-      });
+  return run_outbox(args, "kim outbox discard --config FILE --id ID --reason TEXT [--data-dir DIR]",
+                    extra,
+                    [](kim::outbox::OutboxService& outbox, const kim::domain::Context& ctx,
+                       const po::variables_map& vm) {
+                      auto result = outbox.discard(ctx, vm["id"].as<std::string>(),
+                                                   {{"reason", vm["reason"].as<std::string>()}});
+                      if (result)
+                        std::cout << "Message " << vm["id"].as<std::string>() << " discarded.\n";
+                      return result;
+                    });
 }
 
 std::string user_id_arg(kim::orgs::AdminService& admin, const po::variables_map& vm) {

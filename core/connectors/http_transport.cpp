@@ -37,7 +37,8 @@ struct Endpoint {
 
 Endpoint parse_url(const std::string& url) {
   // scheme://host[:port][/path][?query]; no user info (credentials come from secret files).
-  static const std::regex kUrl(R"(^(https?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?(/[^#\s]*)?$)");
+  static const std::regex kUrl(
+      R"(^(https?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?(/[^#\s]*)?$)");
   std::smatch match;
   if (!std::regex_match(url, match, kUrl)) {
     throw std::invalid_argument("url must be http(s)://host[:port][/path] without user info");
@@ -45,7 +46,8 @@ Endpoint parse_url(const std::string& url) {
   Endpoint endpoint;
   endpoint.tls = match[1] == "https";
   endpoint.host = match[2];
-  if (endpoint.host.front() == '[') endpoint.host = endpoint.host.substr(1, endpoint.host.size() - 2);
+  if (endpoint.host.front() == '[')
+    endpoint.host = endpoint.host.substr(1, endpoint.host.size() - 2);
   endpoint.port = match[3].matched ? match[3].str() : (endpoint.tls ? "443" : "80");
   endpoint.target = match[4].matched ? match[4].str() : "/";
   return endpoint;
@@ -177,8 +179,8 @@ class HttpConnector : public sdk::Connector {
     }
     beast::ssl_stream<beast::tcp_stream> stream(executor, tls_);
     if (!SSL_set_tlsext_host_name(stream.native_handle(), endpoint_.host.c_str())) {
-      throw beast::system_error(beast::error_code(static_cast<int>(::ERR_get_error()),
-                                                  net::error::get_ssl_category()));
+      throw beast::system_error(
+          beast::error_code(static_cast<int>(::ERR_get_error()), net::error::get_ssl_category()));
     }
     if (verify_) stream.set_verify_callback(net::ssl::host_name_verification(endpoint_.host));
     beast::get_lowest_layer(stream).expires_at(deadline);

@@ -205,9 +205,10 @@ void Dispatcher::turn() {
     }
     boost::asio::post(*pool_, [this, name = name, taken = std::move(taken)]() mutable {
       try {
-        deliver_turn(name, std::move(taken));
+        deliver_turn(name, taken);
       } catch (const std::exception& e) {
         logger_->error("outbox: a turn of {} failed: {}", name, e.what());
+        release(taken);
       }
       {
         std::lock_guard lock(mutex_);
@@ -218,7 +219,21 @@ void Dispatcher::turn() {
   }
 }
 
-void Dispatcher::deliver_turn(const std::string& instance, std::vector<json> rows) {
+void Dispatcher::release(const std::vector<json>& rows) {
+  // Without its results stored, a turn's messages go out again (same keys), not stay in flight.
+  try {
+    store_.write([&rows](store::Connection& db) {
+      for (const auto& row : rows) {
+        db.execute("UPDATE outbox SET state = 'pending' WHERE id = ? AND state = 'in_flight'",
+                   {row["id"].get<std::string>()});
+      }
+    });
+  } catch (const std::exception& e) {
+    logger_->error("outbox: messages stay in flight until the next start: {}", e.what());
+  }
+}
+
+void Dispatcher::deliver_turn(const std::string& instance, const std::vector<json>& rows) {
   auto* target = instances_.find(instance);
   const auto& policy = target->config.retry;
   static thread_local std::mt19937_64 random{std::random_device{}()};
@@ -298,11 +313,11 @@ void Dispatcher::deliver_turn(const std::string& instance, std::vector<json> row
   store_.write([&](store::Connection& db) {
     for (const auto& o : outcomes) {
       if (o.attempt > 0) {
+        // Numbered over the message's whole life: an operator's re-run continues the record.
         db.execute(
-            "INSERT INTO outbox_attempts(message_id, attempt, at, result, error) VALUES "
-            "(?,?,?,?,?)",
-            {o.id, o.attempt, at, o.result,
-             o.error.empty() ? SqlValue(nullptr) : SqlValue(o.error)});
+            "INSERT INTO outbox_attempts(message_id, attempt, at, result, error) SELECT ?, "
+            "coalesce(max(attempt), 0) + 1, ?, ?, ? FROM outbox_attempts WHERE message_id = ?",
+            {o.id, at, o.result, o.error.empty() ? SqlValue(nullptr) : SqlValue(o.error), o.id});
       }
       const SqlValue error = o.error.empty() ? SqlValue(nullptr) : SqlValue(o.error);
       if (o.result == "delivered") {

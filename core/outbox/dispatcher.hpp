@@ -71,7 +71,8 @@ class Dispatcher {
 
   void run();
   void turn();
-  void deliver_turn(const std::string& instance, std::vector<nlohmann::json> rows);
+  void deliver_turn(const std::string& instance, const std::vector<nlohmann::json>& rows);
+  void release(const std::vector<nlohmann::json>& rows);
   // Whether the breaker lets a call through now (closed, or open and past its time: one trial).
   bool may_call(const std::string& instance, bool& trial);
   void record_call(const std::string& instance, bool failure, bool trial);

@@ -227,7 +227,8 @@ void PartnerServer::serve(int fd) {
   changed_.notify_all();
   if (action.kind != Action::Kind::kStatus) return;  // hang (after the wait) or drop: no answer
   std::string answer = "HTTP/1.1 " + std::to_string(action.status) + " Status\r\n";
-  if (action.retry_after >= 0) answer += "Retry-After: " + std::to_string(action.retry_after) + "\r\n";
+  if (action.retry_after >= 0)
+    answer += "Retry-After: " + std::to_string(action.retry_after) + "\r\n";
   answer += "Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
   send_all(fd, answer);
 }
