@@ -5,10 +5,10 @@ CREATE TABLE outbox (
   seq             INTEGER PRIMARY KEY AUTOINCREMENT,  -- order of writing (per case: send order)
   id              TEXT NOT NULL UNIQUE,
   idempotency_key TEXT NOT NULL UNIQUE,               -- stable across retries and restarts
-  partner         TEXT NOT NULL REFERENCES partners(slug),
+  partner         TEXT NOT NULL,                      -- partner slug
   connector       TEXT NOT NULL,                      -- the instance in the config
   type            TEXT NOT NULL,                      -- referral.sent, referral.cancelled, ...
-  case_id         TEXT NOT NULL REFERENCES cases(id), -- the ordering key
+  case_id         TEXT NOT NULL,                      -- the ordering key
   subject_id      TEXT NOT NULL,                      -- e.g. the referral id
   payload         TEXT NOT NULL,                      -- exactly the referral's stored payload
   created_at      TEXT NOT NULL,
