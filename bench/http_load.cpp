@@ -42,8 +42,8 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
-#include "../tests/support/partner_server.hpp"
 #include "baseline.hpp"
+#include "support/partner_server.hpp"
 
 #ifndef KIM_BINARY_PATH
 #define KIM_BINARY_PATH "kim"
