@@ -97,13 +97,14 @@ class OutboxTest : public ::testing::Test {
   struct Case {
     std::string id;
     std::string person_id;
+    std::string consent_id;
   };
   Case new_case(bool with_consent = true) {
     static int n = 0;
     Api cm(*host_, "cm-rheine-1");
     auto person =
         host_->create_person("cm-rheine-1", {{"family_name", "Outbox" + std::to_string(++n)}});
-    Case c{"", person.value("id", "")};
+    Case c{"", person.value("id", ""), ""};
     c.id = host_->open_case("cm-rheine-1", c.person_id).value("id", "");
     EXPECT_EQ(cm.post("/cases/" + c.id + "/transitions", {{"to", "assessment"}}).status, 200);
     if (with_consent) {
@@ -115,6 +116,7 @@ class OutboxTest : public ::testing::Test {
                               {"given_on", date_in_days(-3)},
                               {"document_reference", "Einwilligung Outbox"}});
       EXPECT_EQ(consent.status, 201) << consent.body;
+      if (consent.status == 201) c.consent_id = consent.json()["id"];
     }
     return c;
   }
@@ -197,6 +199,29 @@ TEST_F(OutboxTest, SentAndCancelledReferralsReachThePartnerWithTheirPayloadAndKe
   EXPECT_EQ(one["payload"], referral["payload"]);
   ASSERT_EQ(one["attempts_made"].size(), 1u);
   EXPECT_EQ(one["attempts_made"][0]["result"], "delivered");
+}
+
+TEST_F(OutboxTest, ARevokedConsentTellsThePartnerOfEverySentReferralItStopped) {
+  auto c = new_case();
+  auto sent = send(c);
+  auto draft = send(c, kVhs, false);
+  ASSERT_TRUE(jobcenter_->wait_for([&] { return applied_for(*jobcenter_, c.id).size() == 1; }));
+  Api cm(*host_, "cm-rheine-1");
+  auto revoked = cm.post("/persons/" + c.person_id + "/consents/" + c.consent_id + "/revoke",
+                         {{"reason", "withdrawn in the consultation"}});
+  ASSERT_EQ(revoked.status, 200) << revoked.body;
+  ASSERT_TRUE(jobcenter_->wait_for([&] { return applied_for(*jobcenter_, c.id).size() == 2; }));
+  auto stopped = applied_for(*jobcenter_, c.id)[1];
+  EXPECT_EQ(stopped["type"], "referral.consent_revoked");
+  EXPECT_EQ(stopped["subject_id"], sent["id"]);
+  EXPECT_EQ(stopped["payload"], sent["payload"]);
+  // The draft was stopped too, but it never left: its partner hears nothing.
+  auto items = messages(c.id);
+  ASSERT_EQ(items.size(), 2u) << items.dump();
+  for (const auto& item : items)
+    EXPECT_EQ(item["partner"], kJobcenter);
+  EXPECT_TRUE(applied_for(*vhs_, c.id).empty());
+  (void)draft;
 }
 
 TEST_F(OutboxTest, DraftsRefusalsAndPartnersWithoutConnectorWriteNoMessage) {
