@@ -43,6 +43,7 @@
 #include <nlohmann/json.hpp>
 
 #include "baseline.hpp"
+#include "support/partner_server.hpp"
 
 #ifndef KIM_BINARY_PATH
 #define KIM_BINARY_PATH "kim"
@@ -78,6 +79,11 @@ struct Args {
   int baseline_rows = 500;
   int time_limit_seconds = 600;  // per phase
   bool referrals = true;
+  // The referral phase right after the creates, so that reads and lists run while the outbox
+  // delivers its messages (with --outbox); without --outbox the same order is the A/B baseline.
+  bool referrals_first = false;
+  // Bind the jobcenter to an "http" connector instance pointing at a partner in this process.
+  bool outbox = false;
   std::optional<fs::path> keep;
 };
 
@@ -105,6 +111,10 @@ Args parse(int argc, char** argv) {
       args.time_limit_seconds = std::stoi(value());
     } else if (arg == "--no-referrals") {
       args.referrals = false;
+    } else if (arg == "--referrals-first") {
+      args.referrals_first = true;
+    } else if (arg == "--outbox") {
+      args.outbox = true;
     } else if (arg == "--keep") {
       args.keep = fs::path(value());
     } else {
@@ -112,9 +122,10 @@ Args parse(int argc, char** argv) {
           "unknown argument " + std::string(arg) +
           " (use --kim PATH --connections N --persons N --reads-per-case N "
           "--synchronous FULL|NORMAL --baseline-rows N --time-limit SECONDS --no-referrals "
-          "--keep DIR)");
+          "--referrals-first --outbox --keep DIR)");
     }
   }
+  if (args.outbox) args.referrals_first = true;  // deliveries overlap the reads
   if (args.connections < 1 || args.connections > 1000) {
     throw std::invalid_argument("--connections must be 1 to 1000");
   }
@@ -537,34 +548,39 @@ double cpu_seconds(int who) {
 
 // ---- setup ------------------------------------------------------------------------------------
 
-void write_config(const fs::path& path, std::uint16_t port, const std::string& synchronous) {
-  const json config = {{"deployment", {{"name", "KIM http load benchmark"}}},
-                       {"data_dir", "data"},
-                       {"server", {{"listen", "127.0.0.1:" + std::to_string(port)}}},
-                       {"database", {{"synchronous", synchronous}}},
-                       {"organisations",
-                        {{{"slug", "ki-bench"},
-                          {"name", "Kommunales Integrationszentrum (bench)"},
-                          {"kind", "coordinating_office"},
-                          {"town", "Steinfurt"}},
-                         {{"slug", "welfare-bench"},
-                          {"name", "Wohlfahrtsverband (bench)"},
-                          {"kind", "welfare_organisation"},
-                          {"town", "Rheine"},
-                          {"supervisor", "ki-bench"},
-                          {"team_access", true}}}},
-                       {"partners",
-                        {{{"slug", kPartner},
-                          {"name", "Jobcenter (bench)"},
-                          {"kind", "jobcenter"},
-                          {"legal_domain", "sgb2"},
-                          {"county_wide", true},
-                          {"services", {kService}}},
-                         {{"slug", kCoordinatingPartner},
-                          {"name", "Kommunales Integrationszentrum (bench partner)"},
-                          {"kind", "coordinating_office"},
-                          {"county_wide", true},
-                          {"services", {"integration_agency"}}}}}};
+void write_config(const fs::path& path, std::uint16_t port, const std::string& synchronous,
+                  const std::string& partner_url) {
+  json config = {{"deployment", {{"name", "KIM http load benchmark"}}},
+                 {"data_dir", "data"},
+                 {"server", {{"listen", "127.0.0.1:" + std::to_string(port)}}},
+                 {"database", {{"synchronous", synchronous}}},
+                 {"organisations",
+                  {{{"slug", "ki-bench"},
+                    {"name", "Kommunales Integrationszentrum (bench)"},
+                    {"kind", "coordinating_office"},
+                    {"town", "Steinfurt"}},
+                   {{"slug", "welfare-bench"},
+                    {"name", "Wohlfahrtsverband (bench)"},
+                    {"kind", "welfare_organisation"},
+                    {"town", "Rheine"},
+                    {"supervisor", "ki-bench"},
+                    {"team_access", true}}}},
+                 {"partners",
+                  {{{"slug", kPartner},
+                    {"name", "Jobcenter (bench)"},
+                    {"kind", "jobcenter"},
+                    {"legal_domain", "sgb2"},
+                    {"county_wide", true},
+                    {"services", {kService}}},
+                   {{"slug", kCoordinatingPartner},
+                    {"name", "Kommunales Integrationszentrum (bench partner)"},
+                    {"kind", "coordinating_office"},
+                    {"county_wide", true},
+                    {"services", {"integration_agency"}}}}}};
+  if (!partner_url.empty()) {
+    config["connectors"] = {{"bench", {{"type", "http"}, {"settings", {{"url", partner_url}}}}}};
+    config["partners"][0]["connector"] = "bench";
+  }
   std::ofstream(path) << config.dump(2);
 }
 
@@ -676,7 +692,11 @@ int run(const Args& args) {
 
   const std::uint16_t port = free_port();
   const fs::path config = dir / "kim.json";
-  write_config(config, port, args.synchronous);
+  // A partner that takes the outbox's messages (tests/support/partner_server.hpp: applies each
+  // idempotency key once, answers 200 at once).
+  std::unique_ptr<kim::test::PartnerServer> partner;
+  if (args.outbox) partner = std::make_unique<kim::test::PartnerServer>();
+  write_config(config, port, args.synchronous, partner ? partner->url() : std::string());
   const std::string token =
       create_token(args, dir, config, "bench-cm", "case_manager", "welfare-bench");
   // The coordinator records the agreement once kim runs; created before so that kim token create
@@ -731,6 +751,21 @@ int run(const Args& args) {
     ids.push_back(work.case_ids[i]);
     person_ids.push_back(work.person_ids[i]);
   }
+  const std::string consent = consent_body(today);
+  const std::string referral = referral_body();
+  auto referral_phase = [&] {
+    if (!args.referrals || ids.empty()) return;
+    work.next = 0;
+    phases.push_back(run_phase(
+        "consent + referral (POST both)", ioc, args.time_limit_seconds, [&](Phase& phase) {
+          for (auto& c : connections) {
+            net::co_spawn(ioc, referral_worker(*c, work, person_ids, ids, consent, referral, phase),
+                          net::detached);
+          }
+        }));
+  };
+  const auto referrals_started = Clock::now();
+  if (args.referrals_first) referral_phase();
   const bool reads = !ids.empty() && args.reads_per_case > 0;
   if (reads) {
     work.next = 0;
@@ -748,18 +783,7 @@ int run(const Args& args) {
         }
       }));
   // Last, so that reads and lists see the same cases with or without it.
-  if (args.referrals && !ids.empty()) {
-    work.next = 0;
-    const std::string consent = consent_body(today);
-    const std::string referral = referral_body();
-    phases.push_back(run_phase(
-        "consent + referral (POST both)", ioc, args.time_limit_seconds, [&](Phase& phase) {
-          for (auto& c : connections) {
-            net::co_spawn(ioc, referral_worker(*c, work, person_ids, ids, consent, referral, phase),
-                          net::detached);
-          }
-        }));
-  }
+  if (!args.referrals_first) referral_phase();
   connections.clear();
 
   std::printf("%-34s %8s %8s %9s %8s %8s %8s %8s %6s\n", "phase", "requests", "seconds", "req/s",
@@ -783,6 +807,27 @@ int run(const Args& args) {
       std::printf("%s: first error: %s\n", phase.name.c_str(), phase.first_error.c_str());
   }
 
+  if (partner) {
+    // Every referral sent is one message; wait for the last one, then the rate from the first
+    // referral's request to the last delivery.
+    const auto expected = static_cast<std::size_t>(work.referrals);
+    const bool all = partner->wait_for([&] { return partner->applied().size() >= expected; },
+                                       std::chrono::seconds(args.time_limit_seconds));
+    const auto received = partner->received();
+    if (!received.empty() && all) {
+      const double seconds =
+          std::chrono::duration<double>(received.back().at - referrals_started).count();
+      std::printf(
+          "outbox: %zu messages delivered to the local partner in %.2f s after the first "
+          "referral = %.0f messages/s (%d repeats)\n",
+          partner->applied().size(), seconds,
+          static_cast<double>(partner->applied().size()) / seconds, partner->repeats());
+    } else {
+      std::printf("outbox: only %zu of %zu messages delivered\n", partner->applied().size(),
+                  expected);
+      errors += 1;
+    }
+  }
   const auto exit_code = server.stop();
   std::printf("kim exit code after SIGTERM: %s\n",
               exit_code ? std::to_string(*exit_code).c_str() : "none (killed)");

@@ -129,6 +129,7 @@ Host::Host(config::HostConfig config)
 
 Host::~Host() {
   scheduler_->stop();
+  dispatcher_.reset();
   inbound_.reset();
   instances_.reset();
   if (plugins_) plugins_->stop_all();
@@ -184,6 +185,12 @@ void Host::open() {
   inspect_plugins();
   plugins_->start_all();
   instances_ = std::make_unique<connectors::Instances>(config_, *connectors_);
+  dispatcher_ = std::make_unique<outbox::Dispatcher>(*store_, *events_, *instances_, config_.outbox,
+                                                     log::get("outbox"));
+  // A referral sent, cancelled or stopped wrote a message: look for it now, not at the next poll.
+  events_->subscribe(
+      "referral.status_changed", [this](const sdk::Event&) { dispatcher_->wake(); }, "host");
+  dispatcher_->start();
   inbound_ = std::make_unique<connectors::Inbound>(config_, *instances_, *referrals_, *store_,
                                                    *throttle_, log::get("connectors"));
   inbound_->register_route(*router_, *docs_);
@@ -229,6 +236,7 @@ void Host::serve() {
   server.run();
   events_->publish({"host.stopping", nlohmann::json::object(), {}, "host"});
   scheduler_->stop();
+  dispatcher_->stop();
   plugins_->stop_all();
   security_->close();
   store_->close();
@@ -359,7 +367,8 @@ void Host::add_host_routes() {
   admin_ = std::make_unique<orgs::AdminService>(*store_, *events_, env);
   orgs::register_routes(*router_, *docs_, *admin_);
   cases::register_routes(*router_, *docs_, *cases_, *store_);
-  partners_ = std::make_unique<partners::PartnerService>(*store_, *events_, env);
+  partners_ = std::make_unique<partners::PartnerService>(
+      *store_, *events_, env, outbox::instance_names(config_.connectors));
   partners::register_routes(*router_, *docs_, *partners_);
   referrals_ = std::make_unique<referrals::ReferralService>(*store_, *events_,
                                                             config_.referral_max_wait_days, env);
@@ -371,6 +380,15 @@ void Host::add_host_routes() {
       },
       env);
   consent::register_routes(*router_, *docs_, *consent_);
+  outbox_ = std::make_unique<outbox::OutboxService>(
+      *store_, *events_, env, config_.connectors,
+      [this](const std::string& instance) {
+        return dispatcher_ ? dispatcher_->status(instance) : outbox::InstanceStatus{};
+      },
+      [this] {
+        if (dispatcher_) dispatcher_->wake();
+      });
+  outbox::register_routes(*router_, *docs_, *outbox_);
   docs_->describe(HttpMethod::kGet, "/health",
                   {"Liveness and readiness (no token)", "host", nullptr});
   docs_->describe(HttpMethod::kGet, "/api/v1/plugins",

@@ -23,6 +23,8 @@
 #include "jobs/scheduler.hpp"
 #include "kim/sdk/connector.hpp"
 #include "orgs/organisations.hpp"
+#include "outbox/dispatcher.hpp"
+#include "outbox/outbox.hpp"
 #include "partners/partners.hpp"
 #include "plugins/plugin_manager.hpp"
 #include "plugins/registry.hpp"
@@ -108,6 +110,9 @@ class Host {
   std::unique_ptr<connectors::Instances> instances_;
   // Partners' reports (endpoint and collection jobs); refers to the instances.
   std::unique_ptr<connectors::Inbound> inbound_;
+  std::unique_ptr<outbox::OutboxService> outbox_;
+  // Delivers through instances_: declared after it, so destroyed (stopped) before it.
+  std::unique_ptr<outbox::Dispatcher> dispatcher_;
 };
 
 }  // namespace kim::app

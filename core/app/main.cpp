@@ -24,6 +24,7 @@
 #include "kim/sdk/version.hpp"
 #include "log/logging.hpp"
 #include "orgs/organisations.hpp"
+#include "outbox/outbox.hpp"
 #include "partners/partners.hpp"
 
 namespace po = boost::program_options;
@@ -45,6 +46,10 @@ Usage:
   kim token revoke --config FILE --id TOKEN_ID [--data-dir DIR]
   kim user disable --config FILE --user NAME [--data-dir DIR]
   kim user enable --config FILE --user NAME [--data-dir DIR]
+  kim outbox list --config FILE [--state S] [--partner P] [--case ID] [--data-dir DIR]
+  kim outbox retry --config FILE (--id ID | --dead [--partner P] [--type T] [--from TIME]
+                   [--to TIME]) [--data-dir DIR]
+  kim outbox discard --config FILE --id ID --reason TEXT [--data-dir DIR]
   kim config check --config FILE
   kim demo seed --config FILE [--seed N] [--data-dir DIR] [--demo-data DIR]
   kim --version
@@ -62,6 +67,9 @@ Commands:
   user disable   Disable a user: none of its tokens works from the next request on.
   user enable    Enable a disabled user again. Revocations and user changes are audited
                  (user "cli").
+  outbox list    Messages for partners (no payload): id, state, attempts, partner, type, error.
+  outbox retry   Re-run a dead message, or every dead letter matching a filter (--dead).
+  outbox discard Set a dead or pending message aside for good, with a reason. Both audited.
   config check   Validate a config file and print it with every default filled in.
   demo seed      Fill an EMPTY database with fictional demo data (participants in all towns,
                  cases in every phase, organisations, users) and print the demo users' tokens.
@@ -224,9 +232,10 @@ int run_token_create(const std::vector<std::string>& args) {
 // Administration from the command line (another process than a running host: the host reads
 // tokens and users from the database on every request, so a change here counts at once there).
 // `act` gets the service and the CLI's audit context; a Problem is bad usage (exit 2).
-template <class Act>
-int run_admin(const std::vector<std::string>& args, const char* usage,
-              const po::options_description& extra, Act act) {
+// `make(store, events, config)` builds the service once the database is open.
+template <class Make, class Act>
+int run_service(const std::vector<std::string>& args, const char* usage,
+                const po::options_description& extra, Make make, Act act) {
   auto desc = common_options("options");
   desc.add(extra);
   desc.add_options()("data-dir", po::value<std::string>(), "data folder (overrides data_dir)");
@@ -239,11 +248,125 @@ int run_admin(const std::vector<std::string>& args, const char* usage,
   apply_data_dir(vm, config);
   auto store = kim::app::open_store(config);
   kim::events::EventBus events(kim::log::get("events"));
-  kim::orgs::AdminService admin(*store, events, kim::domain::Env::system());
-  auto result = act(admin, kim::orgs::cli_context(), vm);
+  auto service = make(*store, events, config);
+  auto result = act(service, kim::orgs::cli_context(), vm);
   store->close();
   if (!result) throw UsageError(result.problem().message);
   return kExitOk;
+}
+
+template <class Act>
+int run_admin(const std::vector<std::string>& args, const char* usage,
+              const po::options_description& extra, Act act) {
+  return run_service(
+      args, usage, extra,
+      [](kim::store::Store& store, kim::events::EventBus& events, const kim::config::HostConfig&) {
+        return kim::orgs::AdminService(store, events, kim::domain::Env::system());
+      },
+      act);
+}
+
+// The outbox from the command line: the same service (and audit) as the API; a running host's
+// dispatcher finds a re-queued message at its next poll.
+template <class Act>
+int run_outbox(const std::vector<std::string>& args, const char* usage,
+               const po::options_description& extra, Act act) {
+  return run_service(
+      args, usage, extra,
+      [](kim::store::Store& store, kim::events::EventBus& events,
+         const kim::config::HostConfig& config) {
+        return kim::outbox::OutboxService(store, events, kim::domain::Env::system(),
+                                          config.connectors);
+      },
+      act);
+}
+
+std::optional<std::string> optional_arg(const po::variables_map& vm, const char* name) {
+  if (!vm.count(name)) return std::nullopt;
+  return vm[name].as<std::string>();
+}
+
+int run_outbox_list(const std::vector<std::string>& args) {
+  po::options_description extra;
+  extra.add_options()("state", po::value<std::string>(),
+                      "pending, in_flight, delivered, dead or discarded")(
+      "partner", po::value<std::string>(), "partner slug")(
+      "case", po::value<std::string>(), "case id")("limit", po::value<int>()->default_value(200),
+                                                   "most messages shown (1-200)");
+  return run_outbox(
+      args,
+      "kim outbox list --config FILE [--state S] [--partner P] [--case ID] [--limit N] "
+      "[--data-dir DIR]",
+      extra,
+      [](kim::outbox::OutboxService& outbox, const kim::domain::Context& ctx,
+         const po::variables_map& vm) {
+        kim::outbox::OutboxFilter filter;
+        filter.state = optional_arg(vm, "state");
+        filter.partner = optional_arg(vm, "partner");
+        filter.case_id = optional_arg(vm, "case");
+        filter.limit = std::clamp(vm["limit"].as<int>(), 1, 200);
+        auto result = outbox.list(ctx, filter);
+        if (!result) return result;
+        std::printf("%-24s %-10s %-8s %-28s %-26s %s\n", "ID", "STATE", "ATTEMPTS", "PARTNER",
+                    "TYPE", "LAST ERROR");
+        for (const auto& message : result.value().body["items"]) {
+          std::printf("%-24s %-10s %-8d %-28s %-26s %s\n", message["id"].get<std::string>().c_str(),
+                      message["state"].get<std::string>().c_str(), message["attempts"].get<int>(),
+                      message["partner"].get<std::string>().c_str(),
+                      message["type"].get<std::string>().c_str(),
+                      message["last_error"].is_string()
+                          ? message["last_error"].get<std::string>().c_str()
+                          : "-");
+        }
+        return result;
+      });
+}
+
+int run_outbox_retry(const std::vector<std::string>& args) {
+  po::options_description extra;
+  extra.add_options()("id", po::value<std::string>(), "the message's id (kim outbox list)")(
+      "dead", "every dead letter matching --partner, --type, --from, --to")(
+      "partner", po::value<std::string>(), "with --dead: partner slug")(
+      "type", po::value<std::string>(), "with --dead: message type")(
+      "from", po::value<std::string>(), "with --dead: created at or after (ISO 8601)")(
+      "to", po::value<std::string>(), "with --dead: created at or before (ISO 8601)");
+  return run_outbox(
+      args,
+      "kim outbox retry --config FILE (--id ID | --dead [--partner P] [--type T] [--from TIME] "
+      "[--to TIME]) [--data-dir DIR]",
+      extra,
+      [](kim::outbox::OutboxService& outbox, const kim::domain::Context& ctx,
+         const po::variables_map& vm) {
+        if (vm.count("id") == vm.count("dead")) throw UsageError("give either --id or --dead");
+        if (vm.count("id")) {
+          auto result = outbox.retry(ctx, vm["id"].as<std::string>());
+          if (result) std::cout << "Message " << vm["id"].as<std::string>() << " re-queued.\n";
+          return result;
+        }
+        nlohmann::json filter = nlohmann::json::object();
+        for (const char* key : {"partner", "type", "from", "to"}) {
+          if (auto value = optional_arg(vm, key)) filter[key] = *value;
+        }
+        auto result = outbox.retry_dead_letters(ctx, filter);
+        if (result) std::cout << result.value().body["requeued"] << " dead letter(s) re-queued.\n";
+        return result;
+      });
+}
+
+int run_outbox_discard(const std::vector<std::string>& args) {
+  po::options_description extra;
+  extra.add_options()("id", po::value<std::string>()->required(), "the message's id")(
+      "reason", po::value<std::string>()->required(), "why it is set aside (kept on record)");
+  return run_outbox(args, "kim outbox discard --config FILE --id ID --reason TEXT [--data-dir DIR]",
+                    extra,
+                    [](kim::outbox::OutboxService& outbox, const kim::domain::Context& ctx,
+                       const po::variables_map& vm) {
+                      auto result = outbox.discard(ctx, vm["id"].as<std::string>(),
+                                                   {{"reason", vm["reason"].as<std::string>()}});
+                      if (result)
+                        std::cout << "Message " << vm["id"].as<std::string>() << " discarded.\n";
+                      return result;
+                    });
 }
 
 std::string user_id_arg(kim::orgs::AdminService& admin, const po::variables_map& vm) {
@@ -504,6 +627,13 @@ int dispatch(const std::vector<std::string>& argv) {
   }
   if (command == "user" && argv.size() > 1 && (argv[1] == "disable" || argv[1] == "enable")) {
     return run_user_disable(rest(2), argv[1] == "disable");
+  }
+  if (command == "outbox" && argv.size() > 1 && argv[1] == "list") return run_outbox_list(rest(2));
+  if (command == "outbox" && argv.size() > 1 && argv[1] == "retry") {
+    return run_outbox_retry(rest(2));
+  }
+  if (command == "outbox" && argv.size() > 1 && argv[1] == "discard") {
+    return run_outbox_discard(rest(2));
   }
   if (command == "config" && argv.size() > 1 && argv[1] == "check") {
     return run_config_check(rest(2));

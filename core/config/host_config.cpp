@@ -121,7 +121,8 @@ HostConfig parse_host_config(nlohmann::json document, const std::filesystem::pat
     // Instance names appear in URLs (/api/v1/connectors/{instance}) and file names.
     static const std::regex kInstanceName("[a-z][a-z0-9_-]{0,62}");
     if (!std::regex_match(name, kInstanceName)) {
-      throw ConfigError(source, {"connectors." + name + ": an instance name must match "
+      throw ConfigError(source, {"connectors." + name +
+                                 ": an instance name must match "
                                  "[a-z][a-z0-9_-]{0,62}"});
     }
     ConnectorInstanceConfig instance;
@@ -147,6 +148,11 @@ HostConfig parse_host_config(nlohmann::json document, const std::filesystem::pat
     instance.inbound_poll = std::chrono::seconds(inbound["poll_seconds"].get<int>());
     config.connectors.push_back(std::move(instance));
   }
+
+  const auto& outbox = document["outbox"];
+  config.outbox.worker_threads = outbox["worker_threads"];
+  config.outbox.poll = std::chrono::milliseconds(outbox["poll_ms"].get<int>());
+  config.outbox.batch = outbox["batch"];
 
   const auto& plugins = document["plugins"];
   for (const auto& directory : plugins["directories"]) {

@@ -84,6 +84,13 @@ struct ConnectorInstanceConfig {
   std::chrono::seconds inbound_poll{30};
 };
 
+// The outbox's dispatcher ("outbox" in the schema).
+struct OutboxConfig {
+  int worker_threads = 2;
+  std::chrono::milliseconds poll{500};
+  int batch = 32;
+};
+
 struct OrganisationConfig {
   std::string slug, name, kind, town, supervisor;
   bool team_access = false;
@@ -103,6 +110,7 @@ struct HostConfig {
   // Partner seeds as written (checked by the partner rules when applied, see partners/).
   std::vector<nlohmann::json> partners;
   std::vector<ConnectorInstanceConfig> connectors;  // sorted by name
+  OutboxConfig outbox;
   int referral_max_wait_days = 14;
 };
 

@@ -191,12 +191,22 @@ Result<Reply> PartnerService::get_partner(const domain::Context& ctx, const std:
   });
 }
 
+void PartnerService::check_connector(const std::optional<std::string>& connector) const {
+  if (!connector || domain::contains(connectors_, *connector)) return;
+  // Free text here would leave the partner's messages in the outbox with nowhere to go.
+  fail(Problem{400, "unknown_connector",
+               "no connector instance \"" + *connector + "\" is configured (known: " +
+                   (connectors_.empty() ? std::string("none") : domain::join(connectors_)) + ")",
+               "connector", json{{"known", connectors_}}});
+}
+
 Result<Reply> PartnerService::create_partner(const domain::Context& ctx, const json& body) {
   return tx_.write(ctx, [&](Change& change) {
     Connection& db = change.db;
     auto read = read_partner(body);
     if (!read) fail(read.problem());
     const PartnerFields* partner = &read.value();
+    check_connector(partner->connector);
     if (partner_exists(db, partner->slug)) {
       fail(Problem{409, "slug_taken", "a partner with slug " + partner->slug + " exists", "slug",
                    nullptr});
@@ -235,6 +245,7 @@ Result<Reply> PartnerService::update_partner(const domain::Context& ctx, const s
     auto read = read_partner(merged);
     if (!read) fail(read.problem());
     const PartnerFields* partner = &read.value();
+    if (body.contains("connector")) check_connector(partner->connector);
     db.execute(
         "UPDATE partners SET name = ?, kind = ?, legal_domain = ?, county_wide = ?, towns = ?, "
         "contact = ?, services = ?, connector = ?, active = ?, updated_at = ? WHERE slug = ?",

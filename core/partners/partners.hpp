@@ -48,9 +48,11 @@ struct PartnerFilter {
 
 class PartnerService {
  public:
+  // `connectors`: the names of the configured connector instances; a partner's "connector"
+  // must name one of them (400 naming them otherwise).
   PartnerService(store::Store& store, events::EventBus& events,
-                 domain::Env& env = domain::Env::system())
-      : tx_(store, events, env) {}
+                 domain::Env& env = domain::Env::system(), std::vector<std::string> connectors = {})
+      : tx_(store, events, env), connectors_(std::move(connectors)) {}
 
   domain::Result<domain::Reply> list_partners(const domain::Context& ctx,
                                               const PartnerFilter& filter);
@@ -72,7 +74,11 @@ class PartnerService {
                                                  const nlohmann::json& body);
 
  private:
+  // Fails with 400 unless `connector` is unset or names a configured instance.
+  void check_connector(const std::optional<std::string>& connector) const;
+
   domain::Transactions tx_;
+  std::vector<std::string> connectors_;
 };
 
 void register_routes(http::Router& router, http::ApiDocs& docs, PartnerService& service);

@@ -8,6 +8,7 @@
 #include "domain/catalog.hpp"
 #include "domain/sql_query.hpp"
 #include "domain/validation.hpp"
+#include "outbox/outbox.hpp"
 #include "partners/partners.hpp"
 
 namespace kim::referrals {
@@ -211,8 +212,17 @@ json status_event(const json& row, const std::string& from, const std::string& t
                   {"to", to}};
   if (!reason.empty()) payload["reason"] = reason;
   // Events carry identifiers, never personal data: what the partner receives stays in the
-  // referral (a connector reads it from there, or from an outbox written with it).
+  // referral and in the outbox message written with it.
   return payload;
+}
+
+// The partner's message about this step, in the same transaction (outbox::enqueue): exactly the
+// payload stored with the referral. A referral that was never sent (no payload) tells the
+// partner nothing.
+void tell_partner(domain::Change& change, const json& stored, const char* type) {
+  if (!stored["payload"].is_string()) return;
+  outbox::enqueue(change, stored["partner"], type, stored["case_id"], stored["id"],
+                  stored["payload"]);
 }
 
 }  // namespace
@@ -312,6 +322,7 @@ Result<Reply> ReferralService::create(const Context& ctx, const std::string& cas
         auto stored = load_referral(db, case_id, id);
         if (send) {
           note_on_timeline(change, stored, "sent", "", today);
+          tell_partner(change, stored, outbox::kReferralSent);
         }
         change.audit("create", "referral", id, case_id);
         change.publish("referral.created", {{"referral_id", id},
@@ -437,6 +448,8 @@ Result<Reply> ReferralService::change_status(const Context& ctx, const std::stri
         record_history(change, referral_id, from, *to, outcome_value, nullptr, occurred_on);
         auto stored = load_referral(db, case_id, referral_id);
         note_on_timeline(change, stored, *to, outcome.value_or(""), occurred_on);
+        if (*to == "sent") tell_partner(change, stored, outbox::kReferralSent);
+        if (*to == "cancelled") tell_partner(change, stored, outbox::kReferralCancelled);
         change.audit("update", "referral", referral_id, case_id);
         change.publish("referral.status_changed", status_event(stored, from, *to, ""));
         return Reply{200, referral_json(stored, true), std::nullopt};
@@ -473,6 +486,7 @@ json ReferralService::stop_for_revoked_consent(domain::Change& change,
       record_history(change, id, referral["status"].get<std::string>(), "cancelled", nullptr,
                      "consent_revoked", today);
       note_on_timeline(change, referral, "cancelled", kStoppedByRevocation, today);
+      tell_partner(change, referral, outbox::kReferralConsentRevoked);
       change.audit("update", "referral", id, case_id);
       change.announce("referral.status_changed",
                       status_event(referral, referral["status"], "cancelled", "consent_revoked"));

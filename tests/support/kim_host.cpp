@@ -265,6 +265,12 @@ int KimHost::stop() {
   return process_->wait_exit(std::chrono::seconds(30)).value_or(-1);
 }
 
+void KimHost::kill() {
+  process_->send_signal(SIGKILL);
+  process_->wait_exit(std::chrono::seconds(30));
+  process_.reset();
+}
+
 bool KimHost::restart() {
   if (process_) {
     const int code = stop();

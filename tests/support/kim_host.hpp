@@ -68,6 +68,8 @@ class KimHost {
 
   // SIGTERM and wait; returns the exit code.
   int stop();
+  // SIGKILL (a crash: nothing is flushed or closed) and wait; restart() starts it again.
+  void kill();
   // Stops kim (if it runs) and starts a new one on the same config and data folder; the tokens
   // stay valid. Fails the test (ADD_FAILURE) and returns false when it does not become ready.
   bool restart();
