@@ -32,21 +32,27 @@ constexpr const char* kConfigSchema = R"json({
 constexpr const char* kObjectType = "naturalisation.application";
 
 // The register's statuses and the transitions the office works by. Terminal: the last three.
-constexpr std::array<const char*, 8> kStatuses = {
-    "received",       "documents_requested", "documents_complete", "checks_running",
-    "decision_pending", "naturalised",       "refused",            "withdrawn"};
+constexpr std::array<const char*, 8> kStatuses = {"received",
+                                                  "documents_requested",
+                                                  "documents_complete",
+                                                  "checks_running",
+                                                  "decision_pending",
+                                                  "naturalised",
+                                                  "refused",
+                                                  "withdrawn"};
 
 std::vector<std::string> next_statuses(const std::string& from) {
   if (from == "received") return {"documents_requested", "documents_complete", "withdrawn"};
   if (from == "documents_requested") return {"documents_complete", "withdrawn"};
-  if (from == "documents_complete")
-    return {"documents_requested", "checks_running", "withdrawn"};
+  if (from == "documents_complete") return {"documents_requested", "checks_running", "withdrawn"};
   if (from == "checks_running") return {"documents_requested", "decision_pending", "withdrawn"};
   if (from == "decision_pending") return {"naturalised", "refused", "withdrawn"};
   return {};  // naturalised, refused, withdrawn: closed
 }
 
-bool is_open(const std::string& status) { return !next_statuses(status).empty(); }
+bool is_open(const std::string& status) {
+  return !next_statuses(status).empty();
+}
 bool is_decision(const std::string& status) {
   return status == "naturalised" || status == "refused";
 }
@@ -66,8 +72,8 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
   void load(kim::sdk::PluginHost& host) override {
     host_ = &host;
     // A broken rule file refuses the plugin at start with the file and the problem named.
-    rules_ = std::make_unique<kim_naturalisation::RuleBook>(
-        kim_naturalisation::embedded_rule_files());
+    rules_ =
+        std::make_unique<kim_naturalisation::RuleBook>(kim_naturalisation::embedded_rule_files());
     page_size_ = host.config().at("default_page_size").get<int>();
     bands_ = host.config().at("age_bands_days").get<std::vector<int>>();
     if (!std::is_sorted(bands_.begin(), bands_.end()))
@@ -130,7 +136,8 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
         HttpMethod::kPost, "/applications/{id}/status",
         [this](const HttpRequest& request) { return change_status(request); }, officers);
     host.add_route(
-        HttpMethod::kGet, "/backlog", [this](const HttpRequest& request) { return backlog(request); },
+        HttpMethod::kGet, "/backlog",
+        [this](const HttpRequest& request) { return backlog(request); },
         RouteOptions::for_roles({"authority_officer", "coordinator"}));
     host.add_route(
         HttpMethod::kGet, "/cases/{id}/hint",
@@ -161,15 +168,15 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
     json checks = json::object();
     for (const auto& check : rules_->checks()) {
       for (const auto& set : rules_->rule_sets(check)) {
-        checks[check].push_back({{"id", set.data["id"]},
-                                  {"file", set.file},
-                                  {"title", set.data["title"]},
-                                  {"legal_reference", set.data["legal_reference"]},
-                                  {"valid_from", to_string(set.valid_from)},
-                                  {"valid_until", set.valid_until ? json(to_string(*set.valid_until))
-                                                                  : json()},
-                                  {"facts", set.data["facts"]},
-                                  {"criteria", set.data["criteria"]}});
+        checks[check].push_back(
+            {{"id", set.data["id"]},
+             {"file", set.file},
+             {"title", set.data["title"]},
+             {"legal_reference", set.data["legal_reference"]},
+             {"valid_from", to_string(set.valid_from)},
+             {"valid_until", set.valid_until ? json(to_string(*set.valid_until)) : json()},
+             {"facts", set.data["facts"]},
+             {"criteria", set.data["criteria"]}});
       }
     }
     return HttpResponse::json(200, {{"advisory", true}, {"checks", checks}});
@@ -204,7 +211,8 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
     for (const auto& [key, value] : body.items()) {
       if (key == "received_on") {
         const auto date = value.is_string() ? parse_date(value.get<std::string>()) : std::nullopt;
-        if (!date) return HttpResponse::error(400, "invalid_field", "must be a date YYYY-MM-DD", key);
+        if (!date)
+          return HttpResponse::error(400, "invalid_field", "must be a date YYYY-MM-DD", key);
         if (*date > today)
           return HttpResponse::error(400, "invalid_field", "must not be in the future", key);
         received = to_string(*date);
@@ -218,14 +226,14 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
         if (value.is_null()) continue;
         if (!value.is_string() || value.get<std::string>().empty() ||
             value.get<std::string>().size() > 100)
-          return HttpResponse::error(400, "invalid_field", "must be a string of 1-100 bytes or null",
-                                     key);
+          return HttpResponse::error(400, "invalid_field",
+                                     "must be a string of 1-100 bytes or null", key);
         reference = value.get<std::string>();
       } else if (key == "case_id") {
         if (value.is_null()) continue;
         if (!value.is_string() || !valid_case_id(value.get<std::string>()))
-          return HttpResponse::error(400, "invalid_field", "must be a case id case_<32 hex> or null",
-                                     key);
+          return HttpResponse::error(400, "invalid_field",
+                                     "must be a case id case_<32 hex> or null", key);
         case_id = value.get<std::string>();
       } else {
         return HttpResponse::error(400, "unknown_field", "unknown field", key);
@@ -334,9 +342,8 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
     Date on = today;
     for (const auto& [key, value] : body.items()) {
       if (key == "status") {
-        if (!value.is_string() ||
-            std::find(kStatuses.begin(), kStatuses.end(), value.get<std::string>()) ==
-                kStatuses.end())
+        if (!value.is_string() || std::find(kStatuses.begin(), kStatuses.end(),
+                                            value.get<std::string>()) == kStatuses.end())
           return HttpResponse::error(400, "invalid_field",
                                      "must be one of received, documents_requested, "
                                      "documents_complete, checks_running, decision_pending, "
@@ -345,7 +352,8 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
         status = value.get<std::string>();
       } else if (key == "on") {
         const auto date = value.is_string() ? parse_date(value.get<std::string>()) : std::nullopt;
-        if (!date) return HttpResponse::error(400, "invalid_field", "must be a date YYYY-MM-DD", key);
+        if (!date)
+          return HttpResponse::error(400, "invalid_field", "must be a date YYYY-MM-DD", key);
         if (*date > today)
           return HttpResponse::error(400, "invalid_field", "must not be in the future", key);
         on = *date;
@@ -370,11 +378,11 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
         std::string list;
         for (const auto& next : allowed)
           list += (list.empty() ? "" : ", ") + next;
-        refused = HttpResponse::error(
-            409, "invalid_transition",
-            "cannot change from " + from + " to " + status +
-                (allowed.empty() ? " (closed)" : " (allowed: " + list + ")"),
-            "status");
+        refused =
+            HttpResponse::error(409, "invalid_transition",
+                                "cannot change from " + from + " to " + status +
+                                    (allowed.empty() ? " (closed)" : " (allowed: " + list + ")"),
+                                "status");
         return;
       }
       if (to_string(on) < rows[0]["received_on"].get<std::string>()) {
@@ -406,7 +414,8 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
       if (key != "as_of")
         return HttpResponse::error(400, "unknown_parameter", "unknown query parameter", key);
       const auto date = parse_date(value);
-      if (!date) return HttpResponse::error(400, "invalid_parameter", "must be a date YYYY-MM-DD", key);
+      if (!date)
+        return HttpResponse::error(400, "invalid_parameter", "must be a date YYYY-MM-DD", key);
       as_of = *date;
     }
     const auto rows = host_->database().query(
@@ -420,8 +429,8 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
     auto month = [&](const std::string& key) -> json& {
       auto& entry = months[key];
       if (entry.is_null())
-        entry = {{"month", key}, {"received", 0}, {"decided", 0}, {"naturalised", 0},
-                 {"refused", 0}, {"withdrawn", 0}};
+        entry = {{"month", key},     {"received", 0}, {"decided", 0},
+                 {"naturalised", 0}, {"refused", 0},  {"withdrawn", 0}};
       return entry;
     };
     std::optional<long> oldest;
@@ -432,7 +441,8 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
       const std::string received_text = row["received_on"];
       const auto received = parse_date(received_text);
       if (!received) continue;
-      month(received_text.substr(0, 7))["received"] = month(received_text.substr(0, 7))["received"].get<int>() + 1;
+      month(received_text.substr(0, 7))["received"] =
+          month(received_text.substr(0, 7))["received"].get<int>() + 1;
       if (is_open(status)) {
         ++open_total;
         by_status[status] = by_status[status].get<int>() + 1;
@@ -457,7 +467,8 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
     json bands = json::array();
     for (std::size_t i = 0; i <= bands_.size(); ++i) {
       const int from = i == 0 ? 0 : bands_[i - 1] + 1;
-      json band = {{"from_days", from}, {"to_days", i < bands_.size() ? json(bands_[i]) : json()},
+      json band = {{"from_days", from},
+                   {"to_days", i < bands_.size() ? json(bands_[i]) : json()},
                    {"count", band_counts[i]}};
       band["band"] = i < bands_.size()
                          ? std::to_string(from) + "-" + std::to_string(bands_[i]) + " days"
@@ -468,8 +479,8 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
     if (!processing.empty()) {
       std::sort(processing.begin(), processing.end());
       const std::size_t n = processing.size();
-      median = n % 2 ? json(processing[n / 2])
-                     : json((processing[n / 2 - 1] + processing[n / 2]) / 2.0);
+      median =
+          n % 2 ? json(processing[n / 2]) : json((processing[n / 2 - 1] + processing[n / 2]) / 2.0);
     }
     json per_month = json::array();
     for (auto& [key, entry] : months)
@@ -489,7 +500,8 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
   HttpResponse hint(const HttpRequest& request) {
     const std::string case_id = request.path_params.at("id");
     auto found = host_->read_api(request, "/api/v1/cases/" + case_id);
-    if (found.status != 200) return found;  // 404 stays 404: nothing of a case the caller may not see
+    if (found.status != 200)
+      return found;  // 404 stays 404: nothing of a case the caller may not see
     auto the_case = kim::sdk::parse_json_object(found.body);
     if (!the_case || !the_case.value.contains("person"))
       return HttpResponse::error(502, "bad_gateway", "unexpected answer for the case");

@@ -51,11 +51,13 @@ void check_condition(const json& condition, const std::map<std::string, std::str
     refuse(file, where + ": \"is\" takes a boolean fact and true or false");
   if (condition.contains("at_least")) {
     const json& bound = condition["at_least"];
-    const bool level = type->second == "level" && bound.is_string() &&
-                       level_rank(bound.get<std::string>()) >= 0;
-    const bool count = type->second == "count" && bound.is_number_unsigned();
+    const bool level =
+        type->second == "level" && bound.is_string() && level_rank(bound.get<std::string>()) >= 0;
+    const bool count =
+        type->second == "count" && bound.is_number_integer() && bound.get<std::int64_t>() >= 0;
     if (!level && !count)
-      refuse(file, where + ": \"at_least\" takes a level fact and A1…C2, or a count fact and a number");
+      refuse(file,
+             where + ": \"at_least\" takes a level fact and A1…C2, or a count fact and a number");
   }
 }
 
@@ -100,14 +102,16 @@ void check_criterion(const json& criterion, const std::map<std::string, std::str
       const json requires_ = route.value("requires", json::array());
       if (!requires_.is_array()) refuse(file, route_at + ".requires must be an array");
       for (std::size_t j = 0; j < requires_.size(); ++j)
-        check_condition(requires_[j], facts, file, route_at + ".requires[" + std::to_string(j) + "]");
+        check_condition(requires_[j], facts, file,
+                        route_at + ".requires[" + std::to_string(j) + "]");
     }
   } else {
     const json& limit = criterion["before_birthday"];
     const std::string at = where + ".before_birthday";
     if (!limit.is_object()) refuse(file, at + " must be an object");
     date_fact(limit, at);
-    if (!limit.contains("age") || !limit["age"].is_number_unsigned() || limit["age"] == 0)
+    if (!limit.contains("age") || !limit["age"].is_number_integer() || limit["age"] <= 0 ||
+        limit["age"] > 150)
       refuse(file, at + ".age must be a positive integer");
   }
 }
@@ -136,7 +140,7 @@ std::string condition_result(const json& condition, const Facts& facts) {
   const json& bound = condition["at_least"];
   if (bound.is_string())
     return level_rank(value.get<std::string>()) >= level_rank(bound.get<std::string>()) ? kMet
-                                                                                          : kNotMet;
+                                                                                        : kNotMet;
   return value.get<std::int64_t>() >= bound.get<std::int64_t>() ? kMet : kNotMet;
 }
 
@@ -155,7 +159,9 @@ std::string all_of(const std::vector<std::string>& results) {
   return kUnknown;
 }
 
-int months_of(const json& route) { return route.value("years", 0) * 12 + route.value("months", 0); }
+int months_of(const json& route) {
+  return route.value("years", 0) * 12 + route.value("months", 0);
+}
 
 struct Evaluated {
   json criterion;
@@ -197,8 +203,10 @@ Evaluated evaluate_criterion(const json& rule, const Facts& facts) {
         requirements.push_back(std::move(requirement));
       }
       const std::string open = all_of(required);
-      json entry = {{"id", route["id"]},      {"text", route["text"]},
-                    {"months_required", months_of(route)}, {"requires", requirements},
+      json entry = {{"id", route["id"]},
+                    {"text", route["text"]},
+                    {"months_required", months_of(route)},
+                    {"requires", requirements},
                     {"reached_on", nullptr}};
       std::string result = kUnknown;
       if (open == kNotMet) {
@@ -206,8 +214,10 @@ Evaluated evaluate_criterion(const json& rule, const Facts& facts) {
       } else if (since) {
         const Date reached = add_months(*since, months_of(route));
         entry["reached_on"] = to_string(reached);
-        if (reached > facts.application_date) result = kNotMet;
-        else result = open == kMet ? kMet : kUnknown;
+        if (reached > facts.application_date)
+          result = kNotMet;
+        else
+          result = open == kMet ? kMet : kUnknown;
         if (open == kMet && (!evaluated.reached_on || reached < *evaluated.reached_on))
           evaluated.reached_on = reached;
       }
@@ -301,8 +311,8 @@ RuleBook::RuleBook(const std::vector<RuleFile>& files) {
       if (!last && !sets[i].valid_until)
         refuse(sets[i].file, "only the latest rule set of " + check + " may be open-ended");
       if (!last) {
-        const long gap = days_from_epoch(sets[i + 1].valid_from) -
-                         days_from_epoch(*sets[i].valid_until);
+        const long gap =
+            days_from_epoch(sets[i + 1].valid_from) - days_from_epoch(*sets[i].valid_until);
         if (gap != 1)
           refuse(sets[i + 1].file, "must start the day after " + sets[i].file + " ends (" +
                                        to_string(*sets[i].valid_until) + ")");
@@ -357,8 +367,10 @@ std::optional<InputProblem> RuleBook::read_facts(const std::string& check, const
       if (!value.is_string() || level_rank(value.get<std::string>()) < 0)
         return InputProblem{"invalid_field", "must be one of A1, A2, B1, B2, C1, C2 or null", key};
     } else if (type->second == "boolean") {
-      if (!value.is_boolean()) return InputProblem{"invalid_field", "must be true, false or null", key};
-    } else if (!value.is_number_unsigned() || value.get<std::uint64_t>() > 100) {
+      if (!value.is_boolean())
+        return InputProblem{"invalid_field", "must be true, false or null", key};
+    } else if (!value.is_number_integer() || value.get<std::int64_t>() < 0 ||
+               value.get<std::int64_t>() > 100) {
       return InputProblem{"invalid_field", "must be an integer from 0 to 100 or null", key};
     }
     facts.values[key] = value;
@@ -385,18 +397,19 @@ json RuleBook::evaluate(const std::string& check, const Facts& facts) const {
     criteria.push_back(std::move(evaluated.criterion));
   }
   const std::string overall = all_of(results);
-  json answer = {
-      {"advisory", true},
-      {"notice",
-       "Advisory pre-check on the facts given, not a decision and not legal advice; the "
-       "authority decides on the full application."},
-      {"check", check},
-      {"application_date", to_string(facts.application_date)},
-      {"rule_set", describe(*set)},
-      {"criteria", criteria},
-      {"result", overall == kMet ? "likely_eligible" : overall == kNotMet ? "not_yet" : "cannot_tell"},
-      {"earliest_residence_date", nullptr},
-      {"later_rule_sets", json::array()}};
+  json answer = {{"advisory", true},
+                 {"notice",
+                  "Advisory pre-check on the facts given, not a decision and not legal advice; the "
+                  "authority decides on the full application."},
+                 {"check", check},
+                 {"application_date", to_string(facts.application_date)},
+                 {"rule_set", describe(*set)},
+                 {"criteria", criteria},
+                 {"result", overall == kMet      ? "likely_eligible"
+                            : overall == kNotMet ? "not_yet"
+                                                 : "cannot_tell"},
+                 {"earliest_residence_date", nullptr},
+                 {"later_rule_sets", json::array()}};
   if (duration_not_met) {
     if (const auto reached = durations_reached_on(*set, facts))
       answer["earliest_residence_date"] = to_string(*reached);
