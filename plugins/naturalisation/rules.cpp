@@ -26,7 +26,7 @@ std::string text_of(const json& object, const char* key, const std::string& file
                     const std::string& where) {
   auto it = object.find(key);
   if (it == object.end() || !it->is_string() || it->get<std::string>().empty())
-    refuse(file, where + "." + key + " must be a non-empty string");
+    refuse(file, (where.empty() ? "" : where + ".") + key + " must be a non-empty string");
   return it->get<std::string>();
 }
 
