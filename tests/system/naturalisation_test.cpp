@@ -2,11 +2,14 @@
 // real kim: the pre-check example, roles, the register's transitions and audit trail,
 // the backlog's figures, the case hint through the caller's access policy, and that a disabled
 // plugin leaves no route behind.
+#include <fstream>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "support/api.hpp"
 #include "support/kim_host.hpp"
+#include "support/kim_process.hpp"
 #include "support/paths.hpp"
 
 namespace kim::test {
@@ -201,6 +204,36 @@ TEST_F(NaturalisationTest, CaseHintReadsTheCaseAsTheCaller) {
       Api(*host_, "cm-greven").get("/plugins/naturalisation/cases/" + case_id + "/hint");
   EXPECT_EQ(stranger.status, 404);
   EXPECT_EQ(stranger.body.find("2015-03-01"), std::string::npos);
+}
+
+// The plugin's config block is checked like serve checks it: by its schema (kim config check,
+// exit 2 naming the path) and by load() (age bands out of order: kim plugins list, exit 1).
+TEST(NaturalisationConfigTest, ABadConfigBlockIsFoundBeforeServing) {
+  TempDir dir;
+  const auto path = (dir.path() / "kim.json").string();
+  auto write = [&](const json& block) {
+    std::ofstream(path) << json({{"data_dir", "var"},
+                                 {"plugins",
+                                  {{"directories", {KIM_PLUGIN_DIR}},
+                                   {"settings", {{"naturalisation", {{"config", block}}}}}}}})
+                               .dump();
+  };
+  write({{"default_page_size", 0}});
+  auto check = run_command(KIM_BINARY, {"config", "check", "--config", path});
+  EXPECT_EQ(check.exit_code, 2) << check.out << check.err;
+  EXPECT_NE(check.err.find("plugins.settings.naturalisation.config.default_page_size"),
+            std::string::npos)
+      << check.err;
+
+  write({{"age_bands_days", {365, 90}}});
+  auto list = run_command(KIM_BINARY, {"plugins", "list", "--config", path});
+  EXPECT_EQ(list.exit_code, 1) << list.out << list.err;
+  EXPECT_NE((list.out + list.err).find("age_bands_days must be ascending"), std::string::npos)
+      << list.out << list.err;
+
+  write(json::object());
+  list = run_command(KIM_BINARY, {"plugins", "list", "--config", path});
+  EXPECT_EQ(list.exit_code, 0) << list.out << list.err;
 }
 
 TEST(NaturalisationDisabledTest, ADisabledPluginLeavesNoRoute) {
