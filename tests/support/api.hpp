@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -85,6 +86,19 @@ inline nlohmann::json agreement_body(
           {"valid_from", "2024-01-01"},
           {"data_terms",
            {{{"partner", partner}, {"categories", categories}, {"purposes", {"referral"}}}}}};
+}
+
+// Polls `condition` until it holds or `timeout` passes: for what the host does in the background
+// (deliveries, jobs). No fixed sleeps: a short wait per round.
+template <class F>
+bool eventually(F condition,
+                std::chrono::milliseconds timeout = std::chrono::milliseconds(30000)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
 }
 
 // One user's view of the API: paths relative to /api/v1.

@@ -24,16 +24,6 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-template <class F>
-bool eventually(F condition, std::chrono::milliseconds timeout = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return condition();
-}
-
 json shipped_config() {
   std::ifstream in(fs::path(KIM_SOURCE_DIR) / "config" / "kreis-steinfurt.json");
   return json::parse(in);

@@ -29,17 +29,6 @@ constexpr const char* kVhs = "vhs-rheine";
 constexpr const char* kJobService = "sgb2_integration_services";
 constexpr const char* kVhsService = "language_course";
 
-// Polls `condition` until it holds or `timeout` passes (no fixed sleeps: a short wait per round).
-template <class F>
-bool eventually(F condition, std::chrono::milliseconds timeout = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return condition();
-}
-
 json retry_policy(int max_attempts) {
   return {{"max_attempts", max_attempts}, {"initial_delay_ms", 40}, {"multiplier", 2},
           {"max_delay_ms", 300},          {"jitter", "full"},       {"max_age_hours", 0}};
