@@ -288,10 +288,16 @@ sdk::HttpResponse unauthenticated(bool token_sent) {
 std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::string_view peer) {
   // The one route without a token that reads a body: a partner's report, signed per connector
   // instance; its admission (instance, throttle, headers, timestamp, size) is decided there.
-  if (inbound_ && connectors::Inbound::handles(request)) return inbound_->admit(request, peer);
+  // Decided on the router's match (which ignores empty segments), never on the raw path; the
+  // peer note is the server's alone, whatever a client sent.
+  request.headers.erase(connectors::kPeerHeader);
+  request.headers.erase(connectors::kLegacyPeerHeader);
+  const auto match = router_->match(request.method, request.path);
+  if (inbound_ && connectors::Inbound::handles(match)) {
+    return inbound_->admit(request, match.path_params.at("instance"), peer);
+  }
   const std::string token = bearer_token(request);
   const auto is_public = [&] {
-    const auto match = router_->match(request.method, request.path);
     return match.kind == http::RouteMatch::Kind::kFound && match.route->options.public_route;
   };
   if (token.empty()) {

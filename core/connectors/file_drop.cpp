@@ -1,5 +1,6 @@
 #include "connectors/file_drop.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,10 +9,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <openssl/rand.h>
@@ -47,14 +48,53 @@ std::string errno_text(const std::string& what, const fs::path& path) {
   return what + " " + path.string() + ": " + std::strerror(errno);
 }
 
-// Creates the folder (and its parents) with mode 0700: messages hold social data.
+// Creates the folder (and its parents) with mode 0700: messages hold social data. Whatever is
+// already there (even a symlink) is left for the checks of its user to judge.
 void ensure_folder(const fs::path& folder) {
   std::error_code ec;
-  if (fs::is_directory(folder, ec)) return;
+  if (fs::symlink_status(folder, ec).type() != fs::file_type::not_found) return;
   fs::create_directories(folder, ec);
   if (ec)
     throw std::invalid_argument("cannot create folder " + folder.string() + ": " + ec.message());
   ::chmod(folder.c_str(), 0700);
+}
+
+// An open file descriptor, closed when it goes.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// `name` under the folder `parent` (AT_FDCWD: a path) opened as a folder, or a refusal: a
+// symlink (a partner's account could point processed/ anywhere kim may write), anything but a
+// folder, or a folder kim does not own.
+Fd open_own_folder(int parent, const std::string& name) {
+  Fd fd(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) {
+    throw std::runtime_error(name + " is not a folder (a symlink is refused): " +
+                             std::strerror(errno) + "; nothing collected");
+  }
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0 || info.st_uid != ::geteuid()) {
+    throw std::runtime_error(name + " is not a folder of kim's user; nothing collected");
+  }
+  return fd;
+}
+
+// Whether `name` exists in the folder `dir` (a symlink counts, dangling or not).
+bool taken(int dir, const std::string& name) {
+  struct stat info {};
+  return ::fstatat(dir, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
 }
 
 // Writes `bytes` to `name` in `folder` atomically: a temp file (a dot-file, which the partner
@@ -98,15 +138,16 @@ std::string write_atomically(const fs::path& folder, const std::string& name,
   return error;
 }
 
-// `name` in `folder`, or `<stem>-2.json`, … when taken: an earlier file of the same name is
-// never overwritten.
-fs::path free_name(const fs::path& folder, const std::string& name) {
-  std::error_code ec;
-  fs::path candidate = folder / name;
+// `name` in the folder `dir`, or `<stem>-2.json`, … when taken (or, with `reason`, when its
+// `.reason` is): an earlier file of the same name is never overwritten.
+std::string free_name(int dir, const std::string& name, bool reason) {
+  std::string candidate = name;
   const auto stem = fs::path(name).stem().string();
   const auto extension = fs::path(name).extension().string();
-  for (int n = 2; fs::exists(candidate, ec) && n < 100000; ++n) {
-    candidate = folder / (stem + "-" + std::to_string(n) + extension);
+  for (int n = 2;
+       (taken(dir, candidate) || (reason && taken(dir, candidate + ".reason"))) && n < 100000;
+       ++n) {
+    candidate = stem + "-" + std::to_string(n) + extension;
   }
   return candidate;
 }
@@ -159,39 +200,51 @@ class FileDrop final : public sdk::Connector {
     if (inbox_.empty()) return;
     ensure_folder(inbox_ / "processed");
     ensure_folder(inbox_ / "rejected");
+    // Everything below goes through these descriptors: a folder swapped for a symlink after
+    // the check is never followed.
+    const Fd inbox = open_own_folder(AT_FDCWD, inbox_.string());
+    const Fd processed = open_own_folder(inbox.get(), "processed");
+    const Fd rejected = open_own_folder(inbox.get(), "rejected");
     std::vector<std::string> names;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(inbox_, ec)) {
-      const auto name = entry.path().filename().string();
-      // Dot-files are files still being written (the same convention as deliver's temp files);
-      // only regular files, never a symlink placed to make the host read elsewhere.
-      if (name.empty() || name.front() == '.' || !name.ends_with(".json")) continue;
-      if (!entry.is_regular_file(ec) || entry.is_symlink(ec)) continue;
-      names.push_back(name);
+    {
+      DIR* dir = ::fdopendir(::dup(inbox.get()));
+      if (!dir) throw std::runtime_error(errno_text("cannot list", inbox_));
+      while (const dirent* entry = ::readdir(dir)) {
+        const std::string name = entry->d_name;
+        // Dot-files are files still being written (the same convention as deliver's temp
+        // files); only regular files, never a symlink placed to make the host read elsewhere.
+        if (name.empty() || name.front() == '.' || !name.ends_with(".json")) continue;
+        struct stat info {};
+        if (::fstatat(inbox.get(), name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(info.st_mode)) {
+          continue;
+        }
+        names.push_back(name);
+      }
+      ::closedir(dir);
     }
-    if (ec) throw std::runtime_error("cannot list " + inbox_.string() + ": " + ec.message());
     std::sort(names.begin(), names.end());
     if (names.size() > static_cast<std::size_t>(max_files_per_run_))
       names.resize(max_files_per_run_);
     for (const auto& name : names) {
       std::string text;
-      auto refused = read_bounded(inbox_ / name, text);
+      auto refused = read_bounded(inbox.get(), name, text);
       if (!refused.empty()) {
-        reject(name, refused);
+        reject(inbox.get(), rejected.get(), name, refused);
         continue;
       }
       auto parsed = sdk::parse_json(text, max_json_depth_);
       if (!parsed) {
-        reject(name, parsed.message);
+        reject(inbox.get(), rejected.get(), name, parsed.message);
         continue;
       }
       // The sink throws only when the host could not decide (its database failed): the file
       // stays for the next run.
       const auto answer = sink(parsed.value);
       if (answer.applied) {
-        move(name, inbox_ / "processed");
+        move(inbox.get(), name, processed.get(), free_name(processed.get(), name, false));
       } else {
-        reject(name, answer.detail);
+        reject(inbox.get(), rejected.get(), name, answer.detail);
       }
     }
   }
@@ -202,45 +255,56 @@ class FileDrop final : public sdk::Connector {
     return (path.is_absolute() ? path : data_dir / path).lexically_normal();
   }
 
-  // Reads a file of at most max_file_bytes_ (without following a symlink); a refusal text or "".
-  std::string read_bounded(const fs::path& file, std::string& text) const {
-    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return "cannot be opened";
+  // Reads `name` in the folder `dir` if it is a regular file of at most max_file_bytes_ (never
+  // through a symlink; O_NONBLOCK: a FIFO swapped in after the listing cannot hang the run); a
+  // refusal text or "".
+  std::string read_bounded(int dir, const std::string& name, std::string& text) const {
+    Fd fd(::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (fd.get() < 0) return "cannot be opened";
     struct stat info {};
-    if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-      ::close(fd);
-      return "is not a regular file";
-    }
+    if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) return "is not a regular file";
     if (info.st_size > max_file_bytes_) {
-      ::close(fd);
       return "larger than " + std::to_string(max_file_bytes_) + " bytes";
     }
     text.resize(static_cast<std::size_t>(info.st_size));
     std::size_t got = 0;
     while (got < text.size()) {
-      const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+      const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       got += static_cast<std::size_t>(n);
     }
-    ::close(fd);
     text.resize(got);
     return {};
   }
 
-  void move(const std::string& name, const fs::path& folder) {
-    const auto target = free_name(folder, name);
-    if (::rename((inbox_ / name).c_str(), target.c_str()) != 0) {
-      throw std::runtime_error(errno_text("cannot move to", target));
+  void move(int from, const std::string& name, int to, const std::string& target) {
+    if (::renameat(from, name.c_str(), to, target.c_str()) != 0) {
+      throw std::runtime_error(errno_text("cannot move " + name + " to", target));
     }
   }
 
-  void reject(const std::string& name, const std::string& reason) {
-    const auto target = free_name(inbox_ / "rejected", name);
-    if (::rename((inbox_ / name).c_str(), target.c_str()) != 0) {
-      throw std::runtime_error(errno_text("cannot move to", target));
+  // The `.reason` is created first and only as a new file (O_EXCL|O_NOFOLLOW: a symlink planted
+  // in rejected/ is never written through), then the file follows it.
+  void reject(int inbox, int rejected, const std::string& name, const std::string& reason) {
+    const auto target = free_name(rejected, name, true);
+    const auto reason_name = target + ".reason";
+    Fd fd(::openat(rejected, reason_name.c_str(),
+                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (fd.get() < 0) throw std::runtime_error(errno_text("cannot create", reason_name));
+    const std::string text = reason + "\n";
+    std::size_t written = 0;
+    while (written < text.size()) {
+      const ssize_t n = ::write(fd.get(), text.data() + written, text.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      written += static_cast<std::size_t>(n);
     }
-    std::ofstream(target.string() + ".reason") << reason << "\n";
+    if (::renameat(inbox, name.c_str(), rejected, target.c_str()) != 0) {
+      const auto error = errno_text("cannot move " + name + " to", target);
+      ::unlinkat(rejected, reason_name.c_str(), 0);
+      throw std::runtime_error(error);
+    }
   }
 
   fs::path outbox_;

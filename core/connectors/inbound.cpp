@@ -14,12 +14,6 @@
 namespace kim::connectors {
 namespace {
 
-constexpr std::string_view kPrefix = "/api/v1/connectors/";
-constexpr std::string_view kSuffix = "/inbound";
-// Set by admit() (overwriting whatever a client sent): the client's address for the handler,
-// which must count a bad signature against it.
-constexpr const char* kPeerHeader = "x-kim-peer";
-
 const char* const kHex = "0123456789abcdef";
 
 std::string to_hex(std::string_view bytes) {
@@ -52,17 +46,17 @@ std::optional<std::string> from_hex(std::string_view hex) {
 
 std::string instance_of(const sdk::HttpRequest& request) {
   auto it = request.path_params.find("instance");
-  if (it != request.path_params.end()) return it->second;
-  std::string_view path = request.path;
-  path.remove_prefix(kPrefix.size());
-  path.remove_suffix(kSuffix.size());
-  return std::string(path);
+  return it != request.path_params.end() ? it->second : std::string();
 }
 
 sdk::HttpResponse refused_signature(const std::string& code, const std::string& message) {
   auto response = sdk::HttpResponse::error(401, code, message);
   response.headers["www-authenticate"] = "KIM-HMAC-SHA512";
   return response;
+}
+
+sdk::HttpResponse bad_signature() {
+  return refused_signature("bad_signature", "the signature does not match the body");
 }
 
 }  // namespace
@@ -105,10 +99,10 @@ Inbound::Inbound(const config::HostConfig& config, Instances& instances,
 
 void Inbound::register_route(http::Router& router, http::ApiDocs& docs) {
   // Public for the token check only: admit() and receive() authenticate by signature.
-  router.add({sdk::HttpMethod::kPost, "/api/v1/connectors/{instance}/inbound",
+  router.add({sdk::HttpMethod::kPost, kInboundPattern,
               [this](const sdk::HttpRequest& request) { return receive(request); },
               sdk::RouteOptions::public_access(), "host"});
-  docs.describe(sdk::HttpMethod::kPost, "/api/v1/connectors/{instance}/inbound",
+  docs.describe(sdk::HttpMethod::kPost, kInboundPattern,
                 {"A partner's report on a referral (no token: X-Kim-Timestamp and X-Kim-Signature, "
                  "hex HMAC-SHA512 over \"<timestamp>.<body>\")",
                  "connectors",
@@ -124,25 +118,14 @@ void Inbound::schedule(jobs::Scheduler& scheduler) {
   }
 }
 
-bool Inbound::handles(const sdk::HttpRequest& request) {
-  const std::string_view path = request.path;
-  if (request.method != sdk::HttpMethod::kPost || !path.starts_with(kPrefix) ||
-      !path.ends_with(kSuffix) || path.size() <= kPrefix.size() + kSuffix.size()) {
-    return false;
-  }
-  const auto name = path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
-  return name.find('/') == std::string_view::npos;
+bool Inbound::handles(const http::RouteMatch& match) {
+  return match.kind == http::RouteMatch::Kind::kFound && match.route->owner == "host" &&
+         match.route->method == sdk::HttpMethod::kPost && match.route->pattern == kInboundPattern;
 }
 
 std::optional<sdk::HttpResponse> Inbound::precheck(const sdk::HttpRequest& request,
-                                                   const std::string& instance) const {
-  // An instance without a key has no endpoint: the same answer as an unknown one.
-  if (!instances_.all().count(instance) || !keys_.count(instance)) {
-    // One answer for both, and the same for every name: nothing tells which instances exist.
-    return sdk::HttpResponse::error(
-        404, "not_found",
-        "no inbound endpoint for connector instance \"" + instance.substr(0, 100) + "\"");
-  }
+                                                   const std::string& instance,
+                                                   std::optional<std::string_view> peer) {
   const auto timestamp = request.header(kTimestampHeader);
   const auto signature = request.header(kSignatureHeader);
   if (timestamp.empty() || signature.empty()) {
@@ -161,10 +144,18 @@ std::optional<sdk::HttpResponse> Inbound::precheck(const sdk::HttpRequest& reque
                              "X-Kim-Timestamp must be the current Unix time (within " +
                                  std::to_string(kMaxClockSkewSeconds) + " seconds)");
   }
+  // Checked after the headers, and answered like a bad signature: an unknown instance, one
+  // without a key and a known one all look the same, so nothing tells which instances exist.
+  if (!instances_.all().count(instance) || !keys_.count(instance)) {
+    if (peer) throttle_.record_failure(*peer);  // a guess costs like a bad signature
+    return bad_signature();
+  }
   return std::nullopt;
 }
 
-std::optional<sdk::HttpResponse> Inbound::admit(sdk::HttpRequest& request, std::string_view peer) {
+std::optional<sdk::HttpResponse> Inbound::admit(sdk::HttpRequest& request,
+                                                const std::string& instance,
+                                                std::string_view peer) {
   request.headers[kPeerHeader] = to_hex(peer);
   if (const int wait = throttle_.retry_after(peer); wait > 0) {
     auto response = sdk::HttpResponse::error(
@@ -174,9 +165,15 @@ std::optional<sdk::HttpResponse> Inbound::admit(sdk::HttpRequest& request, std::
     response.headers["retry-after"] = std::to_string(wait);
     return response;
   }
-  if (auto refusal = precheck(request, instance_of(request))) return refusal;
+  if (auto refusal = precheck(request, instance, peer)) return refusal;
+  // The size is decided here, before the body is read: a chunked body has no length to judge.
   const auto length = request.header("content-length");
-  if (!length.empty() && (length.size() > 9 || std::stoul(length) > kMaxInboundBody)) {
+  if (length.empty()) {
+    return sdk::HttpResponse::error(411, "length_required",
+                                    "send the report with a Content-Length (at most " +
+                                        std::to_string(kMaxInboundBody) + " bytes)");
+  }
+  if (length.size() > 9 || std::stoul(length) > kMaxInboundBody) {
     return sdk::HttpResponse::error(
         413, "payload_too_large",
         "a report may have at most " + std::to_string(kMaxInboundBody) + " bytes");
@@ -186,7 +183,11 @@ std::optional<sdk::HttpResponse> Inbound::admit(sdk::HttpRequest& request, std::
 
 sdk::HttpResponse Inbound::receive(const sdk::HttpRequest& request) {
   const std::string name = instance_of(request);
-  if (auto refusal = precheck(request, name)) return *refusal;
+  // Without admission nothing checked the size before the body nor noted the peer to charge.
+  if (!request.headers.count(kPeerHeader)) {
+    return refused_signature("not_admitted", "this request did not pass the inbound admission");
+  }
+  if (auto refusal = precheck(request, name, std::nullopt)) return *refusal;
   if (request.body.size() > kMaxInboundBody) {
     return sdk::HttpResponse::error(
         413, "payload_too_large",
@@ -201,7 +202,7 @@ sdk::HttpResponse Inbound::receive(const sdk::HttpRequest& request) {
       throttle_.record_failure(*peer);
     }
     audit::SecurityLog::note(actor_of(name, request.request_id), "connector_inbound", name);
-    return refused_signature("bad_signature", "the signature does not match the body");
+    return bad_signature();
   }
   auto parsed = sdk::parse_json(request.body, sdk::kDefaultMaxJsonDepth);
   if (!parsed) return sdk::HttpResponse::error(400, parsed.code, parsed.message);
@@ -215,7 +216,9 @@ domain::Result<domain::Reply> Inbound::apply(Instance& instance, const nlohmann:
   sdk::InboundStatus report;
   try {
     report = instance.connector->read_inbound(document);
-  } catch (const std::invalid_argument& e) {
+  } catch (const std::exception& e) {
+    // Whatever a plugin's reader throws is this document's fault (nlohmann's type_error, …):
+    // refused alone, so one bad file cannot stop the run or block every later one.
     return domain::Problem{400, "invalid_report", e.what(), {}, nullptr};
   }
   const domain::Context ctx{actor_of(instance.config.name, request_id), std::nullopt};

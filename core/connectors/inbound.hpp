@@ -31,6 +31,12 @@ inline constexpr const char* kSignatureHeader = "x-kim-signature";  // hex HMAC-
 inline constexpr const char* kTimestampHeader = "x-kim-timestamp";  // Unix seconds
 inline constexpr int kMaxClockSkewSeconds = 300;
 inline constexpr std::size_t kMaxInboundBody = 64 * 1024;
+inline constexpr const char* kInboundPattern = "/api/v1/connectors/{instance}/inbound";
+// Set by admit() only, under a name no HTTP client can send (':' cannot be in a field name):
+// the client's address for the handler, and the proof that admission ran. Host::admit also
+// erases it and the old "x-kim-peer" from every request.
+inline constexpr const char* kPeerHeader = ":kim-peer";
+inline constexpr const char* kLegacyPeerHeader = "x-kim-peer";
 
 // Hex HMAC-SHA512 of `timestamp + "." + body` under `key` (what a partner sends).
 std::string inbound_signature(const std::string& key, std::string_view timestamp,
@@ -48,24 +54,29 @@ class Inbound {
   // One job per instance, "connectors.<instance>.inbound", every inbound.poll_seconds.
   void schedule(jobs::Scheduler& scheduler);
 
-  // Whether the request is for the inbound endpoint (POST /api/v1/connectors/{instance}/inbound).
-  static bool handles(const sdk::HttpRequest& request);
-  // Host::admit for the endpoint, before the body is read: the instance must exist and have a
-  // key (else 404), the address must not be throttled (429), both headers must be there and
-  // the timestamp fresh (401), the declared body small enough (413). Notes the peer for the
-  // handler, which counts bad signatures against it.
-  std::optional<sdk::HttpResponse> admit(sdk::HttpRequest& request, std::string_view peer);
-  // The endpoint: checks again (in-process callers skip admit), verifies the signature in
-  // constant time, reads the report through the connector and applies it.
+  // Whether a router match is the inbound endpoint (decided on the match, not on the raw path:
+  // the router ignores empty segments, so "/api/v1/connectors/x/inbound/" is the same route).
+  static bool handles(const http::RouteMatch& match);
+  // Host::admit for the endpoint, before the body is read: the address must not be throttled
+  // (429), both headers must be there and the timestamp fresh (401), the instance must exist
+  // and have a key (else the 401 of a bad signature, charged to the address), the body must
+  // have a Content-Length (411) of at most 64 KiB (413). Notes the peer for the handler, which
+  // counts bad signatures against it.
+  std::optional<sdk::HttpResponse> admit(sdk::HttpRequest& request, const std::string& instance,
+                                         std::string_view peer);
+  // The endpoint: refuses a request admit() did not see (401), checks again, verifies the
+  // signature in constant time, reads the report through the connector and applies it.
   sdk::HttpResponse receive(const sdk::HttpRequest& request);
 
   // Runs the instance's collection once (the job's work).
   void collect(const std::string& instance);
 
  private:
-  // The refusal of a request for `instance` before its body, if any.
+  // The refusal of a request for `instance` before its body, if any; an unknown or keyless
+  // instance is charged to `peer` (when given) like a bad signature.
   std::optional<sdk::HttpResponse> precheck(const sdk::HttpRequest& request,
-                                            const std::string& instance) const;
+                                            const std::string& instance,
+                                            std::optional<std::string_view> peer);
   // Reads and applies one document of `instance`.
   domain::Result<domain::Reply> apply(Instance& instance, const nlohmann::json& document,
                                       const std::string& request_id);

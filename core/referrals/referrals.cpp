@@ -535,17 +535,29 @@ Result<Reply> ReferralService::apply_partner_report(const Context& ctx, const st
   in.finish();
   if (const auto& problem = in.problem()) return *problem;
   constexpr const char* kReplayed = "inbound_replayed";
-  // A repeat is answered from what the first one stored: no write, no audit entry.
+  // A repeat is answered from what the first one stored: no write, no audit entry. The same id
+  // with another referral or status is not a repeat but a partner's error: 409, never the
+  // first answer as if this one had been applied.
   auto first_answer = [&]() -> Result<Reply> {
     return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>&) {
-      auto rows =
-          db.query("SELECT answer FROM inbound_reports WHERE instance = ? AND message_id = ?",
-                   {instance, message_id});
+      auto rows = db.query(
+          "SELECT answer, referral_id, status FROM inbound_reports WHERE instance = ? AND "
+          "message_id = ?",
+          {instance, message_id});
       if (rows.empty()) fail(Problem::not_found("report " + message_id));
+      if (rows.front()["referral_id"] != referral_id || rows.front()["status"] != *to) {
+        fail(Problem{409, "message_id_reused",
+                     "report " + message_id +
+                         " was applied before with other content; send a "
+                         "new id",
+                     "id", nullptr});
+      }
       return Reply{200, json::parse(rows.front()["answer"].get<std::string>()), std::nullopt};
     });
   };
-  if (auto answered = first_answer()) return answered;
+  if (auto answered = first_answer(); answered || answered.problem().status == 409) {
+    return answered;
+  }
   auto result = tx_.write(ctx, [&](domain::Change& change) {
     Connection& db = change.db;
     // Decided inside the single writer's transaction: two copies arriving at once apply once.
@@ -584,7 +596,9 @@ Result<Reply> ReferralService::apply_partner_report(const Context& ctx, const st
       auto stored = load_referral(db, case_id, referral_id);
       note_on_timeline(change, stored, *to, outcome.value_or(""), today);
       change.audit("update", "referral", referral_id, case_id);
-      change.publish("referral.status_changed", status_event(stored, from, *to, ""));
+      // Not asked of the hooks: the partner's answer is a fact a plugin cannot veto (like a
+      // revocation's consequences).
+      change.announce("referral.status_changed", status_event(stored, from, *to, ""));
       // Identifiers only: the partner learns nothing it did not send.
       json answer = {{"message_id", message_id},
                      {"referral_id", referral_id},

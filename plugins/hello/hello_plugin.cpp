@@ -21,12 +21,33 @@ using kim::sdk::HttpMethod;
 using kim::sdk::HttpRequest;
 using kim::sdk::HttpResponse;
 
-// Accepts every message; a real connector would call a partner's API here.
+// Accepts every message; a real connector would call a partner's API here. With "inbox_dir" it
+// collects reports from that folder over the host's file_drop transport, and its reader is a
+// careless one: a "count" that is not a number throws nlohmann's type_error, not the
+// std::invalid_argument the SDK asks for (what the host must survive from a plugin).
 class EchoConnector final : public kim::sdk::Connector {
  public:
+  EchoConnector(const nlohmann::json& settings, const kim::sdk::ConnectorContext& context) {
+    if (settings.contains("inbox_dir")) {
+      if (!context.make) throw std::invalid_argument("the host offers no transports to build");
+      inbox_ = context.make(
+          "file_drop", {{"outbox_dir", settings["inbox_dir"].get<std::string>() + "/unused-outbox"},
+                        {"inbox_dir", settings["inbox_dir"]}});
+    }
+  }
   kim::sdk::DeliveryResult deliver(const kim::sdk::OutboundMessage& message) override {
     return kim::sdk::DeliveryResult::delivered("echoed " + message.id);
   }
+  kim::sdk::InboundStatus read_inbound(const nlohmann::json& document) const override {
+    if (document.is_object() && document.contains("count")) (void)document["count"].get<int>();
+    return kim::sdk::read_default_inbound(document);
+  }
+  void collect_inbound(const kim::sdk::InboundSink& sink) override {
+    if (inbox_) inbox_->collect_inbound(sink);
+  }
+
+ private:
+  std::unique_ptr<kim::sdk::Connector> inbox_;
 };
 
 class HelloPlugin final : public kim::sdk::Plugin {
@@ -117,12 +138,19 @@ class HelloPlugin final : public kim::sdk::Plugin {
       return kim::sdk::HookResult::allow();
     });
 
-    host.register_connector({"hello-echo",
-                             nlohmann::json{{"type", "object"}, {"additionalProperties", false}},
-                             "accepts every message (an example)",
-                             [](const nlohmann::json&, const kim::sdk::ConnectorContext&) {
-                               return std::make_unique<EchoConnector>();
-                             }});
+    host.register_connector(
+        {"hello-echo",
+         nlohmann::json{{"type", "object"},
+                        {"additionalProperties", false},
+                        {"properties",
+                         {{"inbox_dir",
+                           {{"type", "string"},
+                            {"minLength", 1},
+                            {"description", "Collect reports from this folder (file_drop)"}}}}}},
+         "accepts every message (an example)",
+         [](const nlohmann::json& settings, const kim::sdk::ConnectorContext& context) {
+           return std::make_unique<EchoConnector>(settings, context);
+         }});
 
     host.schedule("heartbeat",
                   std::chrono::milliseconds(host.config().at("heartbeat_interval_ms").get<int>()),

@@ -215,5 +215,95 @@ TEST_F(FileDropTest, AHostFailureLeavesTheFileForTheNextRun) {
   EXPECT_THAT(names_in(dir_ / "in" / "processed"), IsEmpty());
 }
 
+// A partner's account that may write the inbox could point processed/ or rejected/ (or the
+// inbox) anywhere kim may write: such folders are refused, the files stay where they are.
+TEST_F(FileDropTest, SymlinkedFoldersAndNonFoldersAreRefusedAndTheFilesStay) {
+  auto accept = [](const json&) { return sdk::InboundAnswer{true, {}}; };
+  auto refuse = [](const json&) { return sdk::InboundAnswer{false, "no"}; };
+  fs::create_directories(dir_ / "elsewhere");
+  for (const std::string folder : {"processed", "rejected"}) {
+    auto connector = make({{"outbox_dir", "out"}, {"inbox_dir", "in"}});
+    fs::remove(dir_ / "in" / folder);
+    fs::create_directory_symlink(dir_ / "elsewhere", dir_ / "in" / folder);
+    drop("a.json", R"({"id": "1"})");
+    EXPECT_THROW(connector->collect_inbound(folder == "processed" ? sdk::InboundSink(accept)
+                                                                  : sdk::InboundSink(refuse)),
+                 std::runtime_error)
+        << folder;
+    EXPECT_TRUE(fs::exists(dir_ / "in" / "a.json")) << folder;
+    EXPECT_THAT(names_in(dir_ / "elsewhere"), IsEmpty()) << folder;
+    fs::remove(dir_ / "in" / folder);
+    // Not a folder at all.
+    std::ofstream(dir_ / "in" / folder) << "x";
+    EXPECT_THROW(connector->collect_inbound(accept), std::runtime_error) << folder;
+    EXPECT_TRUE(fs::exists(dir_ / "in" / "a.json")) << folder;
+    fs::remove(dir_ / "in" / folder);
+    fs::create_directory(dir_ / "in" / folder);
+  }
+  // The inbox itself a symlink.
+  fs::create_directories(dir_ / "real" / "processed");
+  fs::create_directories(dir_ / "real" / "rejected");
+  fs::create_directory_symlink(dir_ / "real", dir_ / "linked");
+  std::ofstream(dir_ / "real" / "b.json") << R"({"id": "2"})";
+  auto linked = make({{"outbox_dir", "out"}, {"inbox_dir", "linked"}});
+  EXPECT_THROW(linked->collect_inbound(accept), std::runtime_error);
+  EXPECT_TRUE(fs::exists(dir_ / "real" / "b.json"));
+  EXPECT_THAT(names_in(dir_ / "real" / "processed"), IsEmpty());
+}
+
+TEST_F(FileDropTest, AFolderSwappedForASymlinkDuringARunIsNotFollowed) {
+  auto connector = make({{"outbox_dir", "out"}, {"inbox_dir", "in"}});
+  fs::create_directories(dir_ / "elsewhere");
+  drop("a.json", R"({"id": "1"})");
+  connector->collect_inbound([&](const json&) {
+    fs::rename(dir_ / "in" / "processed", dir_ / "in" / "processed-before");
+    fs::create_directory_symlink(dir_ / "elsewhere", dir_ / "in" / "processed");
+    return sdk::InboundAnswer{true, {}};
+  });
+  EXPECT_THAT(names_in(dir_ / "elsewhere"), IsEmpty());
+  EXPECT_THAT(names_in(dir_ / "in" / "processed-before"), ElementsAre("a.json"));
+}
+
+// A symlink planted as a file's .reason (dangling or not) is never written through: the
+// rejected file takes the next free name.
+TEST_F(FileDropTest, APlantedReasonSymlinkIsNeverWrittenThrough) {
+  auto connector = make({{"outbox_dir", "out"}, {"inbox_dir", "in"}});
+  std::ofstream(dir_ / "victim") << "keep";
+  fs::create_symlink(dir_ / "victim", dir_ / "in" / "rejected" / "b.json.reason");
+  fs::create_symlink(dir_ / "created", dir_ / "in" / "rejected" / "c.json.reason");
+  drop("b.json", R"({"id": "2"})");
+  drop("c.json", R"({"id": "3"})");
+  connector->collect_inbound([](const json&) { return sdk::InboundAnswer{false, "refused"}; });
+  EXPECT_EQ(read_file(dir_ / "victim"), "keep");
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dir_ / "created")));
+  EXPECT_THAT(names_in(dir_ / "in" / "rejected"),
+              ElementsAre("b-2.json", "b-2.json.reason", "b.json.reason", "c-2.json",
+                          "c-2.json.reason", "c.json.reason"));
+  EXPECT_THAT(read_file(dir_ / "in" / "rejected" / "b-2.json.reason"), HasSubstr("refused"));
+  EXPECT_TRUE(fs::is_symlink(dir_ / "in" / "rejected" / "b.json.reason"));
+}
+
+// A FIFO is skipped; one swapped in after the listing is rejected, not waited on (a blocking
+// open would hang the scheduler's thread for good).
+TEST_F(FileDropTest, AFifoNeverHangsTheRun) {
+  auto connector = make({{"outbox_dir", "out"}, {"inbox_dir", "in"}});
+  ASSERT_EQ(::mkfifo((dir_ / "in" / "0-fifo.json").c_str(), 0600), 0);
+  drop("a.json", R"({"id": "1"})");
+  drop("b.json", R"({"id": "2"})");
+  std::vector<std::string> seen;
+  connector->collect_inbound([&](const json& document) {
+    seen.push_back(document["id"]);
+    fs::remove(dir_ / "in" / "b.json");
+    EXPECT_EQ(::mkfifo((dir_ / "in" / "b.json").c_str(), 0600), 0);
+    return sdk::InboundAnswer{true, {}};
+  });
+  EXPECT_THAT(seen, ElementsAre("1"));
+  EXPECT_THAT(names_in(dir_ / "in" / "processed"), ElementsAre("a.json"));
+  EXPECT_THAT(names_in(dir_ / "in" / "rejected"), ElementsAre("b.json", "b.json.reason"));
+  EXPECT_THAT(read_file(dir_ / "in" / "rejected" / "b.json.reason"),
+              HasSubstr("not a regular file"));
+  EXPECT_TRUE(fs::is_fifo(dir_ / "in" / "0-fifo.json"));
+}
+
 }  // namespace
 }  // namespace kim::connectors

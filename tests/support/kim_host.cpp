@@ -164,8 +164,14 @@ KimHost::KimHost(nlohmann::json hello_config, nlohmann::json extra_config) {
       {"plugins",
        {{"directories", {KIM_PLUGIN_DIR}}, {"settings", {{"hello", {{"config", hello_config}}}}}}},
       {"partners", partners}};
-  for (auto& [key, value] : extra_config.items())
-    config[key] = value;
+  // "server" settings are merged (the listen address above stays); other keys replace.
+  for (auto& [key, value] : extra_config.items()) {
+    if (key == "server" && value.is_object()) {
+      config[key].update(value);
+    } else {
+      config[key] = value;
+    }
+  }
   std::ofstream(config_path()) << config.dump(2);
 
   const auto key = config_key(config);

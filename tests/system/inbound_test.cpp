@@ -2,7 +2,11 @@
 // HMAC-SHA512 (computed here with OpenSSL, not with kim's code), and acknowledgement files
 // collected by the instance's job. The instance "jobcenter" is the real jobcenter plugin over
 // the real file_drop transport; every refusal is checked to have changed nothing.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -27,6 +31,7 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 
 constexpr const char* kKey = "test-key-0123456789abcdef-0123456789abcdef";
+constexpr const char* kAgencyKey = "agency-key-fedcba9876543210-fedcba9876543210";
 constexpr const char* kAgency = "agentur-fuer-arbeit-rheine";
 
 std::string hmac_hex(const std::string& key, const std::string& text) {
@@ -41,6 +46,30 @@ std::string hmac_hex(const std::string& key, const std::string& text) {
     hex += kHex[mac[i] & 15];
   }
   return hex;
+}
+
+// One raw request on its own connection (for what the client cannot send, e.g. a chunked
+// body); the status of the answer.
+int raw_status(std::uint16_t port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  int status = -1;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size())) {
+    std::string answer;
+    char buffer[4096];
+    ssize_t n = 0;
+    while (answer.find("\r\n") == std::string::npos &&
+           (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0)
+      answer.append(buffer, static_cast<std::size_t>(n));
+    if (answer.rfind("HTTP/1.1 ", 0) == 0) status = std::stoi(answer.substr(9, 3));
+  }
+  ::close(fd);
+  return status;
 }
 
 long long unix_now() {
@@ -71,6 +100,9 @@ class InboundTest : public ::testing::Test {
     const auto key_file = keys_->path() / "jobcenter.key";
     std::ofstream(key_file) << kKey << "\n";
     ::chmod(key_file.c_str(), 0600);
+    const auto agency_key_file = keys_->path() / "agency.key";
+    std::ofstream(agency_key_file) << kAgencyKey << "\n";
+    ::chmod(agency_key_file.c_str(), 0600);
     auto partners = shipped_partners();
     for (auto& partner : partners) {
       if (partner["slug"] == kJobcenter) partner["connector"] = "jobcenter";
@@ -88,7 +120,11 @@ class InboundTest : public ::testing::Test {
     // Bound to the agency, with a key of its own.
     connectors["agency"] = json{{"type", "file_drop"},
                                 {"settings", {{"outbox_dir", "exchange/agency"}}},
-                                {"inbound", {{"hmac_key_file", key_file.string()}}}};
+                                {"inbound", {{"hmac_key_file", agency_key_file.string()}}}};
+    // A plugin's connector whose reader throws nlohmann's type_error for a bad "count".
+    connectors["echo"] = json{{"type", "hello-echo"},
+                              {"settings", {{"inbox_dir", "exchange/echo/incoming"}}},
+                              {"inbound", {{"poll_seconds", 3600}}}};
     // No key: no endpoint.
     connectors["plain"] =
         json{{"type", "file_drop"}, {"settings", {{"outbox_dir", "exchange/plain"}}}};
@@ -144,7 +180,26 @@ class InboundTest : public ::testing::Test {
   HttpResult report(const std::string& referral_id, const std::string& status,
                     const std::string& id, const std::string& instance = "jobcenter") {
     return post_signed(instance,
-                       json{{"id", id}, {"referral_id", referral_id}, {"status", status}}.dump());
+                       json{{"id", id}, {"referral_id", referral_id}, {"status", status}}.dump(), 0,
+                       instance == "agency" ? kAgencyKey : kKey);
+  }
+
+  // Runs the job `name` now and waits (polling its run count) until it has run.
+  void run_job(const std::string& name) {
+    Api admin(*host_, "admin");
+    auto runs = [&] {
+      const auto jobs = admin.read("/jobs");
+      for (const auto& item : jobs["items"])
+        if (item["name"] == name) return item["runs"].get<int>();
+      return -1;
+    };
+    const int before = runs();
+    ASSERT_GE(before, 0) << "no job " << name;
+    ASSERT_EQ(admin.post("/jobs/" + name + "/run", json::object()).status, 202);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (runs() == before && std::chrono::steady_clock::now() < deadline) {
+    }
+    ASSERT_GT(runs(), before);
   }
 
   // What a refused report must leave as it was: the referral, the case's timeline and the
@@ -200,9 +255,18 @@ TEST_F(InboundTest, ASignedReportMovesTheReferralLikeACaseManager) {
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(again.json(), answer.json());
   EXPECT_EQ(state_of(referral_id), after);
-  // Even with other content under the same id: the first answer, no change.
+  // The same id with other content is no repeat: 409, not the first answer, no change.
   auto reused = report(referral_id, "in_progress", "jc-accept-1");
-  EXPECT_EQ(reused.json(), answer.json());
+  EXPECT_EQ(reused.status, 409) << reused.body;
+  EXPECT_EQ(code_of(reused), "message_id_reused");
+  EXPECT_EQ(state_of(referral_id), after);
+  const auto other_referral = send_referral();
+  const auto other_before = state_of(other_referral);
+  after = state_of(referral_id);  // the case gained the other referral's note and change
+  auto elsewhere = report(other_referral, "accepted", "jc-accept-1");
+  EXPECT_EQ(elsewhere.status, 409) << elsewhere.body;
+  EXPECT_EQ(code_of(elsewhere), "message_id_reused");
+  EXPECT_EQ(state_of(other_referral), other_before);
   EXPECT_EQ(state_of(referral_id), after);
 
   // A step the rules do not allow: 409 with the steps a partner may take.
@@ -275,16 +339,37 @@ TEST_F(InboundTest, BadSignaturesAndTimestampsAreRefusedAndChangeNothing) {
   EXPECT_EQ(post_signed("jobcenter", body).status, 200);
 }
 
-TEST_F(InboundTest, UnknownInstancesInstancesWithoutKeyAndOthersReferralsAreNotFound) {
+TEST_F(InboundTest, UnknownInstancesAndInstancesWithoutKeyLookLikeABadSignature) {
   const auto referral_id = send_referral();
   const auto agency_referral = send_referral(kAgency);
   const auto before = state_of(referral_id);
   const auto agency_before = state_of(agency_referral);
 
+  // Nothing tells which instances exist: without headers all answer signature_required, with
+  // them an unknown or keyless instance answers like a known one given a wrong signature.
+  auto client = host_->client();
+  for (const std::string instance : {"jobcenter", "nowhere", "plain"}) {
+    auto bare = client.request("POST", "/api/v1/connectors/" + instance + "/inbound", "{}");
+    EXPECT_EQ(bare.status, 401) << instance;
+    EXPECT_EQ(code_of(bare), "signature_required") << instance;
+  }
+  auto wrong = post_signed(
+      "jobcenter", json{{"id", "u-0"}, {"referral_id", referral_id}, {"status", "accepted"}}.dump(),
+      0, "not the key");
+  EXPECT_EQ(wrong.status, 401);
   auto unknown = report(referral_id, "accepted", "u-1", "nowhere");
-  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  EXPECT_EQ(unknown.status, 401) << unknown.body;
+  EXPECT_EQ(unknown.json(), wrong.json());
+  EXPECT_EQ(unknown.headers["www-authenticate"], "KIM-HMAC-SHA512");
   auto keyless = report(referral_id, "accepted", "u-2", "plain");
-  EXPECT_EQ(keyless.status, 404) << keyless.body;
+  EXPECT_EQ(keyless.status, 401) << keyless.body;
+  EXPECT_EQ(keyless.json(), wrong.json());
+  // The agency's endpoint takes the agency's key only.
+  auto jobcenter_key = post_signed(
+      "agency",
+      json{{"id", "u-6"}, {"referral_id", agency_referral}, {"status", "accepted"}}.dump());
+  EXPECT_EQ(jobcenter_key.status, 401) << jobcenter_key.body;
+  EXPECT_EQ(code_of(jobcenter_key), "bad_signature");
   auto no_referral = report("ref_does_not_exist", "accepted", "u-3");
   EXPECT_EQ(no_referral.status, 404) << no_referral.body;
   // The agency's referral through the jobcenter's instance, and the reverse.
@@ -315,6 +400,57 @@ TEST_F(InboundTest, UnreadableReportsAreRefused) {
   EXPECT_EQ(code_of(unknown_event), "invalid_report");
   auto large = post_signed("jobcenter", std::string(70 * 1024, ' ') + "{}");
   EXPECT_EQ(large.status, 413);
+  EXPECT_EQ(state_of(referral_id), before);
+}
+
+// The 64 KiB limit is decided before the body is read: a chunked body has no length to judge,
+// so a report must come with a Content-Length.
+TEST_F(InboundTest, AReportWithoutContentLengthIsRefusedBeforeItsBody) {
+  const auto referral_id = send_referral();
+  const auto before = state_of(referral_id);
+  const auto body =
+      json{{"id", "jc-chunked"}, {"referral_id", referral_id}, {"status", "accepted"}}.dump();
+  const auto stamp = std::to_string(unix_now());
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx", body.size());
+  for (const std::string path :
+       {"/api/v1/connectors/jobcenter/inbound", "/api/v1/connectors/jobcenter/inbound/"}) {
+    EXPECT_EQ(raw_status(host_->port(),
+                         "POST " + path +
+                             " HTTP/1.1\r\nHost: kim\r\nConnection: close\r\n"
+                             "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                             "X-Kim-Timestamp: " +
+                             stamp + "\r\nX-Kim-Signature: " + hmac_hex(kKey, stamp + "." + body) +
+                             "\r\n\r\n" + size + "\r\n" + body + "\r\n0\r\n\r\n"),
+              411)
+        << path;
+  }
+  EXPECT_EQ(state_of(referral_id), before);
+  // The same report with its length applies.
+  EXPECT_EQ(post_signed("jobcenter", body).status, 200);
+}
+
+// One document a plugin's reader cannot read (nlohmann's type_error here) is rejected with its
+// reason; the run goes on with the next file, and no later run is blocked by it.
+TEST_F(InboundTest, ADocumentAPluginCannotReadIsRejectedAndTheRunGoesOn) {
+  const auto referral_id = send_referral();
+  const auto before = state_of(referral_id);
+  const auto inbox = host_->dir() / "data" / "exchange" / "echo" / "incoming";
+  std::ofstream(inbox / "001-careless.json") << json{
+      {"count", "many"},
+      {"id", "e-1"},
+      {"referral_id", referral_id},
+      {"status", "accepted"}}.dump();
+  std::ofstream(inbox / "002-unknown.json")
+      << json{{"id", "e-2"}, {"referral_id", "ref_does_not_exist"}, {"status", "accepted"}}.dump();
+  run_job("connectors.echo.inbound");
+  EXPECT_TRUE(fs::exists(inbox / "rejected" / "001-careless.json"));
+  EXPECT_THAT(read_file(inbox / "rejected" / "001-careless.json.reason"),
+              HasSubstr("invalid_report"));
+  EXPECT_THAT(read_file(inbox / "rejected" / "001-careless.json.reason"), HasSubstr("type_error"));
+  EXPECT_TRUE(fs::exists(inbox / "rejected" / "002-unknown.json"));
+  EXPECT_THAT(read_file(inbox / "rejected" / "002-unknown.json.reason"), HasSubstr("not_found"));
+  EXPECT_FALSE(fs::exists(inbox / "001-careless.json"));
   EXPECT_EQ(state_of(referral_id), before);
 }
 
@@ -375,6 +511,55 @@ TEST_F(InboundTest, AcknowledgementFilesAreCollectedByTheInstancesJob) {
   }
   EXPECT_TRUE(fs::exists(inbox / "processed" / "004-received-again.json"));
   EXPECT_EQ(state_of(received), after);
+}
+
+// Admission is decided on the router's match: the router ignores empty path segments, so these
+// are the inbound route too and get its checks, and a client's X-Kim-Peer names no one. A host
+// of its own: its address ends up throttled.
+TEST(InboundAdmissionTest, PathVariantsAreAdmittedAsInboundAndAForgedPeerIsIgnored) {
+  TempDir keys;
+  const auto key_file = keys.path() / "jobcenter.key";
+  std::ofstream(key_file) << kKey << "\n";
+  ::chmod(key_file.c_str(), 0600);
+  json connectors = json::object();
+  connectors["jobcenter"] = json{{"type", "file_drop"},
+                                 {"settings", {{"outbox_dir", "exchange/jobcenter"}}},
+                                 {"inbound", {{"hmac_key_file", key_file.string()}}}};
+  KimHost host(
+      json::object(),
+      {{"connectors", connectors},
+       {"server", {{"auth_failures_per_address", 3}, {"auth_failure_window_seconds", 600}}}});
+  auto client = host.client();
+  const auto body = json{{"id", "v-1"}, {"referral_id", "ref_none"}, {"status", "accepted"}}.dump();
+  const std::vector<std::string> variants = {"/api/v1/connectors/jobcenter/inbound/",
+                                             "//api/v1/connectors/jobcenter/inbound",
+                                             "/api/v1/connectors/jobcenter//inbound"};
+  // Pre-body checks: a declared body over 64 KiB is refused before it is read.
+  for (const auto& path : variants) {
+    const auto stamp = std::to_string(unix_now());
+    const std::string large(70 * 1024, ' ');
+    auto answer = client.request(
+        "POST", path, large, {},
+        {{"X-Kim-Timestamp", stamp}, {"X-Kim-Signature", hmac_hex(kKey, stamp + "." + large)}});
+    EXPECT_EQ(answer.status, 413) << path << ": " << answer.body;
+  }
+  // Bad signatures naming another address ("10.0.0.1" in hex): charged to the real peer.
+  for (const auto& path : variants) {
+    const auto stamp = std::to_string(unix_now());
+    auto answer = client.request("POST", path, body, {},
+                                 {{"X-Kim-Timestamp", stamp},
+                                  {"X-Kim-Signature", hmac_hex("another key", stamp + "." + body)},
+                                  {"X-Kim-Peer", "31302e302e302e31"}});
+    EXPECT_EQ(answer.status, 401) << path << ": " << answer.body;
+    EXPECT_EQ(code_of(answer), "bad_signature");
+  }
+  // The burst of 3 is used up: even a correctly signed report from this address waits.
+  const auto stamp = std::to_string(unix_now());
+  auto signed_report = client.request(
+      "POST", "/api/v1/connectors/jobcenter/inbound", body, {},
+      {{"X-Kim-Timestamp", stamp}, {"X-Kim-Signature", hmac_hex(kKey, stamp + "." + body)}});
+  EXPECT_EQ(signed_report.status, 429) << signed_report.body;
+  EXPECT_TRUE(signed_report.headers.count("retry-after"));
 }
 
 }  // namespace
