@@ -311,8 +311,10 @@ sdk::HttpResponse PluginHostImpl::read_api(const sdk::HttpRequest& caller, const
   if (!services_.handle) {
     throw std::logic_error("read_api works from start() on, not while plugins are inspected");
   }
+  // Empty segments ("//") are refused: the router would skip them, so "/api/v1//plugins/…"
+  // would reach another plugin's route past the prefix check.
   if (path.rfind("/api/v1/", 0) != 0 || path.rfind("/api/v1/plugins/", 0) == 0 ||
-      path.find('?') != std::string::npos) {
+      path.find('?') != std::string::npos || path.find("//") != std::string::npos) {
     throw std::invalid_argument(
         "read_api reads the host's own routes under /api/v1/ (not "
         "/api/v1/plugins/…; the query goes in `query`), not \"" +
