@@ -244,6 +244,18 @@ void PluginHostImpl::add_hook(std::string type, sdk::HookHandler hook) {
   staged_hooks_.emplace_back(std::move(type), std::move(hook));
 }
 
+void PluginHostImpl::add_supervision_rule(sdk::SupervisionRule rule) {
+  require_registration_open("add_supervision_rule");
+  if (!rule) throw std::invalid_argument("supervision rule must not be empty");
+  staged_supervision_.push_back(std::move(rule));
+}
+
+void PluginHostImpl::add_referral_router(sdk::ReferralRouter router) {
+  require_registration_open("add_referral_router");
+  if (!router) throw std::invalid_argument("referral router must not be empty");
+  staged_routers_.push_back(std::move(router));
+}
+
 void PluginHostImpl::publish(sdk::Event event) {
   if (event.type.rfind(id_ + ".", 0) != 0) {
     throw std::invalid_argument("plugin " + id_ + " may only publish events named \"" + id_ +
@@ -348,6 +360,10 @@ void PluginHostImpl::commit() {
   }
   for (auto& [type, hook] : staged_hooks_)
     services_.events.add_hook(type, std::move(hook), id_);
+  for (auto& rule : staged_supervision_)
+    services_.events.add_supervision_rule(std::move(rule), id_);
+  for (auto& router : staged_routers_)
+    services_.events.add_referral_router(std::move(router), id_);
   for (auto& [name, type] : staged_connectors_) {
     services_.connectors.add(name, std::move(type), id_);
   }
@@ -366,6 +382,8 @@ void PluginHostImpl::clear_staged() {
   staged_routes_.clear();
   staged_subscriptions_.clear();
   staged_hooks_.clear();
+  staged_supervision_.clear();
+  staged_routers_.clear();
   staged_connectors_.clear();
   staged_jobs_.clear();
 }
