@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include "audit/audit_log.hpp"
+#include "partners/partners.hpp"
 #include "store/core_migrations.hpp"
 
 namespace kim::plugins {
@@ -254,6 +255,18 @@ void PluginHostImpl::add_referral_router(sdk::ReferralRouter router) {
   require_registration_open("add_referral_router");
   if (!router) throw std::invalid_argument("referral router must not be empty");
   staged_routers_.push_back(std::move(router));
+}
+
+int PluginHostImpl::seed_partners(const nlohmann::json& partners) {
+  if (services_.store == nullptr || registration_open_) {
+    throw std::logic_error("seed_partners works from start() on");
+  }
+  if (!partners.is_array()) throw std::invalid_argument("seed_partners takes an array of partners");
+  const std::vector<nlohmann::json> seeds(partners.begin(), partners.end());
+  if (auto problems = partners::seed_problems(seeds); !problems.empty()) {
+    throw std::invalid_argument("partners of plugin " + id_ + ": " + problems.front());
+  }
+  return partners::apply_seeds(*services_.store, seeds);
 }
 
 void PluginHostImpl::publish(sdk::Event event) {

@@ -52,6 +52,7 @@ class PluginHostImpl final : public sdk::PluginHost {
                              const std::map<std::string, std::string>& query) override;
   void add_supervision_rule(sdk::SupervisionRule rule) override;
   void add_referral_router(sdk::ReferralRouter router) override;
+  int seed_partners(const nlohmann::json& partners) override;
 
   // Which tables database() and the migrations may touch; set before start().
   void set_table_scope(TableScope scope);

@@ -2,6 +2,7 @@
 // are supervised by Rheine's coordinating office instead of the county's (and move with the
 // person), residence referrals of residents go to Rheine's foreigners authority and are judged
 // by the normal rules there. Without the plugin nothing changes.
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -108,6 +109,148 @@ TEST_F(RheinePluginTest, SupervisionFollowsTheMove) {
   auto back = cm.patch("/persons/" + person_id, {{"town", "Rheine"}});
   ASSERT_EQ(back.status, 200) << back.body;
   expect_supervised_by(*host_, case_id, "co-rheine", "co-kreis");
+}
+
+// A signed agreement of the county's office with `authority` on residence matters and the
+// person's consent to pass their identity to `consented`; the referral asks for the county's
+// authority.
+class ResidenceReferral {
+ public:
+  ResidenceReferral(KimHost& host, const std::string& town, const std::string& consented)
+      : cm_(host, "cm-greven") {
+    case_id = case_in(host, "cm-greven", town);
+    person_id = person_of(cm_, case_id);
+    auto consent = cm_.post("/persons/" + person_id + "/consents",
+                            {{"recipients", {consented}},
+                             {"purposes", {"referral"}},
+                             {"categories", {"identity"}},
+                             {"form", "written"},
+                             {"given_on", date_in_days(-3)},
+                             {"document_reference", "Einwilligung Akte R-7"}});
+    EXPECT_EQ(consent.status, 201) << consent.body;
+  }
+  static void sign_agreements(KimHost& host) {
+    Api co(host, "co-kreis");
+    for (const char* authority : {kCountyAuthority, kRheineAuthority}) {
+      auto created = co.post(
+          "/agreements",
+          with(agreement_body(kOffice, authority, "residence_matters", {"identity", "contact"}),
+               {{"status", "signed"}, {"signed_on", "2023-12-15"}}));
+      EXPECT_EQ(created.status, 201) << created.body;
+    }
+  }
+  HttpResult refer() {
+    return cm_.post("/cases/" + case_id + "/referrals", {{"partner", kCountyAuthority},
+                                                         {"service", "residence_matters"},
+                                                         {"categories", {"identity"}}});
+  }
+  json referrals() { return cm_.read("/cases/" + case_id + "/referrals")["items"]; }
+  json notes() { return cm_.read("/cases/" + case_id + "/notes")["items"]; }
+
+  std::string case_id, person_id;
+
+ private:
+  Api cm_;
+};
+
+class RheineRoutingTest : public RheinePluginTest {
+ protected:
+  static void SetUpTestSuite() {
+    RheinePluginTest::SetUpTestSuite();
+    ResidenceReferral::sign_agreements(*host_);
+  }
+};
+
+TEST_F(RheineRoutingTest, ResidenceReferralOfRheineResidentGoesToRheinesAuthority) {
+  ResidenceReferral scene(*host_, "Rheine", kRheineAuthority);
+  auto created = scene.refer();
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto body = created.json();
+  EXPECT_EQ(body["partner"]["slug"], kRheineAuthority);
+  EXPECT_EQ(body["routed_from"], kCountyAuthority);
+  auto stored = scene.referrals();
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0]["partner"]["slug"], kRheineAuthority);
+  EXPECT_EQ(stored[0]["routed_from"], kCountyAuthority);
+  bool noted = false;
+  for (const auto& note : scene.notes()) {
+    const std::string text = note.value("text", "");
+    noted = noted || (text.find(kRheineAuthority) != std::string::npos &&
+                      text.find(kCountyAuthority) != std::string::npos);
+  }
+  EXPECT_TRUE(noted) << scene.notes().dump();
+}
+
+TEST_F(RheineRoutingTest, RoutedReferralIsJudgedByTheNormalRules) {
+  // The consent names the county's authority only: Rheine's may receive nothing.
+  ResidenceReferral scene(*host_, "Rheine", kCountyAuthority);
+  const auto notes_before = scene.notes();
+  auto refused = scene.refer();
+  EXPECT_EQ(refused.status, 422) << refused.body;
+  EXPECT_NE(refused.body.find(kRheineAuthority), std::string::npos) << refused.body;
+  EXPECT_TRUE(scene.referrals().empty());
+  EXPECT_EQ(scene.notes(), notes_before);
+}
+
+TEST_F(RheineRoutingTest, GrevenResidentsReferralStaysWithTheCounty) {
+  ResidenceReferral scene(*host_, "Greven", kCountyAuthority);
+  auto created = scene.refer();
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.json()["partner"]["slug"], kCountyAuthority);
+  EXPECT_TRUE(created.json()["routed_from"].is_null());
+}
+
+TEST_F(RheinePluginTest, LocalOffersJoinThePartnerNetworkOnce) {
+  Api co(*host_, "co-kreis");
+  auto council = co.read("/partners/integrationsrat-rheine");
+  EXPECT_EQ(council["kind"], "migrant_organisation");
+  EXPECT_EQ(as_set(council["services"]), (std::set<std::string>{"migrant_community_support"}));
+  EXPECT_EQ(co.read("/partners/integrationslotsen-rheine")["kind"], "volunteers");
+  // A restart seeds again: nothing is added twice and the plugin starts as before.
+  ASSERT_TRUE(host_->restart());
+  EXPECT_EQ(co.read("/partners/integrationsrat-rheine"), council);
+  EXPECT_EQ(Api(*host_, "co-rheine").get("/plugins/rheine/reports").status, 200);
+}
+
+TEST(RheinePluginOffersTest, AnInvalidOfferRefusesThePluginAndAddsNothing) {
+  json offers = json::array({{{"slug", "sprachcafe-rheine"},
+                              {"name", "Sprachcafé Rheine"},
+                              {"kind", "cafe"},  // not a partner kind of the catalogue
+                              {"legal_domain", "none"},
+                              {"county_wide", false},
+                              {"towns", {"Rheine"}},
+                              {"services", {"language_course"}}}});
+  KimHost host(json::object(), json{{"plugins", plugins_with_rheine({{"local_offers", offers}})}});
+  Api co(host, "co-kreis");
+  EXPECT_EQ(co.get("/partners/sprachcafe-rheine").status, 404);
+  EXPECT_EQ(Api(host, "co-rheine").get("/plugins/rheine/reports").status, 404);
+  EXPECT_NE(host.log().find("kind"), std::string::npos) << host.log();
+  // Nor its rules: the county still supervises a Rheine resident's case.
+  const auto case_id = case_in(host, "cm-greven", "Rheine");
+  expect_supervised_by(host, case_id, "co-kreis", "co-rheine");
+}
+
+TEST(RheinePluginReportTest, CountsWhatTheCallerMaySeeAndHidesSmallCounts) {
+  KimHost host(json::object(), json{{"plugins", plugins_with_rheine()}});
+  ResidenceReferral::sign_agreements(host);
+  ResidenceReferral referred(host, "Rheine", kRheineAuthority);
+  ASSERT_EQ(referred.refer().status, 201);
+  for (int i = 0; i < 4; ++i)
+    ASSERT_FALSE(case_in(host, "cm-greven", "Rheine").empty());
+  ASSERT_FALSE(case_in(host, "cm-greven", "Greven").empty());
+
+  auto report = Api(host, "co-rheine").read("/plugins/rheine/reports");
+  EXPECT_EQ(report["town"], "Rheine");
+  EXPECT_EQ(report["cases"], 5);
+  EXPECT_EQ(report["cases_per_phase"], (json{{"intake", 5}}));
+  EXPECT_EQ(report["referrals_per_partner"], (json{{kRheineAuthority, "<5"}}));
+  EXPECT_EQ(report.dump().find("person"), std::string::npos) << report.dump();
+  // The county's office sees none of these cases, so it counts none.
+  auto county = Api(host, "co-kreis").read("/plugins/rheine/reports");
+  EXPECT_EQ(county["cases"], 0);
+  EXPECT_EQ(county["cases_per_phase"], json::object());
+  // Not for everybody.
+  EXPECT_EQ(Api(host, "auditor").get("/plugins/rheine/reports").status, 403);
 }
 
 TEST(RheinePluginSharedTest, ShareWithCountyKeepsTheCountyReading) {

@@ -93,6 +93,13 @@ class PluginHost {
   virtual void add_supervision_rule(SupervisionRule rule) = 0;
   // Redirects a referral to another partner before it is checked (kim/sdk/rules.hpp). In load().
   virtual void add_referral_router(ReferralRouter router) = 0;
+
+  // Adds partners to the partner network: `partners` is an array of partner objects in the form
+  // of the host config's "partners" seeds, checked by the same rules (kinds, legal domains and
+  // services of the catalogue, towns, contact). Idempotent: a slug already in the network is
+  // left as it is (an operator's later changes are kept). Any problem throws
+  // std::invalid_argument and adds nothing. From start() on; returns how many were added.
+  virtual int seed_partners(const nlohmann::json& partners) = 0;
 };
 
 }  // namespace kim::sdk
