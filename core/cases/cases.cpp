@@ -178,6 +178,7 @@ Result<Reply> CaseService::open_case(const Context& ctx, const json& body) {
     if (!std::holds_alternative<std::nullptr_t>(override_id)) {
       db.execute("UPDATE funding_overrides SET used_by_case = ? WHERE id = ?", {id, override_id});
     }
+    apply_supervision(change, id);
     change.publish(
         "case.opened",
         {{"case_id", id}, {"organisation_id", me.organisation_id}, {"phase", start_phase}});

@@ -246,6 +246,11 @@ Result<Reply> CaseService::update_person(const Context& ctx, const std::string& 
          optional_value(p.arrival), p.household.dump(), p.contact.dump(), person_id});
     record_different_persons(change, person_id, candidates);
     change.audit("update", "person", person_id);
+    // Supervision follows residence (plugins' rules): a move re-decides it for every case.
+    if (p.town != row["town"]) {
+      for (const auto& owned : db.query("SELECT id FROM cases WHERE person_id = ?", {person_id}))
+        apply_supervision(change, owned["id"]);
+    }
     return Reply{200, person_json(load_person(db, ctx, person_id)), std::nullopt};
   });
 }

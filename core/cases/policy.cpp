@@ -2,6 +2,11 @@
 
 namespace kim::cases {
 
+const char* const kSupervisorSql = "coalesce(c.supervisor_id, o.supervisor_id, 0)";
+const char* const kCoSupervisorSql =
+    "(CASE WHEN c.supervisor_id IS NOT NULL AND c.supervisor_shared = 1 "
+    "THEN coalesce(o.supervisor_id, 0) ELSE 0 END)";
+
 Access case_access(const sdk::Principal& principal, const CaseOwnership& ownership) {
   if (principal.organisation_id == 0) return Access::kNone;
   if (principal.role == "case_manager") {
@@ -13,7 +18,8 @@ Access case_access(const sdk::Principal& principal, const CaseOwnership& ownersh
   }
   if (principal.role == "coordinator") {
     if (principal.organisation_id == ownership.organisation_id ||
-        principal.organisation_id == ownership.supervisor_id) {
+        principal.organisation_id == ownership.supervisor_id ||
+        principal.organisation_id == ownership.co_supervisor_id) {
       return Access::kRead;
     }
   }
@@ -26,8 +32,9 @@ Filter readable_cases(const sdk::Principal& principal) {
             {principal.organisation_id, principal.user_id}};
   }
   if (principal.organisation_id != 0 && principal.role == "coordinator") {
-    return {"(c.organisation_id = ? OR o.supervisor_id = ?)",
-            {principal.organisation_id, principal.organisation_id}};
+    return {std::string("(c.organisation_id = ? OR ") + kSupervisorSql + " = ? OR " +
+                kCoSupervisorSql + " = ?)",
+            {principal.organisation_id, principal.organisation_id, principal.organisation_id}};
   }
   return {"0", {}};
 }

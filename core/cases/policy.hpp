@@ -1,8 +1,13 @@
 // Who may see and change a case (object-level authorization, OWASP API1):
 // - a case manager: cases of their own organisation that are assigned to them, or all of the
 //   organisation's cases when it allows team access; read and write;
-// - a coordinator: cases of their own organisation and of the organisations it supervises
-//   (Fachaufsicht); read only;
+// - a coordinator: cases of their own organisation and the cases its office supervises
+//   (Fachaufsicht); read only. A case's supervisor is the office a plugin's supervision rule set
+//   on it (cases.supervisor_id, e.g. Rheine's office for residents of Rheine), else its
+//   organisation's supervisor; a case whose rule shared it (cases.supervisor_shared) is read by
+//   the organisation's supervisor as well. One rule: "your office is one of the case's
+//   supervisors" — the two supervisor fields below are computed by the same SQL expressions
+//   (kSupervisorSql, kCoSupervisorSql) that readable_cases() filters on.
 // - everybody else (admin, auditor, authority officer): no case at all.
 // A case a caller may not see does not exist for them: 404, never 403, so ids leak nothing.
 #pragma once
@@ -21,9 +26,14 @@ enum class Access { kNone, kRead, kWrite };
 struct CaseOwnership {
   std::int64_t organisation_id = 0;
   std::int64_t case_manager_id = 0;
-  std::int64_t supervisor_id = 0;  // of the organisation; 0 when none
+  std::int64_t supervisor_id = 0;     // the case's supervising office; 0 when none
+  std::int64_t co_supervisor_id = 0;  // the organisation's supervisor when shared; 0 otherwise
   bool team_access = false;
 };
+
+// The supervisors of case `c` of organisation `o`, as SQL expressions (0 for none).
+extern const char* const kSupervisorSql;
+extern const char* const kCoSupervisorSql;
 
 Access case_access(const sdk::Principal& principal, const CaseOwnership& case_ownership);
 

@@ -5,13 +5,13 @@
 
 namespace kim::cases {
 
-const char* const kOwnershipColumns =
-    "c.organisation_id, c.case_manager_id, coalesce(o.supervisor_id, 0) AS supervisor_id, "
-    "o.team_access";
+const std::string kOwnershipColumns = std::string("c.organisation_id, c.case_manager_id, ") +
+                                      kSupervisorSql + " AS supervisor_id, " + kCoSupervisorSql +
+                                      " AS co_supervisor_id, o.team_access";
 
 CaseOwnership ownership_of(const json& row) {
   return {row["organisation_id"], row["case_manager_id"], row["supervisor_id"],
-          row["team_access"].get<int>() == 1};
+          row["co_supervisor_id"], row["team_access"].get<int>() == 1};
 }
 
 namespace {
@@ -122,8 +122,8 @@ std::string add_timeline_note(Change& change, const std::string& case_id,
   return id;
 }
 
-// Persons the principal may read: recorded by their organisation (or one it supervises), or
-// the person of a case they may read.
+// Persons the principal may read: recorded by their organisation (or one it supervises, unless
+// a case of the person is supervised by another office), or the person of a case they may read.
 std::string readable_person_condition(const sdk::Principal& principal,
                                       std::vector<SqlValue>& params) {
   auto filter = readable_cases(principal);
@@ -133,7 +133,13 @@ std::string readable_person_condition(const sdk::Principal& principal,
     sql += "p.organisation_id = ? OR ";
     params.emplace_back(principal.organisation_id);
     if (principal.role == "coordinator") {
-      sql += "po.supervisor_id = ? OR ";
+      // Not a person whose case a supervision rule gave to another office (and did not share).
+      sql += std::string(
+                 "(po.supervisor_id = ? AND NOT EXISTS (SELECT 1 FROM cases c JOIN organisations "
+                 "o ON o.id = c.organisation_id WHERE c.person_id = p.id AND c.supervisor_id IS "
+                 "NOT NULL AND ? NOT IN (") +
+             kSupervisorSql + ", " + kCoSupervisorSql + "))) OR ";
+      params.emplace_back(principal.organisation_id);
       params.emplace_back(principal.organisation_id);
     }
   }
@@ -143,6 +149,42 @@ std::string readable_person_condition(const sdk::Principal& principal,
       filter.sql + "))";
   params.insert(params.end(), filter.params.begin(), filter.params.end());
   return sql;
+}
+
+void apply_supervision(Change& change, const std::string& case_id) {
+  Connection& db = change.db;
+  auto facts_row =
+      db.query(
+            "SELECT c.supervisor_id, c.supervisor_shared, p.town, o.slug AS organisation, "
+            "coalesce(s.slug, '') AS default_supervisor FROM cases c "
+            "JOIN persons p ON p.id = c.person_id JOIN organisations o ON o.id = "
+            "c.organisation_id LEFT JOIN organisations s ON s.id = o.supervisor_id "
+            "WHERE c.id = ?",
+            {case_id})
+          .at(0);
+  const auto decision = change.bus().supervise(
+      {case_id, facts_row["organisation"], facts_row["town"], facts_row["default_supervisor"]});
+  SqlValue supervisor = nullptr;
+  int shared = 0;
+  if (decision) {
+    auto office = db.query("SELECT id FROM organisations WHERE slug = ? AND kind = ?",
+                           {decision->answer.office, "coordinating_office"});
+    if (office.empty()) {
+      throw std::runtime_error("the supervision rule of plugin " + decision->owner +
+                               " names no coordinating office");
+    }
+    supervisor = office[0]["id"].get<std::int64_t>();
+    shared = decision->answer.share_with_default ? 1 : 0;
+  }
+  const json before = {facts_row["supervisor_id"], facts_row["supervisor_shared"]};
+  const json after = {std::holds_alternative<std::nullptr_t>(supervisor)
+                          ? json(nullptr)
+                          : json(std::get<std::int64_t>(supervisor)),
+                      shared};
+  if (before == after) return;
+  db.execute("UPDATE cases SET supervisor_id = ?, supervisor_shared = ? WHERE id = ?",
+             {supervisor, shared, case_id});
+  change.audit("supervise", "case", case_id, case_id);
 }
 
 }  // namespace kim::cases

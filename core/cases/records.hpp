@@ -85,8 +85,13 @@ std::string add_timeline_note(domain::Change& change, const std::string& case_id
                               const std::string& occurred_on, const std::string& kind,
                               const std::string& text);
 
+// Asks the plugins' supervision rules who supervises case `case_id` (when it is opened and when
+// its person's town changed) and stores the answer on the case; audited ("supervise") when it
+// changed. Fails the change (500) when a rule throws or names no coordinating office.
+void apply_supervision(domain::Change& change, const std::string& case_id);
+
 // What the policy needs of a case `c` and its organisation `o`, as SQL columns and read back.
-extern const char* const kOwnershipColumns;
+extern const std::string kOwnershipColumns;
 CaseOwnership ownership_of(const nlohmann::json& row);
 
 }  // namespace kim::cases

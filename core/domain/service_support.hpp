@@ -65,6 +65,8 @@ class Change {
 
   const std::vector<sdk::Event>& events() const { return events_; }
   bool audited() const { return audited_; }
+  // The plugins' decisions (supervision rules, referral routers) for this change to ask.
+  const events::EventBus& bus() const { return bus_; }
 
  private:
   events::EventBus& bus_;

@@ -1,6 +1,7 @@
 #include "events/event_bus.hpp"
 
 #include <mutex>
+#include <stdexcept>
 
 namespace kim::events {
 
@@ -96,6 +97,61 @@ void EventBus::clear() {
   std::unique_lock lock(mutex_);
   by_type_.clear();
   hooks_by_type_.clear();
+  supervision_.clear();
+  routers_.clear();
+}
+
+namespace {
+
+// Asks each rule in order; copies them first so a rule runs without the lock.
+template <class Answer, class Rule, class Facts>
+std::optional<EventBus::Decision<Answer>> first_answer(
+    std::vector<std::pair<std::string, std::shared_ptr<const Rule>>> rules, const Facts& facts,
+    const char* what) {
+  for (const auto& [owner, rule] : rules) {
+    std::optional<Answer> answer;
+    try {
+      answer = (*rule)(facts);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string(what) + " of plugin " + owner + " failed: " + e.what());
+    } catch (...) {
+      throw std::runtime_error(std::string(what) + " of plugin " + owner + " failed");
+    }
+    if (answer) return EventBus::Decision<Answer>{std::move(*answer), owner};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void EventBus::add_supervision_rule(sdk::SupervisionRule rule, const std::string& owner) {
+  std::unique_lock lock(mutex_);
+  supervision_.emplace_back(owner, std::make_shared<const sdk::SupervisionRule>(std::move(rule)));
+}
+
+std::optional<EventBus::Decision<sdk::Supervision>> EventBus::supervise(
+    const sdk::SupervisionFacts& facts) const {
+  decltype(supervision_) rules;
+  {
+    std::shared_lock lock(mutex_);
+    rules = supervision_;
+  }
+  return first_answer<sdk::Supervision>(std::move(rules), facts, "the supervision rule");
+}
+
+void EventBus::add_referral_router(sdk::ReferralRouter router, const std::string& owner) {
+  std::unique_lock lock(mutex_);
+  routers_.emplace_back(owner, std::make_shared<const sdk::ReferralRouter>(std::move(router)));
+}
+
+std::optional<EventBus::Decision<std::string>> EventBus::route_referral(
+    const sdk::ReferralFacts& facts) const {
+  decltype(routers_) routers;
+  {
+    std::shared_lock lock(mutex_);
+    routers = routers_;
+  }
+  return first_answer<std::string>(std::move(routers), facts, "the referral router");
 }
 
 }  // namespace kim::events

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include <spdlog/logger.h>
 
 #include "kim/sdk/events.hpp"
+#include "kim/sdk/rules.hpp"
 
 namespace kim::events {
 
@@ -31,6 +33,19 @@ class EventBus {
   // prefixed with the owner ("rheine: ..."). A hook that throws vetoes too (fail closed).
   sdk::HookResult run_hooks(const sdk::Event& event) const;
 
+  // Plugins' decisions for core (kim/sdk/rules.hpp), asked inside the write that needs them.
+  // The first rule (router) in registration order that answers wins; the answer names its
+  // owner. A rule that throws throws std::runtime_error naming its owner (the change fails).
+  template <class Answer>
+  struct Decision {
+    Answer answer;
+    std::string owner;
+  };
+  void add_supervision_rule(sdk::SupervisionRule rule, const std::string& owner);
+  std::optional<Decision<sdk::Supervision>> supervise(const sdk::SupervisionFacts& facts) const;
+  void add_referral_router(sdk::ReferralRouter router, const std::string& owner);
+  std::optional<Decision<std::string>> route_referral(const sdk::ReferralFacts& facts) const;
+
   // Event types the owner subscribed to, for /api/v1/plugins.
   std::vector<std::string> subscriptions_of(const std::string& owner) const;
   std::vector<std::string> hooks_of(const std::string& owner) const;
@@ -51,6 +66,8 @@ class EventBus {
     std::shared_ptr<const sdk::HookHandler> handler;
   };
   std::map<std::string, std::vector<Hook>> hooks_by_type_;
+  std::vector<std::pair<std::string, std::shared_ptr<const sdk::SupervisionRule>>> supervision_;
+  std::vector<std::pair<std::string, std::shared_ptr<const sdk::ReferralRouter>>> routers_;
 };
 
 }  // namespace kim::events

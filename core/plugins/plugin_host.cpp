@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include "audit/audit_log.hpp"
+#include "partners/partners.hpp"
 #include "store/core_migrations.hpp"
 
 namespace kim::plugins {
@@ -244,6 +245,30 @@ void PluginHostImpl::add_hook(std::string type, sdk::HookHandler hook) {
   staged_hooks_.emplace_back(std::move(type), std::move(hook));
 }
 
+void PluginHostImpl::add_supervision_rule(sdk::SupervisionRule rule) {
+  require_registration_open("add_supervision_rule");
+  if (!rule) throw std::invalid_argument("supervision rule must not be empty");
+  staged_supervision_.push_back(std::move(rule));
+}
+
+void PluginHostImpl::add_referral_router(sdk::ReferralRouter router) {
+  require_registration_open("add_referral_router");
+  if (!router) throw std::invalid_argument("referral router must not be empty");
+  staged_routers_.push_back(std::move(router));
+}
+
+int PluginHostImpl::seed_partners(const nlohmann::json& partners) {
+  if (services_.store == nullptr || registration_open_) {
+    throw std::logic_error("seed_partners works from start() on");
+  }
+  if (!partners.is_array()) throw std::invalid_argument("seed_partners takes an array of partners");
+  const std::vector<nlohmann::json> seeds(partners.begin(), partners.end());
+  if (auto problems = partners::seed_problems(seeds); !problems.empty()) {
+    throw std::invalid_argument("partners of plugin " + id_ + ": " + problems.front());
+  }
+  return partners::apply_seeds(*services_.store, seeds);
+}
+
 void PluginHostImpl::publish(sdk::Event event) {
   if (event.type.rfind(id_ + ".", 0) != 0) {
     throw std::invalid_argument("plugin " + id_ + " may only publish events named \"" + id_ +
@@ -350,6 +375,10 @@ void PluginHostImpl::commit() {
   }
   for (auto& [type, hook] : staged_hooks_)
     services_.events.add_hook(type, std::move(hook), id_);
+  for (auto& rule : staged_supervision_)
+    services_.events.add_supervision_rule(std::move(rule), id_);
+  for (auto& router : staged_routers_)
+    services_.events.add_referral_router(std::move(router), id_);
   for (auto& [name, type] : staged_connectors_) {
     services_.connectors.add(name, std::move(type), id_);
   }
@@ -368,6 +397,8 @@ void PluginHostImpl::clear_staged() {
   staged_routes_.clear();
   staged_subscriptions_.clear();
   staged_hooks_.clear();
+  staged_supervision_.clear();
+  staged_routers_.clear();
   staged_connectors_.clear();
   staged_jobs_.clear();
 }

@@ -50,6 +50,9 @@ class PluginHostImpl final : public sdk::PluginHost {
   sdk::Database& database() override;
   sdk::HttpResponse read_api(const sdk::HttpRequest& caller, const std::string& path,
                              const std::map<std::string, std::string>& query) override;
+  void add_supervision_rule(sdk::SupervisionRule rule) override;
+  void add_referral_router(sdk::ReferralRouter router) override;
+  int seed_partners(const nlohmann::json& partners) override;
 
   // Which tables database() and the migrations may touch; set before start().
   void set_table_scope(TableScope scope);
@@ -89,6 +92,8 @@ class PluginHostImpl final : public sdk::PluginHost {
   std::vector<std::pair<std::string, sdk::EventHandler>> staged_subscriptions_;
   std::vector<std::pair<std::string, sdk::HookHandler>> staged_hooks_;
   std::vector<std::pair<std::string, sdk::ConnectorType>> staged_connectors_;
+  std::vector<sdk::SupervisionRule> staged_supervision_;
+  std::vector<sdk::ReferralRouter> staged_routers_;
   std::vector<StagedJob> staged_jobs_;
   std::vector<store::Migration> migrations_;
   store::Connection::Authorizer authorizer_;  // denies everything until set_table_scope()

@@ -10,6 +10,7 @@
 #include "domain/validation.hpp"
 #include "outbox/outbox.hpp"
 #include "partners/partners.hpp"
+#include "referrals/routing.hpp"
 
 namespace kim::referrals {
 
@@ -160,7 +161,8 @@ json referral_json(const json& row, bool with_payload) {
                    {"created_at", row["created_at"]},
                    {"sent_at", row["sent_at"]},
                    {"status_changed_at", row["status_changed_at"]},
-                   {"closed_at", row["closed_at"]}};
+                   {"closed_at", row["closed_at"]},
+                   {"routed_from", row.value("routed_from", json())}};
   if (with_payload) {
     referral["payload"] =
         row["payload"].is_string() ? json::parse(row["payload"].get<std::string>()) : json(nullptr);
@@ -292,6 +294,8 @@ Result<Reply> ReferralService::create(const Context& ctx, const std::string& cas
         auto send = in.boolean("send", false).value_or(false);
         in.finish();
         check(in);
+        // Plugins' routers first, so every rule below judges the partner it is routed to.
+        const auto routed_from = route_referral(change, case_id, row.person_id, slug, *service);
         auto handover = plan_handover(db, change.env.today(), row.person_id, slug, *service,
                                       purpose, categories);
 
@@ -317,6 +321,7 @@ Result<Reply> ReferralService::create(const Context& ctx, const std::string& cas
              message_value, status, own_case_management ? 1 : 0, payload, town,
              ctx.actor.principal.user_id, now, send ? SqlValue(now) : SqlValue(nullptr), now});
         link_consents(db, id, handover.consent_ids);
+        if (routed_from) record_routing(change, id, case_id, *routed_from, slug);
         const std::string today = change.env.today();
         record_history(change, id, nullptr, status, nullptr, nullptr, today);
         auto stored = load_referral(db, case_id, id);

@@ -21,6 +21,7 @@
 #include "kim/sdk/database.hpp"
 #include "kim/sdk/events.hpp"
 #include "kim/sdk/http.hpp"
+#include "kim/sdk/rules.hpp"
 
 namespace kim::sdk {
 
@@ -85,6 +86,20 @@ class PluginHost {
   // /api/v1/plugins/…); a caller without a principal (a public route) gets 401. From start() on.
   virtual HttpResponse read_api(const HttpRequest& caller, const std::string& path,
                                 const std::map<std::string, std::string>& query = {}) = 0;
+
+  // Decides which coordinating office supervises a case (see kim/sdk/rules.hpp): asked when a
+  // case is opened and when its person's town changes; the answer is stored on the case and
+  // the access policy uses it. Made in load(), like the other registrations.
+  virtual void add_supervision_rule(SupervisionRule rule) = 0;
+  // Redirects a referral to another partner before it is checked (kim/sdk/rules.hpp). In load().
+  virtual void add_referral_router(ReferralRouter router) = 0;
+
+  // Adds partners to the partner network: `partners` is an array of partner objects in the form
+  // of the host config's "partners" seeds, checked by the same rules (kinds, legal domains and
+  // services of the catalogue, towns, contact). Idempotent: a slug already in the network is
+  // left as it is (an operator's later changes are kept). Any problem throws
+  // std::invalid_argument and adds nothing. From start() on; returns how many were added.
+  virtual int seed_partners(const nlohmann::json& partners) = 0;
 };
 
 }  // namespace kim::sdk

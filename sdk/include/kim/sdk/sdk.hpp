@@ -8,4 +8,5 @@
 #include "kim/sdk/http.hpp"
 #include "kim/sdk/json.hpp"
 #include "kim/sdk/plugin.hpp"
+#include "kim/sdk/rules.hpp"
 #include "kim/sdk/version.hpp"

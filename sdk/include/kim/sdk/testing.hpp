@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -590,6 +591,50 @@ class FakeHost final : public PluginHost {
     if (!database_) throw std::logic_error("FakeHost: database() works from start() on");
     return *database_;
   }
+  void add_supervision_rule(SupervisionRule rule) override {
+    require_registration_open("add_supervision_rule");
+    if (!rule) throw std::invalid_argument("supervision rule must not be empty");
+    supervision_rules_.push_back(std::move(rule));
+  }
+  void add_referral_router(ReferralRouter router) override {
+    require_registration_open("add_referral_router");
+    if (!router) throw std::invalid_argument("referral router must not be empty");
+    referral_routers_.push_back(std::move(router));
+  }
+  // Keeps the partners for seeded_partners() (FakeHost checks only that it is an array of
+  // objects with a "slug"; the host applies its partner rules). Idempotent by slug.
+  int seed_partners(const nlohmann::json& partners) override {
+    if (!started_) throw std::logic_error("FakeHost: seed_partners works from start() on");
+    if (!partners.is_array()) throw std::invalid_argument("seed_partners takes an array");
+    int added = 0;
+    for (const auto& partner : partners) {
+      if (!partner.is_object() || !partner.contains("slug") || !partner["slug"].is_string()) {
+        throw std::invalid_argument("every partner needs a \"slug\"");
+      }
+      const auto slug = partner["slug"].get<std::string>();
+      if (seeded_partners_.count(slug)) continue;
+      seeded_partners_.emplace(slug, partner);
+      ++added;
+    }
+    return added;
+  }
+  const std::map<std::string, nlohmann::json>& seeded_partners() const { return seeded_partners_; }
+  // What core would store for a case with these facts: the first answer of the plugin's
+  // supervision rules (nothing = the organisation's supervisor). Exceptions pass through.
+  std::optional<Supervision> supervise(const SupervisionFacts& facts) const {
+    for (const auto& rule : supervision_rules_) {
+      if (auto answer = rule(facts)) return answer;
+    }
+    return std::nullopt;
+  }
+  // The partner a referral with these facts would go to instead (nothing = as asked).
+  std::optional<std::string> route_referral(const ReferralFacts& facts) const {
+    for (const auto& router : referral_routers_) {
+      if (auto answer = router(facts)) return answer;
+    }
+    return std::nullopt;
+  }
+
   // What the plugin's committed transactions audited (Transaction::audit), in order.
   std::vector<SqliteDatabase::AuditEntry> audited() const {
     return database_ ? database_->audited() : std::vector<SqliteDatabase::AuditEntry>{};
@@ -658,6 +703,9 @@ class FakeHost final : public PluginHost {
   std::vector<ConnectorType> connectors_;
   std::vector<Job> jobs_;
   std::vector<Migration> migrations_;
+  std::vector<SupervisionRule> supervision_rules_;
+  std::vector<ReferralRouter> referral_routers_;
+  std::map<std::string, nlohmann::json> seeded_partners_;
   std::unique_ptr<SqliteDatabase> database_;
   mutable std::mutex mutex_;
   std::vector<Event> published_;
