@@ -93,7 +93,8 @@ class DateRulesTest : public ::testing::Test {
     auto made = admin.grant_token(orgs::cli_context(),
                                   {{"name", name}, {"role", role}, {"organisation", organisation}});
     EXPECT_TRUE(made) << name;
-    return *auth::AccessDirectory(*store_).authenticate(made.value().body["token"].get<std::string>());
+    return *auth::AccessDirectory(*store_).authenticate(
+        made.value().body["token"].get<std::string>());
   }
   domain::Context as(const sdk::Principal& who) { return {{who, "test"}, std::nullopt}; }
 

@@ -91,8 +91,7 @@ inline nlohmann::json agreement_body(
 // Polls `condition` until it holds or `timeout` passes: for what the host does in the background
 // (deliveries, jobs). No fixed sleeps: a short wait per round.
 template <class F>
-bool eventually(F condition,
-                std::chrono::milliseconds timeout = std::chrono::milliseconds(30000)) {
+bool eventually(F condition, std::chrono::milliseconds timeout = std::chrono::milliseconds(30000)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (condition()) return true;
