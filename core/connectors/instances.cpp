@@ -25,6 +25,17 @@ std::vector<std::string> settings_problems(const sdk::ConnectorType& type, nlohm
   return problems;
 }
 
+// `context` with its `make`: composed connectors belong to the same instance (the copy they get
+// carries no `make` of its own; make_connector gives them one again).
+sdk::ConnectorContext with_make(const TypeRegistry& types, sdk::ConnectorContext context) {
+  auto plain = context;
+  plain.make = nullptr;
+  context.make = [&types, plain](const std::string& type, const nlohmann::json& settings) {
+    return make_connector(types, type, settings, plain);
+  };
+  return context;
+}
+
 sdk::ConnectorContext context_for(const config::HostConfig& config,
                                   const config::ConnectorInstanceConfig& instance,
                                   const TypeRegistry& types) {
@@ -37,12 +48,7 @@ sdk::ConnectorContext context_for(const config::HostConfig& config,
     std::filesystem::path file(path);
     return read_secret_file(file.is_absolute() ? file : base_dir / file);
   };
-  // The context is copied into the made connector's context, so it must not refer to itself.
-  auto plain = context;
-  context.make = [&types, plain](const std::string& type, const nlohmann::json& settings) {
-    return make_connector(types, type, settings, plain);
-  };
-  return context;
+  return with_make(types, std::move(context));
 }
 
 }  // namespace
@@ -142,11 +148,7 @@ std::unique_ptr<sdk::Connector> make_connector(const TypeRegistry& types, const 
       text += " " + problem + ";";
     throw std::invalid_argument(text);
   }
-  auto inner = context;
-  inner.make = [&types, plain = context](const std::string& t, const nlohmann::json& s) {
-    return make_connector(types, t, s, plain);
-  };
-  auto connector = found->create(settings, inner);
+  auto connector = found->create(settings, with_make(types, context));
   if (!connector) throw std::invalid_argument("connector type \"" + type + "\" made nothing");
   return connector;
 }
