@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include <boost/dll/runtime_symbol_info.hpp>
 
 #include "audit/audit_log.hpp"
@@ -45,26 +47,6 @@ std::string iso_time(std::chrono::system_clock::time_point time) {
 // "GET /api/v1/cases/…" for security entries (never the query string).
 std::string request_route(const sdk::HttpRequest& request) {
   return std::string(sdk::to_string(request.method)) + " " + request.path.substr(0, 200);
-}
-
-// Admins see where each file lies and why a plugin was refused; everybody else sees the file's
-// name only and no reason (reasons name folders, users and loader errors).
-nlohmann::json report_json(const plugins::PluginReport& report, bool admin) {
-  nlohmann::json json = {{"id", report.id},
-                         {"file", admin ? report.file.string() : report.file.filename().string()},
-                         {"version", report.version},
-                         {"sdk_version", report.sdk_version},
-                         {"description", report.description},
-                         {"enabled", report.enabled},
-                         {"state", plugins::to_string(report.state)},
-                         {"routes", report.routes},
-                         {"subscriptions", report.subscriptions},
-                         {"hooks", report.hooks},
-                         {"connectors", report.connectors},
-                         {"jobs", report.jobs},
-                         {"schema_version", report.schema_version}};
-  if (admin && !report.reason.empty()) json["reason"] = report.reason;
-  return json;
 }
 
 }  // namespace
@@ -184,6 +166,15 @@ void Host::open() {
   }
   inspect_plugins();
   plugins_->start_all();
+  decide_supervision();
+  for (const auto& route : router_->routes()) {
+    if (route.owner == "host" || route.pattern.starts_with("/api/v1/plugins/")) continue;
+    std::string mount = "/api/v1/" + route.owner;
+    if (std::find(plugin_short_mounts_.begin(), plugin_short_mounts_.end(), mount) ==
+        plugin_short_mounts_.end()) {
+      plugin_short_mounts_.push_back(std::move(mount));
+    }
+  }
   instances_ = std::make_unique<connectors::Instances>(config_, *connectors_);
   dispatcher_ = std::make_unique<outbox::Dispatcher>(*store_, *events_, *instances_, config_.outbox,
                                                      log::get("outbox"));
@@ -265,10 +256,19 @@ void Host::answer(sdk::HttpRequest& request, const http::Respond& respond) {
 http::Placement Host::placement(const sdk::HttpRequest& request) const {
   if (request.method != sdk::HttpMethod::kGet) return http::Placement::kWorker;
   // Plugins' routes may call partners or block otherwise: never on the io thread. They all live
-  // under /api/v1/plugins/<id>/ (PluginHostImpl::add_route), so the path tells without a second
-  // router match per request.
+  // under /api/v1/plugins/<id>/ or a plugin's short mount /api/v1/<id>/ (PluginHostImpl), so
+  // the path tells without a second router match per request. The router skips empty segments:
+  // a path with "//" goes to a worker too rather than be told apart.
   constexpr std::string_view kPluginRoutes = "/api/v1/plugins/";
-  if (request.path.starts_with(kPluginRoutes)) return http::Placement::kWorker;
+  const std::string_view path = request.path;
+  if (path.starts_with(kPluginRoutes) || path.find("//") != std::string_view::npos) {
+    return http::Placement::kWorker;
+  }
+  for (const auto& mount : plugin_short_mounts_) {
+    if (path.starts_with(mount) && (path.size() == mount.size() || path[mount.size()] == '/')) {
+      return http::Placement::kWorker;
+    }
+  }
   return http::Placement::kIoThread;
 }
 
@@ -423,6 +423,33 @@ void Host::add_host_routes() {
                 sdk::RouteOptions::for_roles({"admin"}), "host"});
 }
 
+void Host::decide_supervision() {
+  // Fail closed: a rule plugin that is enabled but not running would send new records to the
+  // organisation's usual supervisor, and re-deciding without it would hand its offices' cases
+  // back. Both wait until it runs (or is disabled in the config).
+  if (auto absent = plugins_->absent_rule_holders(); !absent.empty()) {
+    std::string names;
+    for (const auto& id : absent)
+      names += (names.empty() ? "" : ", ") + id;
+    const std::string reason =
+        "supervision cannot be decided: the enabled plugin(s) " + names +
+        " did not start (see kim plugins list); recording persons, opening cases and moves wait "
+        "until an administrator fixes or disables it";
+    events_->suspend_supervision(reason);
+    logger_->error("{}", reason);
+    return;
+  }
+  auto result = cases_->resupervise_all();
+  if (!result) {
+    events_->suspend_supervision(result.problem().message);
+    logger_->error("supervision suspended: {}", result.problem().message);
+    return;
+  }
+  if (const int changed = result.value().body["changed"].get<int>(); changed > 0) {
+    logger_->info("supervision decided again by the current rules: {} records changed", changed);
+  }
+}
+
 sdk::HttpResponse Host::health() {
   nlohmann::json body = {{"status", "ok"},
                          {"version", host_version()},
@@ -442,6 +469,8 @@ sdk::HttpResponse Host::health() {
         counts.value(std::string(plugins::to_string(report.state)), 0) + 1;
   }
   body["plugins"] = counts;
+  // Persons and cases cannot be recorded while suspended (see decide_supervision).
+  body["supervision"] = events_->supervision_suspended() ? "suspended" : "ok";
   return sdk::HttpResponse::json(body["status"] == "ok" ? 200 : 503, body);
 }
 
@@ -449,7 +478,7 @@ sdk::HttpResponse Host::list_plugins(const sdk::HttpRequest& request) {
   const bool admin = request.principal && request.principal->role == "admin";
   nlohmann::json items = nlohmann::json::array();
   for (const auto& report : plugins_->reports())
-    items.push_back(report_json(report, admin));
+    items.push_back(plugins::to_json(report, admin));
   return sdk::HttpResponse::json(200, {{"items", items}});
 }
 

@@ -80,6 +80,9 @@ class Host {
   std::optional<sdk::HttpResponse> admit(sdk::HttpRequest& request, std::string_view peer);
   // Reads of the host's own routes run on the io thread; writes and plugins' routes may wait.
   http::Placement placement(const sdk::HttpRequest& request) const;
+  // Re-decides stored supervision with the running plugins' rules, or suspends supervision
+  // decisions while a plugin that may hold a rule is enabled but not running.
+  void decide_supervision();
   void add_host_routes();
   sdk::HttpResponse health();
   sdk::HttpResponse list_plugins(const sdk::HttpRequest& request);
@@ -102,6 +105,8 @@ class Host {
   // Declared before the registries: destroyed after them, so plugin libraries outlive every
   // std::function that points into them.
   std::unique_ptr<plugins::PluginManager> plugins_;
+  // "/api/v1/<id>" of each plugin whose routes also answer there; fixed once plugins started.
+  std::vector<std::string> plugin_short_mounts_;
   std::unique_ptr<http::Router> router_;
   std::unique_ptr<events::EventBus> events_;
   std::unique_ptr<plugins::Registry<sdk::ConnectorType>> connectors_;

@@ -142,6 +142,26 @@ int run_serve(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// "2 routes, 1 supervision rule, 3 partners (a, b, c)": what a plugin changes once it runs.
+std::string registrations(const kim::plugins::PluginReport& r) {
+  std::vector<std::string> parts;
+  auto count = [&](std::size_t n, const char* one, const char* many) {
+    if (n > 0) parts.push_back(std::to_string(n) + " " + (n == 1 ? one : many));
+  };
+  count(r.routes.size(), "route", "routes");
+  count(r.subscriptions.size(), "subscription", "subscriptions");
+  count(r.hooks.size(), "hook", "hooks");
+  count(r.connectors.size(), "connector type", "connector types");
+  count(r.jobs.size(), "job", "jobs");
+  count(static_cast<std::size_t>(r.supervision_rules), "supervision rule", "supervision rules");
+  count(static_cast<std::size_t>(r.referral_routers), "referral router", "referral routers");
+  count(r.partners.size(), "partner", "partners");
+  std::string text;
+  for (const auto& part : parts)
+    text += (text.empty() ? "" : ", ") + part;
+  return text;
+}
+
 int run_plugins_list(const std::vector<std::string>& args) {
   auto desc = common_options("kim plugins list options");
   desc.add_options()("json", "print JSON instead of a table");
@@ -161,13 +181,8 @@ int run_plugins_list(const std::vector<std::string>& args) {
   const int exit_code = problem ? kExitFailure : kExitOk;
   if (vm.count("json")) {
     nlohmann::json items = nlohmann::json::array();
-    for (const auto& r : reports) {
-      nlohmann::json item = {{"id", r.id},           {"file", r.file.string()},
-                             {"version", r.version}, {"sdk_version", r.sdk_version},
-                             {"enabled", r.enabled}, {"state", kim::plugins::to_string(r.state)}};
-      if (!r.reason.empty()) item["reason"] = r.reason;
-      items.push_back(item);
-    }
+    for (const auto& r : reports)
+      items.push_back(kim::plugins::to_json(r, true));
     std::cout << items.dump(2) << "\n";
     return exit_code;
   }
@@ -184,6 +199,9 @@ int run_plugins_list(const std::vector<std::string>& args) {
                 std::string(kim::plugins::to_string(r.state)).c_str(),
                 r.file.empty() ? "-" : r.file.string().c_str());
     if (!r.reason.empty()) std::printf("%-20s   reason: %s\n", "", r.reason.c_str());
+    if (const auto adds = registrations(r); !adds.empty()) {
+      std::printf("%-20s   registers: %s\n", "", adds.c_str());
+    }
   }
   if (problem) {
     std::cerr << "An enabled plugin would not run (see its reason); kim serve would start "

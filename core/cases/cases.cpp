@@ -187,6 +187,21 @@ Result<Reply> CaseService::open_case(const Context& ctx, const json& body) {
   });
 }
 
+Result<Reply> CaseService::resupervise_all() {
+  const Context ctx{
+      audit::Actor{sdk::Principal{0, "supervision", "system", 0, ""}, domain::new_id("sup")},
+      std::nullopt};
+  return tx_.write(ctx, [&](Change& change) {
+    int changed = 0;
+    for (const char* table : {"persons", "cases"}) {
+      for (const auto& row : change.db.query(std::string("SELECT id FROM ") + table))
+        changed += apply_supervision(change, table, row["id"].get<std::string>()) ? 1 : 0;
+    }
+    change.audit("resupervise", "deployment", std::to_string(changed));
+    return Reply{200, {{"changed", changed}}, std::nullopt};
+  });
+}
+
 Result<Reply> CaseService::get_case(const Context& ctx, const std::string& case_id) {
   return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
     auto row = load_case(db, ctx, case_id, Access::kRead);

@@ -185,6 +185,7 @@ Result<Reply> CaseService::create_person(const Context& ctx, const json& body) {
          ctx.actor.principal.organisation_id, ctx.actor.principal.user_id, change.env.timestamp()});
     record_different_persons(change, id, candidates);
     change.audit("create", "person", id);
+    apply_supervision(change, "persons", id);
     return Reply{201, person_json(load_person(db, ctx, id)), std::nullopt};
   });
 }
@@ -246,10 +247,12 @@ Result<Reply> CaseService::update_person(const Context& ctx, const std::string& 
          optional_value(p.arrival), p.household.dump(), p.contact.dump(), person_id});
     record_different_persons(change, person_id, candidates);
     change.audit("update", "person", person_id);
-    // Supervision follows residence (plugins' rules): a move re-decides it for every case.
+    // Supervision follows residence (plugins' rules): a move re-decides it for the person's
+    // record and every case.
     if (p.town != row["town"]) {
+      apply_supervision(change, "persons", person_id);
       for (const auto& owned : db.query("SELECT id FROM cases WHERE person_id = ?", {person_id}))
-        apply_supervision(change, owned["id"]);
+        apply_supervision(change, "cases", owned["id"].get<std::string>());
     }
     return Reply{200, person_json(load_person(db, ctx, person_id)), std::nullopt};
   });

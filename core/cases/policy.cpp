@@ -2,10 +2,19 @@
 
 namespace kim::cases {
 
-const char* const kSupervisorSql = "coalesce(c.supervisor_id, o.supervisor_id, 0)";
-const char* const kCoSupervisorSql =
-    "(CASE WHEN c.supervisor_id IS NOT NULL AND c.supervisor_shared = 1 "
-    "THEN coalesce(o.supervisor_id, 0) ELSE 0 END)";
+// A record's own supervising office wins over its organisation's; shared, both supervise.
+#define KIM_SUPERVISOR_SQL(record, org) \
+  "coalesce(" record ".supervisor_id, " org ".supervisor_id, 0)"
+#define KIM_CO_SUPERVISOR_SQL(record, org)                      \
+  "(CASE WHEN " record ".supervisor_id IS NOT NULL AND " record \
+  ".supervisor_shared = 1 "                                     \
+  "THEN coalesce(" org ".supervisor_id, 0) ELSE 0 END)"
+const char* const kSupervisorSql = KIM_SUPERVISOR_SQL("c", "o");
+const char* const kCoSupervisorSql = KIM_CO_SUPERVISOR_SQL("c", "o");
+const char* const kPersonSupervisorSql = KIM_SUPERVISOR_SQL("p", "po");
+const char* const kPersonCoSupervisorSql = KIM_CO_SUPERVISOR_SQL("p", "po");
+#undef KIM_SUPERVISOR_SQL
+#undef KIM_CO_SUPERVISOR_SQL
 
 Access case_access(const sdk::Principal& principal, const CaseOwnership& ownership) {
   if (principal.organisation_id == 0) return Access::kNone;

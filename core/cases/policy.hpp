@@ -31,9 +31,15 @@ struct CaseOwnership {
   bool team_access = false;
 };
 
-// The supervisors of case `c` of organisation `o`, as SQL expressions (0 for none).
+// The supervisors of case `c` of organisation `o`, as SQL expressions (0 for none, never NULL:
+// "? NOT IN (…)" over them must not turn unknown).
 extern const char* const kSupervisorSql;
 extern const char* const kCoSupervisorSql;
+// The same for person `p` recorded by organisation `po` (persons.supervisor_id, decided by the
+// same rules from the person's residence, so a person without a case is read by the office that
+// will supervise their case).
+extern const char* const kPersonSupervisorSql;
+extern const char* const kPersonCoSupervisorSql;
 
 Access case_access(const sdk::Principal& principal, const CaseOwnership& case_ownership);
 

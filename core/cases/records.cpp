@@ -122,8 +122,10 @@ std::string add_timeline_note(Change& change, const std::string& case_id,
   return id;
 }
 
-// Persons the principal may read: recorded by their organisation (or one it supervises, unless
-// a case of the person is supervised by another office), or the person of a case they may read.
+// Persons the principal may read: recorded by their organisation, supervised by their office
+// (the person's own supervisor, else the recording organisation's; not when a case of the
+// person is supervised by another office that did not share it), or the person of a case they
+// may read.
 std::string readable_person_condition(const sdk::Principal& principal,
                                       std::vector<SqlValue>& params) {
   auto filter = readable_cases(principal);
@@ -133,11 +135,10 @@ std::string readable_person_condition(const sdk::Principal& principal,
     sql += "p.organisation_id = ? OR ";
     params.emplace_back(principal.organisation_id);
     if (principal.role == "coordinator") {
-      // Not a person whose case a supervision rule gave to another office (and did not share).
-      sql += std::string(
-                 "(po.supervisor_id = ? AND NOT EXISTS (SELECT 1 FROM cases c JOIN organisations "
-                 "o ON o.id = c.organisation_id WHERE c.person_id = p.id AND c.supervisor_id IS "
-                 "NOT NULL AND ? NOT IN (") +
+      sql += std::string("(? IN (") + kPersonSupervisorSql + ", " + kPersonCoSupervisorSql +
+             ") AND NOT EXISTS (SELECT 1 FROM cases c JOIN organisations o ON o.id = "
+             "c.organisation_id WHERE c.person_id = p.id AND c.supervisor_id IS NOT NULL AND ? "
+             "NOT IN (" +
              kSupervisorSql + ", " + kCoSupervisorSql + "))) OR ";
       params.emplace_back(principal.organisation_id);
       params.emplace_back(principal.organisation_id);
@@ -151,40 +152,67 @@ std::string readable_person_condition(const sdk::Principal& principal,
   return sql;
 }
 
-void apply_supervision(Change& change, const std::string& case_id) {
-  Connection& db = change.db;
-  auto facts_row =
-      db.query(
-            "SELECT c.supervisor_id, c.supervisor_shared, p.town, o.slug AS organisation, "
-            "coalesce(s.slug, '') AS default_supervisor FROM cases c "
-            "JOIN persons p ON p.id = c.person_id JOIN organisations o ON o.id = "
-            "c.organisation_id LEFT JOIN organisations s ON s.id = o.supervisor_id "
-            "WHERE c.id = ?",
-            {case_id})
-          .at(0);
-  const auto decision = change.bus().supervise(
-      {case_id, facts_row["organisation"], facts_row["town"], facts_row["default_supervisor"]});
-  SqlValue supervisor = nullptr;
-  int shared = 0;
-  if (decision) {
-    auto office = db.query("SELECT id FROM organisations WHERE slug = ? AND kind = ?",
-                           {decision->answer.office, "coordinating_office"});
-    if (office.empty()) {
-      throw std::runtime_error("the supervision rule of plugin " + decision->owner +
-                               " names no coordinating office");
-    }
-    supervisor = office[0]["id"].get<std::int64_t>();
-    shared = decision->answer.share_with_default ? 1 : 0;
+namespace {
+
+// The facts a rule decides on, and what is stored now, for a case or a person (`table`).
+json supervision_facts(Connection& db, const char* table, const std::string& id) {
+  const bool is_case = std::string_view(table) == "cases";
+  const std::string sql =
+      std::string(
+          "SELECT r.supervisor_id, r.supervisor_shared, p.town, o.slug AS organisation, "
+          "coalesce(s.slug, '') AS default_supervisor FROM ") +
+      (is_case ? "cases r JOIN persons p ON p.id = r.person_id"
+               : "persons r JOIN persons p ON p.id = r.id") +
+      " JOIN organisations o ON o.id = r.organisation_id LEFT JOIN organisations s ON s.id = "
+      "o.supervisor_id WHERE r.id = ?";
+  return db.query(sql, {id}).at(0);
+}
+
+}  // namespace
+
+SupervisionChoice decide_supervision(Connection& db, const events::EventBus& bus,
+                                     const sdk::SupervisionFacts& facts) {
+  // Fail closed: without a plugin that may hold a rule, a case would silently go to the
+  // organisation's usual supervisor.
+  if (auto why = bus.supervision_suspended()) {
+    fail(Problem{503, "supervision_unavailable", *why, {}, nullptr});
   }
-  const json before = {facts_row["supervisor_id"], facts_row["supervisor_shared"]};
-  const json after = {std::holds_alternative<std::nullptr_t>(supervisor)
-                          ? json(nullptr)
-                          : json(std::get<std::int64_t>(supervisor)),
-                      shared};
-  if (before == after) return;
-  db.execute("UPDATE cases SET supervisor_id = ?, supervisor_shared = ? WHERE id = ?",
-             {supervisor, shared, case_id});
-  change.audit("supervise", "case", case_id, case_id);
+  const auto decision = bus.supervise(facts);
+  if (!decision) return {};
+  auto office = db.query("SELECT id FROM organisations WHERE slug = ? AND kind = ?",
+                         {decision->answer.office, "coordinating_office"});
+  if (office.empty()) {
+    fail(Problem{503,
+                 "supervision_misconfigured",
+                 "the supervision rule of plugin " + decision->owner + " names \"" +
+                     decision->answer.office +
+                     "\", which is not a coordinating office; an administrator must correct "
+                     "the plugin's config (kim config check)",
+                 {},
+                 nullptr});
+  }
+  return {office[0]["id"].get<std::int64_t>(), decision->answer.share_with_default};
+}
+
+bool apply_supervision(Change& change, const char* table, const std::string& id) {
+  const json row = supervision_facts(change.db, table, id);
+  const bool is_case = std::string_view(table) == "cases";
+  // A person's own decision is asked with no case id (kim/sdk/rules.hpp).
+  const auto choice = decide_supervision(
+      change.db, change.bus(),
+      {is_case ? id : std::string(), row["organisation"], row["town"], row["default_supervisor"]});
+  const json stored_office = row["supervisor_id"];
+  const json office = choice.office ? json(*choice.office) : json(nullptr);
+  if (stored_office == office && row["supervisor_shared"] == (choice.shared ? 1 : 0)) return false;
+  change.db.execute(
+      std::string("UPDATE ") + table + " SET supervisor_id = ?, supervisor_shared = ? WHERE id = ?",
+      {choice.office ? SqlValue(*choice.office) : SqlValue(nullptr), choice.shared ? 1 : 0, id});
+  change.audit("supervise", is_case ? "case" : "person", id, is_case ? id : std::string());
+  return true;
+}
+
+void apply_supervision(Change& change, const std::string& case_id) {
+  apply_supervision(change, "cases", case_id);
 }
 
 }  // namespace kim::cases

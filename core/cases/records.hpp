@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -85,9 +86,22 @@ std::string add_timeline_note(domain::Change& change, const std::string& case_id
                               const std::string& occurred_on, const std::string& kind,
                               const std::string& text);
 
-// Asks the plugins' supervision rules who supervises case `case_id` (when it is opened and when
-// its person's town changed) and stores the answer on the case; audited ("supervise") when it
-// changed. Fails the change (500) when a rule throws or names no coordinating office.
+// What the plugins' supervision rules decide for these facts: the supervising office (none: the
+// organisation's usual supervisor) and whether that supervisor keeps reading. Fails with 503
+// supervision_unavailable while a plugin that may hold a rule is not running (fail closed) and
+// supervision_misconfigured when a rule names no coordinating office; a rule that throws fails
+// with 500 naming its plugin.
+struct SupervisionChoice {
+  std::optional<std::int64_t> office;
+  bool shared = false;
+};
+SupervisionChoice decide_supervision(store::Connection& db, const events::EventBus& bus,
+                                     const sdk::SupervisionFacts& facts);
+// Asks the rules who supervises the record `id` of `table` ("cases" or "persons") — when it is
+// created, when the person's town changes and at start — and stores the answer on it; audited
+// ("supervise") and true when it changed.
+bool apply_supervision(domain::Change& change, const char* table, const std::string& id);
+// The same for case `case_id`.
 void apply_supervision(domain::Change& change, const std::string& case_id);
 
 // What the policy needs of a case `c` and its organisation `o`, as SQL columns and read back.

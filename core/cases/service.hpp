@@ -108,6 +108,11 @@ class CaseService {
   // Recomputes the stored keys of persons with an older version (at start, after migrating);
   // returns how many keys changed.
   static int refresh_name_keys(store::Store& store);
+  // Decides the supervision of every person and case again with the rules registered now (at
+  // start, once the plugins run: enabling, disabling or reconfiguring a rule plugin takes effect
+  // on what is stored). Each change is audited ("supervise", user "supervision"), the run as a
+  // whole too; returns how many records changed, or the Problem (e.g. 503 while suspended).
+  domain::Result<Reply> resupervise_all();
 
  private:
   // Rows of one part of a case (goals, tasks, notes) with the case's version; audited as a list.

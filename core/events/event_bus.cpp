@@ -139,6 +139,21 @@ std::optional<EventBus::Decision<sdk::Supervision>> EventBus::supervise(
   return first_answer<sdk::Supervision>(std::move(rules), facts, "the supervision rule");
 }
 
+void EventBus::suspend_supervision(std::string reason) {
+  std::unique_lock lock(mutex_);
+  supervision_suspended_ = std::move(reason);
+}
+
+std::optional<std::string> EventBus::supervision_suspended() const {
+  std::shared_lock lock(mutex_);
+  return supervision_suspended_;
+}
+
+bool EventBus::has_supervision_rules() const {
+  std::shared_lock lock(mutex_);
+  return !supervision_.empty();
+}
+
 void EventBus::add_referral_router(sdk::ReferralRouter router, const std::string& owner) {
   std::unique_lock lock(mutex_);
   routers_.emplace_back(owner, std::make_shared<const sdk::ReferralRouter>(std::move(router)));

@@ -43,6 +43,11 @@ class EventBus {
   };
   void add_supervision_rule(sdk::SupervisionRule rule, const std::string& owner);
   std::optional<Decision<sdk::Supervision>> supervise(const sdk::SupervisionFacts& facts) const;
+  // While suspended, no supervision can be decided (cases::decide_supervision answers 503 with
+  // `reason`): set at start when an enabled plugin that may hold a rule is not running.
+  void suspend_supervision(std::string reason);
+  std::optional<std::string> supervision_suspended() const;
+  bool has_supervision_rules() const;
   void add_referral_router(sdk::ReferralRouter router, const std::string& owner);
   std::optional<Decision<std::string>> route_referral(const sdk::ReferralFacts& facts) const;
 
@@ -68,6 +73,7 @@ class EventBus {
   std::map<std::string, std::vector<Hook>> hooks_by_type_;
   std::vector<std::pair<std::string, std::shared_ptr<const sdk::SupervisionRule>>> supervision_;
   std::vector<std::pair<std::string, std::shared_ptr<const sdk::ReferralRouter>>> routers_;
+  std::optional<std::string> supervision_suspended_;
 };
 
 }  // namespace kim::events

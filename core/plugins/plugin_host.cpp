@@ -141,6 +141,20 @@ std::string prefix_of(const std::string& id) {
   return prefix + "_";
 }
 
+// Whether a plugin's routes may also answer at /api/v1/<id>/…: not when a route of the host
+// begins so, nor for the first segments the host claims for routes it adds after the plugins
+// (or keeps for itself), so a later core route never lands under a plugin's short mount.
+bool short_mount_available(const http::Router& router, const std::string& id) {
+  static const std::set<std::string, std::less<>> kHostSegments = {
+      "plugins", "connectors", "session", "sessions",
+      "invites", "console",    "health",  "openapi.json"};
+  if (kHostSegments.contains(id)) return false;
+  const std::string prefix = "/api/v1/" + id;
+  return std::none_of(router.routes().begin(), router.routes().end(), [&](const http::Route& r) {
+    return r.owner == "host" && (r.pattern == prefix || r.pattern.rfind(prefix + "/", 0) == 0);
+  });
+}
+
 }  // namespace
 
 TableScope table_scope(const std::string& id, const std::vector<std::string>& all_ids) {
@@ -248,23 +262,34 @@ void PluginHostImpl::add_hook(std::string type, sdk::HookHandler hook) {
 void PluginHostImpl::add_supervision_rule(sdk::SupervisionRule rule) {
   require_registration_open("add_supervision_rule");
   if (!rule) throw std::invalid_argument("supervision rule must not be empty");
+  ++summary_.supervision_rules;
   staged_supervision_.push_back(std::move(rule));
 }
 
 void PluginHostImpl::add_referral_router(sdk::ReferralRouter router) {
   require_registration_open("add_referral_router");
   if (!router) throw std::invalid_argument("referral router must not be empty");
+  ++summary_.referral_routers;
   staged_routers_.push_back(std::move(router));
 }
 
 int PluginHostImpl::seed_partners(const nlohmann::json& partners) {
-  if (services_.store == nullptr || registration_open_) {
-    throw std::logic_error("seed_partners works from start() on");
+  const bool in_load = registration_open_;
+  if (!in_load && services_.store == nullptr) {
+    throw std::logic_error("seed_partners works in load() or from start() on");
   }
   if (!partners.is_array()) throw std::invalid_argument("seed_partners takes an array of partners");
   const std::vector<nlohmann::json> seeds(partners.begin(), partners.end());
   if (auto problems = partners::seed_problems(seeds); !problems.empty()) {
     throw std::invalid_argument("partners of plugin " + id_ + ": " + problems.front());
+  }
+  for (const auto& seed : seeds)
+    summary_.partners.push_back(seed.value("slug", ""));
+  // In load() the seeds are checked now (so `kim config check` and `kim plugins list` see a bad
+  // one) and added when the plugin has started, with its other registrations.
+  if (in_load) {
+    staged_partners_.insert(staged_partners_.end(), seeds.begin(), seeds.end());
+    return 0;
   }
   return partners::apply_seeds(*services_.store, seeds);
 }
@@ -345,6 +370,13 @@ sdk::HttpResponse PluginHostImpl::read_api(const sdk::HttpRequest& caller, const
         "/api/v1/plugins/…; the query goes in `query`), not \"" +
         path + "\"");
   }
+  // Plugin routes are refused by owner too, whatever path reaches them (the short mount
+  // /api/v1/<id>/… as well): a plugin reads core, not another plugin's answers.
+  if (const auto match = services_.router.match(sdk::HttpMethod::kGet, path);
+      match.kind == http::RouteMatch::Kind::kFound && match.route->owner != "host") {
+    throw std::invalid_argument("read_api reads the host's own routes, not \"" + path +
+                                "\" of plugin " + match.route->owner);
+  }
   if (!caller.principal) {
     return sdk::HttpResponse::error(401, "unauthenticated",
                                     "read_api needs the caller of an authenticated route");
@@ -367,9 +399,30 @@ void PluginHostImpl::check_conflicts() const {
   }
 }
 
+void PluginHostImpl::add_staged_partners() {
+  if (staged_partners_.empty()) return;
+  const int added = partners::apply_seeds(*services_.store, staged_partners_);
+  logger_->info("{} of {} partners added to the partner network", added, staged_partners_.size());
+}
+
 void PluginHostImpl::commit() {
-  for (const auto& route : staged_routes_.routes())
+  // Each route also answers at the short mount /api/v1/<id>/… unless core owns that first
+  // segment (core's paths always win; the long path is the one that never changes).
+  const std::string short_prefix = "/api/v1/" + id_;
+  const bool short_mount = short_mount_available(services_.router, id_);
+  for (const auto& route : staged_routes_.routes()) {
     services_.router.add(route);
+    if (!short_mount) continue;
+    http::Route alias = route;
+    alias.pattern = short_prefix + route.pattern.substr(("/api/v1/plugins/" + id_).size());
+    summary_.routes.push_back(std::string(sdk::to_string(route.method)) + " " + alias.pattern);
+    services_.router.add(std::move(alias));
+  }
+  if (!short_mount && !staged_routes_.routes().empty()) {
+    logger_->info("routes only under /api/v1/plugins/{}/: {}/ is a path of the host", id_,
+                  short_prefix);
+  }
+
   for (auto& [type, handler] : staged_subscriptions_) {
     services_.events.subscribe(type, std::move(handler), id_);
   }
@@ -399,6 +452,7 @@ void PluginHostImpl::clear_staged() {
   staged_hooks_.clear();
   staged_supervision_.clear();
   staged_routers_.clear();
+  staged_partners_.clear();
   staged_connectors_.clear();
   staged_jobs_.clear();
 }

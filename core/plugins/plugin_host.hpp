@@ -63,14 +63,20 @@ class PluginHostImpl final : public sdk::PluginHost {
   const std::vector<store::Migration>& migrations() const { return migrations_; }
   // Throws std::invalid_argument when a staged registration collides with a live one.
   void check_conflicts() const;
+  // Adds the partners seed_partners() staged in load(); before start(), so a plugin's start()
+  // finds them. Throws when the store refuses them.
+  void add_staged_partners();
   // Moves staged registrations into the host registries. Call after check_conflicts().
   void commit();
   // Drops staged registrations (they may hold code of a refused plugin).
   void discard();
 
-  // What the plugin registered, for reports: "GET /api/v1/plugins/x/y", event types, names.
+  // What the plugin registered, for reports: "GET /api/v1/plugins/x/y", event types, names,
+  // the slugs of the partners it seeds and how many supervision rules and referral routers.
   struct Summary {
-    std::vector<std::string> routes, subscriptions, hooks, connectors, jobs;
+    std::vector<std::string> routes, subscriptions, hooks, connectors, jobs, partners;
+    int supervision_rules = 0;
+    int referral_routers = 0;
   };
   const Summary& summary() const { return summary_; }
 
@@ -94,6 +100,8 @@ class PluginHostImpl final : public sdk::PluginHost {
   std::vector<std::pair<std::string, sdk::ConnectorType>> staged_connectors_;
   std::vector<sdk::SupervisionRule> staged_supervision_;
   std::vector<sdk::ReferralRouter> staged_routers_;
+  std::vector<nlohmann::json>
+      staged_partners_;  // seed_partners() in load(): checked, added at commit
   std::vector<StagedJob> staged_jobs_;
   std::vector<store::Migration> migrations_;
   store::Connection::Authorizer authorizer_;  // denies everything until set_table_scope()

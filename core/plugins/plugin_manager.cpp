@@ -45,6 +45,27 @@ std::string_view to_string(PluginState state) {
   return "?";
 }
 
+nlohmann::json to_json(const PluginReport& report, bool full) {
+  nlohmann::json json = {{"id", report.id},
+                         {"file", full ? report.file.string() : report.file.filename().string()},
+                         {"version", report.version},
+                         {"sdk_version", report.sdk_version},
+                         {"description", report.description},
+                         {"enabled", report.enabled},
+                         {"state", to_string(report.state)},
+                         {"routes", report.routes},
+                         {"subscriptions", report.subscriptions},
+                         {"hooks", report.hooks},
+                         {"connectors", report.connectors},
+                         {"jobs", report.jobs},
+                         {"supervision_rules", report.supervision_rules},
+                         {"referral_routers", report.referral_routers},
+                         {"partners", report.partners},
+                         {"schema_version", report.schema_version}};
+  if (full && !report.reason.empty()) json["reason"] = report.reason;
+  return json;
+}
+
 // Member order matters: the library is declared first so it is destroyed last, after every
 // object that came out of it.
 struct PluginManager::Slot {
@@ -52,6 +73,10 @@ struct PluginManager::Slot {
   PluginReport report;
   std::unique_ptr<PluginHostImpl> host;
   std::unique_ptr<sdk::Plugin> instance;
+  // What load() registered, kept when the plugin is refused later: whether its absence may hide
+  // a supervision rule.
+  bool loaded = false;
+  int supervision_rules = 0;
 };
 
 namespace {
@@ -307,6 +332,8 @@ void PluginManager::load_file(const std::filesystem::path& file,
     return refuse(slot, "load() failed: " + describe_exception(std::current_exception()));
   }
   slot.report.state = PluginState::kLoaded;
+  slot.loaded = true;
+  slot.supervision_rules = slot.host->summary().supervision_rules;
   logger_->info("plugin {} {} loaded from {}", slot.report.id, slot.report.version, file.string());
 }
 
@@ -334,6 +361,7 @@ void PluginManager::start_all() {
       continue;
     }
     try {
+      slot.host->add_staged_partners();
       slot.instance->start();
     } catch (...) {
       refuse(slot, "start() failed: " + describe_exception(std::current_exception()));
@@ -361,6 +389,15 @@ void PluginManager::stop_all() {
   }
 }
 
+std::vector<std::string> PluginManager::absent_rule_holders() const {
+  std::vector<std::string> ids;
+  for (const auto& slot : slots_) {
+    if (!slot->report.enabled || slot->report.state == PluginState::kStarted) continue;
+    if (!slot->loaded || slot->supervision_rules > 0) ids.push_back(slot->report.id);
+  }
+  return ids;
+}
+
 std::vector<PluginReport> PluginManager::reports() const {
   std::vector<PluginReport> reports;
   for (const auto& slot : slots_) {
@@ -372,6 +409,9 @@ std::vector<PluginReport> PluginManager::reports() const {
       report.hooks = summary.hooks;
       report.connectors = summary.connectors;
       report.jobs = summary.jobs;
+      report.partners = summary.partners;
+      report.supervision_rules = summary.supervision_rules;
+      report.referral_routers = summary.referral_routers;
     }
     reports.push_back(std::move(report));
   }

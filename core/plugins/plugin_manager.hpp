@@ -59,8 +59,15 @@ struct PluginReport {
   std::vector<std::string> hooks;
   std::vector<std::string> connectors;
   std::vector<std::string> jobs;
+  std::vector<std::string> partners;  // slugs of the partners it seeds
+  int supervision_rules = 0;
+  int referral_routers = 0;
   int schema_version = 0;
 };
+// Everything a report holds, as `GET /api/v1/plugins` and `kim plugins list --json` show it.
+// `full` adds where the file lies and why it was refused (admins and the command line only:
+// reasons name folders, users and loader errors).
+nlohmann::json to_json(const PluginReport& report, bool full);
 
 class PluginManager {
  public:
@@ -85,6 +92,9 @@ class PluginManager {
   void stop_all();
 
   std::vector<PluginReport> reports() const;
+  // Enabled plugins that are not running and may hold a supervision rule: refused or missing
+  // before their load() told (or it registered one). After start_all().
+  std::vector<std::string> absent_rule_holders() const;
 
   // Connector types registered by plugins that loaded but were not started (inspection, `kim
   // config check`): their schemas let a config be checked without starting anything.

@@ -72,8 +72,7 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
   void load(kim::sdk::PluginHost& host) override {
     host_ = &host;
     // A broken rule file refuses the plugin at start with the file and the problem named.
-    rules_ =
-        std::make_unique<kim_naturalisation::RuleBook>(kim_naturalisation::embedded_rule_files());
+    rules_ = std::make_unique<kim_naturalisation::RuleBook>(kim::sdk::embedded_files());
     page_size_ = host.config().at("default_page_size").get<int>();
     bands_ = host.config().at("age_bands_days").get<std::vector<int>>();
     if (!std::is_sorted(bands_.begin(), bands_.end()))

@@ -12,19 +12,19 @@
 #include <string_view>
 #include <vector>
 
+#include <kim/sdk/dates.hpp>
+#include <kim/sdk/embedded.hpp>
 #include <nlohmann/json.hpp>
-
-#include "dates.hpp"
 
 namespace kim_naturalisation {
 
-struct RuleFile {
-  std::string_view name;
-  std::string_view content;
-};
-
-// The rule files embedded at build time (generated from rules/*.json).
-const std::vector<RuleFile>& embedded_rule_files();
+using kim::sdk::add_months;
+using kim::sdk::Date;
+using kim::sdk::days_from_epoch;
+using kim::sdk::parse_date;
+using kim::sdk::to_string;
+using kim::sdk::today;
+using RuleFile = kim::sdk::EmbeddedFile;
 
 struct RuleSet {
   std::string file;

@@ -41,17 +41,11 @@ constexpr const char* kConfigSchema = R"json({
   }
 })json";
 
-// Counts below this are shown as "<5": a report must not single out a person.
-constexpr int kSmallCount = 5;
-
-json shown(int count) {
-  return count > 0 && count < kSmallCount ? json("<5") : json(count);
-}
-
+// Counts from 1 to 4 are shown as "<5": a report must not single out a person.
 json shown_all(const std::map<std::string, int>& counts) {
   json out = json::object();
   for (const auto& [key, count] : counts)
-    out[key] = shown(count);
+    out[key] = kim::sdk::small_count(count);
   return out;
 }
 
@@ -79,16 +73,13 @@ class RheinePlugin final : public kim::sdk::Plugin {
           if (own == authorities_.end() || own->second == facts.partner) return std::nullopt;
           return own->second;
         });
+    // The town's local offers join the partner network when the plugin starts (idempotent: a
+    // restart adds nothing). Given here, so `kim config check` runs the partner rules on them.
+    host.seed_partners(config.at("local_offers"));
     host.add_route(
         HttpMethod::kGet, "/reports",
         [this](const HttpRequest& request) { return report(request); },
         kim::sdk::RouteOptions::for_roles({"coordinator", "case_manager"}));
-  }
-
-  // The town's local offers join the partner network (idempotent: a restart adds nothing).
-  void start() override {
-    const int added = host_->seed_partners(host_->config().at("local_offers"));
-    host_->logger()->info("{} local offers added to the partner network", added);
   }
 
  private:
@@ -97,39 +88,28 @@ class RheinePlugin final : public kim::sdk::Plugin {
   HttpResponse report(const HttpRequest& request) {
     std::map<std::string, int> phases;
     std::set<std::string> cases;
-    auto pages = [&](const std::string& path, std::map<std::string, std::string> query,
-                     const std::function<void(const json&)>& each) -> std::optional<HttpResponse> {
-      query["limit"] = "200";
-      for (;;) {
-        auto answer = host_->read_api(request, path, query);
-        if (answer.status != 200) return answer;
-        const auto body = json::parse(answer.body);
-        for (const auto& item : body.at("items"))
-          each(item);
-        if (!body.contains("next_cursor") || body["next_cursor"].is_null()) return std::nullopt;
-        const auto& next = body["next_cursor"];
-        query["cursor"] = next.is_string() ? next.get<std::string>() : next.dump();
-      }
-    };
-    if (auto failed = pages("/api/v1/cases", {{"town", town_}}, [&](const json& item) {
-          ++phases[item.at("phase").get<std::string>()];
-          cases.insert(item.at("id").get<std::string>());
-        })) {
+    if (auto failed = kim::sdk::for_each_item(*host_, request, "/api/v1/cases", {{"town", town_}},
+                                              [&](const json& item) {
+                                                ++phases[item.at("phase").get<std::string>()];
+                                                cases.insert(item.at("id").get<std::string>());
+                                              })) {
       return *failed;
     }
     std::map<std::string, int> partners;
-    if (auto failed = pages("/api/v1/referrals", {}, [&](const json& item) {
-          if (cases.count(item.at("case_id").get<std::string>())) {
-            ++partners[item.at("partner").at("slug").get<std::string>()];
-          }
-        })) {
+    if (auto failed = kim::sdk::for_each_item(
+            *host_, request, "/api/v1/referrals", {}, [&](const json& item) {
+              if (cases.count(item.at("case_id").get<std::string>())) {
+                ++partners[item.at("partner").at("slug").get<std::string>()];
+              }
+            })) {
       return *failed;
     }
-    return HttpResponse::json(200, {{"town", town_},
-                                    {"cases", shown(static_cast<int>(cases.size()))},
-                                    {"cases_per_phase", shown_all(phases)},
-                                    {"referrals_per_partner", shown_all(partners)},
-                                    {"small_counts", "counts from 1 to 4 are shown as \"<5\""}});
+    return HttpResponse::json(
+        200, {{"town", town_},
+              {"cases", kim::sdk::small_count(static_cast<long long>(cases.size()))},
+              {"cases_per_phase", shown_all(phases)},
+              {"referrals_per_partner", shown_all(partners)},
+              {"small_counts", "counts from 1 to 4 are shown as \"<5\""}});
   }
 
   kim::sdk::PluginHost* host_ = nullptr;

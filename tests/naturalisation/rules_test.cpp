@@ -11,7 +11,7 @@ namespace {
 using nlohmann::json;
 
 const RuleBook& book() {
-  static const RuleBook rules(embedded_rule_files());
+  static const RuleBook rules(kim::sdk::embedded_files());
   return rules;
 }
 

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kim/sdk/version.hpp"
+#include "plugins/plugin_host.hpp"
 #include "store/core_migrations.hpp"
 #include "support/paths.hpp"
 
@@ -280,6 +281,69 @@ TEST_F(PluginManagerTest, ConnectorNameTakenByTheHostRefusesThePlugin) {
   EXPECT_THAT(hello.reason,
               HasSubstr("connector type \"hello-echo\" is already registered by host"));
   EXPECT_THAT(router_.patterns_of("hello"), IsEmpty());
+}
+
+// A plugin's routes also answer at /api/v1/<id>/… (the issue-facing paths, e.g.
+// /api/v1/naturalisation/backlog), unless a route of the host begins so: core's paths win.
+TEST_F(PluginManagerTest, RoutesAnswerAtTheShortMountUnlessTheHostOwnsIt) {
+  std::map<std::string, config::PluginSetting> settings;
+  settings["hello"] = config::PluginSetting{true, nlohmann::json::object()};
+  auto& manager = make_manager(settings);
+  manager.load_all();
+  manager.start_all();
+  EXPECT_THAT(report_of("hello").routes, Contains("GET /api/v1/hello/greetings/{name}"));
+  auto match = router_.match(sdk::HttpMethod::kGet, "/api/v1/hello/greetings/Rheine");
+  ASSERT_EQ(match.kind, http::RouteMatch::Kind::kFound);
+  EXPECT_EQ(match.route->owner, "hello");
+  manager.stop_all();
+  clear_registries();
+  manager_.reset();
+
+  router_.add({sdk::HttpMethod::kGet,
+               "/api/v1/hello/{x}",
+               [](const sdk::HttpRequest&) { return sdk::HttpResponse::json(200, {}); },
+               {},
+               "host"});
+  auto& again = make_manager(settings);
+  again.load_all();
+  again.start_all();
+  EXPECT_EQ(report_of("hello").state, PluginState::kStarted);
+  EXPECT_EQ(router_.match(sdk::HttpMethod::kGet, "/api/v1/hello/greetings/Rheine").kind,
+            http::RouteMatch::Kind::kNotFound);
+  EXPECT_EQ(router_.match(sdk::HttpMethod::kGet, "/api/v1/plugins/hello/greetings/Rheine").kind,
+            http::RouteMatch::Kind::kFound);
+  for (const auto& route : report_of("hello").routes)
+    EXPECT_THAT(route, HasSubstr("/api/v1/plugins/hello"));
+}
+
+// read_api reads the host's routes only: a plugin's route is refused by its owner, whatever path
+// reaches it (the short mount included), before anything is handled.
+TEST_F(PluginManagerTest, ReadApiRefusesEveryPluginRoute) {
+  std::map<std::string, config::PluginSetting> settings;
+  settings["hello"] = config::PluginSetting{true, nlohmann::json::object()};
+  auto& manager = make_manager(settings);
+  manager.load_all();
+  manager.start_all();
+  int handled = 0;
+  HostServices services{router_,
+                        events_,
+                        connectors_,
+                        scheduler_,
+                        &open_store(),
+                        sdk::HostInfo{"test", KIM_SDK_VERSION_STRING, "Test County"},
+                        [&](sdk::HttpRequest&) {
+                          ++handled;
+                          return sdk::HttpResponse::json(200, {});
+                        }};
+  PluginHostImpl other("other", nlohmann::json::object(), services, logger_);
+  sdk::HttpRequest caller;
+  caller.principal = sdk::Principal{};
+  EXPECT_THROW(other.read_api(caller, "/api/v1/hello/greetings/Rheine", {}), std::invalid_argument);
+  EXPECT_THROW(other.read_api(caller, "/api/v1/plugins/hello/greetings/Rheine", {}),
+               std::invalid_argument);
+  EXPECT_EQ(handled, 0);
+  EXPECT_EQ(other.read_api(caller, "/api/v1/cases", {}).status, 200);
+  EXPECT_EQ(handled, 1);
 }
 
 TEST(RegistryTest, NamesAreUniqueAndRememberTheirOwner) {

@@ -176,6 +176,11 @@ TEST(NaturalisationBacklogTest, ReportsTheFiguresOfStoredApplications) {
   EXPECT_EQ(backlog["median_processing_days"], 120);
   EXPECT_EQ(backlog["decided_total"], 1);
   EXPECT_EQ(Api(host, "cm-rheine-1").get("/plugins/naturalisation/backlog").status, 403);
+  // The same route at the plugin's short mount, as the issue names it.
+  auto short_path = Api(host, "co-kreis").get("/naturalisation/backlog?as_of=2026-12-01");
+  ASSERT_EQ(short_path.status, 200) << short_path.body;
+  EXPECT_EQ(short_path.json(), backlog);
+  EXPECT_EQ(Api(host, "cm-rheine-1").get("/naturalisation/backlog").status, 403);
 }
 
 TEST_F(NaturalisationTest, CaseHintReadsTheCaseAsTheCaller) {
@@ -239,6 +244,7 @@ TEST(NaturalisationConfigTest, ABadConfigBlockIsFoundBeforeServing) {
 TEST(NaturalisationDisabledTest, ADisabledPluginLeavesNoRoute) {
   KimHost host;  // hello only
   EXPECT_EQ(Api(host, "co-kreis").get("/plugins/naturalisation/backlog").status, 404);
+  EXPECT_EQ(Api(host, "co-kreis").get("/naturalisation/backlog").status, 404);
   EXPECT_EQ(
       Api(host, "officer").post("/plugins/naturalisation/applications", json::object()).status,
       404);

@@ -2,12 +2,16 @@
 // are supervised by Rheine's coordinating office instead of the county's (and move with the
 // person), residence referrals of residents go to Rheine's foreigners authority and are judged
 // by the normal rules there. Without the plugin nothing changes.
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <nlohmann/json.hpp>
 
+#include "store/sqlite.hpp"
 #include "support/api.hpp"
 #include "support/kim_host.hpp"
 #include "support/paths.hpp"
@@ -225,9 +229,59 @@ TEST(RheinePluginOffersTest, AnInvalidOfferRefusesThePluginAndAddsNothing) {
   EXPECT_EQ(co.get("/partners/sprachcafe-rheine").status, 404);
   EXPECT_EQ(Api(host, "co-rheine").get("/plugins/rheine/reports").status, 404);
   EXPECT_NE(host.log().find("kind"), std::string::npos) << host.log();
-  // Nor its rules: the county still supervises a Rheine resident's case.
-  const auto case_id = case_in(host, "cm-greven", "Rheine");
-  expect_supervised_by(host, case_id, "co-kreis", "co-rheine");
+  // Nor its rules — and without them no person goes to an office they would not choose: the
+  // host fails closed (503) until the plugin runs or is disabled, and records nothing.
+  auto refused = Api(host, "cm-greven")
+                     .post("/persons", {{"given_names", "Amina"},
+                                        {"family_name", "Refused"},
+                                        {"date_of_birth", "1990-01-01"},
+                                        {"town", "Rheine"},
+                                        {"residence_status", "residence_permit"}});
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.json()["code"], "supervision_unavailable");
+  EXPECT_NE(refused.json()["message"].get<std::string>().find("rheine"), std::string::npos);
+  auto db = store::Connection::open(host.database(), SQLITE_OPEN_READONLY);
+  EXPECT_EQ(db.query("SELECT count(*) AS n FROM persons WHERE family_name = 'Refused'")[0]["n"], 0);
+  EXPECT_EQ(host.client().get("/health").json()["supervision"], "suspended");
+}
+
+// The offers are given in load(): the partner rules run before serving, in `kim config check`
+// and `kim plugins list`, which also show what the plugin registers.
+TEST(RheinePluginOffersTest, AnInvalidOfferIsFoundBeforeServing) {
+  TempDir dir;
+  const auto path = (dir.path() / "kim.json").string();
+  auto write = [&](const json& rheine_config) {
+    std::ofstream(path)
+        << json({{"data_dir", "var"}, {"plugins", plugins_with_rheine(rheine_config)}}).dump();
+  };
+  write({{"local_offers", json::array({{{"slug", "sprachcafe-rheine"},
+                                        {"name", "Sprachcafé Rheine"},
+                                        {"kind", "cafe"},
+                                        {"legal_domain", "none"},
+                                        {"county_wide", false},
+                                        {"towns", {"Rheine"}},
+                                        {"services", {"language_course"}}}})}});
+  auto check = run_command(KIM_BINARY, {"config", "check", "--config", path});
+  EXPECT_NE(check.exit_code, 0) << check.out << check.err;
+  EXPECT_NE((check.out + check.err).find("cafe"), std::string::npos) << check.out << check.err;
+  auto list = run_command(KIM_BINARY, {"plugins", "list", "--config", path});
+  EXPECT_EQ(list.exit_code, 1) << list.out << list.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "var")) << "inspection wrote a data folder";
+
+  write(json::object());
+  list = run_command(KIM_BINARY, {"plugins", "list", "--config", path, "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.out << list.err;
+  json rheine;
+  for (const auto& item : json::parse(list.out))
+    if (item["id"] == "rheine") rheine = item;
+  ASSERT_TRUE(rheine.is_object()) << list.out;
+  EXPECT_EQ(rheine["supervision_rules"], 1);
+  EXPECT_EQ(rheine["referral_routers"], 1);
+  EXPECT_EQ(as_set(rheine["partners"]),
+            (std::set<std::string>{"integrationsrat-rheine", "integrationslotsen-rheine"}));
+  list = run_command(KIM_BINARY, {"plugins", "list", "--config", path});
+  EXPECT_NE(list.out.find("1 supervision rule, 1 referral router, 2 partners"), std::string::npos)
+      << list.out;
 }
 
 TEST(RheinePluginReportTest, CountsWhatTheCallerMaySeeAndHidesSmallCounts) {
@@ -268,6 +322,77 @@ TEST(RheinePluginSharedTest, ShareWithCountyKeepsTheCountyReading) {
                 .post("/cases/" + case_id + "/transitions", {{"to", "assessment"}})
                 .status,
             403);
+}
+
+// A person recorded before any case is read by the office that will supervise the case.
+TEST_F(RheinePluginTest, APersonWithoutACaseIsSupervisedByResidenceToo) {
+  auto person = host_->create_person("cm-greven", {{"town", "Rheine"}});
+  const std::string id = person["id"];
+  EXPECT_EQ(Api(*host_, "co-rheine").get("/persons/" + id).status, 200);
+  auto county = Api(*host_, "co-kreis").get("/persons/" + id);
+  EXPECT_EQ(county.status, 404);
+  EXPECT_EQ(county.body.find(person["family_name"].get<std::string>()), std::string::npos);
+  EXPECT_EQ(Api(*host_, "co-kreis").get("/persons/" + id + "/consents").status, 404);
+  // Moving to Greven hands the person to the county.
+  ASSERT_EQ(Api(*host_, "cm-greven").patch("/persons/" + id, {{"town", "Greven"}}).status, 200);
+  EXPECT_EQ(Api(*host_, "co-kreis").get("/persons/" + id).status, 200);
+  EXPECT_EQ(Api(*host_, "co-rheine").get("/persons/" + id).status, 404);
+}
+
+// Rewrites the running host's config with `plugins` and restarts it on the same data.
+void restart_with(KimHost& host, const json& plugins) {
+  json config = json::parse(std::ifstream(host.config_path()));
+  config["plugins"] = plugins;
+  std::ofstream(host.config_path()) << config.dump();
+  ASSERT_TRUE(host.restart());
+}
+
+// What is stored follows the rules that run now: enabling, reconfiguring or disabling the plugin
+// takes effect at the next start on cases and persons recorded before, audited.
+TEST(RheinePluginRestartTest, StoredSupervisionFollowsTheRulesOfTheLastStart) {
+  KimHost host;  // without rheine: the county supervises
+  const auto case_id = case_in(host, "cm-greven", "Rheine");
+  ASSERT_FALSE(case_id.empty());
+  Api owner(host, "cm-greven");
+  const auto person_id = person_of(owner, case_id);
+  expect_supervised_by(host, case_id, "co-kreis", "co-rheine");
+
+  restart_with(host, plugins_with_rheine());
+  expect_supervised_by(host, case_id, "co-rheine", "co-kreis");
+  EXPECT_EQ(Api(host, "co-kreis").get("/persons/" + person_id).status, 404);
+  EXPECT_EQ(Api(host, "co-rheine").get("/persons/" + person_id).status, 200);
+  bool audited = false;
+  for (const auto& entry : Api(host, "auditor").read("/audit?case_id=" + case_id)["items"])
+    audited = audited || (entry["action"] == "supervise" && entry["user_name"] == "supervision");
+  EXPECT_TRUE(audited);
+
+  restart_with(host, plugins_with_rheine({{"share_with_county", true}}));
+  EXPECT_EQ(seen_by(host, "co-kreis", case_id).status, 200);
+  restart_with(host, plugins_with_rheine());
+  EXPECT_EQ(seen_by(host, "co-kreis", case_id).status, 404);
+
+  restart_with(host, json{{"directories", {KIM_PLUGIN_DIR}}});
+  expect_supervised_by(host, case_id, "co-kreis", "co-rheine");
+  EXPECT_EQ(Api(host, "co-kreis").get("/persons/" + person_id).status, 200);
+}
+
+// A rule naming an organisation that is no coordinating office: a clear 503 and nothing
+// written; records the rule does not concern go on.
+TEST(RheinePluginMisconfiguredTest, AnOfficeThatIsNoCoordinatingOfficeFailsClosed) {
+  KimHost host(json::object(), json{{"plugins", plugins_with_rheine({{"office", "drk-greven"}})}});
+  auto refused = Api(host, "cm-greven")
+                     .post("/persons", {{"given_names", "Amina"},
+                                        {"family_name", "Misrouted"},
+                                        {"date_of_birth", "1990-01-01"},
+                                        {"town", "Rheine"},
+                                        {"residence_status", "residence_permit"}});
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.json()["code"], "supervision_misconfigured");
+  EXPECT_NE(refused.json()["message"].get<std::string>().find("drk-greven"), std::string::npos);
+  auto db = store::Connection::open(host.database(), SQLITE_OPEN_READONLY);
+  EXPECT_EQ(db.query("SELECT count(*) AS n FROM persons WHERE family_name = 'Misrouted'")[0]["n"],
+            0);
+  EXPECT_FALSE(case_in(host, "cm-greven", "Greven").empty());
 }
 
 TEST(RheinePluginDisabledTest, WithoutThePluginTheCountySupervisesRheineResidents) {

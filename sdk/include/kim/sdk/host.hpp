@@ -98,7 +98,9 @@ class PluginHost {
   // of the host config's "partners" seeds, checked by the same rules (kinds, legal domains and
   // services of the catalogue, towns, contact). Idempotent: a slug already in the network is
   // left as it is (an operator's later changes are kept). Any problem throws
-  // std::invalid_argument and adds nothing. From start() on; returns how many were added.
+  // std::invalid_argument and adds nothing. Best in load(): checked at once (so `kim config
+  // check` finds a bad one), added just before start(), returns 0. From start() on: added at
+  // once, returns how many were added.
   virtual int seed_partners(const nlohmann::json& partners) = 0;
 };
 

@@ -10,11 +10,13 @@
 
 namespace kim::sdk {
 
-// What core knows when it decides a case's supervision: when the case is opened, and again
-// whenever its person's town changes.
+// What core knows when it decides who supervises a case, or a person's record (so a person
+// recorded before any case is read by the office that will supervise the case): when the case is
+// opened or the person recorded, whenever the person's town changes, and at every start of the
+// host (so enabling, disabling or reconfiguring a plugin takes effect on the stored records).
 struct SupervisionFacts {
-  std::string case_id;             // "case_<hex>"
-  std::string organisation;        // slug of the case's organisation
+  std::string case_id;             // "case_<hex>"; "" when deciding for the person's record
+  std::string organisation;        // slug of the case's (or the person's recording) organisation
   std::string town;                // the person's town (a name of the catalogue's towns)
   std::string default_supervisor;  // slug of the organisation's supervisor; "" when none
 };
@@ -30,7 +32,8 @@ struct Supervision {
 // Returns nothing to leave the case with its organisation's supervisor. Rules are asked in
 // registration order; the first answer wins. A rule that throws, or names an organisation that
 // is not a coordinating office, fails the change (fail closed: a case is never shown to an
-// office nobody chose).
+// office nobody chose); so does any change needing a decision while an enabled plugin that may
+// hold a rule is not running (503 supervision_unavailable).
 using SupervisionRule = std::function<std::optional<Supervision>(const SupervisionFacts&)>;
 
 // A referral as the case manager asked for it, before any check.
