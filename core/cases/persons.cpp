@@ -413,10 +413,16 @@ Result<Reply> CaseService::link_person(const Context& ctx, const json& body) {
 Result<Reply> CaseService::list_person_links(const Context& ctx) {
   return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
     const auto& me = ctx.actor.principal;
+    // A coordinator sees the links of the organisations it supervises only for persons it may
+    // read: not those whose supervision a rule gave to another office (e.g. Rheine's).
+    std::vector<SqlValue> params{me.organisation_id, me.role, me.organisation_id};
+    const std::string readable = readable_person_condition(me, params);
     auto rows = db.query(std::string(kLinkSelect) +
-                             "WHERE o.id = ? OR (? = 'coordinator' AND o.supervisor_id = ?) "
-                             "ORDER BY l.granted_at, l.id",
-                         {me.organisation_id, me.role, me.organisation_id});
+                             "WHERE o.id = ? OR (? = 'coordinator' AND o.supervisor_id = ? AND "
+                             "EXISTS (SELECT 1 FROM persons p JOIN organisations po ON po.id = "
+                             "p.organisation_id WHERE p.id = l.person_id AND " +
+                             readable + ")) ORDER BY l.granted_at, l.id",
+                         params);
     for (const auto& row : rows)
       audit.push_back({"list", "person_link", row["id"], ""});
     return Reply{200, {{"items", rows}}, std::nullopt};

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <kim/sdk/embedded.hpp>
+#include <kim/sdk/sdk.hpp>
 #include <kim/sdk/testing.hpp>
 
 namespace {

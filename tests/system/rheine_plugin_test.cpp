@@ -238,8 +238,9 @@ TEST(RheinePluginOffersTest, AnInvalidOfferRefusesThePluginAndAddsNothing) {
                                         {"town", "Rheine"},
                                         {"residence_status", "residence_permit"}});
   EXPECT_EQ(refused.status, 503) << refused.body;
-  EXPECT_EQ(refused.json()["code"], "supervision_unavailable");
-  EXPECT_NE(refused.json()["message"].get<std::string>().find("rheine"), std::string::npos);
+  EXPECT_EQ(refused.json()["error"]["code"], "supervision_unavailable");
+  EXPECT_NE(refused.json()["error"]["message"].get<std::string>().find("rheine"),
+            std::string::npos);
   auto db = store::Connection::open(host.database(), SQLITE_OPEN_READONLY);
   EXPECT_EQ(db.query("SELECT count(*) AS n FROM persons WHERE family_name = 'Refused'")[0]["n"], 0);
   EXPECT_EQ(host.client().get("/health").json()["supervision"], "suspended");
@@ -263,7 +264,8 @@ TEST(RheinePluginOffersTest, AnInvalidOfferIsFoundBeforeServing) {
                                         {"services", {"language_course"}}}})}});
   auto check = run_command(KIM_BINARY, {"config", "check", "--config", path});
   EXPECT_NE(check.exit_code, 0) << check.out << check.err;
-  EXPECT_NE((check.out + check.err).find("cafe"), std::string::npos) << check.out << check.err;
+  EXPECT_NE((check.out + check.err).find("partners[0].kind"), std::string::npos)
+      << check.out << check.err;
   auto list = run_command(KIM_BINARY, {"plugins", "list", "--config", path});
   EXPECT_EQ(list.exit_code, 1) << list.out << list.err;
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "var")) << "inspection wrote a data folder";
@@ -339,6 +341,21 @@ TEST_F(RheinePluginTest, APersonWithoutACaseIsSupervisedByResidenceToo) {
   EXPECT_EQ(Api(*host_, "co-rheine").get("/persons/" + id).status, 404);
 }
 
+// The county links persons to organisations it supervises, but lists such links only for
+// persons it may read: not for a resident of Rheine, whom Rheine's office supervises.
+TEST_F(RheinePluginTest, TheCountyListsLinksOnlyOfPersonsItMayRead) {
+  auto in_rheine = host_->create_person("cm-greven", {{"town", "Rheine"}});
+  auto in_greven = host_->create_person("cm-greven", {{"town", "Greven"}});
+  ASSERT_TRUE(host_->link_person("co-kreis", "diakonie-emsdetten", in_rheine["id"], "cm-greven"));
+  ASSERT_TRUE(host_->link_person("co-kreis", "diakonie-emsdetten", in_greven["id"], "cm-greven"));
+  std::set<std::string> listed;
+  const json links = Api(*host_, "co-kreis").read("/person-links");
+  for (const auto& item : links["items"])
+    listed.insert(item["person_id"].get<std::string>());
+  EXPECT_EQ(listed.count(in_rheine["id"].get<std::string>()), 0u);
+  EXPECT_EQ(listed.count(in_greven["id"].get<std::string>()), 1u);
+}
+
 // Rewrites the running host's config with `plugins` and restarts it on the same data.
 void restart_with(KimHost& host, const json& plugins) {
   json config = json::parse(std::ifstream(host.config_path()));
@@ -362,7 +379,8 @@ TEST(RheinePluginRestartTest, StoredSupervisionFollowsTheRulesOfTheLastStart) {
   EXPECT_EQ(Api(host, "co-kreis").get("/persons/" + person_id).status, 404);
   EXPECT_EQ(Api(host, "co-rheine").get("/persons/" + person_id).status, 200);
   bool audited = false;
-  for (const auto& entry : Api(host, "auditor").read("/audit?case_id=" + case_id)["items"])
+  const json trail = Api(host, "auditor").read("/audit?case_id=" + case_id);
+  for (const auto& entry : trail["items"])
     audited = audited || (entry["action"] == "supervise" && entry["user_name"] == "supervision");
   EXPECT_TRUE(audited);
 
@@ -387,8 +405,9 @@ TEST(RheinePluginMisconfiguredTest, AnOfficeThatIsNoCoordinatingOfficeFailsClose
                                         {"town", "Rheine"},
                                         {"residence_status", "residence_permit"}});
   EXPECT_EQ(refused.status, 503) << refused.body;
-  EXPECT_EQ(refused.json()["code"], "supervision_misconfigured");
-  EXPECT_NE(refused.json()["message"].get<std::string>().find("drk-greven"), std::string::npos);
+  EXPECT_EQ(refused.json()["error"]["code"], "supervision_misconfigured");
+  EXPECT_NE(refused.json()["error"]["message"].get<std::string>().find("drk-greven"),
+            std::string::npos);
   auto db = store::Connection::open(host.database(), SQLITE_OPEN_READONLY);
   EXPECT_EQ(db.query("SELECT count(*) AS n FROM persons WHERE family_name = 'Misrouted'")[0]["n"],
             0);
