@@ -191,12 +191,23 @@ Result<Reply> CaseService::resupervise_all() {
   const Context ctx{
       audit::Actor{sdk::Principal{0, "supervision", "system", 0, ""}, domain::new_id("sup")},
       std::nullopt};
+  // Read first: a start that changes nothing writes nothing (not even an audit entry).
+  std::vector<std::pair<const char*, std::string>> stale;
+  auto found = tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>&) {
+    for (const char* table : {"persons", "cases"}) {
+      for (const auto& row : db.query(std::string("SELECT id FROM ") + table)) {
+        const std::string id = row["id"];
+        if (supervision_change(db, events_, table, id)) stale.emplace_back(table, id);
+      }
+    }
+    return Reply{};
+  });
+  if (!found) return found.problem();
+  if (stale.empty()) return Reply{200, {{"changed", 0}}, std::nullopt};
   return tx_.write(ctx, [&](Change& change) {
     int changed = 0;
-    for (const char* table : {"persons", "cases"}) {
-      for (const auto& row : change.db.query(std::string("SELECT id FROM ") + table))
-        changed += apply_supervision(change, table, row["id"].get<std::string>()) ? 1 : 0;
-    }
+    for (const auto& [table, id] : stale)
+      changed += apply_supervision(change, table, id) ? 1 : 0;
     change.audit("resupervise", "deployment", std::to_string(changed));
     return Reply{200, {{"changed", changed}}, std::nullopt};
   });

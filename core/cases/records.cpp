@@ -194,19 +194,28 @@ SupervisionChoice decide_supervision(Connection& db, const events::EventBus& bus
   return {office[0]["id"].get<std::int64_t>(), decision->answer.share_with_default};
 }
 
-bool apply_supervision(Change& change, const char* table, const std::string& id) {
-  const json row = supervision_facts(change.db, table, id);
+std::optional<SupervisionChoice> supervision_change(Connection& db, const events::EventBus& bus,
+                                                    const char* table, const std::string& id) {
+  const json row = supervision_facts(db, table, id);
   const bool is_case = std::string_view(table) == "cases";
   // A person's own decision is asked with no case id (kim/sdk/rules.hpp).
   const auto choice = decide_supervision(
-      change.db, change.bus(),
+      db, bus,
       {is_case ? id : std::string(), row["organisation"], row["town"], row["default_supervisor"]});
-  const json stored_office = row["supervisor_id"];
   const json office = choice.office ? json(*choice.office) : json(nullptr);
-  if (stored_office == office && row["supervisor_shared"] == (choice.shared ? 1 : 0)) return false;
+  if (row["supervisor_id"] == office && row["supervisor_shared"] == (choice.shared ? 1 : 0)) {
+    return std::nullopt;
+  }
+  return choice;
+}
+
+bool apply_supervision(Change& change, const char* table, const std::string& id) {
+  const auto choice = supervision_change(change.db, change.bus(), table, id);
+  if (!choice) return false;
   change.db.execute(
       std::string("UPDATE ") + table + " SET supervisor_id = ?, supervisor_shared = ? WHERE id = ?",
-      {choice.office ? SqlValue(*choice.office) : SqlValue(nullptr), choice.shared ? 1 : 0, id});
+      {choice->office ? SqlValue(*choice->office) : SqlValue(nullptr), choice->shared ? 1 : 0, id});
+  const bool is_case = std::string_view(table) == "cases";
   change.audit("supervise", is_case ? "case" : "person", id, is_case ? id : std::string());
   return true;
 }

@@ -97,6 +97,11 @@ struct SupervisionChoice {
 };
 SupervisionChoice decide_supervision(store::Connection& db, const events::EventBus& bus,
                                      const sdk::SupervisionFacts& facts);
+// What the rules decide now for the record `id` of `table` ("cases" or "persons") when it differs
+// from what is stored; nothing when it is the same.
+std::optional<SupervisionChoice> supervision_change(store::Connection& db,
+                                                    const events::EventBus& bus, const char* table,
+                                                    const std::string& id);
 // Asks the rules who supervises the record `id` of `table` ("cases" or "persons") — when it is
 // created, when the person's town changes and at start — and stores the answer on it; audited
 // ("supervise") and true when it changed.

@@ -49,7 +49,7 @@ class CaseService {
  public:
   CaseService(store::Store& store, events::EventBus& events,
               domain::Env& env = domain::Env::system())
-      : tx_(store, events, env) {}
+      : tx_(store, events, env), events_(events) {}
 
   domain::Result<Reply> create_person(const Context& ctx, const nlohmann::json& body);
   domain::Result<Reply> get_person(const Context& ctx, const std::string& person_id);
@@ -120,6 +120,7 @@ class CaseService {
                                   const char* object_type, const std::string& sql);
 
   domain::Transactions tx_;
+  events::EventBus& events_;  // the plugins' rules, asked outside a write by resupervise_all()
 };
 
 }  // namespace kim::cases
