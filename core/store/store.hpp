@@ -13,6 +13,10 @@
 // more, up to that transaction's duration and at most 2 ms, so that callers who write again as
 // soon as they are answered keep sharing fsyncs. A lone caller never waits.
 //
+// Checkpoints: not inside COMMIT (SQLite's wal_autocheckpoint would copy WAL pages into the
+// database before the batch's callers are answered) but on the writer thread after it settled a
+// round, once checkpoint_pages accumulated and the queue is empty, or at 4x that in any case.
+//
 // Reads: Store::read runs fn on a pooled read-only connection inside a read transaction, so all of
 // fn's queries see one consistent snapshot. Blocks while all read connections are busy.
 //
@@ -44,6 +48,10 @@ struct StoreOptions {
   std::string synchronous = "FULL";  // FULL | NORMAL | OFF (case-insensitive)
   int read_connections = 4;          // >= 1
   int max_batch = 256;               // most write jobs drained into one transaction, >= 1
+  // WAL pages written since the last checkpoint after which the writer thread checkpoints
+  // (PASSIVE) once it has nothing queued; at 4x this many it checkpoints even while busy, which
+  // bounds the WAL. >= 1.
+  int checkpoint_pages = 1000;
 };
 
 struct Migration {

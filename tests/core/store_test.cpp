@@ -451,6 +451,44 @@ TEST_F(StoreTest, DataSurvivesCloseAndReopen) {
   EXPECT_EQ(store.read([](Connection& db) { return db.query("SELECT v FROM t")[0]["v"]; }), "kept");
 }
 
+// Checkpoints run on the writer thread, not inside COMMIT: the WAL must stay bounded all the same,
+// both when the writer is idle between writes and while concurrent writers keep it busy.
+TEST_F(StoreTest, WriterCheckpointsKeepTheWalBounded) {
+  auto o = options();
+  o.checkpoint_pages = 8;
+  Store store(o);
+  store.write([](Connection& db) { db.exec("CREATE TABLE t (v BLOB)"); });
+  const auto page_size = store.read([](Connection& db) {
+    return db.query("PRAGMA page_size")[0]["page_size"].get<std::int64_t>();
+  });
+  const fs::path wal = o.path.string() + "-wal";
+  const auto wal_pages = [&] {
+    return static_cast<std::int64_t>(fs::file_size(wal)) / (page_size + 24);
+  };
+  // One page per row: without checkpoints the WAL would grow by about 400 pages in each phase.
+  for (int i = 0; i < 400; ++i) {
+    store.write([&](Connection& db) {
+      db.execute("INSERT INTO t VALUES (randomblob(?1))", {page_size - 100});
+    });
+  }
+  EXPECT_LE(wal_pages(), 2 * o.checkpoint_pages) << "idle writer";
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 8; ++w) {
+    writers.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        store.write([&](Connection& db) {
+          db.execute("INSERT INTO t VALUES (randomblob(?1))", {page_size - 100});
+        });
+      }
+    });
+  }
+  for (auto& writer : writers)
+    writer.join();
+  // 4 x checkpoint_pages, plus one batch of at most 8 jobs and their index/parent pages.
+  EXPECT_LE(wal_pages(), 4 * o.checkpoint_pages + 3 * 8) << "busy writer";
+  EXPECT_EQ(count_rows(store, "t"), 800);
+}
+
 // --- Store: reads ------------------------------------------------------------------------------
 
 TEST_F(StoreTest, ReadPoolServesManyThreadsWhileWriting) {
