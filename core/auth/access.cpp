@@ -97,14 +97,19 @@ IssuedToken insert_token(store::Connection& db, std::int64_t user_id, const std:
 namespace {
 // A bound on memory, far above the tokens of a county; when full, the cache starts afresh.
 constexpr std::size_t kMaxCachedTokens = 10000;
+
+// -1 when the row is missing (then nothing is cached).
+std::int64_t read_epoch(store::Connection& db) {
+  store::Statement stmt = db.prepare("SELECT value FROM auth_epoch WHERE id = 1");
+  return stmt.step() ? stmt.column_int64(0) : -1;
+}
 }  // namespace
 
 std::optional<sdk::Principal> AccessDirectory::authenticate(std::string_view token) const {
   if (token.size() < 8 || token.size() > 200) return std::nullopt;
   std::string hash = sha256_hex(token);
   return store_.read([&](store::Connection& db) -> std::optional<sdk::Principal> {
-    store::Statement epoch_stmt = db.prepare("SELECT value FROM auth_epoch WHERE id = 1");
-    const std::int64_t epoch = epoch_stmt.step() ? epoch_stmt.column_int64(0) : -1;
+    const std::int64_t epoch = read_epoch(db);
     {
       std::lock_guard lock(mutex_);
       if (epoch > epoch_) {
@@ -131,6 +136,25 @@ std::optional<sdk::Principal> AccessDirectory::authenticate(std::string_view tok
     }
     return principal;
   });
+}
+
+std::optional<AccessDirectory::Provisional> AccessDirectory::cached(std::string_view token) const {
+  if (token.size() < 8 || token.size() > 200) return std::nullopt;
+  const std::string hash = sha256_hex(token);
+  std::lock_guard lock(mutex_);
+  auto it = cache_.find(hash);
+  if (it == cache_.end()) return std::nullopt;
+  return Provisional{it->second, epoch_};
+}
+
+bool AccessDirectory::current(std::int64_t epoch) const {
+  const std::int64_t now = store_.read([](store::Connection& db) { return read_epoch(db); });
+  std::lock_guard lock(mutex_);
+  if (now > epoch_) {  // a change: nothing cached holds any longer
+    cache_.clear();
+    epoch_ = now;
+  }
+  return now == epoch && now >= 0;
 }
 
 std::size_t AccessDirectory::cached_tokens() const {

@@ -57,6 +57,17 @@ class AccessDirectory {
   // disabled.
   std::optional<sdk::Principal> authenticate(std::string_view token) const;
 
+  // A principal from the cache alone, without reading the database, and the epoch it is valid
+  // for; nothing when the token is not cached. It counts only once current(epoch) confirmed it,
+  // in the snapshot the request's reads then use.
+  struct Provisional {
+    sdk::Principal principal;
+    std::int64_t epoch = 0;
+  };
+  std::optional<Provisional> cached(std::string_view token) const;
+  // Whether nothing changed tokens, users or organisations since `epoch` (reads auth_epoch).
+  bool current(std::int64_t epoch) const;
+
   // Tokens in the cache now (for tests).
   std::size_t cached_tokens() const;
 

@@ -413,8 +413,8 @@ void Store::Impl::writer_loop() {
 int Store::Impl::on_wal_commit(void* impl, sqlite3*, const char*, int frames) {
   auto& s = *static_cast<Impl*>(impl);
   // A WAL that restarted from its beginning is shorter than before.
-  s.pages_since_checkpoint += static_cast<std::uint64_t>(
-      frames >= s.wal_frames ? frames - s.wal_frames : frames);
+  s.pages_since_checkpoint +=
+      static_cast<std::uint64_t>(frames >= s.wal_frames ? frames - s.wal_frames : frames);
   s.wal_frames = frames;
   return SQLITE_OK;
 }
@@ -562,6 +562,37 @@ void Store::release_reader(Connection* connection) noexcept {
   }
   // notify_all: close() waits on the same condition for the pool to fill up.
   impl_->pool_cv.notify_all();
+}
+
+// --- Read scopes -------------------------------------------------------------------------------
+
+namespace {
+thread_local ReadScope* tl_read_scope = nullptr;
+}  // namespace
+
+ReadScope::ReadScope(Store& store) : store_(store) {
+  if (tl_read_scope != nullptr)
+    throw std::logic_error("store: this thread has a ReadScope already");
+  tl_read_scope = this;
+}
+
+ReadScope::~ReadScope() {
+  tl_read_scope = nullptr;
+  if (connection_ != nullptr) store_.release_reader(connection_);
+}
+
+ReadScope* ReadScope::current(const Store& store) noexcept {
+  return tl_read_scope != nullptr && &tl_read_scope->store_ == &store ? tl_read_scope : nullptr;
+}
+
+Connection& ReadScope::connection() {
+  if (connection_ == nullptr) {
+    connection_ = store_.acquire_reader();
+  } else if (sqlite3_get_autocommit(connection_->raw()) != 0) {
+    // An error of an earlier read ended the transaction: the rest gets a fresh one.
+    connection_->exec("BEGIN");
+  }
+  return *connection_;
 }
 
 // --- Migrations --------------------------------------------------------------------------------

@@ -262,6 +262,25 @@ TEST_F(AccessTest, CachedTokensFollowChangesFromAnotherConnectionAtOnce) {
   EXPECT_EQ(directory_->cached_tokens(), 0u);
 }
 
+// cached() answers from memory only; current() tells whether its epoch still holds in the
+// snapshot of the caller's reads, and empties the cache once it does not.
+TEST_F(AccessTest, ProvisionalPrincipalHoldsOnlyWhileTheEpochIsCurrent) {
+  const IssuedToken anna = create_token("anna", "auditor", "", "a");
+  EXPECT_FALSE(directory_->cached(anna.token).has_value()) << "not looked up yet";
+  ASSERT_TRUE(directory_->authenticate(anna.token).has_value());
+  auto provisional = directory_->cached(anna.token);
+  ASSERT_TRUE(provisional.has_value());
+  EXPECT_EQ(provisional->principal.user_name, "anna");
+  EXPECT_FALSE(directory_->cached(generate_token()).has_value());
+  EXPECT_TRUE(directory_->current(provisional->epoch));
+
+  auto other = store::Connection::open(dir_ / "kim.sqlite3", SQLITE_OPEN_READWRITE);
+  other.execute("UPDATE api_tokens SET revoked_at = '2024-01-01T00:00:00Z' WHERE label = 'a'");
+  EXPECT_FALSE(directory_->current(provisional->epoch));
+  EXPECT_FALSE(directory_->cached(anna.token).has_value()) << "the cache was emptied";
+  EXPECT_FALSE(directory_->authenticate(anna.token).has_value());
+}
+
 TEST_F(AccessTest, UnknownRoleIsRefusedAndNothingWritten) {
   create_token("anna", "auditor", "", "");
   EXPECT_THROW(create_token("bert", "superuser", "", ""), std::invalid_argument);

@@ -491,6 +491,39 @@ TEST_F(StoreTest, WriterCheckpointsKeepTheWalBounded) {
 
 // --- Store: reads ------------------------------------------------------------------------------
 
+// A ReadScope gives all reads of its thread one snapshot on one connection (nested reads too,
+// even with a single read connection), and a new one after it ended.
+TEST_F(StoreTest, ReadScopeSharesOneSnapshotAcrossReads) {
+  auto o = options();
+  o.read_connections = 1;
+  Store store(o);
+  store.write([](Connection& db) {
+    db.exec("CREATE TABLE t (v INTEGER)");
+    db.execute("INSERT INTO t VALUES (1)");
+  });
+  const auto sum = [&] {
+    return store.read([](Connection& db) {
+      return db.query("SELECT sum(v) AS s FROM t")[0]["s"].get<std::int64_t>();
+    });
+  };
+  {
+    ReadScope scope(store);
+    EXPECT_EQ(sum(), 1);
+    store.write([](Connection& db) { db.execute("INSERT INTO t VALUES (2)"); });
+    EXPECT_EQ(sum(), 1) << "the scope's snapshot";
+    EXPECT_EQ(store.read([&](Connection&) { return sum(); }), 1) << "nested read, same connection";
+    EXPECT_THROW(ReadScope second(store), std::logic_error);
+  }
+  EXPECT_EQ(sum(), 3);
+  {
+    ReadScope unused(store);  // a scope without reads leases nothing
+  }
+  ReadScope scope(store);
+  EXPECT_THROW(store.read([](Connection& db) { return db.query("SELECT * FROM missing"); }),
+               SqliteError);
+  EXPECT_EQ(sum(), 3) << "reads after a failed one in the same scope still work";
+}
+
 TEST_F(StoreTest, ReadPoolServesManyThreadsWhileWriting) {
   auto o = options();
   o.read_connections = 3;
