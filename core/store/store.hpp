@@ -102,6 +102,8 @@ class DeferredWrites {
   std::shared_ptr<State> state_;
 };
 
+class Store;
+
 // One read transaction for all of a thread's Store::read calls while it lives (one at a time per
 // thread): the first read() leases a read connection and begins the transaction, later ones (and
 // nested ones) run in the same snapshot, and the scope's end rolls back and returns the
