@@ -471,7 +471,9 @@ TEST_F(StoreTest, WriterCheckpointsKeepTheWalBounded) {
       db.execute("INSERT INTO t VALUES (randomblob(?1))", {page_size - 100});
     });
   }
-  EXPECT_LE(wal_pages(), 2 * o.checkpoint_pages) << "idle writer";
+  // A serial caller queues its next write while the writer settles the last one, so the writer
+  // often sees a queue and waits for the 4x bound.
+  EXPECT_LE(wal_pages(), 4 * o.checkpoint_pages + 2) << "serial writer";
   std::vector<std::thread> writers;
   for (int w = 0; w < 8; ++w) {
     writers.emplace_back([&] {
