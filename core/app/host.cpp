@@ -44,6 +44,32 @@ std::string iso_time(std::chrono::system_clock::time_point time) {
   return buffer;
 }
 
+sdk::HttpResponse unauthenticated(bool token_sent) {
+  auto response = sdk::HttpResponse::error(
+      401, "unauthenticated",
+      token_sent ? "the API token is unknown or revoked"
+                 : "send an API token as \"Authorization: Bearer <token>\"");
+  response.headers["www-authenticate"] = "Bearer";
+  return response;
+}
+
+// Notes in admit() the epoch of a principal taken from the token cache (a name no client can
+// send; admit() removes it from client input all the same).
+constexpr const char* kTokenEpochNote = ":kim-token-epoch";
+
+// Whether the request may go on: a principal admit() took from the token cache counts only if
+// the token's epoch is still current in the snapshot the handler then reads (else the token is
+// looked up afresh). Removes the note.
+bool confirm_cached_token(const auth::AccessDirectory& access, sdk::HttpRequest& request) {
+  const auto note = request.headers.find(kTokenEpochNote);
+  if (note == request.headers.end()) return true;
+  const std::int64_t epoch = std::stoll(note->second);
+  request.headers.erase(note);
+  if (access.current(epoch)) return true;
+  request.principal = access.authenticate(bearer_token(request));
+  return request.principal.has_value();
+}
+
 // "GET /api/v1/cases/…" for security entries (never the query string).
 std::string request_route(const sdk::HttpRequest& request) {
   return std::string(sdk::to_string(request.method)) + " " + request.path.substr(0, 200);
@@ -236,7 +262,12 @@ void Host::serve() {
 
 void Host::answer(sdk::HttpRequest& request, const http::Respond& respond) {
   store::DeferredWrites deferred;
-  auto response = handle(request);
+  // On the io thread the request's reads share one read transaction, its token's confirmation
+  // included. Not for writes: a read after the write must see it.
+  std::optional<store::ReadScope> snapshot;
+  if (placement(request) == http::Placement::kIoThread) snapshot.emplace(*store_);
+  auto response = confirm_cached_token(*access_, request) ? handle(request) : unauthenticated(true);
+  snapshot.reset();
   // Refused accesses noted while handling it: written apart from its (rolled back) transaction.
   if (security_ && !security_->idle()) security_->flush(request.request_id, request_route(request));
   deferred.when_settled([this, respond, response = std::move(response),
@@ -272,19 +303,6 @@ http::Placement Host::placement(const sdk::HttpRequest& request) const {
   return http::Placement::kIoThread;
 }
 
-namespace {
-
-sdk::HttpResponse unauthenticated(bool token_sent) {
-  auto response = sdk::HttpResponse::error(
-      401, "unauthenticated",
-      token_sent ? "the API token is unknown or revoked"
-                 : "send an API token as \"Authorization: Bearer <token>\"");
-  response.headers["www-authenticate"] = "Bearer";
-  return response;
-}
-
-}  // namespace
-
 std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::string_view peer) {
   // The one route without a token that reads a body: a partner's report, signed per connector
   // instance; its admission (instance, throttle, headers, timestamp, size) is decided there.
@@ -292,6 +310,7 @@ std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::str
   // peer note is the server's alone, whatever a client sent.
   request.headers.erase(connectors::kPeerHeader);
   request.headers.erase(connectors::kLegacyPeerHeader);
+  request.headers.erase(kTokenEpochNote);
   const auto match = router_->match(request.method, request.path);
   if (inbound_ && connectors::Inbound::handles(match)) {
     return inbound_->admit(request, match.path_params.at("instance"), peer);
@@ -312,6 +331,23 @@ std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::str
         "too many unknown tokens from this address; try again in " + std::to_string(wait) + " s");
     response.headers["retry-after"] = std::to_string(wait);
     return response;
+  }
+  // A body-less read served on the io thread may take its principal from the token cache: answer()
+  // confirms it in the handler's own read transaction (one per request instead of two). Every
+  // other request is authenticated here, before a byte of its body is read. (An OPTIONS request
+  // is answered without answer(): on a cached token it may list a path's methods, which the
+  // public OpenAPI document lists anyway.)
+  const auto no_body = [&] {
+    const auto length = request.headers.find("content-length");
+    return request.headers.find("transfer-encoding") == request.headers.end() &&
+           (length == request.headers.end() || length->second == "0");
+  };
+  if (placement(request) == http::Placement::kIoThread && no_body()) {
+    if (auto provisional = access_->cached(token)) {
+      request.principal = std::move(provisional->principal);
+      request.headers[kTokenEpochNote] = std::to_string(provisional->epoch);
+      return std::nullopt;
+    }
   }
   request.principal = access_->authenticate(token);
   if (request.principal || is_public()) return std::nullopt;

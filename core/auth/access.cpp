@@ -94,22 +94,72 @@ IssuedToken insert_token(store::Connection& db, std::int64_t user_id, const std:
   return issued;
 }
 
+namespace {
+// A bound on memory, far above the tokens of a county; when full, the cache starts afresh.
+constexpr std::size_t kMaxCachedTokens = 10000;
+
+// -1 when the row is missing (then nothing is cached).
+std::int64_t read_epoch(store::Connection& db) {
+  store::Statement stmt = db.prepare("SELECT value FROM auth_epoch WHERE id = 1");
+  return stmt.step() ? stmt.column_int64(0) : -1;
+}
+}  // namespace
+
 std::optional<sdk::Principal> AccessDirectory::authenticate(std::string_view token) const {
   if (token.size() < 8 || token.size() > 200) return std::nullopt;
-  const std::string hash = sha256_hex(token);
-  auto rows = store_.read([&](store::Connection& db) {
-    return db.query(
-        "SELECT u.id, u.name, u.role, coalesce(u.organisation_id, 0) AS organisation_id, "
-        "coalesce(o.slug, '') AS organisation FROM api_tokens t JOIN users u ON u.id = t.user_id "
+  std::string hash = sha256_hex(token);
+  return store_.read([&](store::Connection& db) -> std::optional<sdk::Principal> {
+    const std::int64_t epoch = read_epoch(db);
+    {
+      std::lock_guard lock(mutex_);
+      if (epoch > epoch_) {
+        cache_.clear();
+        epoch_ = epoch;
+      } else if (epoch == epoch_) {
+        if (auto it = cache_.find(hash); it != cache_.end()) return it->second;
+      }
+      // epoch < epoch_: an older snapshot than the cache's; look up without the cache.
+    }
+    store::Statement stmt = db.prepare(
+        "SELECT u.id, u.name, u.role, coalesce(u.organisation_id, 0), coalesce(o.slug, '') "
+        "FROM api_tokens t JOIN users u ON u.id = t.user_id "
         "LEFT JOIN organisations o ON o.id = u.organisation_id "
-        "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL",
-        {hash});
+        "WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL");
+    stmt.bind(1, hash);
+    if (!stmt.step()) return std::nullopt;
+    sdk::Principal principal{stmt.column_int64(0), stmt.column_text(1), stmt.column_text(2),
+                             stmt.column_int64(3), stmt.column_text(4)};
+    std::lock_guard lock(mutex_);
+    if (epoch == epoch_ && epoch >= 0) {
+      if (cache_.size() >= kMaxCachedTokens) cache_.clear();
+      cache_.emplace(std::move(hash), principal);
+    }
+    return principal;
   });
-  if (rows.empty()) return std::nullopt;
-  const auto& row = rows.front();
-  return sdk::Principal{row["id"].get<std::int64_t>(), row["name"].get<std::string>(),
-                        row["role"].get<std::string>(), row["organisation_id"].get<std::int64_t>(),
-                        row["organisation"].get<std::string>()};
+}
+
+std::optional<AccessDirectory::Provisional> AccessDirectory::cached(std::string_view token) const {
+  if (token.size() < 8 || token.size() > 200) return std::nullopt;
+  const std::string hash = sha256_hex(token);
+  std::lock_guard lock(mutex_);
+  auto it = cache_.find(hash);
+  if (it == cache_.end()) return std::nullopt;
+  return Provisional{it->second, epoch_};
+}
+
+bool AccessDirectory::current(std::int64_t epoch) const {
+  const std::int64_t now = store_.read([](store::Connection& db) { return read_epoch(db); });
+  std::lock_guard lock(mutex_);
+  if (now > epoch_) {  // a change: nothing cached holds any longer
+    cache_.clear();
+    epoch_ = now;
+  }
+  return now == epoch && now >= 0;
+}
+
+std::size_t AccessDirectory::cached_tokens() const {
+  std::lock_guard lock(mutex_);
+  return cache_.size();
 }
 
 }  // namespace kim::auth

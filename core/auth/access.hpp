@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "kim/sdk/http.hpp"
@@ -41,6 +43,12 @@ IssuedToken insert_token(store::Connection& db, std::int64_t user_id, const std:
 // synced; throws and leaves no file when it cannot.
 void write_secret_file(const std::filesystem::path& path, const std::string& content);
 
+// Tokens found are cached in memory by their hash, together with the value of `auth_epoch` (core
+// migration 12) they were found under. Triggers bump that counter on every update or delete of a
+// token, user or organisation, by whichever process (the CLI's too), and every authenticate()
+// reads it in the same snapshot as it would read the token: a changed counter empties the cache,
+// so a revocation or a disabled user counts from the very next request. Unknown tokens are never
+// cached.
 class AccessDirectory {
  public:
   explicit AccessDirectory(store::Store& store) : store_(store) {}
@@ -49,8 +57,25 @@ class AccessDirectory {
   // disabled.
   std::optional<sdk::Principal> authenticate(std::string_view token) const;
 
+  // A principal from the cache alone, without reading the database, and the epoch it is valid
+  // for; nothing when the token is not cached. It counts only once current(epoch) confirmed it,
+  // in the snapshot the request's reads then use.
+  struct Provisional {
+    sdk::Principal principal;
+    std::int64_t epoch = 0;
+  };
+  std::optional<Provisional> cached(std::string_view token) const;
+  // Whether nothing changed tokens, users or organisations since `epoch` (reads auth_epoch).
+  bool current(std::int64_t epoch) const;
+
+  // Tokens in the cache now (for tests).
+  std::size_t cached_tokens() const;
+
  private:
   store::Store& store_;
+  mutable std::mutex mutex_;
+  mutable std::int64_t epoch_ = -1;  // guarded by mutex_: the epoch cache_ is valid for
+  mutable std::unordered_map<std::string, sdk::Principal> cache_;  // by token hash; mutex_
 };
 
 }  // namespace kim::auth

@@ -50,6 +50,10 @@ struct Store::Impl {
   // Writer thread only: size and duration of the previous round, for the commit delay.
   std::size_t last_batch = 0;
   std::chrono::steady_clock::duration last_round{};
+  // Writer thread only: WAL pages appended since the last checkpoint (from the WAL hook), and the
+  // WAL's length after the previous commit.
+  std::uint64_t pages_since_checkpoint = 0;
+  int wal_frames = 0;
 
   // Guards Job::done; each waiting caller has its own condition, so a commit wakes only the
   // callers whose jobs it settled.
@@ -68,6 +72,8 @@ struct Store::Impl {
 
   void writer_loop();
   std::size_t run_transaction(const std::vector<Job*>& batch, std::size_t begin);
+  void checkpoint_if_due();
+  static int on_wal_commit(void* impl, sqlite3* db, const char* schema, int frames);
 };
 
 namespace {
@@ -130,6 +136,7 @@ Store::Store(StoreOptions options) : impl_(std::make_unique<Impl>()) {
   if (options.busy_timeout_ms < 0) throw std::invalid_argument("store: busy_timeout_ms < 0");
   if (options.read_connections < 1) throw std::invalid_argument("store: read_connections < 1");
   if (options.max_batch < 1) throw std::invalid_argument("store: max_batch < 1");
+  if (options.checkpoint_pages < 1) throw std::invalid_argument("store: checkpoint_pages < 1");
   std::transform(options.synchronous.begin(), options.synchronous.end(),
                  options.synchronous.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
@@ -164,6 +171,9 @@ Store::Store(StoreOptions options) : impl_(std::make_unique<Impl>()) {
   if (pragma_int(writer, "PRAGMA foreign_keys") != 1) {
     throw SqliteError(SQLITE_ERROR, "store: PRAGMA foreign_keys=ON did not stick");
   }
+  // Our WAL hook replaces SQLite's automatic checkpoint inside COMMIT: the writer thread
+  // checkpoints after it answered the batch (checkpoint_if_due).
+  sqlite3_wal_hook(writer.raw(), &Impl::on_wal_commit, impl_.get());
   impl_->writer.emplace(std::move(writer));
 
   // Readers are opened after the writer so the WAL files exist; read-only so a read job cannot
@@ -396,7 +406,35 @@ void Store::Impl::writer_loop() {
     last_round = std::chrono::steady_clock::now() - started;
     last_batch = batch.size();
     batch.clear();
+    checkpoint_if_due();
   }
+}
+
+int Store::Impl::on_wal_commit(void* impl, sqlite3*, const char*, int frames) {
+  auto& s = *static_cast<Impl*>(impl);
+  // A WAL that restarted from its beginning is shorter than before.
+  s.pages_since_checkpoint +=
+      static_cast<std::uint64_t>(frames >= s.wal_frames ? frames - s.wal_frames : frames);
+  s.wal_frames = frames;
+  return SQLITE_OK;
+}
+
+void Store::Impl::checkpoint_if_due() {
+  const auto due = static_cast<std::uint64_t>(options.checkpoint_pages);
+  if (pages_since_checkpoint < due) return;
+  if (pages_since_checkpoint < 4 * due) {
+    std::lock_guard lock(queue_mutex);
+    if (!queue.empty()) return;  // busy: answer the next batch first
+  }
+  // PASSIVE: never waits for readers; pages a reader still needs stay for the next time.
+  int log = 0;
+  int done = 0;
+  const int rc =
+      sqlite3_wal_checkpoint_v2(writer->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    spdlog::warn("store: WAL checkpoint failed: {}", sqlite3_errmsg(writer->raw()));
+  }
+  pages_since_checkpoint = 0;
 }
 
 // Runs batch[begin..] in one transaction and settles every job it ran. Returns the index of the
@@ -524,6 +562,37 @@ void Store::release_reader(Connection* connection) noexcept {
   }
   // notify_all: close() waits on the same condition for the pool to fill up.
   impl_->pool_cv.notify_all();
+}
+
+// --- Read scopes -------------------------------------------------------------------------------
+
+namespace {
+thread_local ReadScope* tl_read_scope = nullptr;
+}  // namespace
+
+ReadScope::ReadScope(Store& store) : store_(store) {
+  if (tl_read_scope != nullptr)
+    throw std::logic_error("store: this thread has a ReadScope already");
+  tl_read_scope = this;
+}
+
+ReadScope::~ReadScope() {
+  tl_read_scope = nullptr;
+  if (connection_ != nullptr) store_.release_reader(connection_);
+}
+
+ReadScope* ReadScope::current(const Store& store) noexcept {
+  return tl_read_scope != nullptr && &tl_read_scope->store_ == &store ? tl_read_scope : nullptr;
+}
+
+Connection& ReadScope::connection() {
+  if (connection_ == nullptr) {
+    connection_ = store_.acquire_reader();
+  } else if (sqlite3_get_autocommit(connection_->raw()) != 0) {
+    // An error of an earlier read ended the transaction: the rest gets a fresh one.
+    connection_->exec("BEGIN");
+  }
+  return *connection_;
 }
 
 // --- Migrations --------------------------------------------------------------------------------

@@ -13,6 +13,10 @@
 // more, up to that transaction's duration and at most 2 ms, so that callers who write again as
 // soon as they are answered keep sharing fsyncs. A lone caller never waits.
 //
+// Checkpoints: not inside COMMIT (SQLite's wal_autocheckpoint would copy WAL pages into the
+// database before the batch's callers are answered) but on the writer thread after it settled a
+// round, once checkpoint_pages accumulated and the queue is empty, or at 4x that in any case.
+//
 // Reads: Store::read runs fn on a pooled read-only connection inside a read transaction, so all of
 // fn's queries see one consistent snapshot. Blocks while all read connections are busy.
 //
@@ -44,6 +48,10 @@ struct StoreOptions {
   std::string synchronous = "FULL";  // FULL | NORMAL | OFF (case-insensitive)
   int read_connections = 4;          // >= 1
   int max_batch = 256;               // most write jobs drained into one transaction, >= 1
+  // WAL pages written since the last checkpoint after which the writer thread checkpoints
+  // (PASSIVE) once it has nothing queued; at 4x this many it checkpoints even while busy, which
+  // bounds the WAL. >= 1.
+  int checkpoint_pages = 1000;
 };
 
 struct Migration {
@@ -94,6 +102,34 @@ class DeferredWrites {
   std::shared_ptr<State> state_;
 };
 
+class Store;
+
+// One read transaction for all of a thread's Store::read calls while it lives (one at a time per
+// thread): the first read() leases a read connection and begins the transaction, later ones (and
+// nested ones) run in the same snapshot, and the scope's end rolls back and returns the
+// connection. The host wraps each request served on the io thread in one, so that its token check
+// and its handler's reads cost one transaction and see the same data. Never hold one across a
+// blocking write() whose result a later read of the scope must see: the snapshot is older.
+class ReadScope {
+ public:
+  // Becomes the calling thread's; std::logic_error if the thread has one already.
+  explicit ReadScope(Store& store);
+  ~ReadScope();
+  ReadScope(const ReadScope&) = delete;
+  ReadScope& operator=(const ReadScope&) = delete;
+
+  // The live one of the calling thread for `store`, or null.
+  static ReadScope* current(const Store& store) noexcept;
+
+ private:
+  friend class Store;
+  // The scope's connection inside its transaction (leased and begun on first use).
+  Connection& connection();
+
+  Store& store_;
+  Connection* connection_ = nullptr;
+};
+
 struct StoreStats {
   std::uint64_t transactions;  // write transactions committed
   std::uint64_t write_jobs;    // write jobs run (successful or not)
@@ -101,6 +137,7 @@ struct StoreStats {
 
 class Store {
  public:
+  friend class ReadScope;
   // Throws std::invalid_argument for bad options, SqliteError if the database cannot be opened or
   // configured (including when WAL mode cannot be switched on).
   explicit Store(StoreOptions options);
@@ -135,6 +172,7 @@ class Store {
   auto read(F&& fn) -> std::invoke_result_t<F&, Connection&> {
     using R = std::invoke_result_t<F&, Connection&>;
     static_assert(!std::is_reference_v<R>, "return a value: a reference would outlive the read");
+    if (ReadScope* scope = ReadScope::current(*this)) return std::invoke(fn, scope->connection());
     ReadLease lease(*this);
     return std::invoke(fn, *lease.connection);
   }

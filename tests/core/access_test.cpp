@@ -1,5 +1,6 @@
 #include "auth/access.hpp"
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -216,6 +217,68 @@ TEST_F(AccessTest, DisabledUserDoesNotAuthenticate) {
   exec("UPDATE users SET disabled_at = '2024-01-01T00:00:00Z' WHERE name = 'anna'");
   EXPECT_FALSE(directory_->authenticate(anna.token).has_value());
   EXPECT_TRUE(directory_->authenticate(bert.token).has_value());
+}
+
+// The token cache: a second lookup is served from memory, and any change to a token, user or
+// organisation made through another connection (as `kim token revoke` in another process makes
+// it) counts at the very next authenticate().
+TEST_F(AccessTest, CachedTokensFollowChangesFromAnotherConnectionAtOnce) {
+  add_organisation("caritas", "welfare_organisation");
+  add_organisation("diakonie", "welfare_organisation");
+  const IssuedToken anna = create_token("anna", "case_manager", "caritas", "a");
+  const IssuedToken bert = create_token("bert", "case_manager", "caritas", "b");
+  const IssuedToken carl = create_token("carl", "auditor", "", "c");
+  ASSERT_TRUE(directory_->authenticate(anna.token).has_value());
+  ASSERT_TRUE(directory_->authenticate(bert.token).has_value());
+  ASSERT_TRUE(directory_->authenticate(carl.token).has_value());
+  EXPECT_EQ(directory_->cached_tokens(), 3u);
+  EXPECT_FALSE(directory_->authenticate(generate_token()).has_value());
+  EXPECT_EQ(directory_->cached_tokens(), 3u) << "unknown tokens are not cached";
+  EXPECT_EQ(directory_->authenticate(anna.token)->organisation, "caritas");  // from the cache
+
+  auto other = store::Connection::open(dir_ / "kim.sqlite3", SQLITE_OPEN_READWRITE);
+  const auto change = [&](const std::string& sql) {
+    other.execute(sql);
+    EXPECT_EQ(directory_->cached_tokens(), 3u) << "still cached before the next lookup: " << sql;
+  };
+  change("UPDATE organisations SET slug = 'caritas-rheine' WHERE slug = 'caritas'");
+  EXPECT_EQ(directory_->authenticate(anna.token)->organisation, "caritas-rheine");
+  ASSERT_TRUE(directory_->authenticate(bert.token).has_value());
+  ASSERT_TRUE(directory_->authenticate(carl.token).has_value());
+  change("UPDATE users SET role = 'coordinator' WHERE name = 'bert'");
+  EXPECT_EQ(directory_->authenticate(bert.token)->role, "coordinator");
+  ASSERT_TRUE(directory_->authenticate(anna.token).has_value());
+  ASSERT_TRUE(directory_->authenticate(carl.token).has_value());
+  change("UPDATE api_tokens SET revoked_at = '2024-01-01T00:00:00Z' WHERE label = 'a'");
+  EXPECT_FALSE(directory_->authenticate(anna.token).has_value());
+  ASSERT_TRUE(directory_->authenticate(bert.token).has_value());
+  ASSERT_TRUE(directory_->authenticate(carl.token).has_value());
+  EXPECT_EQ(directory_->cached_tokens(), 2u);
+  other.execute("UPDATE users SET disabled_at = '2024-01-01T00:00:00Z' WHERE name = 'bert'");
+  EXPECT_FALSE(directory_->authenticate(bert.token).has_value());
+  ASSERT_TRUE(directory_->authenticate(carl.token).has_value());
+  other.execute("DELETE FROM api_tokens WHERE label = 'c'");
+  EXPECT_FALSE(directory_->authenticate(carl.token).has_value());
+  EXPECT_EQ(directory_->cached_tokens(), 0u);
+}
+
+// cached() answers from memory only; current() tells whether its epoch still holds in the
+// snapshot of the caller's reads, and empties the cache once it does not.
+TEST_F(AccessTest, ProvisionalPrincipalHoldsOnlyWhileTheEpochIsCurrent) {
+  const IssuedToken anna = create_token("anna", "auditor", "", "a");
+  EXPECT_FALSE(directory_->cached(anna.token).has_value()) << "not looked up yet";
+  ASSERT_TRUE(directory_->authenticate(anna.token).has_value());
+  auto provisional = directory_->cached(anna.token);
+  ASSERT_TRUE(provisional.has_value());
+  EXPECT_EQ(provisional->principal.user_name, "anna");
+  EXPECT_FALSE(directory_->cached(generate_token()).has_value());
+  EXPECT_TRUE(directory_->current(provisional->epoch));
+
+  auto other = store::Connection::open(dir_ / "kim.sqlite3", SQLITE_OPEN_READWRITE);
+  other.execute("UPDATE api_tokens SET revoked_at = '2024-01-01T00:00:00Z' WHERE label = 'a'");
+  EXPECT_FALSE(directory_->current(provisional->epoch));
+  EXPECT_FALSE(directory_->cached(anna.token).has_value()) << "the cache was emptied";
+  EXPECT_FALSE(directory_->authenticate(anna.token).has_value());
 }
 
 TEST_F(AccessTest, UnknownRoleIsRefusedAndNothingWritten) {

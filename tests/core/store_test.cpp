@@ -451,7 +451,80 @@ TEST_F(StoreTest, DataSurvivesCloseAndReopen) {
   EXPECT_EQ(store.read([](Connection& db) { return db.query("SELECT v FROM t")[0]["v"]; }), "kept");
 }
 
+// Checkpoints run on the writer thread, not inside COMMIT: the WAL must stay bounded all the same,
+// both when the writer is idle between writes and while concurrent writers keep it busy.
+TEST_F(StoreTest, WriterCheckpointsKeepTheWalBounded) {
+  auto o = options();
+  o.checkpoint_pages = 8;
+  Store store(o);
+  store.write([](Connection& db) { db.exec("CREATE TABLE t (v BLOB)"); });
+  const auto page_size = store.read([](Connection& db) {
+    return db.query("PRAGMA page_size")[0]["page_size"].get<std::int64_t>();
+  });
+  const fs::path wal = o.path.string() + "-wal";
+  const auto wal_pages = [&] {
+    return static_cast<std::int64_t>(fs::file_size(wal)) / (page_size + 24);
+  };
+  // One page per row: without checkpoints the WAL would grow by about 400 pages in each phase.
+  for (int i = 0; i < 400; ++i) {
+    store.write([&](Connection& db) {
+      db.execute("INSERT INTO t VALUES (randomblob(?1))", {page_size - 100});
+    });
+  }
+  // A serial caller queues its next write while the writer settles the last one, so the writer
+  // often sees a queue and waits for the 4x bound.
+  EXPECT_LE(wal_pages(), 4 * o.checkpoint_pages + 2) << "serial writer";
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 8; ++w) {
+    writers.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        store.write([&](Connection& db) {
+          db.execute("INSERT INTO t VALUES (randomblob(?1))", {page_size - 100});
+        });
+      }
+    });
+  }
+  for (auto& writer : writers)
+    writer.join();
+  // 4 x checkpoint_pages, plus one batch of at most 8 jobs and their index/parent pages.
+  EXPECT_LE(wal_pages(), 4 * o.checkpoint_pages + 3 * 8) << "busy writer";
+  EXPECT_EQ(count_rows(store, "t"), 800);
+}
+
 // --- Store: reads ------------------------------------------------------------------------------
+
+// A ReadScope gives all reads of its thread one snapshot on one connection (nested reads too,
+// even with a single read connection), and a new one after it ended.
+TEST_F(StoreTest, ReadScopeSharesOneSnapshotAcrossReads) {
+  auto o = options();
+  o.read_connections = 1;
+  Store store(o);
+  store.write([](Connection& db) {
+    db.exec("CREATE TABLE t (v INTEGER)");
+    db.execute("INSERT INTO t VALUES (1)");
+  });
+  const auto sum = [&] {
+    return store.read([](Connection& db) {
+      return db.query("SELECT sum(v) AS s FROM t")[0]["s"].get<std::int64_t>();
+    });
+  };
+  {
+    ReadScope scope(store);
+    EXPECT_EQ(sum(), 1);
+    store.write([](Connection& db) { db.execute("INSERT INTO t VALUES (2)"); });
+    EXPECT_EQ(sum(), 1) << "the scope's snapshot";
+    EXPECT_EQ(store.read([&](Connection&) { return sum(); }), 1) << "nested read, same connection";
+    EXPECT_THROW(ReadScope second(store), std::logic_error);
+  }
+  EXPECT_EQ(sum(), 3);
+  {
+    ReadScope unused(store);  // a scope without reads leases nothing
+  }
+  ReadScope scope(store);
+  EXPECT_THROW(store.read([](Connection& db) { return db.query("SELECT * FROM missing"); }),
+               SqliteError);
+  EXPECT_EQ(sum(), 3) << "reads after a failed one in the same scope still work";
+}
 
 TEST_F(StoreTest, ReadPoolServesManyThreadsWhileWriting) {
   auto o = options();

@@ -254,6 +254,9 @@ TEST_F(TokenRevocationTest, CliRevokesAndDisablesWhileTheHostServes) {
 
   auto disabled = cli({"user", "disable", "--user", "cm-cli"});
   ASSERT_EQ(disabled.exit_code, 0) << disabled.err;
+  // The token was cached by the host: a write (authenticated before its body) and a read
+  // (confirmed in its own snapshot) are both refused at once.
+  EXPECT_EQ(host.client().post("/api/v1/persons", json::object(), cli_token).status, 401);
   EXPECT_EQ(status_with(host, cli_token), 401);
   auto nobody = cli({"user", "disable", "--user", "no-such-user"});
   EXPECT_EQ(nobody.exit_code, 2);
