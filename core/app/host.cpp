@@ -269,6 +269,8 @@ http::Placement Host::placement(const sdk::HttpRequest& request) const {
   // router match per request.
   constexpr std::string_view kPluginRoutes = "/api/v1/plugins/";
   if (request.path.starts_with(kPluginRoutes)) return http::Placement::kWorker;
+  // Reports may read a million cases: a worker waits for them, not the io thread.
+  if (request.path.starts_with("/api/v1/reports/")) return http::Placement::kWorker;
   return http::Placement::kIoThread;
 }
 
@@ -386,6 +388,11 @@ void Host::add_host_routes() {
       },
       env);
   consent::register_routes(*router_, *docs_, *consent_);
+  reports_ = std::make_unique<reports::ReportService>(*store_, *events_, env,
+                                                      config_.referral_max_wait_days);
+  reports::register_routes(*router_, *docs_, *reports_);
+  funding_ = std::make_unique<reports::FundingService>(*store_, *events_, env);
+  reports::register_funding_routes(*router_, *docs_, *funding_);
   outbox_ = std::make_unique<outbox::OutboxService>(
       *store_, *events_, env, config_.connectors,
       [this](const std::string& instance) {
