@@ -619,8 +619,8 @@ int run_report_indicators(const std::vector<std::string>& args) {
   extra.add_options()("from", po::value<std::string>()->required(), "first day, YYYY-MM-DD")(
       "to", po::value<std::string>()->required(), "last day, YYYY-MM-DD")(
       "format", po::value<std::string>()->default_value("json"), "json or csv")(
-      "town", po::value<std::string>(), "only this town")(
-      "organisation", po::value<std::string>(), "only this organisation (slug)");
+      "town", po::value<std::string>(), "only this town")("organisation", po::value<std::string>(),
+                                                          "only this organisation (slug)");
   return run_service(
       args,
       "kim report indicators --config FILE --from DATE --to DATE [--format json|csv] "

@@ -14,24 +14,35 @@ CREATE TABLE report_case_facts (
   birth_year       INTEGER,
   gender           TEXT,
   residence_status TEXT,
-  intake_on        TEXT,  -- date of the first transition into intake
+  -- 1: opened in phase access (first contact before intake); intake is then the first
+  -- transition into intake. A case opened in a later phase had its intake on opened_on.
+  started_in_access INTEGER NOT NULL DEFAULT 0,
+  intake_on        TEXT,  -- NULL: never reached intake
   first_goal_on    TEXT   -- date the first goal was set
 ) WITHOUT ROWID;
 
 INSERT INTO report_case_facts
 SELECT c.id, c.town, c.organisation_id, c.phase, c.opened_on, c.closed_on, c.closure_reason,
-       CAST(substr(p.date_of_birth, 1, 4) AS INTEGER), p.gender, p.residence_status,
-       (SELECT substr(min(t.at), 1, 10) FROM case_transitions t
-         WHERE t.case_id = c.id AND t.to_phase = 'intake'),
+       CAST(substr(p.date_of_birth, 1, 4) AS INTEGER), p.gender, p.residence_status, 0, c.opened_on,
        (SELECT substr(min(g.created_at), 1, 10) FROM goals g WHERE g.case_id = c.id)
   FROM cases c LEFT JOIN persons p ON p.id = c.person_id;
+-- Cases whose first phase (the first transition's origin, else the phase now) was access.
+UPDATE report_case_facts
+   SET started_in_access = 1,
+       intake_on = (SELECT substr(min(t.at), 1, 10) FROM case_transitions t
+                     WHERE t.case_id = report_case_facts.case_id AND t.to_phase = 'intake')
+ WHERE coalesce((SELECT t.from_phase FROM case_transitions t
+                  WHERE t.case_id = report_case_facts.case_id ORDER BY t.id LIMIT 1),
+                phase) = 'access';
 
 CREATE TRIGGER report_facts_case_insert AFTER INSERT ON cases BEGIN
   INSERT INTO report_case_facts(case_id, town, organisation_id, phase, opened_on, closed_on,
-                                closure_reason, birth_year, gender, residence_status)
+                                closure_reason, birth_year, gender, residence_status,
+                                started_in_access, intake_on)
   SELECT NEW.id, NEW.town, NEW.organisation_id, NEW.phase, NEW.opened_on, NEW.closed_on,
          NEW.closure_reason, CAST(substr(p.date_of_birth, 1, 4) AS INTEGER), p.gender,
-         p.residence_status
+         p.residence_status, NEW.phase = 'access',
+         CASE WHEN NEW.phase = 'access' THEN NULL ELSE NEW.opened_on END
     FROM (SELECT 1) LEFT JOIN persons p ON p.id = NEW.person_id;
 END;
 
@@ -42,6 +53,7 @@ ON cases BEGIN
      SET town = NEW.town, organisation_id = NEW.organisation_id, phase = NEW.phase,
          opened_on = NEW.opened_on, closed_on = NEW.closed_on,
          closure_reason = NEW.closure_reason,
+         intake_on = CASE WHEN started_in_access THEN intake_on ELSE NEW.opened_on END,
          birth_year = (SELECT CAST(substr(date_of_birth, 1, 4) AS INTEGER) FROM persons
                         WHERE id = NEW.person_id),
          gender = (SELECT gender FROM persons WHERE id = NEW.person_id),
@@ -66,7 +78,7 @@ WHEN NEW.to_phase = 'intake' BEGIN
   UPDATE report_case_facts
      SET intake_on = (SELECT substr(min(at), 1, 10) FROM case_transitions
                        WHERE case_id = NEW.case_id AND to_phase = 'intake')
-   WHERE case_id = NEW.case_id;
+   WHERE case_id = NEW.case_id AND started_in_access = 1;
 END;
 
 CREATE TRIGGER report_facts_transition_update AFTER UPDATE OF at, to_phase ON case_transitions
@@ -74,14 +86,14 @@ BEGIN
   UPDATE report_case_facts
      SET intake_on = (SELECT substr(min(at), 1, 10) FROM case_transitions
                        WHERE case_id = NEW.case_id AND to_phase = 'intake')
-   WHERE case_id = NEW.case_id;
+   WHERE case_id = NEW.case_id AND started_in_access = 1;
 END;
 
 CREATE TRIGGER report_facts_transition_delete AFTER DELETE ON case_transitions BEGIN
   UPDATE report_case_facts
      SET intake_on = (SELECT substr(min(at), 1, 10) FROM case_transitions
                        WHERE case_id = OLD.case_id AND to_phase = 'intake')
-   WHERE case_id = OLD.case_id;
+   WHERE case_id = OLD.case_id AND started_in_access = 1;
 END;
 
 CREATE TRIGGER report_facts_goal_insert AFTER INSERT ON goals BEGIN
