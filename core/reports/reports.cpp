@@ -18,6 +18,23 @@ using nlohmann::json;
 using store::Connection;
 using store::SqlValue;
 
+const char* const IndicatorSql::kCases =
+    "SELECT town, organisation_id, phase, opened_on, closed_on, closure_reason, birth_year, "
+    "gender, residence_status, intake_on, first_goal_on FROM report_case_facts "
+    "WHERE opened_on <= ? AND (closed_on IS NULL OR closed_on >= ?)";
+const char* const IndicatorSql::kGoalsSet =
+    "SELECT f.town, f.organisation_id, g.life_domain, count(*) AS n FROM goals g "
+    "JOIN report_case_facts f ON f.case_id = g.case_id "
+    "WHERE g.created_at >= ? AND g.created_at < ?";
+const char* const IndicatorSql::kGoalsAchieved =
+    "SELECT f.town, f.organisation_id, g.life_domain, count(*) AS n FROM goals g "
+    "JOIN report_case_facts f ON f.case_id = g.case_id "
+    "WHERE g.status = 'achieved' AND g.updated_at >= ? AND g.updated_at < ?";
+const char* const IndicatorSql::kReferrals =
+    "SELECT f.town, f.organisation_id, p.kind, r.service, r.status, count(*) AS n "
+    "FROM referrals r JOIN report_case_facts f ON f.case_id = r.case_id "
+    "JOIN partners p ON p.slug = r.partner WHERE r.created_at >= ? AND r.created_at < ?";
+
 Result<IndicatorQuery> indicator_query(const std::map<std::string, std::string>& params) {
   IndicatorQuery query;
   for (const auto& [key, value] : params) {
@@ -124,11 +141,8 @@ Result<Reply> ReportService::indicators(const Context& ctx, const IndicatorQuery
     };
 
     // Cases open on some day of the period: one pass over the narrow facts table.
-    auto [case_sql, case_params] = filtered(
-        "SELECT town, organisation_id, phase, opened_on, closed_on, closure_reason, birth_year, "
-        "gender, residence_status, intake_on, first_goal_on FROM report_case_facts "
-        "WHERE opened_on <= ? AND (closed_on IS NULL OR closed_on >= ?)",
-        {query.to, query.from}, "town", "organisation_id");
+    auto [case_sql, case_params] =
+        filtered(IndicatorSql::kCases, {query.to, query.from}, "town", "organisation_id");
     auto cases = db.prepare(case_sql);
     cases.bind_all(case_params);
     std::int64_t read = 0;
@@ -152,12 +166,9 @@ Result<Reply> ReportService::indicators(const Context& ctx, const IndicatorQuery
 
     // Goals set and achieved in the period, grouped by SQL (the index finds the period).
     for (bool achieved : {false, true}) {
-      auto [sql, params] = filtered(
-          std::string("SELECT f.town, f.organisation_id, g.life_domain, count(*) AS n FROM goals g "
-                      "JOIN report_case_facts f ON f.case_id = g.case_id WHERE ") +
-              (achieved ? "g.status = 'achieved' AND g.updated_at >= ? AND g.updated_at < ?"
-                        : "g.created_at >= ? AND g.created_at < ?"),
-          {query.from, end}, "f.town", "f.organisation_id");
+      auto [sql, params] =
+          filtered(achieved ? IndicatorSql::kGoalsAchieved : IndicatorSql::kGoalsSet,
+                   {query.from, end}, "f.town", "f.organisation_id");
       auto goals = db.prepare(sql + " GROUP BY 1, 2, 3");
       goals.bind_all(params);
       while (goals.step()) {
@@ -167,11 +178,8 @@ Result<Reply> ReportService::indicators(const Context& ctx, const IndicatorQuery
     }
     if (progress) progress("goals", 0);
 
-    auto [referral_sql, referral_params] = filtered(
-        "SELECT f.town, f.organisation_id, p.kind, r.service, r.status, count(*) AS n "
-        "FROM referrals r JOIN report_case_facts f ON f.case_id = r.case_id "
-        "JOIN partners p ON p.slug = r.partner WHERE r.created_at >= ? AND r.created_at < ?",
-        {query.from, end}, "f.town", "f.organisation_id");
+    auto [referral_sql, referral_params] =
+        filtered(IndicatorSql::kReferrals, {query.from, end}, "f.town", "f.organisation_id");
     auto referrals = db.prepare(referral_sql + " GROUP BY 1, 2, 3, 4, 5");
     referrals.bind_all(referral_params);
     while (referrals.step()) {

@@ -31,6 +31,19 @@ struct IndicatorQuery {
   std::string format = "json";              // json or csv
 };
 
+// The statements of the indicator report before its filters (town, organisations) are
+// appended; bench/ prints their query plans.
+struct IndicatorSql {
+  // Cases open on some day of the period: ?1 the period's last day, ?2 its first.
+  static const char* const kCases;
+  // Goals set / achieved in the period: ?1 first day, ?2 the day after the last; GROUP BY
+  // appended after the filters.
+  static const char* const kGoalsSet;
+  static const char* const kGoalsAchieved;
+  // Referrals made in the period: as goals.
+  static const char* const kReferrals;
+};
+
 // Reads and checks the query parameters of the indicator report (API and CLI alike): from and
 // to required real dates, from <= to, at most kMaxPeriodDays days; town one of the county's;
 // format json or csv; nothing else. 400 with the parameter at fault.
