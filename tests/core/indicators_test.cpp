@@ -121,8 +121,8 @@ TEST(IndicatorArithmeticTest, ASmallTownsSingleCaseIsNotShownAnywhere) {
   for (const auto& row : rows) {
     if (row["town"] == "Metelen") {
       EXPECT_NE(row["value"], json(1)) << row.dump();
-      // Counts of the town are all "<5"; so is the median over its one case.
-      EXPECT_EQ(row["value"], json("<5")) << row.dump();
+      // Counts of the town are "<5" (or 0: nothing closed); so is the median over its one case.
+      EXPECT_TRUE(row["value"] == json("<5") || row["value"] == json(0)) << row.dump();
     }
   }
   EXPECT_EQ(value_of(rows, "Metelen", "org1", "median_days_to_intake"), "<5");
@@ -260,6 +260,9 @@ TEST_F(IndicatorReportTest, TheSecondHalfOf2021MatchesTheCasesWritten) {
   on("2021-08-10");
   for (int i = 0; i < 5; ++i) {
     to(greven[i], "assessment");
+    ok(cases_->record_assessment(
+        as(case_manager_), greven[i],
+        {{"domains", {{{"life_domain", "language"}, {"need_level", "high"}}}}}));
     to(greven[i], "planning");
   }
   on("2021-08-20");

@@ -59,12 +59,22 @@ std::string shown(int n) {
 
 TEST_F(ReportsTest, IndicatorsFor2021SecondHalfAsCsvMatchTheStoredCases) {
   std::vector<Planned> plan;
+  auto add = [&](const char* user, const char* town, const char* organisation, const char* opened,
+                 const char* closed) {
+    Planned c;
+    c.user = user;
+    c.town = town;
+    c.organisation = organisation;
+    c.opened = opened;
+    c.closed = closed;
+    plan.push_back(c);
+  };
   for (int i = 0; i < 6; ++i)
-    plan.push_back({"cm-greven", "Greven", "drk-greven", "2021-08-02", i < 3 ? "2021-11-30" : ""});
-  plan.push_back({"cm-greven", "Greven", "drk-greven", "2021-03-01", ""});            // active
-  plan.push_back({"cm-greven", "Greven", "drk-greven", "2021-02-01", "2021-06-30"});  // before
-  plan.push_back({"cm-greven", "Greven", "drk-greven", "2022-01-01", ""});            // after
-  plan.push_back({"cm-rheine-1", "Rheine", "caritas-rheine", "2021-09-01", ""});      // one alone
+    add("cm-greven", "Greven", "drk-greven", "2021-08-02", i < 3 ? "2021-11-30" : "");
+  add("cm-greven", "Greven", "drk-greven", "2021-03-01", "");            // active throughout
+  add("cm-greven", "Greven", "drk-greven", "2021-02-01", "2021-06-30");  // closed before
+  add("cm-greven", "Greven", "drk-greven", "2022-01-01", "");            // opened after
+  add("cm-rheine-1", "Rheine", "caritas-rheine", "2021-09-01", "");      // one alone
   for (auto& c : plan) {
     json person = host_->create_person(c.user, {{"town", c.town}});
     ASSERT_FALSE(person.is_null());
