@@ -170,6 +170,23 @@ TEST_F(ReportsTest, IndicatorsFor2021SecondHalfAsCsvMatchTheStoredCases) {
   EXPECT_THAT(town_only.body, HasSubstr("\r\n*,*,cases_opened,,6\r\n"));
 }
 
+TEST_F(ReportsTest, TheCommandLineShowsProgressOnATerminalOnly) {
+  const std::vector<std::string> args = {"report",   "indicators", "--config", host_->config_path(),
+                                         "--from",   "2021-01-01", "--to",     "2021-12-31",
+                                         "--format", "csv"};
+  auto piped = run_command(KIM_BINARY, args);
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(piped.err, "");
+  // script(1) (util-linux) runs it with a pseudo-terminal as stdout and stderr.
+  std::string command = KIM_BINARY;
+  for (const auto& arg : args)
+    command += " '" + arg + "'";
+  auto terminal = run_command("/usr/bin/script", {"-qec", command, "/dev/null"});
+  ASSERT_EQ(terminal.exit_code, 0) << terminal.out << terminal.err;
+  EXPECT_THAT(terminal.out, HasSubstr("kim report: reading cases"));
+  EXPECT_THAT(terminal.out, HasSubstr("town,organisation,indicator,category,value"));
+}
+
 TEST_F(ReportsTest, IndicatorsAreRefusedToWhoMayNotSeeThem) {
   const auto audited = count("SELECT count(*) AS n FROM audit_log WHERE action = 'report'");
   for (const char* user : {"cm-greven", "officer"}) {
