@@ -100,7 +100,9 @@ IndicatorTable::IndicatorTable(std::string from, std::string to)
 
 void IndicatorTable::Group::count(const std::string& indicator, const std::string& category,
                                   std::int64_t n) {
-  counts[indicator + kSeparator + category] += n;
+  // One buffer for the key: this runs several times for each of a year's cases.
+  key.assign(indicator).append(1, kSeparator).append(category);
+  counts[key] += n;
 }
 
 void IndicatorTable::Group::merge(const Group& other) {
@@ -124,8 +126,8 @@ IndicatorTable::Group& IndicatorTable::group(const std::string& town,
 void IndicatorTable::add_case(const CaseFact& fact) {
   const auto opened = day_number(fact.opened_on);
   if (!opened || *opened > to_day_) return;
-  const auto closed = fact.closed_on.empty() ? std::nullopt : day_number(fact.closed_on);
-  if (closed && *closed < from_day_) return;
+  const std::int64_t closed = day_number(fact.closed_on).value_or(to_day_ + 1);  // open: later
+  if (closed < from_day_) return;
   Group& g = group(fact.town, fact.organisation_id);
   ++g.active;
   g.count("active_by_phase", fact.phase);
@@ -138,10 +140,10 @@ void IndicatorTable::add_case(const CaseFact& fact) {
     if (auto intake = day_number(fact.intake_on)) g.days_to_intake.push_back(*intake - *opened);
     if (auto goal = day_number(fact.first_goal_on)) g.days_to_first_goal.push_back(*goal - *opened);
   }
-  if (closed && *closed <= to_day_) {
+  if (closed <= to_day_) {
     ++g.closed;
     g.count("closed_by_reason", fact.closure_reason.empty() ? "unknown" : fact.closure_reason);
-    g.duration.push_back(*closed - *opened);
+    g.duration.push_back(closed - *opened);
   }
 }
 

@@ -82,6 +82,7 @@ class IndicatorTable {
     std::int64_t opened = 0, active = 0, closed = 0;
     std::map<std::string, std::int64_t> counts;  // "indicator\x1fcategory" -> count
     std::vector<std::int64_t> days_to_intake, days_to_first_goal, duration;
+    std::string key;  // scratch for count()
     void count(const std::string& indicator, const std::string& category, std::int64_t n = 1);
     void merge(const Group& other);
   };
