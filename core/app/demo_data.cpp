@@ -34,6 +34,7 @@ class Reader {
     return Reader(value_.at(key), file_, join(key));
   }
   bool has(const std::string& key) const { return value_.is_object() && value_.contains(key); }
+  const json& value() const { return value_; }
 
   std::string text() const {
     if (!value_.is_string() || value_.get<std::string>().empty()) fail("must be a text");
@@ -253,6 +254,27 @@ void read_partner_network(const Reader& in, DemoData& data) {
   data.revocation_reason = in.at("revocation_reason").text();
 }
 
+// The entries are checked by the funding service when they are written; here only their shape
+// and that each forwarding names a decision of the file.
+void read_funding(const Reader& in, DemoData& data) {
+  auto objects = [&](const char* key, std::vector<json>& out) {
+    if (!in.has(key)) return;
+    Reader list = in.at(key);
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      Reader item = list.element(i);
+      if (!item.value().is_object()) item.fail("must be an object");
+      out.push_back(item.value());
+    }
+  };
+  objects("decisions", data.funding_decisions);
+  objects("posts", data.funding_posts);
+  objects("forwardings", data.funding_forwardings);
+  for (std::size_t i = 0; i < data.funding_forwardings.size(); ++i) {
+    Reader item = in.at("forwardings").element(i);
+    item.at("decision").integer(0, static_cast<int>(data.funding_decisions.size()) - 1);
+  }
+}
+
 bool holds_data(const std::filesystem::path& folder) {
   std::error_code ec;
   return std::filesystem::is_regular_file(folder / kFiles[0], ec);
@@ -271,6 +293,7 @@ DemoData load_demo_data(const std::filesystem::path& folder) {
   read(kFiles[1], read_organisations);
   read(kFiles[2], read_case_texts);
   read(kFiles[3], read_partner_network);
+  if (std::filesystem::exists(folder / "funding.json")) read("funding.json", read_funding);
   return data;
 }
 

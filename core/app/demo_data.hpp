@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "orgs/organisations.hpp"
 
 namespace kim::app {
@@ -90,6 +92,10 @@ struct DemoData {
   Strings cancelled_outcomes;
   std::string consent_document;  // "{date}": the day the consent was given
   std::string revocation_reason;
+
+  // funding.json (optional): the county's funding in the API's shape (POST /api/v1/funding/…);
+  // a forwarding's "decision" is the index of its decision here. Dates are the real ones.
+  std::vector<nlohmann::json> funding_decisions, funding_posts, funding_forwardings;
 };
 
 // Reads and checks every file of `folder`; throws DemoDataError naming file and path.

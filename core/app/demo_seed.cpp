@@ -8,6 +8,7 @@
 #include "domain/validation.hpp"
 #include "log/logging.hpp"
 #include "orgs/organisations.hpp"
+#include "reports/funding.hpp"
 
 namespace kim::app {
 
@@ -48,6 +49,31 @@ void require_empty(Connection& db, const std::string& path) {
                       " persons, " + std::to_string(cases) + " cases, " + std::to_string(users) +
                       " users besides admin); the demo never mixes into it. Seed a new, empty "
                       "database instead (another data_dir or database.file)");
+  }
+}
+
+// The county's funding (funding.json) as its coordinating office records it through the API's
+// service. An office the service does not take for the county's (a config without the partner
+// network) writes none of it, as the network's parts are left out then.
+void write_funding(const DemoData& data, store::Store& store, const demo::Staff& office,
+                   DemoSummary& summary) {
+  events::EventBus events(log::get("events"));
+  reports::FundingService funding(store, events, domain::Env::system());
+  std::vector<std::string> decisions;
+  for (const auto& body : data.funding_decisions) {
+    auto result = funding.create_decision(office.ctx, body);
+    if (!result && result.problem().status == 403) return;
+    decisions.push_back(demo::accepted(result, "funding decision")["id"]);
+    ++summary.funding_records;
+  }
+  for (const auto& body : data.funding_posts) {
+    demo::accepted(funding.create_post(office.ctx, body), "funded post");
+    ++summary.funding_records;
+  }
+  for (auto body : data.funding_forwardings) {
+    body["decision"] = decisions.at(body["decision"].get<std::size_t>());
+    demo::accepted(funding.create_forwarding(office.ctx, body), "forwarding contract");
+    ++summary.funding_records;
   }
 }
 
@@ -124,6 +150,7 @@ DemoSummary seed_demo(store::Store& store, const DemoData& data, std::uint64_t s
   Network network(data, store, services, seed, summary, today);
   if (hub_coordinator) network.create_agreements(*hub_coordinator);
   write_population(data, store, services, network, offices, seed, summary, today);
+  if (hub_coordinator) write_funding(data, store, *hub_coordinator, summary);
 
   // 5. Mark the seed complete (each person was marked demo = 1 with its first stamps).
   store.write([&](Connection& db) {

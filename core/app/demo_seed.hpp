@@ -59,6 +59,7 @@ struct DemoSummary {
   int consents_revoked = 0;
   int referrals = 0;
   std::map<std::string, int> referrals_by_status;
+  int funding_records = 0;      // decisions, posts and forwarding contracts of funding.json
   std::vector<DemoUser> users;  // in creation order; includes "admin" only if the seed made it
 };
 

@@ -295,6 +295,8 @@ http::Placement Host::placement(const sdk::HttpRequest& request) const {
   if (path.starts_with(kPluginRoutes) || path.find("//") != std::string_view::npos) {
     return http::Placement::kWorker;
   }
+  // Reports may read a million cases: a worker waits for them, not the io thread.
+  if (path.starts_with("/api/v1/reports/")) return http::Placement::kWorker;
   for (const auto& mount : plugin_short_mounts_) {
     if (path.starts_with(mount) && (path.size() == mount.size() || path[mount.size()] == '/')) {
       return http::Placement::kWorker;
@@ -422,6 +424,11 @@ void Host::add_host_routes() {
       },
       env);
   consent::register_routes(*router_, *docs_, *consent_);
+  reports_ = std::make_unique<reports::ReportService>(*store_, *events_, env,
+                                                      config_.referral_max_wait_days);
+  reports::register_routes(*router_, *docs_, *reports_);
+  funding_ = std::make_unique<reports::FundingService>(*store_, *events_, env);
+  reports::register_funding_routes(*router_, *docs_, *funding_);
   outbox_ = std::make_unique<outbox::OutboxService>(
       *store_, *events_, env, config_.connectors,
       [this](const std::string& instance) {

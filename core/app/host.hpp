@@ -29,6 +29,8 @@
 #include "plugins/plugin_manager.hpp"
 #include "plugins/registry.hpp"
 #include "referrals/referrals.hpp"
+#include "reports/funding.hpp"
+#include "reports/reports.hpp"
 #include "store/store.hpp"
 
 namespace kim::app {
@@ -102,6 +104,8 @@ class Host {
   std::unique_ptr<partners::PartnerService> partners_;
   std::unique_ptr<referrals::ReferralService> referrals_;
   std::unique_ptr<consent::ConsentService> consent_;
+  std::unique_ptr<reports::ReportService> reports_;
+  std::unique_ptr<reports::FundingService> funding_;
   // Declared before the registries: destroyed after them, so plugin libraries outlive every
   // std::function that points into them.
   std::unique_ptr<plugins::PluginManager> plugins_;

@@ -1,6 +1,7 @@
 // The `kim` command line: serve, plugins list, token create/list/revoke, user disable/enable,
-// config check, demo seed.
+// config check, demo seed, report indicators.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +28,8 @@
 #include "orgs/organisations.hpp"
 #include "outbox/outbox.hpp"
 #include "partners/partners.hpp"
+#include "reports/indicators.hpp"
+#include "reports/reports.hpp"
 
 namespace po = boost::program_options;
 
@@ -52,6 +56,8 @@ Usage:
   kim outbox discard --config FILE --id ID --reason TEXT [--data-dir DIR]
   kim config check --config FILE
   kim demo seed --config FILE [--seed N] [--data-dir DIR] [--demo-data DIR]
+  kim report indicators --config FILE --from DATE --to DATE [--format json|csv] [--town TOWN]
+                   [--organisation SLUG] [--data-dir DIR]
   kim --version
   kim --help            (or: kim COMMAND --help)
 
@@ -74,6 +80,9 @@ Commands:
   demo seed      Fill an EMPTY database with fictional demo data (participants in all towns,
                  cases in every phase, organisations, users) and print the demo users' tokens.
                  Refuses a database that holds real data or was seeded before.
+  report indicators
+                 The indicator report of a period (as GET /api/v1/reports/indicators) on
+                 stdout; counts below 5 shown as "<5". Audited (user "cli").
 
 Exit status: 0 success, 1 failure while running, 2 bad usage or invalid config.
 )";
@@ -613,7 +622,60 @@ int run_demo_seed(const std::vector<std::string>& args) {
     std::cout << "Referrals are listed per case (/api/v1/cases/{id}/referrals); coordinators see\n"
               << "gaps in provision under /api/v1/reports/referral-gaps.\n";
   }
+  if (summary.funding_records > 0) {
+    std::cout << "The county's funding (" << summary.funding_records
+              << " decisions, posts and forwarding contracts) is in\n"
+              << "/api/v1/reports/funding?year=2021.\n";
+  }
   return kExitOk;
+}
+
+// The indicator report from the command line: the same service, checks and audit entry as the
+// API (user "cli" sees every organisation). A progress line on stderr only at a terminal.
+int run_report_indicators(const std::vector<std::string>& args) {
+  po::options_description extra;
+  extra.add_options()("from", po::value<std::string>()->required(), "first day, YYYY-MM-DD")(
+      "to", po::value<std::string>()->required(), "last day, YYYY-MM-DD")(
+      "format", po::value<std::string>()->default_value("json"), "json or csv")(
+      "town", po::value<std::string>(), "only this town")("organisation", po::value<std::string>(),
+                                                          "only this organisation (slug)");
+  return run_service(
+      args,
+      "kim report indicators --config FILE --from DATE --to DATE [--format json|csv] "
+      "[--town TOWN] [--organisation SLUG] [--data-dir DIR]",
+      extra,
+      [](kim::store::Store& store, kim::events::EventBus& events,
+         const kim::config::HostConfig& config) {
+        return kim::reports::ReportService(store, events, kim::domain::Env::system(),
+                                           config.referral_max_wait_days);
+      },
+      [](kim::reports::ReportService& service, const kim::domain::Context& ctx,
+         const po::variables_map& vm) -> kim::domain::Result<kim::domain::Reply> {
+        std::map<std::string, std::string> params;
+        for (const char* key : {"from", "to", "format", "town", "organisation"}) {
+          if (auto value = optional_arg(vm, key)) params[key] = *value;
+        }
+        auto query = kim::reports::indicator_query(params);
+        if (!query) return query.problem();
+        kim::reports::Progress progress;
+        const bool terminal = ::isatty(STDERR_FILENO) == 1;
+        if (terminal) {
+          progress = [](const std::string& stage, std::int64_t rows) {
+            std::cerr << "\rkim report: reading " << stage;
+            if (rows > 0) std::cerr << " (" << rows << " rows)";
+            std::cerr << "        " << std::flush;
+          };
+        }
+        auto result = service.indicators(ctx, query.value(), progress);
+        if (terminal) std::cerr << "\r" << std::string(60, ' ') << "\r" << std::flush;
+        if (!result) return result;
+        if (query.value().format == "csv") {
+          std::cout << kim::reports::indicators_csv(result.value().body);
+        } else {
+          std::cout << result.value().body.dump(2) << "\n";
+        }
+        return result;
+      });
 }
 
 int dispatch(const std::vector<std::string>& argv) {
@@ -658,6 +720,9 @@ int dispatch(const std::vector<std::string>& argv) {
   }
   if (command == "demo" && argv.size() > 1 && argv[1] == "seed") {
     return run_demo_seed(rest(2));
+  }
+  if (command == "report" && argv.size() > 1 && argv[1] == "indicators") {
+    return run_report_indicators(rest(2));
   }
   throw UsageError("unknown command \"" + command +
                    (argv.size() > 1 ? " " + argv[1] : std::string()) + "\"; see kim --help");

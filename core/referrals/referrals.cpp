@@ -11,6 +11,7 @@
 #include "outbox/outbox.hpp"
 #include "partners/partners.hpp"
 #include "referrals/routing.hpp"
+#include "reports/reports.hpp"
 
 namespace kim::referrals {
 
@@ -24,6 +25,13 @@ using domain::Result;
 using nlohmann::json;
 using store::Connection;
 using store::SqlValue;
+
+const char* const kWaitingTooLong =
+    "(r.status IN ('sent', 'accepted') AND r.status_changed_at < ?)";
+
+std::string waiting_since(domain::Env& env, int max_wait_days) {
+  return domain::Env::format_timestamp(env.now() - std::chrono::days(max_wait_days));
+}
 
 namespace {
 
@@ -122,14 +130,6 @@ json build_payload(Connection& db, const Context& ctx, const std::string& referr
           {"from", {{"organisation", me.organisation}, {"case_manager", me.user_name}}},
           {"categories", categories},
           {"person", released_person_data(db, case_id, person_id, categories)}};
-}
-
-// Sent or accepted and no further answer since a moment (bind waiting_since()).
-const char* const kWaitingTooLong =
-    "(r.status IN ('sent', 'accepted') AND r.status_changed_at < ?)";
-
-std::string waiting_since(domain::Env& env, int max_wait_days) {
-  return domain::Env::format_timestamp(env.now() - std::chrono::days(max_wait_days));
 }
 
 const char* const kReferralSelect =
@@ -503,23 +503,9 @@ json ReferralService::stop_for_revoked_consent(domain::Change& change,
 }
 
 Result<Reply> ReferralService::gaps_report(const Context& ctx) {
-  // Counts only: nothing personal is read, so nothing to audit.
+  // The report lives in core/reports; kept here for callers of the referral service.
   return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>&) {
-    auto rows = db.query(
-        std::string("SELECT p.kind AS partner_kind, r.service, r.town, "
-                    "sum(r.status = 'declined') AS declined, "
-                    "sum(r.status = 'cancelled' AND r.stopped_reason IS NULL) AS cancelled, "
-                    "sum(") +
-            kWaitingTooLong +
-            ") AS waiting_too_long FROM referrals r JOIN partners p ON p.slug = r.partner "
-            "GROUP BY 1, 2, 3 HAVING declined + cancelled + waiting_too_long > 0 "
-            "ORDER BY 1, 2, 3",
-        {waiting_since(tx_.env(), max_wait_days_)});
-    return Reply{200,
-                 {{"max_wait_days", max_wait_days_},
-                  {"generated_at", tx_.env().timestamp()},
-                  {"items", rows}},
-                 std::nullopt};
+    return Reply{200, reports::referral_gaps(db, tx_.env(), max_wait_days_), std::nullopt};
   });
 }
 

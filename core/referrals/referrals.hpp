@@ -19,6 +19,10 @@
 
 namespace kim::referrals {
 
+// Sent or accepted and no further answer since a moment (bind waiting_since()); SQL over `r`.
+extern const char* const kWaitingTooLong;
+std::string waiting_since(domain::Env& env, int max_wait_days);
+
 // The worklist across cases: referrals of the cases the caller may read.
 struct ReferralFilter {
   std::optional<std::string> status;
@@ -50,7 +54,8 @@ class ReferralService {
   nlohmann::json stop_for_revoked_consent(domain::Change& change, const std::string& consent_id);
 
   // Declined, broken-off and long-waiting referrals by partner kind, service and town; counts
-  // only, no personal data.
+  // only, suppressed below 5. Forwards to reports::referral_gaps (core/reports), which also
+  // serves the route GET /api/v1/reports/referral-gaps.
   domain::Result<domain::Reply> gaps_report(const domain::Context& ctx);
 
   // A partner's report on a referral, received through connector instance `instance` (its

@@ -46,11 +46,6 @@ Result<Reply> worklist(ReferralService& s, const Call& call) {
   return s.worklist(call.ctx, filter.value());
 }
 
-Result<Reply> gaps_report(ReferralService& s, const Call& call) {
-  if (auto problem = domain::unknown_parameter(call.request, {})) return *problem;
-  return s.gaps_report(call.ctx);
-}
-
 const std::vector<domain::Route<ReferralService>>& referral_routes() {
   const std::vector<std::string> kCaseWork = {"case_manager"};
   const std::vector<std::string> kCaseReaders = {"case_manager", "coordinator"};
@@ -92,13 +87,6 @@ const std::vector<domain::Route<ReferralService>>& referral_routes() {
        {{"status", "accepted"},
         {"outcome", "First meeting on 2026-12-03"},
         {"occurred_on", "2026-11-26"}}},
-      {HttpMethod::kGet,
-       "/api/v1/reports/referral-gaps",
-       {"coordinator", "admin"},
-       gaps_report,
-       "Possible gaps in provision: declined, broken-off and long-waiting referrals by "
-       "partner kind, service and town (counts only)",
-       "reports"},
   };
   return routes;
 }

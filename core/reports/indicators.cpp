@@ -1,0 +1,229 @@
+#include "reports/indicators.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+
+namespace kim::reports {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr char kSeparator = '\x1f';
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
+std::string csv_value(const json& value) {
+  if (value.is_string()) return csv_field(value.get<std::string>());
+  if (value.is_number_integer()) return std::to_string(value.get<std::int64_t>());
+  if (value.is_number()) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.1f", value.get<double>());
+    return buffer;
+  }
+  return "";
+}
+
+std::string text_of(const json& value) {
+  return value.is_string() ? value.get<std::string>() : std::string(kAll);
+}
+
+}  // namespace
+
+json suppressed(std::int64_t count) {
+  if (count > 0 && count < kSmallCell) return kSuppressed;
+  return count;
+}
+
+std::optional<std::int64_t> day_number(std::string_view date) {
+  if (date.size() < 10 || date[4] != '-' || date[7] != '-') return std::nullopt;
+  int y = 0;
+  unsigned m = 0, d = 0;
+  auto number = [&](std::size_t at, std::size_t size, auto& out) {
+    auto [end, error] = std::from_chars(date.data() + at, date.data() + at + size, out);
+    return error == std::errc() && end == date.data() + at + size;
+  };
+  if (!number(0, 4, y) || !number(5, 2, m) || !number(8, 2, d)) return std::nullopt;
+  const std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(m),
+                                        std::chrono::day(d)};
+  if (!ymd.ok()) return std::nullopt;
+  return std::chrono::sys_days(ymd).time_since_epoch().count();
+}
+
+std::string next_day(const std::string& date) {
+  const auto day = day_number(date);
+  if (!day) return date;
+  const std::chrono::year_month_day ymd{std::chrono::sys_days(std::chrono::days(*day + 1))};
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return buffer;
+}
+
+std::string age_band(std::int64_t birth_year, std::int64_t reference_year) {
+  if (birth_year <= 0 || birth_year > reference_year) return "unknown";
+  const auto age = reference_year - birth_year;
+  if (age < 18) return "0-17";
+  if (age < 27) return "18-26";
+  if (age < 45) return "27-44";
+  if (age < 65) return "45-64";
+  return "65+";
+}
+
+std::optional<double> median(std::vector<std::int64_t>& values) {
+  if (values.empty()) return std::nullopt;
+  const std::size_t middle = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + static_cast<long>(middle), values.end());
+  const double upper = static_cast<double>(values[middle]);
+  if (values.size() % 2 == 1) return upper;
+  const double lower = static_cast<double>(
+      *std::max_element(values.begin(), values.begin() + static_cast<long>(middle)));
+  return (lower + upper) / 2;
+}
+
+IndicatorTable::IndicatorTable(std::string from, std::string to)
+    : from_(std::move(from)), to_(std::move(to)) {
+  from_day_ = day_number(from_).value_or(0);
+  to_day_ = day_number(to_).value_or(0);
+  reference_year_ = std::stoll(to_.substr(0, 4));
+}
+
+void IndicatorTable::Group::count(const std::string& indicator, const std::string& category,
+                                  std::int64_t n) {
+  // One buffer for the key: this runs several times for each of a year's cases.
+  key.assign(indicator).append(1, kSeparator).append(category);
+  counts[key] += n;
+}
+
+void IndicatorTable::Group::merge(const Group& other) {
+  opened += other.opened;
+  active += other.active;
+  closed += other.closed;
+  for (const auto& [key, n] : other.counts)
+    counts[key] += n;
+  days_to_intake.insert(days_to_intake.end(), other.days_to_intake.begin(),
+                        other.days_to_intake.end());
+  days_to_first_goal.insert(days_to_first_goal.end(), other.days_to_first_goal.begin(),
+                            other.days_to_first_goal.end());
+  duration.insert(duration.end(), other.duration.begin(), other.duration.end());
+}
+
+IndicatorTable::Group& IndicatorTable::group(const std::string& town,
+                                             std::int64_t organisation_id) {
+  return groups_[{town, organisation_id}];
+}
+
+void IndicatorTable::add_case(const CaseFact& fact) {
+  const auto opened = day_number(fact.opened_on);
+  if (!opened || *opened > to_day_) return;
+  const std::int64_t closed = day_number(fact.closed_on).value_or(to_day_ + 1);  // open: later
+  if (closed < from_day_) return;
+  Group& g = group(fact.town, fact.organisation_id);
+  ++g.active;
+  g.count("active_by_phase", fact.phase);
+  g.count("active_by_age_band", age_band(fact.birth_year, reference_year_));
+  g.count("active_by_gender", fact.gender.empty() ? "unknown" : fact.gender);
+  g.count("active_by_residence_status",
+          fact.residence_status.empty() ? "unknown" : fact.residence_status);
+  if (*opened >= from_day_) {
+    ++g.opened;
+    if (auto intake = day_number(fact.intake_on)) g.days_to_intake.push_back(*intake - *opened);
+    if (auto goal = day_number(fact.first_goal_on)) g.days_to_first_goal.push_back(*goal - *opened);
+  }
+  if (closed <= to_day_) {
+    ++g.closed;
+    g.count("closed_by_reason", fact.closure_reason.empty() ? "unknown" : fact.closure_reason);
+    g.duration.push_back(closed - *opened);
+  }
+}
+
+void IndicatorTable::add_goals(const std::string& town, std::int64_t organisation_id,
+                               const std::string& life_domain, bool achieved, std::int64_t count) {
+  group(town, organisation_id).count(achieved ? "goals_achieved" : "goals_set", life_domain, count);
+}
+
+void IndicatorTable::add_referrals(const std::string& town, std::int64_t organisation_id,
+                                   const std::string& partner_kind, const std::string& service,
+                                   const std::string& status, std::int64_t count) {
+  group(town, organisation_id)
+      .count("referrals", partner_kind + "/" + service + "/" + status, count);
+}
+
+void IndicatorTable::emit(json& out, const std::string& town, const std::string& organisation,
+                          const Group& group) {
+  auto row = [&](const std::string& indicator, const std::string& category, json value) {
+    out.push_back({{"town", town},
+                   {"organisation", organisation},
+                   {"indicator", indicator},
+                   {"category", category},
+                   {"value", std::move(value)}});
+  };
+  row("cases_opened", "", suppressed(group.opened));
+  row("cases_active", "", suppressed(group.active));
+  row("cases_closed", "", suppressed(group.closed));
+  for (const auto& [key, n] : group.counts) {
+    const auto cut = key.find(kSeparator);
+    row(key.substr(0, cut), key.substr(cut + 1), suppressed(n));
+  }
+  // A median over fewer than kSmallCell cases would describe those few: suppressed as well.
+  auto median_row = [&](const char* indicator, std::vector<std::int64_t> values) {
+    if (values.empty()) return;
+    const auto n = static_cast<std::int64_t>(values.size());
+    if (n < kSmallCell) return row(indicator, "", kSuppressed);
+    row(indicator, "", *median(values));
+  };
+  median_row("median_days_to_intake", group.days_to_intake);
+  median_row("median_days_to_first_goal", group.days_to_first_goal);
+  median_row("median_case_duration_days", group.duration);
+}
+
+json IndicatorTable::rows(const std::function<std::string(std::int64_t)>& slug_of) const {
+  json out = json::array();
+  Group everything;
+  std::map<std::string, Group> per_town;
+  std::vector<std::pair<std::pair<std::string, std::string>, const Group*>> named;
+  for (const auto& [key, group] : groups_) {
+    named.push_back({{key.first, slug_of(key.second)}, &group});
+    per_town[key.first].merge(group);
+    everything.merge(group);
+  }
+  std::sort(named.begin(), named.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  // "*" sorts before letters: each town's total comes first, the county's before every town.
+  emit(out, kAll, kAll, everything);
+  for (const auto& [town, total] : per_town) {
+    emit(out, town, kAll, total);
+    for (const auto& [names, group] : named) {
+      if (names.first == town) emit(out, town, names.second, *group);
+    }
+  }
+  return out;
+}
+
+std::string indicators_csv(const json& report) {
+  std::string csv = "# kim-indicators format_version=" +
+                    std::to_string(report.value("format_version", kIndicatorFormatVersion)) +
+                    " from=" + text_of(report["from"]) + " to=" + text_of(report["to"]) +
+                    " town=" + text_of(report["town"]) +
+                    " organisation=" + text_of(report["organisation"]) +
+                    " suppressed_below=" + std::to_string(kSmallCell) + "\r\n";
+  csv += "town,organisation,indicator,category,value\r\n";
+  for (const auto& row : report["rows"]) {
+    csv += csv_field(row["town"]) + "," + csv_field(row["organisation"]) + "," +
+           csv_field(row["indicator"]) + "," + csv_field(row["category"]) + "," +
+           csv_value(row["value"]) + "\r\n";
+  }
+  return csv;
+}
+
+}  // namespace kim::reports
