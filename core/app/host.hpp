@@ -11,6 +11,7 @@
 #include "audit/security_log.hpp"
 #include "auth/access.hpp"
 #include "cases/service.hpp"
+#include "chains/chains.hpp"
 #include "config/host_config.hpp"
 #include "connectors/inbound.hpp"
 #include "connectors/instances.hpp"
@@ -29,6 +30,7 @@
 #include "plugins/plugin_manager.hpp"
 #include "plugins/registry.hpp"
 #include "referrals/referrals.hpp"
+#include "steering/steering.hpp"
 #include "store/store.hpp"
 
 namespace kim::app {
@@ -98,6 +100,8 @@ class Host {
   std::unique_ptr<cases::CaseService> cases_;
   std::unique_ptr<partners::PartnerService> partners_;
   std::unique_ptr<referrals::ReferralService> referrals_;
+  std::unique_ptr<steering::SteeringService> steering_;
+  std::unique_ptr<chains::ChainService> chains_;
   std::unique_ptr<consent::ConsentService> consent_;
   // Declared before the registries: destroyed after them, so plugin libraries outlive every
   // std::function that points into them.
