@@ -139,11 +139,11 @@ json target_body(Connection& db, const Context& ctx, const std::string& id) {
 
 Result<Reply> SteeringService::raise_challenge(const Context& ctx, const std::string& case_id,
                                                const json& body) {
-  return tx_.write(ctx, [&](Change& change) {
+  // Raised from the case by its case manager: a write of the case like its notes (access,
+  // If-Match, the version moves), also from a closed case, where a gap is often noticed.
+  const cases::CaseRule rule{nullptr, /*case_manager_only=*/true};
+  return cases::write_case(tx_, ctx, case_id, rule, [&](Change& change, const cases::CaseRow& row) {
     Connection& db = change.db;
-    cases::require_case_manager(ctx);
-    // The caller must work on the case; the case itself is not changed (no version bump).
-    auto row = cases::load_case(db, ctx, case_id, cases::Access::kWrite);
     FieldReader in(body);
     auto topic = in.line("topic", kNameMax);
     auto life_domain = in.choice("life_domain", domain::life_domains());
