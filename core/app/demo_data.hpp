@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "orgs/organisations.hpp"
 
 namespace kim::app {
@@ -90,6 +92,11 @@ struct DemoData {
   Strings cancelled_outcomes;
   std::string consent_document;  // "{date}": the day the consent was given
   std::string revocation_reason;
+
+  // steering.json (optional): the bodies of the network and integration chains, in the shapes of
+  // POST /api/v1/bodies and POST /api/v1/chains (their structure checked when loaded).
+  std::vector<nlohmann::json> bodies;
+  std::vector<nlohmann::json> chains;
 };
 
 // Reads and checks every file of `folder`; throws DemoDataError naming file and path.
