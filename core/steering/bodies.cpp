@@ -99,6 +99,12 @@ MemberInput read_member(Connection& db, FieldReader& in, const std::string& pref
   return member;
 }
 
+// The body as stored after a change by one who runs it.
+Reply written_body(Connection& db, const std::string& id, int status) {
+  auto row = db.query(std::string(kBodySelect) + "WHERE b.id = ?", {id}).at(0);
+  return Reply{status, body_json(db, row, BodyAccess::kWrite), std::nullopt};
+}
+
 void insert_member(Change& change, const std::string& body_id, const MemberInput& member,
                    const std::string& where) {
   Connection& db = change.db;
@@ -242,8 +248,7 @@ Result<Reply> SteeringService::create_body(const Context& ctx, const json& body)
     for (std::size_t i = 0; i < members.size(); ++i) {
       insert_member(change, id, members[i], "members[" + std::to_string(i) + "]");
     }
-    auto row = db.query(std::string(kBodySelect) + "WHERE b.id = ?", {id}).at(0);
-    return Reply{201, body_json(db, row, BodyAccess::kWrite), std::nullopt};
+    return written_body(db, id, 201);
   });
 }
 
@@ -276,8 +281,7 @@ Result<Reply> SteeringService::update_body(const Context& ctx, const std::string
         {name ? SqlValue(*name) : SqlValue(nullptr), topic ? SqlValue(*topic) : SqlValue(nullptr),
          active ? SqlValue(*active ? 1 : 0) : SqlValue(nullptr), change.env.timestamp(), id});
     change.audit("update", "body", id);
-    auto stored = db.query(std::string(kBodySelect) + "WHERE b.id = ?", {id}).at(0);
-    return Reply{200, body_json(db, stored, BodyAccess::kWrite), std::nullopt};
+    return written_body(db, id, 200);
   });
 }
 
@@ -290,8 +294,7 @@ Result<Reply> SteeringService::add_member(const Context& ctx, const std::string&
     FieldReader in(body);
     auto member = read_member(db, in);
     insert_member(change, id, member, member.partner ? "partner" : "user");
-    auto stored = db.query(std::string(kBodySelect) + "WHERE b.id = ?", {id}).at(0);
-    return Reply{201, body_json(db, stored, BodyAccess::kWrite), std::nullopt};
+    return written_body(db, id, 201);
   });
 }
 
@@ -307,8 +310,7 @@ Result<Reply> SteeringService::remove_member(const Context& ctx, const std::stri
     }
     db.execute("DELETE FROM body_members WHERE id = ?", {member_id});
     change.audit("remove_member", "body", id);
-    auto stored = db.query(std::string(kBodySelect) + "WHERE b.id = ?", {id}).at(0);
-    return Reply{200, body_json(db, stored, BodyAccess::kWrite), std::nullopt};
+    return written_body(db, id, 200);
   });
 }
 

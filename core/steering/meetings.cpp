@@ -17,22 +17,22 @@ domain::Vocabulary next_action_statuses(const std::string& from) {
 // Challenges still being worked on (assigned to a body, at a proposal, escalated).
 const char* const kOpenAssigned = "status IN ('assigned', 'proposal', 'escalated')";
 
+// The agenda items or decisions of a meeting in their order (`table`, `text_column`: fixed names).
+json items_of(Connection& db, const std::string& table, const std::string& text_column,
+              const std::string& meeting_id) {
+  json items = json::array();
+  for (const auto& item : db.query("SELECT id, position, " + text_column + ", challenge_id FROM " +
+                                       table + " WHERE meeting_id = ? ORDER BY position",
+                                   {meeting_id})) {
+    items.push_back(item);
+  }
+  return items;
+}
+
 json meeting_json(Connection& db, const json& row, const std::string& today) {
   const std::string id = row["id"];
-  json agenda = json::array();
-  for (const auto& item : db.query(
-           "SELECT id, position, title, challenge_id FROM meeting_agenda_items WHERE meeting_id = "
-           "? ORDER BY position",
-           {id})) {
-    agenda.push_back(item);
-  }
-  json decisions = json::array();
-  for (const auto& item : db.query(
-           "SELECT id, position, text, challenge_id FROM meeting_decisions WHERE meeting_id = ? "
-           "ORDER BY position",
-           {id})) {
-    decisions.push_back(item);
-  }
+  json agenda = items_of(db, "meeting_agenda_items", "title", id);
+  json decisions = items_of(db, "meeting_decisions", "text", id);
   json actions = json::array();
   for (auto item : db.query(
            "SELECT a.id, a.title, u.name AS owner, a.due_on, a.status, a.created_at, a.updated_at "
@@ -102,25 +102,15 @@ std::vector<Item> read_items(Connection& db, FieldReader& in, const char* key, c
   return items;
 }
 
-void replace_agenda(Change& change, const std::string& meeting_id, const std::vector<Item>& items) {
-  change.db.execute("DELETE FROM meeting_agenda_items WHERE meeting_id = ?", {meeting_id});
+// Replaces the agenda items or decisions of a meeting (`table`, `text_column`: fixed names).
+void replace_items(Change& change, const std::string& table, const std::string& text_column,
+                   const std::string& meeting_id, const std::vector<Item>& items) {
+  change.db.execute("DELETE FROM " + table + " WHERE meeting_id = ?", {meeting_id});
   for (std::size_t i = 0; i < items.size(); ++i) {
     change.db.execute(
-        "INSERT INTO meeting_agenda_items(id, meeting_id, position, title, challenge_id) VALUES "
-        "(?,?,?,?,?)",
-        {change.env.new_id("agi"), meeting_id, static_cast<std::int64_t>(i + 1), items[i].text,
-         items[i].challenge_id ? SqlValue(*items[i].challenge_id) : SqlValue(nullptr)});
-  }
-}
-
-void replace_decisions(Change& change, const std::string& meeting_id,
-                       const std::vector<Item>& items) {
-  change.db.execute("DELETE FROM meeting_decisions WHERE meeting_id = ?", {meeting_id});
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    change.db.execute(
-        "INSERT INTO meeting_decisions(id, meeting_id, position, text, challenge_id) VALUES "
-        "(?,?,?,?,?)",
-        {change.env.new_id("dec"), meeting_id, static_cast<std::int64_t>(i + 1), items[i].text,
+        "INSERT INTO " + table + "(id, meeting_id, position, " + text_column +
+            ", challenge_id) VALUES (?,?,?,?,?)",
+        {change.env.new_id("item"), meeting_id, static_cast<std::int64_t>(i + 1), items[i].text,
          items[i].challenge_id ? SqlValue(*items[i].challenge_id) : SqlValue(nullptr)});
   }
 }
@@ -206,7 +196,7 @@ Result<Reply> SteeringService::create_meeting(const Context& ctx, const json& bo
         "updated_at) VALUES (?,?,?,?,?,?,?,?)",
         {id, body_id, *date, title ? SqlValue(*title) : SqlValue(nullptr),
          minutes ? SqlValue(*minutes) : SqlValue(nullptr), ctx.actor.principal.user_id, now, now});
-    replace_agenda(change, id, agenda);
+    replace_items(change, "meeting_agenda_items", "title", id, agenda);
     if (with_prefill) prefill(change, id, body_id);
     change.audit("create", "meeting", id);
     return Reply{201, meeting_json(db, find_meeting(db, id), change.env.today()), std::nullopt};
@@ -234,8 +224,9 @@ Result<Reply> SteeringService::update_meeting(const Context& ctx, const std::str
         "= coalesce(?, minutes), updated_at = ? WHERE id = ?",
         {date ? SqlValue(*date) : SqlValue(nullptr), title ? SqlValue(*title) : SqlValue(nullptr),
          minutes ? SqlValue(*minutes) : SqlValue(nullptr), change.env.timestamp(), id});
-    if (body.contains("agenda")) replace_agenda(change, id, agenda);
-    if (body.contains("decisions")) replace_decisions(change, id, decisions);
+    if (body.contains("agenda")) replace_items(change, "meeting_agenda_items", "title", id, agenda);
+    if (body.contains("decisions"))
+      replace_items(change, "meeting_decisions", "text", id, decisions);
     change.audit("update", "meeting", id);
     return Reply{200, meeting_json(db, find_meeting(db, id), change.env.today()), std::nullopt};
   });

@@ -24,11 +24,6 @@ constexpr const char* kRecognition = "anerkennungsberatung-kreis-steinfurt";
 constexpr const char* kAgency = "agentur-fuer-arbeit-rheine";
 constexpr const char* kCaseManager = "cm-emsdetten-1";
 
-json expect_status(const HttpResult& response, int status) {
-  EXPECT_EQ(response.status, status) << response.body;
-  return response.status == status ? response.json() : json();
-}
-
 json recognition_chain(const std::string& name) {
   return {{"name", name},
           {"description", "Anerkennung ausländischer Berufsabschlüsse"},

@@ -548,7 +548,8 @@ TEST(DemoTest, ShowsThePartnerNetworkInUseWhenTheConfigHasPartners) {
     auto bodies = client.get("/api/v1/bodies", users[coordinator].token);
     ASSERT_EQ(bodies.status, 200) << bodies.body;
     std::set<std::string> kinds;
-    for (const auto& body : bodies.json()["items"]) {
+    const json listed = bodies.json();
+    for (const auto& body : listed["items"]) {
       kinds.insert(body["kind"].get<std::string>());
       EXPECT_EQ(body["organisation"], "ki-kreis-steinfurt");
       EXPECT_EQ(body["members"].size(), 6u) << body.dump();

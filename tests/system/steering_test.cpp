@@ -22,11 +22,6 @@ using ::testing::Not;
 
 constexpr const char* kRheineOffice = "stadt-rheine-ko";
 
-json expect_status(const HttpResult& response, int status) {
-  EXPECT_EQ(response.status, status) << response.body;
-  return response.status == status ? response.json() : json();
-}
-
 json challenge_body(const std::string& description =
                         "Im Norden des Kreises fehlt ein B2-Kurs "
                         "mit Kinderbetreuung.") {
