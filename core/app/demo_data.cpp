@@ -275,6 +275,38 @@ void read_funding(const Reader& in, DemoData& data) {
   }
 }
 
+void read_steering(const Reader& in, DemoData& data) {
+  static const domain::Vocabulary kKinds = {"monthly_working_group", "steering_group",
+                                            "thematic_working_group"};
+  Reader bodies = in.at("bodies");
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    Reader body = bodies.element(i);
+    body.keys({"name", "kind", "topic", "members"}, false);
+    body.at("name").text();
+    if (body.at("kind").choice(kKinds) == "thematic_working_group") body.at("topic").text();
+    Reader members = body.at("members");
+    for (std::size_t m = 0; m < members.size(); ++m) {
+      members.element(m).keys({"partner", "user"}, false);
+    }
+    data.bodies.push_back(body.value());
+  }
+  Reader chains = in.at("chains");
+  for (std::size_t i = 0; i < chains.size(); ++i) {
+    Reader chain = chains.element(i);
+    chain.keys({"name", "description", "steps"}, false);
+    chain.at("name").text();
+    Reader steps = chain.at("steps");
+    for (std::size_t s = 0; s < steps.size(); ++s) {
+      Reader step = steps.element(s);
+      step.keys({"title", "service", "partner_kind"}, false);
+      step.at("title").text();
+      step.at("service").choice(domain::services());
+      if (step.has("partner_kind")) step.at("partner_kind").choice(domain::partner_kinds());
+    }
+    data.chains.push_back(chain.value());
+  }
+}
+
 bool holds_data(const std::filesystem::path& folder) {
   std::error_code ec;
   return std::filesystem::is_regular_file(folder / kFiles[0], ec);
@@ -294,6 +326,8 @@ DemoData load_demo_data(const std::filesystem::path& folder) {
   read(kFiles[2], read_case_texts);
   read(kFiles[3], read_partner_network);
   if (std::filesystem::exists(folder / "funding.json")) read("funding.json", read_funding);
+  // Optional: a data folder of an older release has no steering.json.
+  if (std::filesystem::exists(folder / "steering.json")) read("steering.json", read_steering);
   return data;
 }
 

@@ -96,6 +96,10 @@ struct DemoData {
   // funding.json (optional): the county's funding in the API's shape (POST /api/v1/funding/…);
   // a forwarding's "decision" is the index of its decision here. Dates are the real ones.
   std::vector<nlohmann::json> funding_decisions, funding_posts, funding_forwardings;
+  // steering.json (optional): the bodies of the network and integration chains, in the shapes of
+  // POST /api/v1/bodies and POST /api/v1/chains (their structure checked when loaded).
+  std::vector<nlohmann::json> bodies;
+  std::vector<nlohmann::json> chains;
 };
 
 // Reads and checks every file of `folder`; throws DemoDataError naming file and path.

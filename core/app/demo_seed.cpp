@@ -5,10 +5,13 @@
 
 #include "app/demo_population.hpp"
 #include "auth/access.hpp"
+#include "chains/chains.hpp"
 #include "domain/validation.hpp"
 #include "log/logging.hpp"
 #include "orgs/organisations.hpp"
 #include "reports/funding.hpp"
+#include "partners/partners.hpp"
+#include "steering/steering.hpp"
 
 namespace kim::app {
 
@@ -75,6 +78,29 @@ void write_funding(const DemoData& data, store::Store& store, const demo::Staff&
     demo::accepted(funding.create_forwarding(office.ctx, body), "forwarding contract");
     ++summary.funding_records;
   }
+}
+
+// The bodies and chains of steering.json, set up by the hub's coordinator through the services
+// the API uses. Partner members the config does not seed are left out (like the agreements).
+void seed_steering(const DemoData& data, store::Store& store, demo::Services& services,
+                   const demo::Staff& coordinator) {
+  steering::SteeringService steering(
+      store, services.events,
+      [&services](const domain::Context& ctx) { return services.referrals.gaps_report(ctx); });
+  chains::ChainService chains(store, services.events);
+  for (nlohmann::json body : data.bodies) {
+    nlohmann::json members = nlohmann::json::array();
+    for (const auto& member : body["members"]) {
+      const bool known = !member.contains("partner") || store.read([&](Connection& db) {
+        return partners::find_partner(db, member["partner"]).has_value();
+      });
+      if (known) members.push_back(member);
+    }
+    body["members"] = members;
+    demo::accepted(steering.create_body(coordinator.ctx, body), "body " + body["name"].dump());
+  }
+  for (const auto& chain : data.chains)
+    demo::accepted(chains.create(coordinator.ctx, chain), "chain " + chain["name"].dump());
 }
 
 }  // namespace
@@ -149,6 +175,7 @@ DemoSummary seed_demo(store::Store& store, const DemoData& data, std::uint64_t s
   Services services(store);
   Network network(data, store, services, seed, summary, today);
   if (hub_coordinator) network.create_agreements(*hub_coordinator);
+  if (hub_coordinator) seed_steering(data, store, services, *hub_coordinator);
   write_population(data, store, services, network, offices, seed, summary, today);
   if (hub_coordinator) write_funding(data, store, *hub_coordinator, summary);
 

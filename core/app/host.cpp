@@ -417,6 +417,16 @@ void Host::add_host_routes() {
   referrals_ = std::make_unique<referrals::ReferralService>(*store_, *events_,
                                                             config_.referral_max_wait_days, env);
   referrals::register_routes(*router_, *docs_, *referrals_);
+  // Challenges' suggestions come from the referral-gaps report, through its public function.
+  steering_ = std::make_unique<steering::SteeringService>(
+      *store_, *events_,
+      [referrals = referrals_.get()](const domain::Context& ctx) {
+        return referrals->gaps_report(ctx);
+      },
+      env);
+  steering::register_routes(*router_, *docs_, *steering_);
+  chains_ = std::make_unique<chains::ChainService>(*store_, *events_, env);
+  chains::register_routes(*router_, *docs_, *chains_);
   consent_ = std::make_unique<consent::ConsentService>(
       *store_, *events_,
       [referrals = referrals_.get()](domain::Change& change, const std::string& consent_id) {

@@ -11,6 +11,7 @@
 #include "audit/security_log.hpp"
 #include "auth/access.hpp"
 #include "cases/service.hpp"
+#include "chains/chains.hpp"
 #include "config/host_config.hpp"
 #include "connectors/inbound.hpp"
 #include "connectors/instances.hpp"
@@ -31,6 +32,7 @@
 #include "referrals/referrals.hpp"
 #include "reports/funding.hpp"
 #include "reports/reports.hpp"
+#include "steering/steering.hpp"
 #include "store/store.hpp"
 
 namespace kim::app {
@@ -103,6 +105,8 @@ class Host {
   std::unique_ptr<cases::CaseService> cases_;
   std::unique_ptr<partners::PartnerService> partners_;
   std::unique_ptr<referrals::ReferralService> referrals_;
+  std::unique_ptr<steering::SteeringService> steering_;
+  std::unique_ptr<chains::ChainService> chains_;
   std::unique_ptr<consent::ConsentService> consent_;
   std::unique_ptr<reports::ReportService> reports_;
   std::unique_ptr<reports::FundingService> funding_;

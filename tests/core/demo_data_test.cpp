@@ -58,6 +58,12 @@ TEST(DemoDataTest, ShippedFilesLoadAndCoverEveryVocabularyTheSeedDrawsFrom) {
   for (const auto& [town, times] : served)
     EXPECT_EQ(times, 1) << town;
   EXPECT_EQ(data.hub, "ki-kreis-steinfurt");
+  // The monthly working group, the steering group and one integration chain.
+  ASSERT_EQ(data.bodies.size(), 2u);
+  EXPECT_EQ(data.bodies[0]["kind"], "monthly_working_group");
+  EXPECT_EQ(data.bodies[1]["kind"], "steering_group");
+  ASSERT_EQ(data.chains.size(), 1u);
+  EXPECT_EQ(data.chains[0]["steps"].size(), 3u);
 }
 
 TEST(DemoDataTest, FoundBesideTheConfigElseBesideTheBinaryElseWhereTold) {
@@ -96,6 +102,32 @@ TEST(DemoDataTest, AMalformedFileNamesFileAndPath) {
   } catch (const DemoDataError& e) {
     EXPECT_THAT(e.what(), HasSubstr("organisations.json: organisations[0].kind: must be one of"));
   }
+}
+
+TEST(DemoDataTest, AMalformedSteeringFileNamesFileAndPath) {
+  TempFolder dir;
+  for (const auto& entry : fs::directory_iterator(kShipped))
+    fs::copy_file(entry.path(), dir.path() / entry.path().filename());
+  std::ofstream(dir.path() / "steering.json")
+      << R"({"bodies": [], "chains": [{"name": "K", "steps": [{"title": "A", "service": "magic"}]}]})";
+  try {
+    load_demo_data(dir.path());
+    FAIL() << "a malformed steering.json was accepted";
+  } catch (const DemoDataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("steering.json: bodies: must be a non-empty array"));
+  }
+  std::ofstream(dir.path() / "steering.json")
+      << R"({"bodies": [{"name": "AK", "kind": "monthly_working_group", "members": [{"user": "x"}]}],
+             "chains": [{"name": "K", "steps": [{"title": "A", "service": "magic"}]}]})";
+  try {
+    load_demo_data(dir.path());
+    FAIL() << "an unknown service was accepted";
+  } catch (const DemoDataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("steering.json: chains[0].steps[0].service: must be one of"));
+  }
+  // Without the file (a data folder of an older release) there are no bodies and chains.
+  fs::remove(dir.path() / "steering.json");
+  EXPECT_TRUE(load_demo_data(dir.path()).bodies.empty());
 }
 
 }  // namespace

@@ -49,6 +49,12 @@ inline std::string field_of(const HttpResult& response) {
   return error_of(response).value("field", "<no field>");
 }
 
+// The body of a response that must have `status` (null after a failure, which is reported).
+inline nlohmann::json expect_status(const HttpResult& response, int status) {
+  EXPECT_EQ(response.status, status) << response.body;
+  return response.status == status ? response.json() : nlohmann::json();
+}
+
 inline std::set<std::string> as_set(const nlohmann::json& array) {
   std::set<std::string> values;
   if (!array.is_array()) return values;

@@ -570,6 +570,25 @@ TEST(DemoTest, ShowsThePartnerNetworkInUseWhenTheConfigHasPartners) {
     ASSERT_EQ(listed.status, 200) << listed.body;
     EXPECT_EQ(listed.json()["items"].size(), expected) << status;
   }
+  // steering.json: the monthly working group and the steering group, convened by the county's
+  // office with Rheine's as a member (so its coordinator runs them too), and one chain.
+  for (const char* coordinator : {"s.lammers", "j.overesch"}) {
+    auto bodies = client.get("/api/v1/bodies", users[coordinator].token);
+    ASSERT_EQ(bodies.status, 200) << bodies.body;
+    std::set<std::string> kinds;
+    const json listed = bodies.json();
+    for (const auto& body : listed["items"]) {
+      kinds.insert(body["kind"].get<std::string>());
+      EXPECT_EQ(body["organisation"], "ki-kreis-steinfurt");
+      EXPECT_EQ(body["members"].size(), 6u) << body.dump();
+      EXPECT_EQ(body["may_write"], true) << coordinator;
+    }
+    EXPECT_EQ(kinds, (std::set<std::string>{"monthly_working_group", "steering_group"}));
+  }
+  auto chains = client.get("/api/v1/chains", users["s.lammers"].token);
+  ASSERT_EQ(chains.status, 200) << chains.body;
+  ASSERT_EQ(chains.json()["items"].size(), 1u);
+  EXPECT_EQ(chains.json()["items"][0]["steps"].size(), 3u);
 
   json sample;
   {

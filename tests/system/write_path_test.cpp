@@ -97,6 +97,13 @@ TEST(WritePathTest, StaleIfMatchIsRefusedByEveryCaseWriteAndChangesNothing) {
                 .status,
             201);
 
+  auto chain =
+      co.post("/chains", {{"name", "Anerkennung"},
+                          {"steps",
+                           {{{"title", "Beratung"}, {"service", "recognition_counselling"}},
+                            {{"title", "Qualifizierung"}, {"service", "vocational_training"}}}}});
+  ASSERT_EQ(chain.status, 201) << chain.body;
+
   std::string goal_id, task_id, referral_id;
   const std::vector<CaseWrite> writes = {
       {"POST",
@@ -140,6 +147,16 @@ TEST(WritePathTest, StaleIfMatchIsRefusedByEveryCaseWriteAndChangesNothing) {
        "/api/v1/cases/{id}/referrals/{referral_id}/status",
        [&] { return base + "/referrals/" + referral_id + "/status"; },
        {{"status", "sent"}},
+       nullptr},
+      {"POST",
+       "/api/v1/cases/{id}/challenges",
+       [&] { return base + "/challenges"; },
+       {{"topic", "Kein Kurs"}, {"life_domain", "language"}, {"description", "Kein B2-Kurs"}},
+       nullptr},
+      {"POST",
+       "/api/v1/cases/{id}/chains",
+       [&] { return base + "/chains"; },
+       {{"chain", chain.json()["id"]}},
        nullptr},
   };
 
