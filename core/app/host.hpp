@@ -29,6 +29,7 @@
 #include "plugins/plugin_manager.hpp"
 #include "plugins/registry.hpp"
 #include "referrals/referrals.hpp"
+#include "retention/retention.hpp"
 #include "store/store.hpp"
 
 namespace kim::app {
@@ -59,6 +60,11 @@ class Host {
   // its reason) and every problem of the connector instances against the host's types and those
   // of the enabled plugins (loaded, not started).
   std::vector<std::string> check_plugins();
+
+  // `kim retention run`: opens the database, starts the enabled plugins (so their declared
+  // personal columns take part) without serving, delivering or scheduling anything, runs the
+  // retention job once as of `env`'s date, stops the plugins and closes the database.
+  retention::RunReport run_retention(domain::Env& env);
 
   // Serves HTTP until SIGINT/SIGTERM, then stops plugins and closes the database.
   void serve();
@@ -99,6 +105,11 @@ class Host {
   std::unique_ptr<partners::PartnerService> partners_;
   std::unique_ptr<referrals::ReferralService> referrals_;
   std::unique_ptr<consent::ConsentService> consent_;
+  // Plugins' declared personal columns (cleared before the plugin libraries go) and the
+  // retention job, erasure requests and legal holds.
+  std::unique_ptr<retention::PersonalDataRegistry> personal_data_ =
+      std::make_unique<retention::PersonalDataRegistry>();
+  std::unique_ptr<retention::RetentionService> retention_;
   // Declared before the registries: destroyed after them, so plugin libraries outlive every
   // std::function that points into them.
   std::unique_ptr<plugins::PluginManager> plugins_;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -89,6 +90,12 @@ std::string add_timeline_note(domain::Change& change, const std::string& case_id
 // its person's town changed) and stores the answer on the case; audited ("supervise") when it
 // changed. Fails the change (500) when a rule throws or names no coordinating office.
 void apply_supervision(domain::Change& change, const std::string& case_id);
+
+// SQL condition over `p` (persons) and `po` (its organisation) selecting the persons the
+// principal may read: recorded by their organisation (or one it supervises), or the person of a
+// case they may read; never a person whose processing is restricted. Appends its parameters.
+std::string readable_person_condition(const sdk::Principal& principal,
+                                      std::vector<store::SqlValue>& params);
 
 // What the policy needs of a case `c` and its organisation `o`, as SQL columns and read back.
 extern const std::string kOwnershipColumns;

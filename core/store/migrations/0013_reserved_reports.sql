@@ -1,0 +1,2 @@
+-- reserved for issue 12 (reports); replaced by its migration when merged
+SELECT 1;
