@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -619,11 +620,12 @@ int run_retention(const std::vector<std::string>& args) {
   }
   auto config = load_config(vm);
   apply_data_dir(vm, config);
-  std::optional<kim::domain::FixedClockEnv> fixed;
+  std::unique_ptr<kim::domain::FixedClockEnv> fixed;
   if (vm.count("as-of")) {
     const auto date = vm["as-of"].as<std::string>();
     if (!kim::domain::is_date(date)) throw UsageError("--as-of: not a date (YYYY-MM-DD)");
-    fixed.emplace(kim::domain::FixedClockEnv::at_local_noon(date));
+    fixed = std::make_unique<kim::domain::FixedClockEnv>(
+        kim::domain::FixedClockEnv::at_local_noon(date).now());
   }
   kim::app::Host host(std::move(config));
   const auto report =

@@ -238,12 +238,12 @@ RunReport RetentionService::run() {
              {cutoffs[1]})) {
       db.execute(
           "UPDATE referrals SET message = NULL, payload = NULL, anonymised_at = ? WHERE id = ?",
-          {now, row["id"]});
-      db.execute("UPDATE referral_history SET reason = NULL WHERE referral_id = ?", {row["id"]});
+          {now, row["id"].get<std::string>()});
+      db.execute("UPDATE referral_history SET reason = NULL WHERE referral_id = ?", {row["id"].get<std::string>()});
       db.execute(
           "UPDATE outbox SET payload = '{}', anonymised_at = ? WHERE subject_id = ? AND state IN "
           "('delivered', 'dead', 'discarded')",
-          {now, row["id"]});
+          {now, row["id"].get<std::string>()});
       change.audit("anonymise", "referral", row["id"], row["case_id"]);
       ++report.referrals;
     }
@@ -256,7 +256,7 @@ RunReport RetentionService::run() {
       db.execute(
           "UPDATE consents SET document_reference = NULL, revoke_reason = NULL, anonymised_at = ? "
           "WHERE id = ?",
-          {now, row["id"]});
+          {now, row["id"].get<std::string>()});
       change.audit("anonymise", "consent", row["id"]);
       ++report.consents;
     }
@@ -268,7 +268,7 @@ RunReport RetentionService::run() {
                  kCaseNotHeld,
              {cutoffs[3]})) {
       db.execute("UPDATE outbox SET payload = '{}', anonymised_at = ? WHERE id = ?",
-                 {now, row["id"]});
+                 {now, row["id"].get<std::string>()});
       change.audit("anonymise", "outbox_message", row["id"], row["case_id"]);
       ++report.outbox;
     }
@@ -313,7 +313,7 @@ std::int64_t prune_audit(Connection& db, const std::string& cutoff, const std::s
   return items;
 }
 
-Result RetentionService::request_erasure(const Context& ctx, const std::string& person_id,
+RetentionService::Result RetentionService::request_erasure(const Context& ctx, const std::string& person_id,
                                          const json& body) {
   return tx_.write(ctx, [&](Change& change) {
     Connection& db = change.db;
@@ -348,7 +348,7 @@ Result RetentionService::request_erasure(const Context& ctx, const std::string& 
   });
 }
 
-Result RetentionService::decide_erasure(const Context& ctx, const std::string& request_id,
+RetentionService::Result RetentionService::decide_erasure(const Context& ctx, const std::string& request_id,
                                         const json& body) {
   return tx_.write(ctx, [&](Change& change) {
     Connection& db = change.db;
@@ -394,7 +394,7 @@ Result RetentionService::decide_erasure(const Context& ctx, const std::string& r
     db.execute(
         "UPDATE erasure_requests SET status = ?, decided_by = ?, decided_at = ?, decision_reason "
         "= ? WHERE id = ?",
-        {status, ctx.actor.principal.user_id, now, *reason, request_id});
+        {status, ctx.actor.principal.user_id, now, reason, request_id});
     change.audit(*decision, "erasure_request", request_id);
     return Reply{
         200,
@@ -403,7 +403,7 @@ Result RetentionService::decide_erasure(const Context& ctx, const std::string& r
   });
 }
 
-Result RetentionService::list_erasure_requests(const Context& ctx,
+RetentionService::Result RetentionService::list_erasure_requests(const Context& ctx,
                                                const sdk::HttpRequest& request) {
   if (auto problem = domain::unknown_parameter(request, {"status"})) return *problem;
   return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audited) {
@@ -430,7 +430,7 @@ Result RetentionService::list_erasure_requests(const Context& ctx,
   });
 }
 
-Result RetentionService::place_hold(const Context& ctx, const std::string& object_type,
+RetentionService::Result RetentionService::place_hold(const Context& ctx, const std::string& object_type,
                                     const std::string& object_id, const json& body) {
   return tx_.write(ctx, [&](Change& change) {
     Connection& db = change.db;
@@ -462,7 +462,7 @@ Result RetentionService::place_hold(const Context& ctx, const std::string& objec
   });
 }
 
-Result RetentionService::release_hold(const Context& ctx, const std::string& hold_id,
+RetentionService::Result RetentionService::release_hold(const Context& ctx, const std::string& hold_id,
                                       const json& body) {
   return tx_.write(ctx, [&](Change& change) {
     Connection& db = change.db;
@@ -489,7 +489,7 @@ Result RetentionService::release_hold(const Context& ctx, const std::string& hol
   });
 }
 
-Result RetentionService::restricted_persons(const Context& ctx) {
+RetentionService::Result RetentionService::restricted_persons(const Context& ctx) {
   return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audited) {
     json items = json::array();
     for (const auto& row :
@@ -501,12 +501,12 @@ Result RetentionService::restricted_persons(const Context& ctx) {
       person["cases"] = json::array();
       for (const auto& c :
            db.query("SELECT id, phase, opened_on, closed_on FROM cases WHERE person_id = ?",
-                    {row["id"]})) {
+                    {row["id"].get<std::string>()})) {
         person["cases"].push_back(c);
       }
       person["erasure_requests"] = json::array();
       for (const auto& r : db.query("SELECT * FROM erasure_requests WHERE person_id = ?",
-                                    {row["id"]})) {
+                                    {row["id"].get<std::string>()})) {
         person["erasure_requests"].push_back(request_json(r));
       }
       audited.push_back({"read", "person", row["id"], ""});
