@@ -628,8 +628,8 @@ int run_retention(const std::vector<std::string>& args) {
         kim::domain::FixedClockEnv::at_local_noon(date).now());
   }
   kim::app::Host host(std::move(config));
-  const auto report =
-      host.run_retention(fixed ? static_cast<kim::domain::Env&>(*fixed) : kim::domain::Env::system());
+  const auto report = host.run_retention(fixed ? static_cast<kim::domain::Env&>(*fixed)
+                                               : kim::domain::Env::system());
   std::cout << report.to_json().dump() << "\n";
   return kExitOk;
 }

@@ -32,7 +32,6 @@ constexpr std::size_t kNameMax = 100;
 constexpr std::size_t kTextMax = 10000;
 constexpr std::size_t kSummaryMax = 2000;
 
-
 inline store::SqlValue optional_value(const std::optional<std::string>& value) {
   return value ? store::SqlValue(*value) : store::SqlValue(nullptr);
 }

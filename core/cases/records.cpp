@@ -5,14 +5,16 @@
 
 namespace kim::cases {
 
-const std::string kOwnershipColumns = std::string("c.organisation_id, c.case_manager_id, ") +
-                                      kSupervisorSql + " AS supervisor_id, " + kCoSupervisorSql +
-                                      " AS co_supervisor_id, o.team_access, " + kRestrictedSql +
-                                      " AS restricted";
+const std::string kOwnershipColumns =
+    std::string("c.organisation_id, c.case_manager_id, ") + kSupervisorSql + " AS supervisor_id, " +
+    kCoSupervisorSql + " AS co_supervisor_id, o.team_access, " + kRestrictedSql + " AS restricted";
 
 CaseOwnership ownership_of(const json& row) {
-  return {row["organisation_id"], row["case_manager_id"], row["supervisor_id"],
-          row["co_supervisor_id"], row["team_access"].get<int>() == 1,
+  return {row["organisation_id"],
+          row["case_manager_id"],
+          row["supervisor_id"],
+          row["co_supervisor_id"],
+          row["team_access"].get<int>() == 1,
           row.value("restricted", 0) == 1};
 }
 

@@ -58,20 +58,21 @@ void anonymise_case(Change& change, const std::string& case_id) {
   db.execute("UPDATE goals SET description = '' WHERE case_id = ?", {case_id});
   db.execute("UPDATE tasks SET description = '' WHERE case_id = ?", {case_id});
   db.execute("UPDATE notes SET text = '' WHERE case_id = ?", {case_id});
-  for (const auto& row :
-       db.query("SELECT id FROM referrals WHERE case_id = ? AND anonymised_at IS NULL", {case_id})) {
+  for (const auto& row : db.query(
+           "SELECT id FROM referrals WHERE case_id = ? AND anonymised_at IS NULL", {case_id})) {
     change.audit("anonymise", "referral", row["id"], case_id);
   }
   db.execute(
-      "UPDATE referrals SET message = NULL, payload = NULL, anonymised_at = coalesce(anonymised_at, "
+      "UPDATE referrals SET message = NULL, payload = NULL, anonymised_at = "
+      "coalesce(anonymised_at, "
       "?) WHERE case_id = ?",
       {now, case_id});
   db.execute(
       "UPDATE referral_history SET reason = NULL WHERE referral_id IN "
       "(SELECT id FROM referrals WHERE case_id = ?)",
       {case_id});
-  for (const auto& row : db.query(
-           "SELECT id FROM outbox WHERE case_id = ? AND anonymised_at IS NULL", {case_id})) {
+  for (const auto& row :
+       db.query("SELECT id FROM outbox WHERE case_id = ? AND anonymised_at IS NULL", {case_id})) {
     change.audit("anonymise", "outbox_message", row["id"], case_id);
   }
   // A message still waiting for a case this old (or erased) is set aside, never sent.
@@ -140,8 +141,8 @@ bool held(Connection& db, const std::string& person_id) {
 // decide erasure requests and place holds, and read nothing else of the person here.
 json checked_person(Connection& db, const Context& ctx, const std::string& person_id) {
   if (ctx.actor.principal.role == "admin") {
-    auto rows = db.query("SELECT * FROM persons WHERE id = ? AND restricted_at IS NULL",
-                         {person_id});
+    auto rows =
+        db.query("SELECT * FROM persons WHERE id = ? AND restricted_at IS NULL", {person_id});
     if (rows.empty()) fail(Problem::not_found("person " + person_id));
     return rows[0];
   }
@@ -160,12 +161,12 @@ bool checkpoint(const std::filesystem::path& database) {
 }
 
 json RunReport::to_json() const {
-  return {{"cases", cases},           {"persons", persons}, {"referrals", referrals},
-          {"consents", consents},     {"outbox", outbox},   {"audit_items_pruned", audit_items_pruned}};
+  return {{"cases", cases},       {"persons", persons}, {"referrals", referrals},
+          {"consents", consents}, {"outbox", outbox},   {"audit_items_pruned", audit_items_pruned}};
 }
 
-RetentionService::RetentionService(store::Store& store, events::EventBus& events,
-                                   domain::Env& env, config::RetentionConfig config,
+RetentionService::RetentionService(store::Store& store, events::EventBus& events, domain::Env& env,
+                                   config::RetentionConfig config,
                                    const PersonalDataRegistry& personal_data)
     : store_(store),
       tx_(store, events, env),
@@ -186,11 +187,11 @@ std::int64_t RetentionService::anonymise_due_cases(const Context& ctx, const std
   for (;;) {
     const auto done = store_.write([&](Connection& db) {
       Change change(db, ctx, env_, events_);
-      auto rows = db.query(
-          std::string("SELECT c.id, c.person_id FROM cases c WHERE c.phase = 'closed' AND "
-                      "c.anonymised_at IS NULL AND c.closed_on <= ? AND ") +
-              kCaseNotHeld + " LIMIT " + std::to_string(kChunk),
-          {cutoff});
+      auto rows =
+          db.query(std::string("SELECT c.id, c.person_id FROM cases c WHERE c.phase = 'closed' AND "
+                               "c.anonymised_at IS NULL AND c.closed_on <= ? AND ") +
+                       kCaseNotHeld + " LIMIT " + std::to_string(kChunk),
+                   {cutoff});
       sdk::PersonalDataRequest request{"anonymise", "", {}};
       for (const auto& row : rows) {
         anonymise_case(change, row["id"]);
@@ -202,7 +203,7 @@ std::int64_t RetentionService::anonymise_due_cases(const Context& ctx, const std
           std::string("SELECT p.id FROM persons p WHERE p.anonymised_at IS NULL AND EXISTS "
                       "(SELECT 1 FROM cases c WHERE c.person_id = p.id) AND NOT EXISTS (SELECT "
                       "1 FROM cases c WHERE c.person_id = p.id AND c.anonymised_at IS NULL) AND ") +
-              kPersonNotHeld + " LIMIT " + std::to_string(kChunk));
+          kPersonNotHeld + " LIMIT " + std::to_string(kChunk));
       for (const auto& row : persons) {
         anonymise_person(change, row["id"]);
         personal_data_.apply(db, {"anonymise", row["id"], {}});
@@ -230,16 +231,17 @@ RunReport RetentionService::run() {
   store_.write([&](Connection& db) {
     Change change(db, ctx, env_, events_);
     const std::string now = env_.timestamp();
-    for (const auto& row : db.query(
-             std::string("SELECT r.id, r.case_id FROM referrals r JOIN cases c ON c.id = "
-                         "r.case_id WHERE r.status IN ('declined', 'cancelled') AND "
-                         "r.anonymised_at IS NULL AND r.status_changed_at < ? AND ") +
-                 kCaseNotHeld,
-             {cutoffs[1]})) {
+    for (const auto& row :
+         db.query(std::string("SELECT r.id, r.case_id FROM referrals r JOIN cases c ON c.id = "
+                              "r.case_id WHERE r.status IN ('declined', 'cancelled') AND "
+                              "r.anonymised_at IS NULL AND r.status_changed_at < ? AND ") +
+                      kCaseNotHeld,
+                  {cutoffs[1]})) {
       db.execute(
           "UPDATE referrals SET message = NULL, payload = NULL, anonymised_at = ? WHERE id = ?",
           {now, row["id"].get<std::string>()});
-      db.execute("UPDATE referral_history SET reason = NULL WHERE referral_id = ?", {row["id"].get<std::string>()});
+      db.execute("UPDATE referral_history SET reason = NULL WHERE referral_id = ?",
+                 {row["id"].get<std::string>()});
       db.execute(
           "UPDATE outbox SET payload = '{}', anonymised_at = ? WHERE subject_id = ? AND state IN "
           "('delivered', 'dead', 'discarded')",
@@ -307,14 +309,18 @@ std::int64_t prune_audit(Connection& db, const std::string& cutoff, const std::s
   db.execute(
       "INSERT INTO audit_prunes(pruned_at, cutoff, first_item, last_item, items, batches, "
       "objects, v1_rows) VALUES (?,?,?,?,?,?,?,?)",
-      {now, cutoff, range[0]["first"].is_null() ? SqlValue(nullptr) : SqlValue(range[0]["first"].get<std::int64_t>()),
-       range[0]["last"].is_null() ? SqlValue(nullptr) : SqlValue(range[0]["last"].get<std::int64_t>()),
+      {now, cutoff,
+       range[0]["first"].is_null() ? SqlValue(nullptr)
+                                   : SqlValue(range[0]["first"].get<std::int64_t>()),
+       range[0]["last"].is_null() ? SqlValue(nullptr)
+                                  : SqlValue(range[0]["last"].get<std::int64_t>()),
        items, batches.changes, objects.changes, v1});
   return items;
 }
 
-RetentionService::Result RetentionService::request_erasure(const Context& ctx, const std::string& person_id,
-                                         const json& body) {
+RetentionService::Result RetentionService::request_erasure(const Context& ctx,
+                                                           const std::string& person_id,
+                                                           const json& body) {
   return tx_.write(ctx, [&](Change& change) {
     Connection& db = change.db;
     const json person = checked_person(db, ctx, person_id);
@@ -348,8 +354,9 @@ RetentionService::Result RetentionService::request_erasure(const Context& ctx, c
   });
 }
 
-RetentionService::Result RetentionService::decide_erasure(const Context& ctx, const std::string& request_id,
-                                        const json& body) {
+RetentionService::Result RetentionService::decide_erasure(const Context& ctx,
+                                                          const std::string& request_id,
+                                                          const json& body) {
   return tx_.write(ctx, [&](Change& change) {
     Connection& db = change.db;
     auto rows = db.query("SELECT * FROM erasure_requests WHERE id = ?", {request_id});
@@ -377,9 +384,8 @@ RetentionService::Result RetentionService::decide_erasure(const Context& ctx, co
         fail(Problem::conflict("case_open", "close the person's cases before erasing it"));
       }
       sdk::PersonalDataRequest request{"erase", person_id, {}};
-      for (const auto& row :
-           db.query("SELECT id FROM cases WHERE person_id = ? AND anonymised_at IS NULL",
-                    {person_id})) {
+      for (const auto& row : db.query(
+               "SELECT id FROM cases WHERE person_id = ? AND anonymised_at IS NULL", {person_id})) {
         anonymise_case(change, row["id"]);
         request.case_ids.push_back(row["id"]);
       }
@@ -397,14 +403,13 @@ RetentionService::Result RetentionService::decide_erasure(const Context& ctx, co
         {status, ctx.actor.principal.user_id, now, reason, request_id});
     change.audit(*decision, "erasure_request", request_id);
     return Reply{
-        200,
-        request_json(db.query("SELECT * FROM erasure_requests WHERE id = ?", {request_id})[0]),
+        200, request_json(db.query("SELECT * FROM erasure_requests WHERE id = ?", {request_id})[0]),
         std::nullopt};
   });
 }
 
 RetentionService::Result RetentionService::list_erasure_requests(const Context& ctx,
-                                               const sdk::HttpRequest& request) {
+                                                                 const sdk::HttpRequest& request) {
   if (auto problem = domain::unknown_parameter(request, {"status"})) return *problem;
   return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audited) {
     std::string sql = "SELECT * FROM erasure_requests r WHERE 1";
@@ -416,9 +421,10 @@ RetentionService::Result RetentionService::list_erasure_requests(const Context& 
     const auto& principal = ctx.actor.principal;
     if (principal.role == "coordinator") {
       // Only requests for persons the coordinator may read.
-      sql += " AND EXISTS (SELECT 1 FROM persons p JOIN organisations po ON po.id = "
-             "p.organisation_id WHERE p.id = r.person_id AND " +
-             cases::readable_person_condition(principal, params) + ")";
+      sql +=
+          " AND EXISTS (SELECT 1 FROM persons p JOIN organisations po ON po.id = "
+          "p.organisation_id WHERE p.id = r.person_id AND " +
+          cases::readable_person_condition(principal, params) + ")";
     }
     sql += " ORDER BY r.requested_at LIMIT 500";
     json items = json::array();
@@ -430,8 +436,10 @@ RetentionService::Result RetentionService::list_erasure_requests(const Context& 
   });
 }
 
-RetentionService::Result RetentionService::place_hold(const Context& ctx, const std::string& object_type,
-                                    const std::string& object_id, const json& body) {
+RetentionService::Result RetentionService::place_hold(const Context& ctx,
+                                                      const std::string& object_type,
+                                                      const std::string& object_id,
+                                                      const json& body) {
   return tx_.write(ctx, [&](Change& change) {
     Connection& db = change.db;
     std::string person_id = object_id;
@@ -462,8 +470,9 @@ RetentionService::Result RetentionService::place_hold(const Context& ctx, const 
   });
 }
 
-RetentionService::Result RetentionService::release_hold(const Context& ctx, const std::string& hold_id,
-                                      const json& body) {
+RetentionService::Result RetentionService::release_hold(const Context& ctx,
+                                                        const std::string& hold_id,
+                                                        const json& body) {
   return tx_.write(ctx, [&](Change& change) {
     Connection& db = change.db;
     auto rows = db.query("SELECT * FROM legal_holds WHERE id = ?", {hold_id});
@@ -542,9 +551,7 @@ void register_routes(http::Router& router, http::ApiDocs& docs, RetentionService
       {HttpMethod::kGet,
        "/api/v1/erasure-requests",
        {"coordinator", "admin", "auditor"},
-       [](RetentionService& s, const Call& c) {
-         return s.list_erasure_requests(c.ctx, c.request);
-       },
+       [](RetentionService& s, const Call& c) { return s.list_erasure_requests(c.ctx, c.request); },
        "Erasure requests (?status=pending|erased|restricted|rejected)",
        "retention"},
       {HttpMethod::kPost,

@@ -85,8 +85,7 @@ void register_routes(http::Router& router, http::ApiDocs& docs, RetentionService
 // the one path that deletes audit rows (migration 15's permit row lets the triggers stand aside
 // for this transaction only) and records the prune in audit_prunes. The newest item is always
 // kept, so item ids never restart. Returns how many items were pruned.
-std::int64_t prune_audit(store::Connection& db, const std::string& cutoff,
-                         const std::string& now);
+std::int64_t prune_audit(store::Connection& db, const std::string& cutoff, const std::string& now);
 
 // PRAGMA wal_checkpoint(TRUNCATE) on a connection of its own: copies every page back into the
 // database file and empties the WAL, so old versions of changed pages are gone from it. False when

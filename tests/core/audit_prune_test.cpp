@@ -26,8 +26,8 @@ class AuditPruneTest : public ::testing::Test {
   void SetUp() override {
     static std::atomic<int> counter{0};
     dir_ = fs::temp_directory_path() /
-           ("kim_audit_prune_test_" + std::to_string(::getpid()) + "_" +
-            std::to_string(counter++) + "_" + std::to_string(std::random_device{}()));
+           ("kim_audit_prune_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) +
+            "_" + std::to_string(std::random_device{}()));
     fs::create_directories(dir_);
     store::StoreOptions options;
     options.path = dir_ / "kim.sqlite3";
@@ -75,8 +75,7 @@ TEST_F(AuditPruneTest, EveryOtherDeleteOrUpdateIsStillRefused) {
        {"DELETE FROM audit_items", "DELETE FROM audit_batches", "DELETE FROM audit_objects",
         "DELETE FROM audit_log_v1", "DELETE FROM audit_log", "UPDATE audit_items SET action = 'x'",
         "UPDATE audit_batches SET user_name = 'x'"}) {
-    EXPECT_THROW(store_->write([&](store::Connection& db) { db.execute(sql); }),
-                 store::SqliteError)
+    EXPECT_THROW(store_->write([&](store::Connection& db) { db.execute(sql); }), store::SqliteError)
         << sql;
   }
   EXPECT_EQ(count("audit_log"), 5);
@@ -95,9 +94,8 @@ TEST_F(AuditPruneTest, PruneRemovesOldEntriesOnlyAndRecordsIt) {
   ASSERT_EQ(left.size(), 2u);
   EXPECT_EQ(left[0]["object_id"], "case_new0");
   EXPECT_EQ(left[1]["object_id"], "case_new1");
-  auto record = store_->read([](store::Connection& db) {
-    return db.query("SELECT * FROM audit_prunes").at(0);
-  });
+  auto record = store_->read(
+      [](store::Connection& db) { return db.query("SELECT * FROM audit_prunes").at(0); });
   EXPECT_EQ(record["cutoff"], "2020-01-01");
   EXPECT_EQ(record["items"], 2);
   EXPECT_EQ(record["v1_rows"], 1);

@@ -1,7 +1,8 @@
 // Retention and erasure in the real kim (core/retention): the retention job run by
 // `kim retention run --as-of` (a moved clock) on the data folder of a running host anonymises a
 // closed case past its period — no personal field of its person is left anywhere in the database
-// file or its WAL (names, notes, referral message, consent document, outbox payload, audit,
+// file or its WAL (names, notes, referral message, consent document, outbox payload, the audit
+// trail once its own period passed,
 // the naturalisation plugin's table), the counts the indicators are built from are unchanged —;
 // legal holds stop anonymisation and erasure; erasure requests with review (erase, restrict,
 // reject) and their refusals; a restricted person is seen by the auditor only; `kim backup`
@@ -63,7 +64,7 @@ std::vector<json> audit_trail(Api& auditor) {
       entries.push_back(entry);
     if (!page.contains("next_cursor") || page["next_cursor"].is_null()) return entries;
     cursor = page["next_cursor"].is_string() ? page["next_cursor"].get<std::string>()
-                                              : page["next_cursor"].dump();
+                                             : page["next_cursor"].dump();
   }
 }
 
@@ -71,34 +72,32 @@ class RetentionTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     // A jobcenter nobody answers (port 1): its messages stay in the outbox with their payload.
-    const json connectors = {
-        {"jobcenter",
-         {{"type", "http"},
-          {"settings", {{"url", "http://127.0.0.1:1/referrals"}}},
-          {"timeout_seconds", 1},
-          {"retry",
-           {{"max_attempts", 1},
-            {"initial_delay_ms", 40},
-            {"multiplier", 2},
-            {"max_delay_ms", 300},
-            {"jitter", "full"},
-            {"max_age_hours", 0}}}}}};
-    host_ = std::make_unique<KimHost>(
-        json::object(),
-        json{{"connectors", connectors},
-             {"plugins",
-              {{"directories", {KIM_PLUGIN_DIR}},
-               {"settings",
-                {{"hello", {{"config", json::object()}}},
-                 {"naturalisation", {{"enabled", true}}}}}}}});
+    const json connectors = {{"jobcenter",
+                              {{"type", "http"},
+                               {"settings", {{"url", "http://127.0.0.1:1/referrals"}}},
+                               {"timeout_seconds", 1},
+                               {"retry",
+                                {{"max_attempts", 1},
+                                 {"initial_delay_ms", 40},
+                                 {"multiplier", 2},
+                                 {"max_delay_ms", 300},
+                                 {"jitter", "full"},
+                                 {"max_age_hours", 0}}}}}};
+    host_ = std::make_unique<KimHost>(json::object(),
+                                      json{{"connectors", connectors},
+                                           {"plugins",
+                                            {{"directories", {KIM_PLUGIN_DIR}},
+                                             {"settings",
+                                              {{"hello", {{"config", json::object()}}},
+                                               {"naturalisation", {{"enabled", true}}}}}}}});
     Api admin(*host_, "admin");
     auto bound = admin.patch(std::string("/partners/") + kJobcenter, {{"connector", "jobcenter"}});
     ASSERT_EQ(bound.status, 200) << bound.body;
     Api co(*host_, "co-kreis");
-    auto agreement = co.post(
-        "/agreements",
-        with(agreement_body(kOffice, kJobcenter, kService, {"identity", "language_level"}),
-             {{"status", "signed"}, {"signed_on", "2023-12-15"}}));
+    auto agreement =
+        co.post("/agreements",
+                with(agreement_body(kOffice, kJobcenter, kService, {"identity", "language_level"}),
+                     {{"status", "signed"}, {"signed_on", "2023-12-15"}}));
     ASSERT_EQ(agreement.status, 201) << agreement.body;
   }
   static void TearDownTestSuite() { host_.reset(); }
@@ -106,9 +105,9 @@ class RetentionTest : public ::testing::Test {
 
   // `kim retention run` on the host's data folder, as of `days` from today.
   static json run_retention(int days) {
-    auto result = run_command(KIM_BINARY, {"retention", "run", "--config", host_->config_path(),
-                                           "--data-dir", (host_->dir() / "data").string(),
-                                           "--as-of", date_in_days(days)});
+    auto result =
+        run_command(KIM_BINARY, {"retention", "run", "--config", host_->config_path(), "--data-dir",
+                                 (host_->dir() / "data").string(), "--as-of", date_in_days(days)});
     EXPECT_EQ(result.exit_code, 0) << result.err;
     return json::parse(result.out, nullptr, false);
   }
@@ -119,26 +118,27 @@ class RetentionTest : public ::testing::Test {
   };
   static Record record(const std::string& user, const std::string& marker, int day) {
     Api cm(*host_, user);
-    auto person = host_->create_person(
-        user, {{"given_names", marker + "given"},
-               {"family_name", marker + "family"},
-               {"date_of_birth", "1987-05-" + std::to_string(10 + day)},
-               {"town", "Rheine"},
-               {"contact", {{"phone", marker + "phone"}}}});
+    auto person =
+        host_->create_person(user, {{"given_names", marker + "given"},
+                                    {"family_name", marker + "family"},
+                                    {"date_of_birth", "1987-05-" + std::to_string(10 + day)},
+                                    {"town", "Rheine"},
+                                    {"contact", {{"phone", marker + "phone"}}}});
     if (!person.is_object()) return {};
     auto opened = host_->open_case(user, person["id"]);
     if (!opened.is_object()) return {};
     return {person["id"], opened["id"]};
   }
   static void add_note(const std::string& user, const Record& r, const std::string& text) {
-    auto note = Api(*host_, user).post(
-        "/cases/" + r.case_id + "/notes",
-        {{"occurred_on", date_in_days(-1)}, {"kind", "meeting"}, {"text", text}});
+    auto note = Api(*host_, user)
+                    .post("/cases/" + r.case_id + "/notes",
+                          {{"occurred_on", date_in_days(-1)}, {"kind", "meeting"}, {"text", text}});
     EXPECT_EQ(note.status, 201) << note.body;
   }
   static void close_case(const std::string& user, const Record& r) {
-    auto closed = Api(*host_, user).post("/cases/" + r.case_id + "/transitions",
-                                         {{"to", "closed"}, {"reason", "goals_reached"}});
+    auto closed = Api(*host_, user)
+                      .post("/cases/" + r.case_id + "/transitions",
+                            {{"to", "closed"}, {"reason", "goals_reached"}});
     EXPECT_EQ(closed.status, 200) << closed.body;
   }
 
@@ -149,7 +149,7 @@ class RetentionTest : public ::testing::Test {
     std::map<std::tuple<std::string, std::string, std::string>, int> by;
     auto cases = co.read("/cases?limit=200");
     for (const auto& c : cases["items"]) {
-      auto person = co.read("/persons/" + c["person_id"].get<std::string>());
+      auto person = co.read("/persons/" + c["person"]["id"].get<std::string>());
       by[{c["phase"], c["town"], person["date_of_birth"].get<std::string>().substr(0, 4)}]++;
     }
     return by;
@@ -185,14 +185,19 @@ TEST_F(RetentionTest, ClosedCasePastItsPeriodIsAnonymisedAndNoPersonalFieldSurvi
   ASSERT_EQ(sent.status, 200) << sent.body;
   Api officer(*host_, "officer");
   auto application = officer.post("/plugins/naturalisation/applications",
-                                   {{"received_on", date_in_days(-2)},
-                                    {"external_reference", m + "xeinbuergerung"},
-                                    {"case_id", gone.case_id}});
+                                  {{"received_on", date_in_days(-2)},
+                                   {"external_reference", m + "xeinbuergerung"},
+                                   {"case_id", gone.case_id}});
   ASSERT_EQ(application.status, 201) << application.body;
+  // A client's request id is kept in the audit trail: it goes when the audit entries do.
+  auto tagged =
+      host_->client().request("GET", "/api/v1/persons/" + gone.person_id, "",
+                              host_->token("cm-rheine-1"), {{"X-Request-Id", m + "auditreq"}});
+  ASSERT_EQ(tagged.status, 200) << tagged.body;
   close_case("cm-rheine-1", gone);
 
-  const std::vector<std::string> markers = {m + "agiven",   m + "afamily",     m + "aphone",
-                                            m + "note",     m + "consentdoc",  m + "referral",
+  const std::vector<std::string> markers = {m + "agiven", m + "afamily",    m + "aphone",
+                                            m + "note",   m + "consentdoc", m + "referral",
                                             m + "xeinbue"};
   // The search sees what is there: every marker before, the kept person's after.
   ASSERT_EQ(found_in_files(host_->database(), markers).size(), markers.size());
@@ -264,6 +269,17 @@ TEST_F(RetentionTest, ClosedCasePastItsPeriodIsAnonymisedAndNoPersonalFieldSurvi
                                         "--out", out.string()});
   EXPECT_EQ(twice.exit_code, 2);
   EXPECT_EQ(file_bytes(out), copy);
+
+  // Audit entries older than retention.audit_days (10 years) are pruned, the client's request id
+  // with them; the trail goes on after the newest kept entry.
+  ASSERT_EQ(found_in_files(host_->database(), {m + "auditreq"}).size(), 1u);
+  auto pruned = run_retention(3653 + 1);
+  EXPECT_GT(pruned["audit_items_pruned"].get<int>(), 0) << pruned.dump();
+  EXPECT_EQ(found_in_files(host_->database(), {m + "auditreq"}), std::vector<std::string>{});
+  const auto trail = audit_trail(auditor);
+  ASSERT_FALSE(trail.empty());
+  for (const auto& entry : trail)
+    EXPECT_NE(entry["request_id"], m + "auditreq");
 }
 
 TEST_F(RetentionTest, LegalHoldStopsAnonymisationAndErasure) {
@@ -315,12 +331,15 @@ TEST_F(RetentionTest, ErasureRequestsAreRefusedToWrongRolesAndOtherOrganisations
   const auto before = auditor.read("/erasure-requests");
   const json body = {{"received_on", date_in_days(0)}};
   // Wrong role: 403; another organisation's case manager or another office's coordinator: 404.
-  EXPECT_EQ(Api(*host_, "officer").post("/persons/" + r.person_id + "/erasure-requests", body).status,
-            403);
-  EXPECT_EQ(Api(*host_, "cm-greven").post("/persons/" + r.person_id + "/erasure-requests", body).status,
-            404);
-  EXPECT_EQ(Api(*host_, "co-kreis").post("/persons/" + r.person_id + "/erasure-requests", body).status,
-            404);
+  EXPECT_EQ(
+      Api(*host_, "officer").post("/persons/" + r.person_id + "/erasure-requests", body).status,
+      403);
+  EXPECT_EQ(
+      Api(*host_, "cm-greven").post("/persons/" + r.person_id + "/erasure-requests", body).status,
+      404);
+  EXPECT_EQ(
+      Api(*host_, "co-kreis").post("/persons/" + r.person_id + "/erasure-requests", body).status,
+      404);
   auto future = Api(*host_, "cm-rheine-1")
                     .post("/persons/" + r.person_id + "/erasure-requests",
                           {{"received_on", date_in_days(3)}});
@@ -328,9 +347,11 @@ TEST_F(RetentionTest, ErasureRequestsAreRefusedToWrongRolesAndOtherOrganisations
   EXPECT_EQ(field_of(future), "received_on");
   EXPECT_EQ(auditor.read("/erasure-requests"), before) << "a refused request was recorded";
 
-  auto request = Api(*host_, "cm-rheine-1").post("/persons/" + r.person_id + "/erasure-requests", body);
+  auto request =
+      Api(*host_, "cm-rheine-1").post("/persons/" + r.person_id + "/erasure-requests", body);
   ASSERT_EQ(request.status, 201) << request.body;
-  const std::string path = "/erasure-requests/" + request.json()["id"].get<std::string>() + "/decision";
+  const std::string path =
+      "/erasure-requests/" + request.json()["id"].get<std::string>() + "/decision";
   const json reject = {{"decision", "reject"}, {"reason", "Retention duty of § 50 SGB X"}};
   EXPECT_EQ(Api(*host_, "cm-rheine-1").post(path, reject).status, 403);
   EXPECT_EQ(Api(*host_, "co-kreis").post(path, reject).status, 404);
@@ -342,9 +363,10 @@ TEST_F(RetentionTest, ErasureRequestsAreRefusedToWrongRolesAndOtherOrganisations
                 .post("/persons/" + r.person_id + "/legal-holds", {{"reason", "x"}})
                 .status,
             403);
-  EXPECT_EQ(
-      Api(*host_, "co-kreis").post("/persons/" + r.person_id + "/legal-holds", {{"reason", "x"}}).status,
-      404);
+  EXPECT_EQ(Api(*host_, "co-kreis")
+                .post("/persons/" + r.person_id + "/legal-holds", {{"reason", "x"}})
+                .status,
+            404);
   auto decided = Api(*host_, "co-rheine").post(path, reject);
   ASSERT_EQ(decided.status, 200) << decided.body;
   EXPECT_EQ(decided.json()["status"], "rejected");
@@ -358,11 +380,12 @@ TEST_F(RetentionTest, RestrictedPersonIsSeenByTheAuditorOnly) {
   ASSERT_FALSE(r.case_id.empty());
   Api cm(*host_, "cm-rheine-1");
   Api co(*host_, "co-rheine");
-  auto request = cm.post("/persons/" + r.person_id + "/erasure-requests",
-                         {{"received_on", date_in_days(0)}});
+  auto request =
+      cm.post("/persons/" + r.person_id + "/erasure-requests", {{"received_on", date_in_days(0)}});
   ASSERT_EQ(request.status, 201) << request.body;
-  auto decided = co.post("/erasure-requests/" + request.json()["id"].get<std::string>() + "/decision",
-                         {{"decision", "restrict"}, {"reason", "Aufbewahrungspflicht bis 2030"}});
+  auto decided =
+      co.post("/erasure-requests/" + request.json()["id"].get<std::string>() + "/decision",
+              {{"decision", "restrict"}, {"reason", "Aufbewahrungspflicht bis 2030"}});
   ASSERT_EQ(decided.status, 200) << decided.body;
   EXPECT_EQ(decided.json()["status"], "restricted");
 

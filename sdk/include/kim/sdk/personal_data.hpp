@@ -16,9 +16,9 @@
 namespace kim::sdk {
 
 struct PersonalData {
-  std::string table;        // one of the plugin's own tables ("<plugin id>_…")
-  std::string link_column;  // holds the id of the case ("case_…") or person ("person_…")
-  std::string link = "case";         // "case" or "person": what link_column holds
+  std::string table;          // one of the plugin's own tables ("<plugin id>_…")
+  std::string link_column;    // holds the id of the case ("case_…") or person ("person_…")
+  std::string link = "case";  // "case" or "person": what link_column holds
   std::vector<std::string> columns;  // set to NULL: they must allow NULL
 };
 
