@@ -393,7 +393,8 @@ TEST_F(RetentionTest, RestrictedPersonIsSeenByTheAuditorOnly) {
     Api api(*host_, user);
     EXPECT_EQ(api.get("/persons/" + r.person_id).status, 404) << user;
     EXPECT_EQ(api.get("/cases/" + r.case_id).status, 404) << user;
-    for (const auto& c : api.read("/cases?limit=200")["items"])
+    const auto cases = api.read("/cases?limit=200");
+    for (const auto& c : cases["items"])
       EXPECT_NE(c["id"], r.case_id) << user;
   }
   EXPECT_EQ(cm.post("/cases/" + r.case_id + "/notes",
@@ -401,7 +402,8 @@ TEST_F(RetentionTest, RestrictedPersonIsSeenByTheAuditorOnly) {
                 .status,
             404);
   bool seen = false;
-  for (const auto& person : Api(*host_, "auditor").read("/restricted-persons")["items"]) {
+  const auto restricted = Api(*host_, "auditor").read("/restricted-persons");
+  for (const auto& person : restricted["items"]) {
     if (person["id"] != r.person_id) continue;
     seen = true;
     EXPECT_EQ(person["family_name"], "Qzvrestrictfamily");
