@@ -414,5 +414,25 @@ TEST_F(RetentionTest, RestrictedPersonIsSeenByTheAuditorOnly) {
   EXPECT_EQ(co.get("/restricted-persons").status, 403);
 }
 
+TEST_F(RetentionTest, ServeRunsTheRetentionJobWhenAsked) {
+  Api admin(*host_, "admin");
+  auto state = [&] {
+    const auto jobs = admin.read("/jobs");
+    for (const auto& item : jobs["items"])
+      if (item["name"] == "host.retention") return item;
+    return json();
+  };
+  const json before = state();
+  ASSERT_TRUE(before.is_object()) << "no job host.retention";
+  EXPECT_EQ(before["interval_ms"], 1440 * 60 * 1000);
+  // Something written since the last checkpoint.
+  ASSERT_FALSE(record("cm-greven", "Qzvserve", 5).case_id.empty());
+  ASSERT_EQ(admin.post("/jobs/host.retention/run", json::object()).status, 202);
+  ASSERT_TRUE(eventually([&] { return state()["runs"] > before["runs"]; }));
+  const json after = state();
+  EXPECT_EQ(after["failures"], before["failures"]) << after.dump();
+  EXPECT_EQ(after["last_error"], "");
+}
+
 }  // namespace
 }  // namespace kim::test
