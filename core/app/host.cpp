@@ -146,13 +146,14 @@ Host::~Host() {
   connectors_->clear();
   events_->clear();
   router_->clear();
+  personal_data_->clear();
   plugins_.reset();
   access_.reset();
   if (store_) store_->close();
 }
 
 plugins::HostServices Host::services() {
-  return plugins::HostServices{
+  plugins::HostServices services{
       *router_,
       *events_,
       *connectors_,
@@ -162,6 +163,8 @@ plugins::HostServices Host::services() {
       store_ ? std::function<sdk::HttpResponse(sdk::HttpRequest&)>(
                    [this](sdk::HttpRequest& request) { return handle(request); })
              : nullptr};
+  services.personal_data = personal_data_.get();
+  return services;
 }
 
 std::vector<plugins::PluginReport> Host::inspect_plugins() {
@@ -212,7 +215,26 @@ void Host::open() {
                                                    *throttle_, log::get("connectors"));
   inbound_->register_route(*router_, *docs_);
   inbound_->schedule(*scheduler_);
+  scheduler_->add("host", "retention", config_.retention.interval, [this] {
+    const auto report = retention_->run();
+    logger_->info("retention: {}", report.to_json().dump());
+  });
   scheduler_->start();
+}
+
+retention::RunReport Host::run_retention(domain::Env& env) {
+  store_ = open_store(config_);
+  access_ = std::make_unique<auth::AccessDirectory>(*store_);
+  security_ = std::make_unique<audit::SecurityLog>(*store_);
+  add_host_routes();
+  inspect_plugins();
+  plugins_->start_all();
+  retention::RetentionService job(*store_, *events_, env, config_.retention, *personal_data_);
+  auto report = job.run();
+  plugins_->stop_all();
+  security_->close();
+  store_->close();
+  return report;
 }
 
 std::vector<std::string> Host::check_plugins() {
@@ -448,6 +470,9 @@ void Host::add_host_routes() {
         if (dispatcher_) dispatcher_->wake();
       });
   outbox::register_routes(*router_, *docs_, *outbox_);
+  retention_ = std::make_unique<retention::RetentionService>(*store_, *events_, env,
+                                                             config_.retention, *personal_data_);
+  retention::register_routes(*router_, *docs_, *retention_);
   docs_->describe(HttpMethod::kGet, "/health",
                   {"Liveness and readiness (no token)", "host", nullptr});
   docs_->describe(HttpMethod::kGet, "/api/v1/plugins",

@@ -33,6 +33,7 @@
 #include "reports/funding.hpp"
 #include "reports/reports.hpp"
 #include "steering/steering.hpp"
+#include "retention/retention.hpp"
 #include "store/store.hpp"
 
 namespace kim::app {
@@ -63,6 +64,11 @@ class Host {
   // its reason) and every problem of the connector instances against the host's types and those
   // of the enabled plugins (loaded, not started).
   std::vector<std::string> check_plugins();
+
+  // `kim retention run`: opens the database, starts the enabled plugins (so their declared
+  // personal columns take part) without serving, delivering or scheduling anything, runs the
+  // retention job once as of `env`'s date, stops the plugins and closes the database.
+  retention::RunReport run_retention(domain::Env& env);
 
   // Serves HTTP until SIGINT/SIGTERM, then stops plugins and closes the database.
   void serve();
@@ -110,6 +116,11 @@ class Host {
   std::unique_ptr<consent::ConsentService> consent_;
   std::unique_ptr<reports::ReportService> reports_;
   std::unique_ptr<reports::FundingService> funding_;
+  // Plugins' declared personal columns (cleared before the plugin libraries go) and the
+  // retention job, erasure requests and legal holds.
+  std::unique_ptr<retention::PersonalDataRegistry> personal_data_ =
+      std::make_unique<retention::PersonalDataRegistry>();
+  std::unique_ptr<retention::RetentionService> retention_;
   // Declared before the registries: destroyed after them, so plugin libraries outlive every
   // std::function that points into them.
   std::unique_ptr<plugins::PluginManager> plugins_;

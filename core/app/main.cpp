@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "auth/access.hpp"
 #include "config/host_config.hpp"
 #include "domain/env.hpp"
+#include "domain/validation.hpp"
 #include "events/event_bus.hpp"
 #include "kim/sdk/version.hpp"
 #include "log/logging.hpp"
@@ -30,6 +32,7 @@
 #include "partners/partners.hpp"
 #include "reports/indicators.hpp"
 #include "reports/reports.hpp"
+#include "retention/retention.hpp"
 
 namespace po = boost::program_options;
 
@@ -58,6 +61,8 @@ Usage:
   kim demo seed --config FILE [--seed N] [--data-dir DIR] [--demo-data DIR]
   kim report indicators --config FILE --from DATE --to DATE [--format json|csv] [--town TOWN]
                    [--organisation SLUG] [--data-dir DIR]
+  kim retention run --config FILE [--data-dir DIR] [--as-of DATE]
+  kim backup (--config FILE [--data-dir DIR] | --data-dir DIR) --out FILE
   kim --version
   kim --help            (or: kim COMMAND --help)
 
@@ -83,6 +88,11 @@ Commands:
   report indicators
                  The indicator report of a period (as GET /api/v1/reports/indicators) on
                  stdout; counts below 5 shown as "<5". Audited (user "cli").
+  retention run  Run the retention job once (as the host does every retention.interval_minutes):
+                 anonymise what passed its retention period, prune old audit entries,
+                 checkpoint the WAL. --as-of runs it as of another date (rehearsals, tests).
+  backup         Copy the database to a new file with VACUUM INTO: one consistent snapshot,
+                 only live rows, no free pages and no WAL (nothing deleted survives in it).
 
 Exit status: 0 success, 1 failure while running, 2 bad usage or invalid config.
 )";
@@ -678,6 +688,68 @@ int run_report_indicators(const std::vector<std::string>& args) {
       });
 }
 
+int run_retention(const std::vector<std::string>& args) {
+  auto desc = common_options("kim retention run options");
+  desc.add_options()("data-dir", po::value<std::string>(), "data folder (overrides data_dir)")(
+      "as-of", po::value<std::string>(), "run as of this date (YYYY-MM-DD); default: today");
+  auto vm = parse(args, desc);
+  if (vm.count("help")) {
+    std::cout << "Usage: kim retention run --config FILE [--data-dir DIR] [--as-of DATE]\n\n"
+              << desc << "\n";
+    return kExitOk;
+  }
+  auto config = load_config(vm);
+  apply_data_dir(vm, config);
+  std::unique_ptr<kim::domain::FixedClockEnv> fixed;
+  if (vm.count("as-of")) {
+    const auto date = vm["as-of"].as<std::string>();
+    if (!kim::domain::is_date(date)) throw UsageError("--as-of: not a date (YYYY-MM-DD)");
+    fixed = std::make_unique<kim::domain::FixedClockEnv>(
+        kim::domain::FixedClockEnv::at_local_noon(date).now());
+  }
+  kim::app::Host host(std::move(config));
+  const auto report = host.run_retention(fixed ? static_cast<kim::domain::Env&>(*fixed)
+                                               : kim::domain::Env::system());
+  std::cout << report.to_json().dump() << "\n";
+  return kExitOk;
+}
+
+int run_backup(const std::vector<std::string>& args) {
+  po::options_description desc("kim backup options");
+  desc.add_options()("help,h", "show this help")("config,c", po::value<std::string>(),
+                                                 "host config file (JSON)")(
+      "data-dir", po::value<std::string>(), "data folder (overrides data_dir)")(
+      "out", po::value<std::string>()->required(), "the backup file to create (must not exist)");
+  auto vm = parse(args, desc);
+  if (vm.count("help")) {
+    std::cout << "Usage: kim backup (--config FILE [--data-dir DIR] | --data-dir DIR) --out FILE"
+                 "\n\n"
+              << desc << "\n";
+    return kExitOk;
+  }
+  std::filesystem::path database;
+  if (vm.count("config")) {
+    auto config = load_config(vm);
+    apply_data_dir(vm, config);
+    database = config.database.path;
+  } else if (vm.count("data-dir")) {
+    database = std::filesystem::path(vm["data-dir"].as<std::string>()) / "kim.sqlite3";
+  } else {
+    throw UsageError("kim backup needs --config or --data-dir");
+  }
+  if (!std::filesystem::exists(database)) {
+    throw UsageError("no database at " + database.string());
+  }
+  const std::filesystem::path out = vm["out"].as<std::string>();
+  try {
+    kim::retention::backup(database, out);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  std::cerr << "backup written to " << out.string() << "\n";
+  return kExitOk;
+}
+
 int dispatch(const std::vector<std::string>& argv) {
   if (argv.empty() || argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
     std::cout << kUsage;
@@ -724,6 +796,10 @@ int dispatch(const std::vector<std::string>& argv) {
   if (command == "report" && argv.size() > 1 && argv[1] == "indicators") {
     return run_report_indicators(rest(2));
   }
+  if (command == "retention" && argv.size() > 1 && argv[1] == "run") {
+    return run_retention(rest(2));
+  }
+  if (command == "backup") return run_backup(rest(1));
   throw UsageError("unknown command \"" + command +
                    (argv.size() > 1 ? " " + argv[1] : std::string()) + "\"; see kim --help");
 }

@@ -32,12 +32,6 @@ constexpr std::size_t kNameMax = 100;
 constexpr std::size_t kTextMax = 10000;
 constexpr std::size_t kSummaryMax = 2000;
 
-// SQL condition over `p` (persons) and `po` (its organisation) selecting the persons the
-// principal may read: recorded by their organisation (or one it supervises), or the person of a
-// case they may read. Appends its parameters.
-std::string readable_person_condition(const sdk::Principal& principal,
-                                      std::vector<store::SqlValue>& params);
-
 inline store::SqlValue optional_value(const std::optional<std::string>& value) {
   return value ? store::SqlValue(*value) : store::SqlValue(nullptr);
 }

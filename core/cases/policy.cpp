@@ -16,8 +16,11 @@ const char* const kPersonCoSupervisorSql = KIM_CO_SUPERVISOR_SQL("p", "po");
 #undef KIM_SUPERVISOR_SQL
 #undef KIM_CO_SUPERVISOR_SQL
 
+const char* const kRestrictedSql =
+    "EXISTS (SELECT 1 FROM persons rp WHERE rp.id = c.person_id AND rp.restricted_at IS NOT NULL)";
+
 Access case_access(const sdk::Principal& principal, const CaseOwnership& ownership) {
-  if (principal.organisation_id == 0) return Access::kNone;
+  if (principal.organisation_id == 0 || ownership.restricted) return Access::kNone;
   if (principal.role == "case_manager") {
     if (principal.organisation_id != ownership.organisation_id) return Access::kNone;
     if (ownership.case_manager_id == principal.user_id || ownership.team_access) {
@@ -37,12 +40,14 @@ Access case_access(const sdk::Principal& principal, const CaseOwnership& ownersh
 
 Filter readable_cases(const sdk::Principal& principal) {
   if (principal.organisation_id != 0 && principal.role == "case_manager") {
-    return {"(c.organisation_id = ? AND (c.case_manager_id = ? OR o.team_access = 1))",
+    return {std::string("(c.organisation_id = ? AND (c.case_manager_id = ? OR o.team_access = 1) "
+                        "AND NOT ") +
+                kRestrictedSql + ")",
             {principal.organisation_id, principal.user_id}};
   }
   if (principal.organisation_id != 0 && principal.role == "coordinator") {
-    return {std::string("(c.organisation_id = ? OR ") + kSupervisorSql + " = ? OR " +
-                kCoSupervisorSql + " = ?)",
+    return {std::string("((c.organisation_id = ? OR ") + kSupervisorSql + " = ? OR " +
+                kCoSupervisorSql + " = ?) AND NOT " + kRestrictedSql + ")",
             {principal.organisation_id, principal.organisation_id, principal.organisation_id}};
   }
   return {"0", {}};

@@ -9,6 +9,8 @@
 //   supervisors" — the two supervisor fields below are computed by the same SQL expressions
 //   (kSupervisorSql, kCoSupervisorSql) that readable_cases() filters on.
 // - everybody else (admin, auditor, authority officer): no case at all.
+// - a person whose processing is restricted after an erasure request (persons.restricted_at) and
+//   their cases are nobody's here; the auditor sees them through /api/v1/restricted-persons.
 // A case a caller may not see does not exist for them: 404, never 403, so ids leak nothing.
 #pragma once
 
@@ -29,6 +31,7 @@ struct CaseOwnership {
   std::int64_t supervisor_id = 0;     // the case's supervising office; 0 when none
   std::int64_t co_supervisor_id = 0;  // the organisation's supervisor when shared; 0 otherwise
   bool team_access = false;
+  bool restricted = false;  // the person's processing is restricted (Art. 18): nobody's case
 };
 
 // The supervisors of case `c` of organisation `o`, as SQL expressions (0 for none, never NULL:
@@ -40,6 +43,8 @@ extern const char* const kCoSupervisorSql;
 // will supervise their case).
 extern const char* const kPersonSupervisorSql;
 extern const char* const kPersonCoSupervisorSql;
+// True (1) when the person of case `c` is restricted.
+extern const char* const kRestrictedSql;
 
 Access case_access(const sdk::Principal& principal, const CaseOwnership& case_ownership);
 

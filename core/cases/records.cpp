@@ -5,13 +5,17 @@
 
 namespace kim::cases {
 
-const std::string kOwnershipColumns = std::string("c.organisation_id, c.case_manager_id, ") +
-                                      kSupervisorSql + " AS supervisor_id, " + kCoSupervisorSql +
-                                      " AS co_supervisor_id, o.team_access";
+const std::string kOwnershipColumns =
+    std::string("c.organisation_id, c.case_manager_id, ") + kSupervisorSql + " AS supervisor_id, " +
+    kCoSupervisorSql + " AS co_supervisor_id, o.team_access, " + kRestrictedSql + " AS restricted";
 
 CaseOwnership ownership_of(const json& row) {
-  return {row["organisation_id"], row["case_manager_id"], row["supervisor_id"],
-          row["co_supervisor_id"], row["team_access"].get<int>() == 1};
+  return {row["organisation_id"],
+          row["case_manager_id"],
+          row["supervisor_id"],
+          row["co_supervisor_id"],
+          row["team_access"].get<int>() == 1,
+          row.value("restricted", 0) == 1};
 }
 
 namespace {
@@ -129,7 +133,7 @@ std::string add_timeline_note(Change& change, const std::string& case_id,
 std::string readable_person_condition(const sdk::Principal& principal,
                                       std::vector<SqlValue>& params) {
   auto filter = readable_cases(principal);
-  std::string sql = "(";
+  std::string sql = "(p.restricted_at IS NULL AND (";
   if (principal.organisation_id != 0 &&
       (principal.role == "case_manager" || principal.role == "coordinator")) {
     sql += "p.organisation_id = ? OR ";
@@ -147,7 +151,7 @@ std::string readable_person_condition(const sdk::Principal& principal,
   sql +=
       "EXISTS (SELECT 1 FROM cases c JOIN organisations o ON o.id = c.organisation_id "
       "WHERE c.person_id = p.id AND " +
-      filter.sql + "))";
+      filter.sql + ")))";
   params.insert(params.end(), filter.params.begin(), filter.params.end());
   return sql;
 }

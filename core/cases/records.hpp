@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -108,6 +109,12 @@ std::optional<SupervisionChoice> supervision_change(store::Connection& db,
 bool apply_supervision(domain::Change& change, const char* table, const std::string& id);
 // The same for case `case_id`.
 void apply_supervision(domain::Change& change, const std::string& case_id);
+
+// SQL condition over `p` (persons) and `po` (its organisation) selecting the persons the
+// principal may read: recorded by their organisation (or one it supervises), or the person of a
+// case they may read; never a person whose processing is restricted. Appends its parameters.
+std::string readable_person_condition(const sdk::Principal& principal,
+                                      std::vector<store::SqlValue>& params);
 
 // What the policy needs of a case `c` and its organisation `o`, as SQL columns and read back.
 extern const std::string kOwnershipColumns;

@@ -154,6 +154,14 @@ HostConfig parse_host_config(nlohmann::json document, const std::filesystem::pat
   config.outbox.poll = std::chrono::milliseconds(outbox["poll_ms"].get<int>());
   config.outbox.batch = outbox["batch"];
 
+  const auto& retention = document["retention"];
+  config.retention.closed_cases_days = retention["closed_cases_days"];
+  config.retention.ended_referrals_days = retention["ended_referrals_days"];
+  config.retention.revoked_consents_days = retention["revoked_consents_days"];
+  config.retention.outbox_days = retention["outbox_days"];
+  config.retention.audit_days = retention["audit_days"];
+  config.retention.interval = std::chrono::minutes(retention["interval_minutes"].get<int>());
+
   const auto& plugins = document["plugins"];
   for (const auto& directory : plugins["directories"]) {
     config.plugins.directories.push_back(resolve(base_dir, directory));

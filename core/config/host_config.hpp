@@ -91,6 +91,16 @@ struct OutboxConfig {
   int batch = 32;
 };
 
+// How long personal data is kept ("retention" in the schema; retention/retention.hpp).
+struct RetentionConfig {
+  int closed_cases_days = 2192;
+  int ended_referrals_days = 1096;
+  int revoked_consents_days = 1096;
+  int outbox_days = 90;
+  int audit_days = 3653;
+  std::chrono::minutes interval{1440};
+};
+
 struct OrganisationConfig {
   std::string slug, name, kind, town, supervisor;
   bool team_access = false;
@@ -112,6 +122,7 @@ struct HostConfig {
   std::vector<ConnectorInstanceConfig> connectors;  // sorted by name
   OutboxConfig outbox;
   int referral_max_wait_days = 14;
+  RetentionConfig retention;
 };
 
 // Thrown for a config that cannot be used; what() lists every problem, one per line, each

@@ -390,7 +390,21 @@ sdk::HttpResponse PluginHostImpl::read_api(const sdk::HttpRequest& caller, const
   return services_.handle(request);
 }
 
+void PluginHostImpl::declare_personal_data(sdk::PersonalData data,
+                                           sdk::PersonalDataHandler handler) {
+  require_registration_open("declare_personal_data");
+  retention::PersonalDataRegistry::check(data);
+  staged_personal_data_.emplace_back(std::move(data), std::move(handler));
+}
+
 void PluginHostImpl::check_conflicts() const {
+  const std::string prefix = table_scope(id_, {}).prefix;
+  for (const auto& [data, handler] : staged_personal_data_) {
+    if (data.table.rfind(prefix, 0) != 0) {
+      throw std::invalid_argument("declare_personal_data: table \"" + data.table +
+                                  "\" is not one of the plugin's (\"" + prefix + "…\")");
+    }
+  }
   for (const auto& [type, factory] : staged_connectors_) {
     if (auto owner = services_.connectors.owner_of(type)) {
       throw std::invalid_argument("connector type \"" + type + "\" is already registered by " +
@@ -438,6 +452,11 @@ void PluginHostImpl::commit() {
   for (auto& job : staged_jobs_) {
     services_.scheduler.add(id_, job.name, job.interval, std::move(job.job));
   }
+  if (services_.personal_data) {
+    for (auto& [data, handler] : staged_personal_data_) {
+      services_.personal_data->add({id_, std::move(data), std::move(handler), &authorizer_});
+    }
+  }
   clear_staged();
 }
 
@@ -455,6 +474,7 @@ void PluginHostImpl::clear_staged() {
   staged_partners_.clear();
   staged_connectors_.clear();
   staged_jobs_.clear();
+  staged_personal_data_.clear();
 }
 
 }  // namespace kim::plugins

@@ -53,6 +53,7 @@ class PluginHostImpl final : public sdk::PluginHost {
   void add_supervision_rule(sdk::SupervisionRule rule) override;
   void add_referral_router(sdk::ReferralRouter router) override;
   int seed_partners(const nlohmann::json& partners) override;
+  void declare_personal_data(sdk::PersonalData data, sdk::PersonalDataHandler handler) override;
 
   // Which tables database() and the migrations may touch; set before start().
   void set_table_scope(TableScope scope);
@@ -102,6 +103,7 @@ class PluginHostImpl final : public sdk::PluginHost {
   std::vector<sdk::ReferralRouter> staged_routers_;
   std::vector<nlohmann::json>
       staged_partners_;  // seed_partners() in load(): checked, added at commit
+  std::vector<std::pair<sdk::PersonalData, sdk::PersonalDataHandler>> staged_personal_data_;
   std::vector<StagedJob> staged_jobs_;
   std::vector<store::Migration> migrations_;
   store::Connection::Authorizer authorizer_;  // denies everything until set_table_scope()

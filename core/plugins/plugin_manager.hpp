@@ -18,6 +18,7 @@
 #include "kim/sdk/connector.hpp"
 #include "kim/sdk/host.hpp"
 #include "plugins/registry.hpp"
+#include "retention/personal_data.hpp"
 #include "store/store.hpp"
 
 namespace kim::plugins {
@@ -33,6 +34,8 @@ struct HostServices {
   sdk::HostInfo info;
   // The host's request pipeline (Host::handle) for PluginHost::read_api; empty when inspecting.
   std::function<sdk::HttpResponse(sdk::HttpRequest&)> handle;
+  // Where declare_personal_data() registrations go; null when inspecting.
+  retention::PersonalDataRegistry* personal_data = nullptr;
 };
 
 enum class PluginState {

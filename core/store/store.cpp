@@ -167,6 +167,9 @@ Store::Store(StoreOptions options) : impl_(std::make_unique<Impl>()) {
   // the sub-journal first. With the default (a temporary file) that is a pwrite per page and job,
   // which profiles showed as half of the writer's write syscalls. Journals last one transaction.
   writer.exec("PRAGMA temp_store=MEMORY");
+  // Deleted and overwritten content is zeroed, not left in free pages or slack space (personal
+  // data erased or anonymised must not be recoverable from the file; retention/retention.hpp).
+  writer.exec("PRAGMA secure_delete=ON");
   writer.exec("PRAGMA foreign_keys=ON");
   if (pragma_int(writer, "PRAGMA foreign_keys") != 1) {
     throw SqliteError(SQLITE_ERROR, "store: PRAGMA foreign_keys=ON did not stick");

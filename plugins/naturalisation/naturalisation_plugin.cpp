@@ -103,6 +103,11 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
         changed_by     INTEGER NOT NULL,
         created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
       );)sql");
+    // The XEinbürgerung reference identifies the applicant: cleared when the linked case is
+    // anonymised after its retention period or the person is erased. Status and dates stay, so
+    // the backlog figures stay right.
+    host.declare_personal_data(
+        {"naturalisation_applications", "case_id", "case", {"external_reference"}}, nullptr);
 
     const auto checkers = RouteOptions::for_roles({"authority_officer", "case_manager"});
     host.add_route(

@@ -164,7 +164,8 @@ TEST_F(PluginManagerTest, EachBrokenPluginIsRefusedWithItsReason) {
   for (const auto& [id, reason] : std::vector<Expectation>{
            {"throws-on-load", "load() failed: cannot reach the partner directory"},
            {"throws-on-start", "start() failed: port 9 is closed"},
-           {"bad-abi", "built for SDK ABI 42, this host has ABI 3"},
+           {"bad-abi",
+            "built for SDK ABI 42, this host has ABI " + std::to_string(KIM_SDK_ABI_VERSION)},
            {"bad-build-key", "built with \"clang-3;libc++-1;sdk-abi-2\""},
            {"kim-not-a-plugin", "not a KIM plugin"},
            {"kim-garbage", "not a loadable library"}}) {

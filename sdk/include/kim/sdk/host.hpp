@@ -21,6 +21,7 @@
 #include "kim/sdk/database.hpp"
 #include "kim/sdk/events.hpp"
 #include "kim/sdk/http.hpp"
+#include "kim/sdk/personal_data.hpp"
 #include "kim/sdk/rules.hpp"
 
 namespace kim::sdk {
@@ -102,6 +103,12 @@ class PluginHost {
   // check` finds a bad one), added just before start(), returns 0. From start() on: added at
   // once, returns how many were added.
   virtual int seed_partners(const nlohmann::json& partners) = 0;
+
+  // SDK 3.1: declares personal columns of one of the plugin's tables (kim/sdk/personal_data.hpp)
+  // so that retention and erasure reach them; `handler` (may be empty) is called after the host
+  // cleared them. In load(). Throws std::invalid_argument for names that are not identifiers, no
+  // columns, or a link other than "case"/"person"; a table outside the plugin's refuses it.
+  virtual void declare_personal_data(PersonalData data, PersonalDataHandler handler) = 0;
 };
 
 }  // namespace kim::sdk

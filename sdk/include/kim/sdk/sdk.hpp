@@ -8,6 +8,7 @@
 #include "kim/sdk/host.hpp"
 #include "kim/sdk/http.hpp"
 #include "kim/sdk/json.hpp"
+#include "kim/sdk/personal_data.hpp"
 #include "kim/sdk/plugin.hpp"
 #include "kim/sdk/reports.hpp"
 #include "kim/sdk/rules.hpp"

@@ -618,6 +618,16 @@ class FakeHost final : public PluginHost {
     return started_ ? added : 0;  // in load() the host adds them at start and answers 0
   }
   const std::map<std::string, nlohmann::json>& seeded_partners() const { return seeded_partners_; }
+  // Kept for personal_data(); FakeHost checks only that something is declared.
+  void declare_personal_data(PersonalData data, PersonalDataHandler handler) override {
+    require_registration_open("declare_personal_data");
+    if (data.table.empty() || data.link_column.empty() || data.columns.empty())
+      throw std::invalid_argument("personal data needs a table, a link column and columns");
+    personal_data_.emplace_back(std::move(data), std::move(handler));
+  }
+  const std::vector<std::pair<PersonalData, PersonalDataHandler>>& personal_data() const {
+    return personal_data_;
+  }
   // What core would store for a case with these facts: the first answer of the plugin's
   // supervision rules (nothing = the organisation's supervisor). Exceptions pass through.
   std::optional<Supervision> supervise(const SupervisionFacts& facts) const {
@@ -705,6 +715,7 @@ class FakeHost final : public PluginHost {
   std::vector<SupervisionRule> supervision_rules_;
   std::vector<ReferralRouter> referral_routers_;
   std::map<std::string, nlohmann::json> seeded_partners_;
+  std::vector<std::pair<PersonalData, PersonalDataHandler>> personal_data_;
   std::unique_ptr<SqliteDatabase> database_;
   mutable std::mutex mutex_;
   std::vector<Event> published_;

@@ -4,16 +4,17 @@
 // Semantic version of the SDK. A plugin loads when its major equals the host's and its minor is not
 // newer than the host's (it may call nothing the host lacks).
 #define KIM_SDK_VERSION_MAJOR 3
-#define KIM_SDK_VERSION_MINOR 0
+#define KIM_SDK_VERSION_MINOR 1
 #define KIM_SDK_VERSION_PATCH 0
-#define KIM_SDK_VERSION_STRING "3.0.0"
+#define KIM_SDK_VERSION_STRING "3.1.0"
 
 // Bumped whenever a change to these headers alters the binary interface (a virtual added to an
 // interface, a field added to a struct that crosses the boundary). Host and plugin must agree
 // exactly. 2: the metadata moved from an exported struct into an ELF note the host reads from the
 // file without loading it (KIM_PLUGIN in plugin.hpp); the build key names the library versions.
 // 3: connector types (ConnectorType with a settings schema, ConnectorContext, inbound reports).
-#define KIM_SDK_ABI_VERSION 3
+// 4: PluginHost::declare_personal_data appended (SDK 3.1, retention and erasure).
+#define KIM_SDK_ABI_VERSION 4
 
 #define KIM_SDK_STRINGIFY_(x) #x
 #define KIM_SDK_STRINGIFY(x) KIM_SDK_STRINGIFY_(x)
