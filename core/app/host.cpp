@@ -7,6 +7,7 @@
 #include "audit/audit_log.hpp"
 #include "audit/security_log.hpp"
 #include "cases/routes.hpp"
+#include "console/console.hpp"
 #include "domain/validation.hpp"
 #include "http/server.hpp"
 #include "kim/sdk/version.hpp"
@@ -139,6 +140,7 @@ Host::~Host() {
   events_->clear();
   router_->clear();
   plugins_.reset();
+  sessions_.reset();
   access_.reset();
   if (store_) store_->close();
 }
@@ -246,6 +248,7 @@ void Host::serve() {
 void Host::answer(sdk::HttpRequest& request, const http::Respond& respond) {
   store::DeferredWrites deferred;
   auto response = handle(request);
+  if (sessions_) sessions_->touch(request);
   // Refused accesses noted while handling it: written apart from its (rolled back) transaction.
   if (security_ && !security_->idle()) security_->flush(request.request_id, request_route(request));
   deferred.when_settled([this, respond, response = std::move(response),
@@ -292,6 +295,10 @@ std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::str
   // peer note is the server's alone, whatever a client sent.
   request.headers.erase(connectors::kPeerHeader);
   request.headers.erase(connectors::kLegacyPeerHeader);
+  for (const char* note :
+       {sessions::kClientHeader, sessions::kSessionHeader, sessions::kTouchHeader})
+    request.headers.erase(note);
+  request.headers[sessions::kClientHeader] = std::string(peer);
   const auto match = router_->match(request.method, request.path);
   if (inbound_ && connectors::Inbound::handles(match)) {
     return inbound_->admit(request, match.path_params.at("instance"), peer);
@@ -301,7 +308,11 @@ std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::str
     return match.kind == http::RouteMatch::Kind::kFound && match.route->options.public_route;
   };
   if (token.empty()) {
-    if (is_public()) return std::nullopt;
+    // The console's session cookie: a second credential for the same principal (bearer first).
+    if (const auto cookie = sessions::session_cookie(request); !cookie.empty() && sessions_) {
+      if (auto refused = sessions_->admit(request, cookie, is_public())) return refused;
+    }
+    if (request.principal || is_public()) return std::nullopt;
     return unauthenticated(false);
   }
   // Checked before the token is looked up: a throttled address learns nothing about its guess.
@@ -395,6 +406,10 @@ void Host::add_host_routes() {
         if (dispatcher_) dispatcher_->wake();
       });
   outbox::register_routes(*router_, *docs_, *outbox_);
+  sessions_ = std::make_unique<sessions::SessionService>(*store_, *events_, env, config_.sessions,
+                                                         log::get("sessions"));
+  sessions_->register_routes(*router_, *docs_);
+  console::register_routes(*router_, *docs_);
   docs_->describe(HttpMethod::kGet, "/health",
                   {"Liveness and readiness (no token)", "host", nullptr});
   docs_->describe(HttpMethod::kGet, "/api/v1/plugins",
