@@ -130,7 +130,7 @@ before(async () => {
   const shipped = JSON.parse(fs.readFileSync(path.join(source, 'config', 'kreis-steinfurt.json'), 'utf8'));
   const partners = (shipped.partners || []).map(({ connector, ...partner }) => partner);
   const pluginDir = path.join(path.dirname(path.dirname(kimBinary)), 'lib', 'kim', 'plugins');
-  const settings = fs.existsSync(path.join(pluginDir, 'libhello.so')) || fs.existsSync(path.join(pluginDir, 'hello.so')) ? { hello: {} } : {};
+  const settings = fs.existsSync(path.join(pluginDir, 'kim-hello.so')) ? { hello: {} } : {};
   const config = {
     deployment: { name: 'Kreis Steinfurt (Browsertest)' },
     data_dir: path.join(dir, 'data'),
@@ -244,12 +244,12 @@ test('invite, set password, sign in, record a participant, duplicate warning, ca
   await page.locator('.transitions .form-alert').filter({ hasText: 'assessment' }).waitFor();
 
   // Consent for the jobcenter.
-  const consentForm = page.locator('form.stack-form');
+  const consentForm = page.locator('form.stack-form', { has: page.getByRole('heading', { name: de['consent.record'] }) });
   await consentForm.getByLabel(de['consent.recipients']).selectOption({ index: 0 });
   await consentForm.getByLabel(de['purpose.referral']).check();
   await consentForm.getByLabel(de['category.identity']).check();
   await consentForm.getByRole('button', { name: de['consent.record'] }).click();
-  await page.getByTestId('consents').getByText('valid').waitFor();
+  await page.getByTestId('consents').getByText(de['consent_status.valid']).waitFor();
 
   // A note on the timeline.
   await page.getByLabel(de['timeline.text']).fill('Erstgespräch mit Dolmetscherin geführt');

@@ -100,6 +100,11 @@ async function start() {
   await loadMessages('de');
   for (const element of document.querySelectorAll('[data-i18n]')) element.textContent = t(element.dataset.i18n);
   for (const element of document.querySelectorAll('[data-i18n-label]')) element.setAttribute('aria-label', t(element.dataset.i18nLabel));
+  // The skip link moves focus without touching the hash the router reads.
+  document.querySelector('.skip').addEventListener('click', (event) => {
+    event.preventDefault();
+    document.getElementById('main').focus();
+  });
   whenSignedOut(() => {
     state.user = null;
     setCsrfToken(null);

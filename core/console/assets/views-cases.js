@@ -17,8 +17,10 @@ const GENDERS = ['female', 'male', 'diverse', 'unspecified'];
 const today = () => new Date().toISOString().slice(0, 10);
 const personName = (person) => `${person.given_names} ${person.family_name}`;
 
+let groupCounter = 0;
+
 function checkboxGroup(legend, name, values, prefix) {
-  const slot = h('p', { class: 'field-error', id: `${name}-error`, 'aria-live': 'polite' });
+  const slot = h('p', { class: 'field-error', id: `group${++groupCounter}-error`, 'aria-live': 'polite' });
   return h(
     'fieldset',
     { class: 'field' },
@@ -142,7 +144,7 @@ export async function caseView(user, id) {
   const parts = await Promise.allSettled([
     goalsPart(id, canChange, () => current, refresh),
     consentPart(current.person.id, canChange),
-    referralsPart(id),
+    referralsPart(id, canChange, () => current, refresh),
     timelinePart(id, canChange, () => current, refresh),
   ]);
   for (const part of parts) {
@@ -198,7 +200,7 @@ async function consentPart(personId, canChange) {
         consent.purposes.map((p) => label('purpose', p)).join(', '), '; ',
         consent.categories.map((c) => label('category', c)).join(', '), '; ',
         `${t('consent.given_on')} ${date(consent.given_on)}`, ' – ',
-        h('span', { class: `badge ${consent.status}` }, consent.status));
+        h('span', { class: `badge ${consent.status}` }, label('consent_status', consent.status)));
       if (canChange && consent.status !== 'revoked') {
         const reason = h('input', { name: 'reason', required: true });
         const form = h('form', { class: 'inline-form' }, formAlert(), field(t('consent.revoke_reason'), reason), h('button', { type: 'submit', class: 'secondary' }, t('consent.revoke')));
@@ -257,13 +259,55 @@ async function consentPart(personId, canChange) {
   return part;
 }
 
-async function referralsPart(caseId) {
-  const referrals = await api('GET', `/api/v1/cases/${encodeURIComponent(caseId)}/referrals`);
-  const rows = referrals.body.items.map((referral) =>
-    h('tr', {}, h('td', {}, referral.partner?.name ?? ''), h('td', {}, referral.service), h('td', {}, referral.status), h('td', {}, date(referral.created_at))));
-  return h('section', { 'aria-labelledby': 'referrals-h' },
-    h('h2', { id: 'referrals-h' }, t('referrals.title')),
-    rows.length ? table(t('referrals.title'), [t('referrals.partner'), t('referrals.service'), t('referrals.status'), t('referrals.created')], rows) : h('p', {}, t('app.none')));
+async function referralsPart(caseId, canChange, current, refresh) {
+  const holder = h('div');
+  async function load() {
+    const referrals = await api('GET', `/api/v1/cases/${encodeURIComponent(caseId)}/referrals`);
+    const rows = referrals.body.items.map((referral) =>
+      h('tr', {}, h('td', {}, referral.partner?.name ?? ''), h('td', {}, label('service', referral.service)), h('td', {}, label('referral_status', referral.status)), h('td', {}, date(referral.created_at))));
+    holder.replaceChildren(rows.length ? table(t('referrals.title'), [t('referrals.partner'), t('referrals.service'), t('referrals.status'), t('referrals.created')], rows) : h('p', {}, t('app.none')));
+  }
+  await load();
+  const part = h('section', { 'aria-labelledby': 'referrals-h' }, h('h2', { id: 'referrals-h' }, t('referrals.title')), holder);
+  if (canChange) {
+    const partners = (await api('GET', '/api/v1/partners')).body.items.filter((partner) => partner.active !== false);
+    const partnerSelect = h('select', { name: 'partner' }, partners.map((partner) => h('option', { value: partner.slug }, partner.name)));
+    const serviceSelect = h('select', { name: 'service' });
+    const fillServices = () => {
+      const chosen = partners.find((partner) => partner.slug === partnerSelect.value);
+      serviceSelect.replaceChildren(...options(chosen?.services ?? [], (service) => label('service', service)));
+    };
+    partnerSelect.addEventListener('change', fillServices);
+    fillServices();
+    const form = h('form', { class: 'stack-form', novalidate: true },
+      h('h3', {}, t('referrals.new')),
+      h('p', { class: 'note' }, t('referrals.hint')),
+      formAlert(),
+      field(t('referrals.partner'), partnerSelect),
+      field(t('referrals.service'), serviceSelect),
+      field(t('referrals.purpose'), h('select', { name: 'purpose' }, options(PURPOSES, (p) => label('purpose', p)))),
+      checkboxGroup(t('consent.categories'), 'categories', CATEGORIES, 'category'),
+      field(t('referrals.message'), h('textarea', { name: 'message', rows: '2' })),
+      h('button', { type: 'submit' }, t('referrals.new')));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      const body = { partner: partnerSelect.value, service: serviceSelect.value, purpose: form.elements.purpose.value, categories: checked(form, 'categories'), send: true };
+      if (form.elements.message.value.trim()) body.message = form.elements.message.value;
+      try {
+        await api('POST', `/api/v1/cases/${encodeURIComponent(caseId)}/referrals`, body, { ifMatch: current().version });
+        form.reset();
+        fillServices();
+        await refresh();
+        await load();
+        announce(t('referrals.sent'));
+      } catch (error) {
+        showError(form, error);
+      }
+    });
+    part.append(form);
+  }
+  return part;
 }
 
 async function timelinePart(caseId, canChange, current, refresh) {
