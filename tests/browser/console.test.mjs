@@ -83,9 +83,14 @@ async function inviteLink(name) {
   return base + invite.body.path;
 }
 
+// A browser context of its own (cookies), in German like the users.
+function newContext() {
+  return browser.newContext({ locale: 'de-DE', timezoneId: 'Europe/Berlin' });
+}
+
 // A fresh browser context (own cookies) whose user set a password through an invite and signed in.
 async function signedInPage(name) {
-  const context = await browser.newContext();
+  const context = await newContext();
   const page = await context.newPage();
   await setPasswordThroughInvite(page, name);
   await signIn(page, name, PASSWORD);
@@ -159,7 +164,8 @@ before(async () => {
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${path.join(dir, 'chromium-profile')}`,
+      // No --user-data-dir here: playwright refuses it and starts every launch on a fresh
+      // temporary profile of its own, removed when the browser closes.
     ],
   });
 });
@@ -178,7 +184,7 @@ after(async () => {
 const shared = {};
 
 test('invite, set password, sign in, record a participant, duplicate warning, case, phase, consent, timeline', async () => {
-  const context = await browser.newContext();
+  const context = await newContext();
   const page = await context.newPage();
   const consoleErrors = [];
   page.on('console', (message) => {
@@ -232,16 +238,15 @@ test('invite, set password, sign in, record a participant, duplicate warning, ca
   await scan(page, 'duplicate warning');
   await shot(page, '05-duplicate');
 
-  // Move the case on: access → intake.
+  // Move the case on: a new case starts in intake; intake → assessment.
   await page.goto(shared.caseUrl);
-  await page.getByTestId('phase').filter({ hasText: de['phase.access'] }).waitFor();
-  await page.getByRole('button', { name: de['case.move_to'].replace('{phase}', de['phase.intake']) }).click();
   await page.getByTestId('phase').filter({ hasText: de['phase.intake'] }).waitFor();
-  // A refused step shows the API's reason: intake → assessment → planning needs an assessment.
   await page.getByRole('button', { name: de['case.move_to'].replace('{phase}', de['phase.assessment']) }).click();
   await page.getByTestId('phase').filter({ hasText: de['phase.assessment'] }).waitFor();
   await page.getByRole('button', { name: de['case.move_to'].replace('{phase}', de['phase.planning']) }).click();
+  // A refused step shows the API's reason: planning needs an assessment of this round.
   await page.locator('.transitions .form-alert').filter({ hasText: 'assessment' }).waitFor();
+  await page.getByTestId('phase').filter({ hasText: de['phase.assessment'] }).waitFor();
 
   // Consent for the jobcenter.
   const consentForm = page.locator('form.stack-form', { has: page.getByRole('heading', { name: de['consent.record'] }) });
@@ -356,7 +361,7 @@ test('the cookie kept after signing out is refused', async () => {
 });
 
 test('repeated wrong passwords are throttled', async () => {
-  const context = await browser.newContext();
+  const context = await newContext();
   const page = await context.newPage();
   await page.goto(`${base}/#/signin`);
   for (let i = 0; i < 5; i++) {
@@ -370,20 +375,20 @@ test('repeated wrong passwords are throttled', async () => {
 });
 
 test('admin screens: plugins, partners, users with an invite', async () => {
-  const context = await browser.newContext();
+  const context = await newContext();
   const page = await context.newPage();
   await createUser('it-admin', 'admin');
   await setPasswordThroughInvite(page, 'it-admin');
   await signIn(page, 'it-admin', PASSWORD);
-  await page.getByRole('heading', { name: de['plugins.title'] }).waitFor();
+  await page.getByRole('heading', { name: de['plugins.title'], exact: true }).waitFor();
   await scan(page, 'plugins');
   await shot(page, '10-plugins');
   await page.getByRole('link', { name: de['nav.partners'] }).click();
-  await page.getByRole('heading', { name: de['partners.title'] }).waitFor();
+  await page.getByRole('heading', { name: de['partners.title'], exact: true }).waitFor();
   await scan(page, 'partners');
   await shot(page, '11-partners');
   await page.getByRole('link', { name: de['nav.users'] }).click();
-  await page.getByRole('heading', { name: de['users.title'] }).waitFor();
+  await page.getByRole('heading', { name: de['users.title'], exact: true }).waitFor();
   await page.getByRole('button', { name: de['users.invite_for'].replace('{name}', 'co-kreis') }).click();
   const link = await page.getByTestId('invite-link').inputValue();
   assert.match(link, new RegExp(`^${base}/#/invite/[0-9a-f]{64}$`));
