@@ -162,7 +162,7 @@ before(async () => {
     executablePath: browserPath,
     headless: true,
     args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--headless', '--no-sandbox', '--lang=de-DE', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       // No --user-data-dir here: playwright refuses it and starts every launch on a fresh
       // temporary profile of its own, removed when the browser closes.
@@ -235,6 +235,7 @@ test('invite, set password, sign in, record a participant, duplicate warning, ca
   await record();
   await page.getByText(de['person.duplicate']).first().waitFor();
   await page.getByLabel(de['person.confirm_new']).waitFor();
+  assert.equal(await page.locator('.warning').getByText('null').count(), 0);
   await scan(page, 'duplicate warning');
   await shot(page, '05-duplicate');
 
@@ -283,6 +284,28 @@ test('a coordinator sees the supervised case read-only', async () => {
   await page.goto(`${base}/#/cases/${shared.caseId}`);
   await page.getByText(de['case.read_only']).waitFor();
   assert.equal(await page.getByRole('button', { name: /Wechseln zu/ }).count(), 0);
+  await scan(page, 'case read-only');
+  await page.getByRole('link', { name: de['nav.overdue'] }).click();
+  await page.getByRole('heading', { name: de['overdue.title'], exact: true }).waitFor();
+  await scan(page, 'overdue tasks');
+  await page.getByRole('link', { name: de['nav.gaps'] }).click();
+  await page.getByRole('heading', { name: de['gaps.title'], exact: true }).waitFor();
+  await scan(page, 'referral gaps');
+  await shot(page, '13-referral-gaps');
+  await page.context().close();
+});
+
+test("the auditor's log with filters", async () => {
+  await createUser('pruefer', 'auditor');
+  const page = await signedInPage('pruefer');
+  await page.getByRole('heading', { name: de['audit.title'], exact: true }).waitFor();
+  await page.locator('tbody tr').first().waitFor();
+  await scan(page, 'audit');
+  await page.getByLabel(de['audit.filter_kind']).selectOption('security');
+  await page.getByRole('button', { name: de['audit.apply'] }).click();
+  // The other organisation's probe of the case is a security entry.
+  await page.locator('tbody tr').filter({ hasText: 'refused' }).first().waitFor();
+  await shot(page, '14-audit');
   await page.context().close();
 });
 

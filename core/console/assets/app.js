@@ -4,14 +4,14 @@ import { api, setCsrfToken, whenSignedOut } from './api.js';
 import { h, announce } from './dom.js';
 import { loadMessages, t, label } from './i18n.js';
 import { signInView, inviteView } from './views-auth.js';
-import { caseloadView, caseView, newPersonView, overdueView } from './views-cases.js';
+import { caseloadView, caseView, newPersonView, overdueView, gapsView } from './views-cases.js';
 import { pluginsView, partnersView, usersView, auditView } from './views-admin.js';
 
 const state = { user: null };
 
 const navigation = {
   case_manager: [['#/cases', 'nav.caseload'], ['#/persons/new', 'nav.new_person']],
-  coordinator: [['#/cases', 'nav.cases_read'], ['#/overdue', 'nav.overdue']],
+  coordinator: [['#/cases', 'nav.cases_read'], ['#/overdue', 'nav.overdue'], ['#/gaps', 'nav.gaps']],
   admin: [['#/admin/plugins', 'nav.plugins'], ['#/admin/partners', 'nav.partners'], ['#/admin/users', 'nav.users']],
   auditor: [['#/audit', 'nav.audit']],
   authority_officer: [['#/admin/partners', 'nav.partners']],
@@ -67,7 +67,9 @@ const routes = [
   [/^#\/admin\/plugins$/, () => pluginsView()],
   [/^#\/admin\/partners$/, () => partnersView()],
   [/^#\/admin\/users$/, () => usersView()],
+  [/^#\/gaps$/, () => gapsView()],
   [/^#\/audit$/, () => auditView()],
+  [/^#\/audit\?(.*)$/, (search) => auditView(new URLSearchParams(search))],
 ];
 
 async function route() {

@@ -104,12 +104,20 @@ export async function usersView() {
   return section;
 }
 
-export async function auditView() {
+export async function auditView(params = new URLSearchParams()) {
+  const filter = h('form', { class: 'filters', 'aria-label': t('audit.title') },
+    field(t('audit.filter_kind'), h('select', { name: 'kind' }, options(['access', 'security'], (kind) => t(`audit.kind_${kind}`), { empty: t('audit.any_kind'), selected: params.get('kind') || '' }))),
+    field(t('audit.case_id'), h('input', { name: 'case_id', value: params.get('case_id') || '', autocomplete: 'off' })),
+    h('button', { type: 'submit' }, t('audit.apply')));
+  filter.addEventListener('submit', (event) => {
+    event.preventDefault();
+    location.hash = `#/audit${query({ kind: filter.elements.kind.value, case_id: filter.elements.case_id.value.trim() })}`;
+  });
   const body = h('tbody');
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, t('app.more'));
   let cursor = null;
   async function load() {
-    const page = await api('GET', `/api/v1/audit${query({ limit: 50, cursor })}`);
+    const page = await api('GET', `/api/v1/audit${query({ kind: params.get('kind'), case_id: params.get('case_id'), limit: 50, cursor })}`);
     for (const entry of page.body.items) {
       body.append(h('tr', {},
         h('td', {}, entry.at),
@@ -123,7 +131,7 @@ export async function auditView() {
   }
   more.addEventListener('click', () => load().catch((error) => announce(t('app.error', { message: error.message }))));
   await load();
-  return h('section', {}, h('h1', {}, t('audit.title')),
+  return h('section', {}, h('h1', {}, t('audit.title')), filter,
     h('table', {}, h('caption', {}, t('audit.title')),
       h('thead', {}, h('tr', {}, ['audit.at', 'audit.user', 'audit.action', 'audit.object', 'audit.kind'].map((key) => h('th', { scope: 'col' }, t(key))))),
       body),

@@ -384,11 +384,12 @@ export async function newPersonView() {
         const candidates = (details.candidates || []).map((candidate) =>
           h('li', {}, h('button', { type: 'button', class: 'link', onclick: () => openFor(candidate.id, form) }, t('person.candidate', { id: candidate.id, organisation: candidate.organisation ?? '' }))));
         confirmBox = h('input', { type: 'checkbox', name: 'confirm_new_person', id: 'confirm-new' });
-        duplicate.replaceChildren(
+        duplicate.replaceChildren(...[
           h('p', {}, h('strong', {}, t('person.duplicate'))),
           details.known_elsewhere ? h('p', {}, t('person.duplicate_elsewhere')) : null,
           candidates.length ? h('ul', {}, candidates) : null,
-          h('p', {}, confirmBox, ' ', h('label', { for: 'confirm-new' }, t('person.confirm_new'))));
+          h('p', {}, confirmBox, ' ', h('label', { for: 'confirm-new' }, t('person.confirm_new'))),
+        ].filter(Boolean));
         duplicate.hidden = false;
         announce(t('person.duplicate'));
       } else {
@@ -417,4 +418,14 @@ export async function overdueView() {
   const rows = groups.map((group) => h('tr', {}, h('td', {}, group.case_manager?.name ?? group.name ?? ''), h('td', {}, String((group.tasks ?? []).length || group.count || 0))));
   return h('section', {}, h('h1', {}, t('overdue.title')),
     rows.length ? table(t('overdue.title'), [t('overdue.manager'), t('overdue.count')], rows) : h('p', {}, t('app.none')));
+}
+
+export async function gapsView() {
+  const report = await api('GET', '/api/v1/reports/referral-gaps');
+  const rows = report.body.items.map((row) => h('tr', {},
+    h('td', {}, row.partner_kind), h('td', {}, label('service', row.service)), h('td', {}, row.town ?? ''),
+    h('td', {}, String(row.declined)), h('td', {}, String(row.cancelled)), h('td', {}, String(row.waiting_too_long))));
+  return h('section', {}, h('h1', {}, t('gaps.title')),
+    h('p', {}, t('gaps.intro', { days: report.body.max_wait_days })),
+    rows.length ? table(t('gaps.title'), ['gaps.kind', 'gaps.service', 'gaps.town', 'gaps.declined', 'gaps.cancelled', 'gaps.waiting'].map((key) => t(key)), rows) : h('p', {}, t('app.none')));
 }
