@@ -112,9 +112,16 @@ std::optional<std::string> string_field(const json& body, const char* key, std::
   return it->get<std::string>();
 }
 
+// libsodium must be initialised once before use (idempotent, thread-safe).
+void require_sodium() {
+  static const bool ready = sodium_init() >= 0;
+  if (!ready) throw std::runtime_error("libsodium could not be initialised");
+}
+
 }  // namespace
 
 std::string hash_password(std::string_view password) {
+  require_sodium();
   char out[crypto_pwhash_STRBYTES];
   if (crypto_pwhash_str_alg(out, password.data(), password.size(),
                             crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
@@ -125,6 +132,7 @@ std::string hash_password(std::string_view password) {
 }
 
 bool verify_password(const std::string& encoded, std::string_view password) {
+  require_sodium();
   return crypto_pwhash_str_verify(encoded.c_str(), password.data(), password.size()) == 0;
 }
 
@@ -165,7 +173,6 @@ SessionService::SessionService(store::Store& store, events::EventBus& events, do
       logger_(std::move(logger)),
       per_account_(config.failures_per_account, config.failure_window, 65536),
       per_address_(config.failures_per_address, config.failure_window, 65536) {
-  if (sodium_init() < 0) throw std::runtime_error("libsodium could not be initialised");
   dummy_hash_ = hash_password(random_hex());
 }
 

@@ -31,6 +31,7 @@ let base;
 let adminToken;
 let browser;
 const users = {};
+const shared = {};
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -135,7 +136,8 @@ before(async () => {
   const shipped = JSON.parse(fs.readFileSync(path.join(source, 'config', 'kreis-steinfurt.json'), 'utf8'));
   const partners = (shipped.partners || []).map(({ connector, ...partner }) => partner);
   const pluginDir = path.join(path.dirname(path.dirname(kimBinary)), 'lib', 'kim', 'plugins');
-  const settings = fs.existsSync(path.join(pluginDir, 'kim-hello.so')) ? { hello: {} } : {};
+  shared.helloEnabled = fs.existsSync(path.join(pluginDir, 'kim-hello.so'));
+  const settings = shared.helloEnabled ? { hello: {} } : {};
   const config = {
     deployment: { name: 'Kreis Steinfurt (Browsertest)' },
     data_dir: path.join(dir, 'data'),
@@ -181,7 +183,6 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const shared = {};
 
 test('invite, set password, sign in, record a participant, duplicate warning, case, phase, consent, timeline', async () => {
   const context = await newContext();
@@ -404,6 +405,11 @@ test('admin screens: plugins, partners, users with an invite', async () => {
   await setPasswordThroughInvite(page, 'it-admin');
   await signIn(page, 'it-admin', PASSWORD);
   await page.getByRole('heading', { name: de['plugins.title'], exact: true }).waitFor();
+  if (shared.helloEnabled) {
+    // Enabled and running; the other plugin files beside it are found but not enabled.
+    await page.getByRole('row', { name: /hello/ }).getByText(de['state.started']).waitFor();
+    await page.getByText(de['state.disabled']).first().waitFor();
+  }
   await scan(page, 'plugins');
   await shot(page, '10-plugins');
   await page.getByRole('link', { name: de['nav.partners'] }).click();

@@ -294,5 +294,32 @@ TEST_F(ConsoleSessionTest, ConsoleFilesComeWithStrictHeaders) {
   EXPECT_EQ(client.get("/api/v1/cases").headers["cache-control"], "no-store");
 }
 
+// Failed sign-ins from one address, whatever accounts they name: a host of its own, since the
+// address (loopback) is every test's.
+TEST(ConsoleAddressThrottleTest, FailedSignInsAreThrottledPerAddressAcrossAccounts) {
+  KimHost host({}, {{"sessions", {{"failures_per_address", 3}}}});
+  auto client = host.client();
+  auto invite =
+      client.post("/api/v1/users/" + std::to_string(host.user_id("cm-greven")) + "/invite",
+                  json::object(), host.token("admin"));
+  ASSERT_EQ(invite.status, 201);
+  ASSERT_EQ(client
+                .post("/api/v1/invites/" + invite.json()["token"].get<std::string>() + "/password",
+                      {{"password", kPassword}})
+                .status,
+            200);
+  for (const char* name : {"nobody", "cm-rheine-1", "co-kreis"}) {
+    EXPECT_EQ(
+        client.post("/api/v1/session", {{"name", name}, {"password", "Falsch-und-lang-1"}}).status,
+        401)
+        << name;
+  }
+  auto throttled = client.post("/api/v1/session", {{"name", "cm-greven"}, {"password", kPassword}});
+  EXPECT_EQ(throttled.status, 429);
+  EXPECT_EQ(throttled.headers.count("set-cookie"), 0u);
+  // API tokens are another credential with a throttle of their own.
+  EXPECT_EQ(client.get("/api/v1/cases", host.token("cm-greven")).status, 200);
+}
+
 }  // namespace
 }  // namespace kim::test
