@@ -298,7 +298,13 @@ std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::str
   for (const char* note :
        {sessions::kClientHeader, sessions::kSessionHeader, sessions::kTouchHeader})
     request.headers.erase(note);
-  request.headers[sessions::kClientHeader] = std::string(peer);
+  // Hex: the key holds raw address bytes, and headers must stay printable for route code.
+  std::string client;
+  for (unsigned char byte : peer) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    client += {kDigits[byte >> 4], kDigits[byte & 0xf]};
+  }
+  request.headers[sessions::kClientHeader] = std::move(client);
   const auto match = router_->match(request.method, request.path);
   if (inbound_ && connectors::Inbound::handles(match)) {
     return inbound_->admit(request, match.path_params.at("instance"), peer);
