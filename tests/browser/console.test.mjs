@@ -157,6 +157,23 @@ before(async () => {
   await waitForHealth();
   adminToken = fs.readFileSync(path.join(dir, 'data', 'bootstrap-admin.token'), 'utf8').trim();
   users.admin = { id: 1, token: adminToken };
+  // The county's office and the jobcenter agreed on referrals (as the API's own example).
+  const agreement = await call('POST', '/api/v1/agreements', {
+    token: adminToken,
+    body: {
+      title: 'Kooperationsvereinbarung KIM – Jobcenter',
+      parties: [
+        { partner: 'ki-kreis-steinfurt', tasks: 'Fallmanagement über Rechtskreise', responsibility_ends: 'mit der Übergabe' },
+        { partner: 'jobcenter-kreis-steinfurt', tasks: 'Eingliederungsleistungen SGB II', responsibility_ends: 'mit dem Ende des Leistungsbezugs' },
+      ],
+      handover_rule: 'Gemeinsames Erstgespräch binnen 14 Tagen',
+      services: ['sgb2_integration_services'],
+      valid_from: '2026-01-01',
+      status: 'signed',
+      data_terms: [{ partner: 'jobcenter-kreis-steinfurt', categories: ['identity', 'contact', 'language_level'], purposes: ['referral'] }],
+    },
+  });
+  assert.equal(agreement.status, 201, JSON.stringify(agreement.body));
   await createUser('cm-rheine', 'case_manager', 'caritas-rheine');
   await createUser('cm-greven', 'case_manager', 'drk-greven');
   await createUser('co-kreis', 'coordinator', 'ki-kreis-steinfurt');
@@ -184,7 +201,7 @@ after(async () => {
 });
 
 
-test('invite, set password, sign in, record a participant, duplicate warning, case, phase, consent, timeline', async () => {
+test('invite, set password, sign in, record a participant, duplicate warning, case, phase, consent, referral, timeline', async () => {
   const context = await newContext();
   const page = await context.newPage();
   const consoleErrors = [];
@@ -252,11 +269,21 @@ test('invite, set password, sign in, record a participant, duplicate warning, ca
 
   // Consent for the jobcenter.
   const consentForm = page.locator('form.stack-form', { has: page.getByRole('heading', { name: de['consent.record'] }) });
-  await consentForm.getByLabel(de['consent.recipients']).selectOption({ index: 0 });
+  await consentForm.getByLabel(de['consent.recipients']).selectOption('jobcenter-kreis-steinfurt');
   await consentForm.getByLabel(de['purpose.referral']).check();
   await consentForm.getByLabel(de['category.identity']).check();
   await consentForm.getByRole('button', { name: de['consent.record'] }).click();
   await page.getByTestId('consents').getByText(de['consent_status.valid']).waitFor();
+
+  // A referral to the jobcenter under that consent and the county's agreement: sent, and on the
+  // timeline.
+  const referralForm = page.locator('form.stack-form', { has: page.getByRole('heading', { name: de['referrals.new'] }) });
+  await referralForm.getByLabel(de['referrals.partner']).selectOption('jobcenter-kreis-steinfurt');
+  await referralForm.getByLabel(de['referrals.service']).selectOption('sgb2_integration_services');
+  await referralForm.getByLabel(de['category.identity']).check();
+  await referralForm.getByRole('button', { name: de['referrals.new'] }).click();
+  await page.getByRole('cell', { name: de['referral_status.sent'] }).waitFor();
+  await page.getByTestId('timeline').getByText(de['note.referral']).first().waitFor();
 
   // A note on the timeline.
   await page.getByLabel(de['timeline.text']).fill('Erstgespräch mit Dolmetscherin geführt');

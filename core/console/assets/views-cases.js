@@ -92,10 +92,13 @@ export async function caseView(user, id) {
   let current = caseResponse.body;
   const canChange = user.role === 'case_manager';
   const section = h('section', { class: 'case' });
+  // After any change every part reloads: a referral or consent also writes the timeline.
+  const reloaders = [];
   const refresh = async () => {
     const again = await api('GET', `/api/v1/cases/${encodeURIComponent(id)}`);
     current = again.body;
     renderHeader();
+    await Promise.all(reloaders.map((reload) => reload()));
   };
 
   const headerSlot = h('div');
@@ -142,10 +145,10 @@ export async function caseView(user, id) {
   renderHeader();
   section.append(headerSlot);
   const parts = await Promise.allSettled([
-    goalsPart(id, canChange, () => current, refresh),
-    consentPart(current.person.id, canChange),
-    referralsPart(id, canChange, () => current, refresh),
-    timelinePart(id, canChange, () => current, refresh),
+    goalsPart(id, canChange, () => current, refresh, reloaders),
+    consentPart(current.person.id, canChange, refresh, reloaders),
+    referralsPart(id, canChange, () => current, refresh, reloaders),
+    timelinePart(id, canChange, () => current, refresh, reloaders),
   ]);
   for (const part of parts) {
     if (part.status === 'fulfilled') section.append(part.value);
@@ -153,7 +156,7 @@ export async function caseView(user, id) {
   return section;
 }
 
-async function goalsPart(caseId, canChange, current, refresh) {
+async function goalsPart(caseId, canChange, current, refresh, reloaders) {
   const list = h('ul', { class: 'items' });
   async function load() {
     const goals = await api('GET', `/api/v1/cases/${encodeURIComponent(caseId)}/goals`);
@@ -161,6 +164,7 @@ async function goalsPart(caseId, canChange, current, refresh) {
       h('li', {}, h('strong', {}, label('domain', goal.life_domain)), ': ', goal.description, ' – ', label('goal_status', goal.status), goal.due_date ? ` (${t('goals.due_date')} ${date(goal.due_date)})` : '')) : [h('li', {}, t('app.none'))]));
   }
   await load();
+  reloaders?.push(load);
   const part = h('section', { 'aria-labelledby': 'goals-h' }, h('h2', { id: 'goals-h' }, t('goals.title')), list);
   if (canChange) {
     const form = h('form', { class: 'inline-form', novalidate: true },
@@ -178,7 +182,6 @@ async function goalsPart(caseId, canChange, current, refresh) {
         await api('POST', `/api/v1/cases/${encodeURIComponent(caseId)}/goals`, body, { ifMatch: current().version });
         form.reset();
         await refresh();
-        await load();
         announce(t('app.saved'));
       } catch (error) {
         showError(form, error);
@@ -189,7 +192,7 @@ async function goalsPart(caseId, canChange, current, refresh) {
   return part;
 }
 
-async function consentPart(personId, canChange) {
+async function consentPart(personId, canChange, refresh, reloaders) {
   const list = h('ul', { class: 'items', 'data-testid': 'consents' });
   const part = h('section', { 'aria-labelledby': 'consent-h' }, h('h2', { id: 'consent-h' }, t('consent.title')), list);
   async function load() {
@@ -208,7 +211,7 @@ async function consentPart(personId, canChange) {
           event.preventDefault();
           try {
             await api('POST', `/api/v1/persons/${encodeURIComponent(personId)}/consents/${encodeURIComponent(consent.id)}/revoke`, { reason: reason.value });
-            await load();
+            await refresh();
             announce(t('consent.revoked'));
           } catch (error) {
             showError(form, error);
@@ -220,6 +223,7 @@ async function consentPart(personId, canChange) {
     }) : [h('li', {}, t('app.none'))]));
   }
   await load();
+  reloaders?.push(load);
   if (canChange) {
     const partners = await api('GET', '/api/v1/partners');
     const recipients = h('select', { name: 'recipients', multiple: true, size: '4' }, partners.body.items.map((partner) => h('option', { value: partner.slug }, partner.name)));
@@ -248,7 +252,7 @@ async function consentPart(personId, canChange) {
       try {
         await api('POST', `/api/v1/persons/${encodeURIComponent(personId)}/consents`, body);
         form.reset();
-        await load();
+        await refresh();
         announce(t('app.saved'));
       } catch (error) {
         showError(form, error);
@@ -259,7 +263,7 @@ async function consentPart(personId, canChange) {
   return part;
 }
 
-async function referralsPart(caseId, canChange, current, refresh) {
+async function referralsPart(caseId, canChange, current, refresh, reloaders) {
   const holder = h('div');
   async function load() {
     const referrals = await api('GET', `/api/v1/cases/${encodeURIComponent(caseId)}/referrals`);
@@ -268,6 +272,7 @@ async function referralsPart(caseId, canChange, current, refresh) {
     holder.replaceChildren(rows.length ? table(t('referrals.title'), [t('referrals.partner'), t('referrals.service'), t('referrals.status'), t('referrals.created')], rows) : h('p', {}, t('app.none')));
   }
   await load();
+  reloaders?.push(load);
   const part = h('section', { 'aria-labelledby': 'referrals-h' }, h('h2', { id: 'referrals-h' }, t('referrals.title')), holder);
   if (canChange) {
     const partners = (await api('GET', '/api/v1/partners')).body.items.filter((partner) => partner.active !== false);
@@ -299,7 +304,6 @@ async function referralsPart(caseId, canChange, current, refresh) {
         form.reset();
         fillServices();
         await refresh();
-        await load();
         announce(t('referrals.sent'));
       } catch (error) {
         showError(form, error);
@@ -310,7 +314,7 @@ async function referralsPart(caseId, canChange, current, refresh) {
   return part;
 }
 
-async function timelinePart(caseId, canChange, current, refresh) {
+async function timelinePart(caseId, canChange, current, refresh, reloaders) {
   const list = h('ol', { class: 'timeline', 'data-testid': 'timeline' });
   async function load() {
     const notes = await api('GET', `/api/v1/cases/${encodeURIComponent(caseId)}/notes`);
@@ -319,6 +323,7 @@ async function timelinePart(caseId, canChange, current, refresh) {
       h('li', {}, h('span', { class: 'when' }, date(note.occurred_on)), ' ', h('strong', {}, label('note', note.kind)), ': ', note.text)) : [h('li', {}, t('app.none'))]));
   }
   await load();
+  reloaders?.push(load);
   const part = h('section', { 'aria-labelledby': 'timeline-h' }, h('h2', { id: 'timeline-h' }, t('timeline.title')), list);
   if (canChange) {
     const form = h('form', { class: 'inline-form', novalidate: true },
@@ -334,7 +339,6 @@ async function timelinePart(caseId, canChange, current, refresh) {
         await api('POST', `/api/v1/cases/${encodeURIComponent(caseId)}/notes`, { kind: form.elements.kind.value, occurred_on: form.elements.occurred_on.value, text: form.elements.text.value }, { ifMatch: current().version });
         form.elements.text.value = '';
         await refresh();
-        await load();
         announce(t('app.saved'));
       } catch (error) {
         showError(form, error);
