@@ -297,7 +297,7 @@ TEST_F(ConsoleSessionTest, ConsoleFilesComeWithStrictHeaders) {
 // Failed sign-ins from one address, whatever accounts they name: a host of its own, since the
 // address (loopback) is every test's.
 TEST(ConsoleAddressThrottleTest, FailedSignInsAreThrottledPerAddressAcrossAccounts) {
-  KimHost host({}, {{"sessions", {{"failures_per_address", 3}}}});
+  KimHost host(json::object(), {{"sessions", {{"failures_per_address", 3}}}});
   auto client = host.client();
   auto invite =
       client.post("/api/v1/users/" + std::to_string(host.user_id("cm-greven")) + "/invite",
