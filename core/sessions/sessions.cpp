@@ -283,10 +283,15 @@ sdk::HttpResponse SessionService::sign_in(const sdk::HttpRequest& request) {
   const auto now = now_seconds();
   const auto lifetime = std::chrono::duration_cast<std::chrono::seconds>(config_.lifetime).count();
   const auto idle = std::chrono::duration_cast<std::chrono::seconds>(config_.idle_timeout).count();
+  const std::string replaced = session_cookie(request);
   store_.write([&](store::Connection& db) {
     // Ended sessions say nothing: drop them while we are here.
     db.execute("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?",
                {now, now - idle});
+    // The browser's earlier session ends with the new one (its cookie is overwritten anyway).
+    if (is_secret_shape(replaced)) {
+      db.execute("DELETE FROM sessions WHERE token_hash = ?", {auth::sha256_hex(replaced)});
+    }
     db.execute(
         "INSERT INTO sessions(user_id, token_hash, csrf_token, created_at, last_seen_at, "
         "expires_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -136,6 +136,13 @@ TEST_F(ConsoleSessionTest, InviteSetsPasswordOnceThenTheCookieActsAsTheUser) {
                                 json{{"name", "cm-rheine-1"}, {"password", kPassword}}.dump(), {},
                                 {{"x-forwarded-proto", "https"}});
   EXPECT_THAT(proxied.headers["set-cookie"], HasSubstr("; Secure"));
+
+  // Signing in again from the same browser ends the session it had.
+  auto again_in = client.request("POST", "/api/v1/session",
+                                 json{{"name", "cm-rheine-1"}, {"password", kPassword}}.dump(), {},
+                                 {{"cookie", session.cookie}});
+  ASSERT_EQ(again_in.status, 200);
+  EXPECT_EQ(with_cookie("GET", "/api/v1/session", session).status, 401);
 }
 
 TEST_F(ConsoleSessionTest, ChangesByCookieNeedTheCsrfTokenBearerTokensDoNot) {
