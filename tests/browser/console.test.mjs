@@ -267,6 +267,19 @@ test('invite, set password, sign in, record a participant, duplicate warning, ca
   await page.locator('.transitions .form-alert').filter({ hasText: 'assessment' }).waitFor();
   await page.getByTestId('phase').filter({ hasText: de['phase.assessment'] }).waitFor();
 
+  // Assessment per life domain, then planning is allowed, then a goal.
+  const language = de['domain.language'];
+  await page.getByLabel(de['assessment.need'].replace('{domain}', language)).selectOption('high');
+  await page.getByLabel(de['assessment.summary'].replace('{domain}', language)).fill('A1, Kurs abgebrochen');
+  await page.getByRole('button', { name: de['assessment.record'] }).click();
+  await page.getByTestId('assessments').getByText('A1, Kurs abgebrochen').waitFor();
+  await page.getByRole('button', { name: de['case.move_to'].replace('{phase}', de['phase.planning']) }).click();
+  await page.getByTestId('phase').filter({ hasText: de['phase.planning'] }).waitFor();
+  await page.getByLabel(de['goals.life_domain']).selectOption('language');
+  await page.getByLabel(de['goals.description'], { exact: true }).fill('B1-Zertifikat bis Sommer');
+  await page.getByRole('button', { name: de['goals.add'] }).click();
+  await page.getByText('B1-Zertifikat bis Sommer').waitFor();
+
   // Consent for the jobcenter.
   const consentForm = page.locator('form.stack-form', { has: page.getByRole('heading', { name: de['consent.record'] }) });
   await consentForm.getByLabel(de['consent.recipients']).selectOption('jobcenter-kreis-steinfurt');

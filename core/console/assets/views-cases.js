@@ -145,6 +145,7 @@ export async function caseView(user, id) {
   renderHeader();
   section.append(headerSlot);
   const parts = await Promise.allSettled([
+    assessmentsPart(id, canChange, () => current, refresh, reloaders),
     goalsPart(id, canChange, () => current, refresh, reloaders),
     consentPart(current.person.id, canChange, refresh, reloaders),
     referralsPart(id, canChange, () => current, refresh, reloaders),
@@ -154,6 +155,52 @@ export async function caseView(user, id) {
     if (part.status === 'fulfilled') section.append(part.value);
   }
   return section;
+}
+
+async function assessmentsPart(caseId, canChange, current, refresh, reloaders) {
+  const list = h('ul', { class: 'items', 'data-testid': 'assessments' });
+  async function load() {
+    const assessments = await api('GET', `/api/v1/cases/${encodeURIComponent(caseId)}/assessments`);
+    const items = [...assessments.body.items].reverse();
+    list.replaceChildren(...(items.length ? items.map((assessment) =>
+      h('li', {},
+        h('strong', {}, t('assessment.entry', { date: date(assessment.recorded_at), kind: label('assessment_kind', assessment.kind), who: assessment.recorded_by })),
+        h('ul', {}, assessment.domains.map((item) =>
+          h('li', {}, `${label('domain', item.life_domain)}: ${label('need', item.need_level)}`, item.summary ? ` – ${item.summary}` : ''))))) : [h('li', {}, t('app.none'))]));
+  }
+  await load();
+  reloaders.push(load);
+  const part = h('section', { 'aria-labelledby': 'assessment-h' }, h('h2', { id: 'assessment-h' }, t('assessment.title')), list);
+  if (canChange) {
+    const form = h('form', { class: 'stack-form', novalidate: true }, h('p', { class: 'note' }, t('assessment.intro')), formAlert());
+    for (const lifeDomain of LIFE_DOMAINS) {
+      const name = label('domain', lifeDomain);
+      form.append(h('div', { class: 'inline-form plain' },
+        field(t('assessment.need', { domain: name }), h('select', { name: `level-${lifeDomain}` }, options(['none', 'low', 'medium', 'high'], (level) => label('need', level), { empty: t('assessment.not_assessed') }))),
+        field(t('assessment.summary', { domain: name }), h('input', { name: `summary-${lifeDomain}`, maxlength: '2000' }))));
+    }
+    form.append(h('button', { type: 'submit' }, t('assessment.record')));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      const domains = LIFE_DOMAINS.filter((lifeDomain) => form.elements[`level-${lifeDomain}`].value).map((lifeDomain) => {
+        const item = { life_domain: lifeDomain, need_level: form.elements[`level-${lifeDomain}`].value };
+        const summary = form.elements[`summary-${lifeDomain}`].value.trim();
+        if (summary) item.summary = summary;
+        return item;
+      });
+      try {
+        await api('POST', `/api/v1/cases/${encodeURIComponent(caseId)}/assessments`, { domains }, { ifMatch: current().version });
+        form.reset();
+        await refresh();
+        announce(t('app.saved'));
+      } catch (error) {
+        showError(form, error);
+      }
+    });
+    part.append(form);
+  }
+  return part;
 }
 
 async function goalsPart(caseId, canChange, current, refresh, reloaders) {
