@@ -101,6 +101,12 @@ TEST_F(ConsoleSessionTest, InviteSetsPasswordOnceThenTheCookieActsAsTheUser) {
   EXPECT_EQ(again.json()["error"]["code"], "invite_invalid");
   EXPECT_EQ(sign_in("cm-rheine-1", "Noch-ein-Passwort-99").status, 401);
 
+  // Only JSON: a cross-site HTML form cannot send it without the browser asking first.
+  auto form_post =
+      host_->client().request("POST", "/api/v1/session", {}, {}, {{"content-type", "text/plain"}});
+  EXPECT_EQ(form_post.status, 415);
+  EXPECT_EQ(form_post.headers.count("set-cookie"), 0u);
+
   auto wrong = sign_in("cm-rheine-1", "Falsches-Passwort-1");
   EXPECT_EQ(wrong.status, 401);
   EXPECT_EQ(wrong.json()["error"]["code"], "sign_in_failed");
@@ -234,6 +240,12 @@ TEST_F(ConsoleSessionTest, OnlyAdminsInviteAndInvitesAreSecretAndSingle) {
   auto refused =
       client.post("/api/v1/users/" + id + "/invite", json::object(), host_->token("cm-rheine-1"));
   EXPECT_EQ(refused.status, 403);
+  {
+    auto db = store::Connection::open(host_->database(), SQLITE_OPEN_READONLY);
+    EXPECT_TRUE(
+        db.query("SELECT 1 FROM user_invites WHERE user_id = ?", {host_->user_id("officer")})
+            .empty());
+  }
   EXPECT_EQ(
       client.post("/api/v1/users/999999/invite", json::object(), host_->token("admin")).status,
       404);
