@@ -275,8 +275,12 @@ test('invite, set password, sign in, record a participant, duplicate warning, ca
   await page.getByTestId('assessments').getByText('A1, Kurs abgebrochen').waitFor();
   await page.getByRole('button', { name: de['case.move_to'].replace('{phase}', de['phase.planning']) }).click();
   await page.getByTestId('phase').filter({ hasText: de['phase.planning'] }).waitFor();
-  await page.getByLabel(de['goals.life_domain']).selectOption('language');
+  await page.getByLabel(de['goals.life_domain'], { exact: true }).selectOption('language');
   await page.getByLabel(de['goals.description'], { exact: true }).fill('B1-Zertifikat bis Sommer');
+  // Without a due date the API refuses it, and the console says so next to that field.
+  await page.getByRole('button', { name: de['goals.add'] }).click();
+  await page.locator('[aria-invalid="true"][name="due_date"]').waitFor();
+  await page.getByLabel(de['goals.due_date']).fill('2027-06-30');
   await page.getByRole('button', { name: de['goals.add'] }).click();
   await page.getByText('B1-Zertifikat bis Sommer').waitFor();
 
