@@ -62,7 +62,7 @@ class SessionService {
   // One-time invite for a user to set their password (admin API and `kim user invite`). A new
   // invite voids the user's earlier unused ones. Audited.
   domain::Result<domain::Reply> invite(const domain::Context& ctx, const std::string& user_id);
-  // Invite link for `token` under `base_url`.
+  // Where the console takes an invite token ("/#/invite/<token>"), relative to its address.
   static std::string invite_path(const std::string& token);
 
   void register_routes(http::Router& router, http::ApiDocs& docs);
