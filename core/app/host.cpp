@@ -9,6 +9,7 @@
 #include "audit/audit_log.hpp"
 #include "audit/security_log.hpp"
 #include "cases/routes.hpp"
+#include "console/console.hpp"
 #include "domain/validation.hpp"
 #include "http/server.hpp"
 #include "kim/sdk/version.hpp"
@@ -148,6 +149,7 @@ Host::~Host() {
   router_->clear();
   personal_data_->clear();
   plugins_.reset();
+  sessions_.reset();
   access_.reset();
   if (store_) store_->close();
 }
@@ -290,6 +292,7 @@ void Host::answer(sdk::HttpRequest& request, const http::Respond& respond) {
   if (placement(request) == http::Placement::kIoThread) snapshot.emplace(*store_);
   auto response = confirm_cached_token(*access_, request) ? handle(request) : unauthenticated(true);
   snapshot.reset();
+  if (sessions_) sessions_->touch(request);
   // Refused accesses noted while handling it: written apart from its (rolled back) transaction.
   if (security_ && !security_->idle()) security_->flush(request.request_id, request_route(request));
   deferred.when_settled([this, respond, response = std::move(response),
@@ -335,6 +338,16 @@ std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::str
   request.headers.erase(connectors::kPeerHeader);
   request.headers.erase(connectors::kLegacyPeerHeader);
   request.headers.erase(kTokenEpochNote);
+  for (const char* note :
+       {sessions::kClientHeader, sessions::kSessionHeader, sessions::kTouchHeader})
+    request.headers.erase(note);
+  // Hex: the key holds raw address bytes, and headers must stay printable for route code.
+  std::string client;
+  for (unsigned char byte : peer) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    client += {kDigits[byte >> 4], kDigits[byte & 0xf]};
+  }
+  request.headers[sessions::kClientHeader] = std::move(client);
   const auto match = router_->match(request.method, request.path);
   if (inbound_ && connectors::Inbound::handles(match)) {
     return inbound_->admit(request, match.path_params.at("instance"), peer);
@@ -344,7 +357,11 @@ std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::str
     return match.kind == http::RouteMatch::Kind::kFound && match.route->options.public_route;
   };
   if (token.empty()) {
-    if (is_public()) return std::nullopt;
+    // The console's session cookie: a second credential for the same principal (bearer first).
+    if (const auto cookie = sessions::session_cookie(request); !cookie.empty() && sessions_) {
+      if (auto refused = sessions_->admit(request, cookie, is_public())) return refused;
+    }
+    if (request.principal || is_public()) return std::nullopt;
     return unauthenticated(false);
   }
   // Checked before the token is looked up: a throttled address learns nothing about its guess.
@@ -473,6 +490,10 @@ void Host::add_host_routes() {
   retention_ = std::make_unique<retention::RetentionService>(*store_, *events_, env,
                                                              config_.retention, *personal_data_);
   retention::register_routes(*router_, *docs_, *retention_);
+  sessions_ = std::make_unique<sessions::SessionService>(*store_, *events_, env, config_.sessions,
+                                                         log::get("sessions"));
+  sessions_->register_routes(*router_, *docs_);
+  console::register_routes(*router_, *docs_);
   docs_->describe(HttpMethod::kGet, "/health",
                   {"Liveness and readiness (no token)", "host", nullptr});
   docs_->describe(HttpMethod::kGet, "/api/v1/plugins",

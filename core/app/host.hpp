@@ -34,6 +34,7 @@
 #include "reports/reports.hpp"
 #include "steering/steering.hpp"
 #include "retention/retention.hpp"
+#include "sessions/sessions.hpp"
 #include "store/store.hpp"
 
 namespace kim::app {
@@ -104,6 +105,7 @@ class Host {
   std::shared_ptr<spdlog::logger> logger_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<auth::AccessDirectory> access_;
+  std::unique_ptr<sessions::SessionService> sessions_;  // the console's cookie sign-in
   std::unique_ptr<audit::SecurityLog> security_;
   std::unique_ptr<orgs::AdminService> admin_;
   std::unique_ptr<http::AuthThrottle> throttle_;

@@ -33,6 +33,7 @@
 #include "reports/indicators.hpp"
 #include "reports/reports.hpp"
 #include "retention/retention.hpp"
+#include "sessions/sessions.hpp"
 
 namespace po = boost::program_options;
 
@@ -53,6 +54,7 @@ Usage:
   kim token revoke --config FILE --id TOKEN_ID [--data-dir DIR]
   kim user disable --config FILE --user NAME [--data-dir DIR]
   kim user enable --config FILE --user NAME [--data-dir DIR]
+  kim user invite --config FILE --user NAME [--data-dir DIR]
   kim outbox list --config FILE [--state S] [--partner P] [--case ID] [--data-dir DIR]
   kim outbox retry --config FILE (--id ID | --dead [--partner P] [--type T] [--from TIME]
                    [--to TIME]) [--data-dir DIR]
@@ -78,6 +80,8 @@ Commands:
   user disable   Disable a user: none of its tokens works from the next request on.
   user enable    Enable a disabled user again. Revocations and user changes are audited
                  (user "cli").
+  user invite    Print a one-time link for the user to set a console password (valid for
+                 sessions.invite_valid_hours; a new link voids the older one). Audited.
   outbox list    Messages for partners (no payload): id, state, attempts, partner, type, error.
   outbox retry   Re-run a dead message, or every dead letter matching a filter (--dead).
   outbox discard Set a dead or pending message aside for good, with a reason. Both audited.
@@ -468,6 +472,43 @@ int run_user_disable(const std::vector<std::string>& args, bool disable) {
                    });
 }
 
+int run_user_invite(const std::vector<std::string>& args) {
+  po::options_description extra;
+  extra.add_options()("user", po::value<std::string>()->required(), "user name");
+  std::string base;                 // where users open the console
+  kim::store::Store* db = nullptr;  // to find the user by name
+  return run_service(
+      args, "kim user invite --config FILE --user NAME [--data-dir DIR]", extra,
+      [&](kim::store::Store& store, kim::events::EventBus& events,
+          const kim::config::HostConfig& config) {
+        base = config.sessions.public_url.empty()
+                   ? "http://" + config.server.host + ":" + std::to_string(config.server.port)
+                   : config.sessions.public_url;
+        while (base.ends_with('/'))
+          base.pop_back();
+        db = &store;
+        return std::make_unique<kim::sessions::SessionService>(
+            store, events, kim::domain::Env::system(), config.sessions, kim::log::get("sessions"));
+      },
+      [&](std::unique_ptr<kim::sessions::SessionService>& sessions, const kim::domain::Context& ctx,
+          const po::variables_map& vm) {
+        const auto name = vm["user"].as<std::string>();
+        auto rows = db->read([&](kim::store::Connection& c) {
+          return c.query("SELECT id FROM users WHERE name = ?", {name});
+        });
+        if (rows.empty()) throw UsageError("no user named \"" + name + "\"");
+        auto result = sessions->invite(ctx, std::to_string(rows[0]["id"].get<std::int64_t>()));
+        if (result) {
+          const auto& body = result.value().body;
+          std::cerr << "One-time link for user \"" << name
+                    << "\" to set a console password, valid until "
+                    << body["expires_at"].get<std::string>() << ":\n";
+          std::cout << base << body["path"].get<std::string>() << "\n";
+        }
+        return result;
+      });
+}
+
 int run_config_check(const std::vector<std::string>& args) {
   auto desc = common_options("kim config check options");
   auto vm = parse(args, desc);
@@ -780,6 +821,7 @@ int dispatch(const std::vector<std::string>& argv) {
   if (command == "user" && argv.size() > 1 && (argv[1] == "disable" || argv[1] == "enable")) {
     return run_user_disable(rest(2), argv[1] == "disable");
   }
+  if (command == "user" && argv.size() > 1 && argv[1] == "invite") return run_user_invite(rest(2));
   if (command == "outbox" && argv.size() > 1 && argv[1] == "list") return run_outbox_list(rest(2));
   if (command == "outbox" && argv.size() > 1 && argv[1] == "retry") {
     return run_outbox_retry(rest(2));

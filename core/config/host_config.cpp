@@ -116,6 +116,16 @@ HostConfig parse_host_config(nlohmann::json document, const std::filesystem::pat
   for (const auto& partner : document["partners"])
     config.partners.push_back(partner);
   config.referral_max_wait_days = document["referrals"]["max_wait_days"];
+  const auto& sessions = document["sessions"];
+  config.sessions.idle_timeout = std::chrono::minutes(sessions["idle_timeout_minutes"].get<int>());
+  config.sessions.lifetime = std::chrono::hours(sessions["lifetime_hours"].get<int>());
+  config.sessions.invite_valid = std::chrono::hours(sessions["invite_valid_hours"].get<int>());
+  config.sessions.secure_cookie = sessions["secure_cookie"];
+  config.sessions.public_url = sessions["public_url"];
+  config.sessions.failures_per_account = sessions["failures_per_account"];
+  config.sessions.failures_per_address = sessions["failures_per_address"];
+  config.sessions.failure_window =
+      std::chrono::seconds(sessions["failure_window_seconds"].get<int>());
 
   for (const auto& [name, block] : document["connectors"].items()) {
     // Instance names appear in URLs (/api/v1/connectors/{instance}) and file names.

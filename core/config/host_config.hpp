@@ -101,6 +101,18 @@ struct RetentionConfig {
   std::chrono::minutes interval{1440};
 };
 
+// Browser sign-in of the web console ("sessions" in the schema).
+struct SessionsConfig {
+  std::chrono::minutes idle_timeout{30};
+  std::chrono::hours lifetime{12};
+  std::chrono::hours invite_valid{72};
+  bool secure_cookie = false;
+  std::string public_url;  // for invite links; empty: http://<server.listen>
+  int failures_per_account = 5;
+  int failures_per_address = 20;
+  std::chrono::seconds failure_window{300};
+};
+
 struct OrganisationConfig {
   std::string slug, name, kind, town, supervisor;
   bool team_access = false;
@@ -123,6 +135,7 @@ struct HostConfig {
   OutboxConfig outbox;
   int referral_max_wait_days = 14;
   RetentionConfig retention;
+  SessionsConfig sessions;
 };
 
 // Thrown for a config that cannot be used; what() lists every problem, one per line, each

@@ -456,7 +456,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (response.headers.find("content-type") == response.headers.end() && !response.body.empty()) {
       out->set(bhttp::field::content_type, "application/json");
     }
-    out->set(bhttp::field::cache_control, "no-store");
+    // no-store unless a route chose otherwise (the console's static files revalidate by ETag).
+    if (response.headers.find("cache-control") == response.headers.end()) {
+      out->set(bhttp::field::cache_control, "no-store");
+    }
     out->set("x-content-type-options", "nosniff");
     out->set("x-request-id", request_id_);
     out->body() = std::move(response.body);

@@ -6,9 +6,13 @@ set -euo pipefail
 KIM_DEBIAN_PACKAGES=(
   build-essential cmake ccache pkg-config
   libboost1.81-dev libboost-program-options1.81-dev
-  nlohmann-json3-dev libspdlog-dev libsqlite3-dev libssl-dev libicu-dev tzdata
+  nlohmann-json3-dev libspdlog-dev libsqlite3-dev libssl-dev libicu-dev libsodium-dev tzdata
   libgtest-dev libgmock-dev
 )
+
+# Only for the console's browser tests (tests/browser, run by scripts/test): Debian's Chromium, driven
+# by playwright-core from npm (nothing downloads a browser), and Node.js with npm to run them.
+KIM_BROWSER_DEBIAN_PACKAGES=(chromium nodejs)
 
 # Only for the fuzz targets (scripts/fuzz, run by scripts/test): clang and its libFuzzer runtime.
 KIM_FUZZ_DEBIAN_PACKAGES=(clang-14 libclang-rt-14-dev libfuzzer-14-dev)
@@ -19,6 +23,11 @@ KIM_BENCH_DEBIAN_PACKAGES=(wrk nginx-light linux-perf sqlite3 python3 jq curl)
 
 kim_install_deps() {
   kim_install_packages "${KIM_DEBIAN_PACKAGES[@]}"
+}
+
+kim_install_browser_deps() {
+  kim_install_packages "${KIM_BROWSER_DEBIAN_PACKAGES[@]}"
+  command -v npm >/dev/null 2>&1 || kim_install_packages npm
 }
 
 kim_install_fuzz_deps() {
