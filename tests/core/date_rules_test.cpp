@@ -23,6 +23,7 @@
 #include "referrals/referrals.hpp"
 #include "store/core_migrations.hpp"
 #include "store/store.hpp"
+#include "support/core_store.hpp"
 
 namespace kim {
 namespace {
@@ -39,16 +40,7 @@ constexpr const char* kService = "sgb2_integration_services";
 class DateRulesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() /
-           ("kim_date_rules_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) +
-            "_" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir_);
-    store::StoreOptions options;
-    options.path = dir_ / "kim.sqlite3";
-    options.synchronous = "OFF";  // durability is not under test here
-    store_ = std::make_unique<store::Store>(options);
-    store_->migrate("core", store::core_migrations());
+    store_ = test::open_migrated_store(dir_, "kim_date_rules_test");
     orgs::apply_seeds(
         *store_, {{kOffice, "KI Test", "coordinating_office", "", "", false},
                   {"welfare-test", "Welfare", "welfare_organisation", "Rheine", kOffice, false}});

@@ -16,6 +16,7 @@
 #include "partners/partners.hpp"
 #include "store/core_migrations.hpp"
 #include "store/store.hpp"
+#include "support/core_store.hpp"
 
 namespace kim::outbox {
 namespace {
@@ -26,16 +27,7 @@ using nlohmann::json;
 class OutboxAtomicityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() /
-           ("kim_outbox_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) +
-            "_" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir_);
-    store::StoreOptions options;
-    options.path = dir_ / "kim.sqlite3";
-    options.synchronous = "OFF";  // durability is not under test here
-    store_ = std::make_unique<store::Store>(options);
-    store_->migrate("core", store::core_migrations());
+    store_ = test::open_migrated_store(dir_, "kim_outbox_test");
     partners::apply_seeds(*store_, {seed("bound", "jobcenter"), seed("unbound", "")});
     events_ = std::make_unique<events::EventBus>(log::get("events"));
     tx_ = std::make_unique<domain::Transactions>(*store_, *events_, domain::Env::system());

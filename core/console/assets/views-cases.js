@@ -19,6 +19,19 @@ const personName = (person) => `${person.given_names} ${person.family_name}`;
 
 let groupCounter = 0;
 
+// Sends a form's change: on success clears the form, reloads what shows it and announces it;
+// otherwise shows the API's error next to the field it names.
+async function save(form, send, refresh) {
+  try {
+    await send();
+    form.reset();
+    await refresh();
+    announce(t('app.saved'));
+  } catch (error) {
+    showError(form, error);
+  }
+}
+
 function checkboxGroup(legend, name, values, prefix) {
   const slot = h('p', { class: 'field-error', id: `group${++groupCounter}-error`, 'aria-live': 'polite' });
   return h(
@@ -189,14 +202,7 @@ async function assessmentsPart(caseId, canChange, current, refresh, reloaders) {
         if (summary) item.summary = summary;
         return item;
       });
-      try {
-        await api('POST', `/api/v1/cases/${encodeURIComponent(caseId)}/assessments`, { domains }, { ifMatch: current().version });
-        form.reset();
-        await refresh();
-        announce(t('app.saved'));
-      } catch (error) {
-        showError(form, error);
-      }
+      await save(form, () => api('POST', `/api/v1/cases/${encodeURIComponent(caseId)}/assessments`, { domains }, { ifMatch: current().version }), refresh);
     });
     part.append(form);
   }
@@ -225,14 +231,7 @@ async function goalsPart(caseId, canChange, current, refresh, reloaders) {
       clearErrors(form);
       const body = { life_domain: form.elements.life_domain.value, description: form.elements.description.value };
       if (form.elements.due_date.value) body.due_date = form.elements.due_date.value;
-      try {
-        await api('POST', `/api/v1/cases/${encodeURIComponent(caseId)}/goals`, body, { ifMatch: current().version });
-        form.reset();
-        await refresh();
-        announce(t('app.saved'));
-      } catch (error) {
-        showError(form, error);
-      }
+      await save(form, () => api('POST', `/api/v1/cases/${encodeURIComponent(caseId)}/goals`, body, { ifMatch: current().version }), refresh);
     });
     part.append(form);
   }
@@ -296,14 +295,7 @@ async function consentPart(personId, canChange, refresh, reloaders) {
       };
       if (form.elements.valid_until.value) body.valid_until = form.elements.valid_until.value;
       if (body.categories.includes('health')) body.explicit_special_category = true;
-      try {
-        await api('POST', `/api/v1/persons/${encodeURIComponent(personId)}/consents`, body);
-        form.reset();
-        await refresh();
-        announce(t('app.saved'));
-      } catch (error) {
-        showError(form, error);
-      }
+      await save(form, () => api('POST', `/api/v1/persons/${encodeURIComponent(personId)}/consents`, body), refresh);
     });
     part.append(form);
   }
