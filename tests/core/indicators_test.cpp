@@ -154,6 +154,7 @@ constexpr const char* kOtherOffice = "other-office";
 class IndicatorReportTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    static std::atomic<int> counter{0};
     store_ = test::open_migrated_store(dir_, "kim_indicators_test");
     orgs::apply_seeds(
         *store_,
