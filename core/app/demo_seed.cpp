@@ -9,8 +9,8 @@
 #include "domain/validation.hpp"
 #include "log/logging.hpp"
 #include "orgs/organisations.hpp"
-#include "reports/funding.hpp"
 #include "partners/partners.hpp"
+#include "reports/funding.hpp"
 #include "steering/steering.hpp"
 
 namespace kim::app {

@@ -32,9 +32,9 @@
 #include "referrals/referrals.hpp"
 #include "reports/funding.hpp"
 #include "reports/reports.hpp"
-#include "steering/steering.hpp"
 #include "retention/retention.hpp"
 #include "sessions/sessions.hpp"
+#include "steering/steering.hpp"
 #include "store/store.hpp"
 
 namespace kim::app {

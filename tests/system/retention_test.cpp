@@ -169,6 +169,13 @@ class RetentionTest : public ::testing::Test {
     }
     return by;
   }
+  // The indicator report itself (its rows) for the last year, as the auditor gets it.
+  static json indicator_rows() {
+    auto report =
+        Api(*host_, "auditor")
+            .read("/reports/indicators?from=" + date_in_days(-365) + "&to=" + date_in_days(0));
+    return report.is_object() ? report["rows"] : json();
+  }
 };
 
 TEST_F(RetentionTest, ClosedCasePastItsPeriodIsAnonymisedAndNoPersonalFieldSurvives) {
@@ -217,6 +224,8 @@ TEST_F(RetentionTest, ClosedCasePastItsPeriodIsAnonymisedAndNoPersonalFieldSurvi
   // The search sees what is there: every marker before, the kept person's after.
   ASSERT_EQ(found_in_files(host_->database(), markers).size(), markers.size());
   const auto before = counts();
+  const json indicators_before = indicator_rows();
+  ASSERT_FALSE(indicators_before.empty());
 
   // One day short of the period: nothing happens.
   auto early = run_retention(kClosedCasesDays - 1);
@@ -231,6 +240,7 @@ TEST_F(RetentionTest, ClosedCasePastItsPeriodIsAnonymisedAndNoPersonalFieldSurvi
   EXPECT_EQ(found_in_files(host_->database(), {"Qzvkeepgiven", "Qzvkeepnote"}).size(), 2u)
       << "the open case's person must be untouched";
   EXPECT_EQ(counts(), before) << "the indicators' counts changed";
+  EXPECT_EQ(indicator_rows(), indicators_before) << "the indicator report changed";
 
   // Statistical fields stay; personal ones are gone.
   Api co(*host_, "co-rheine");
