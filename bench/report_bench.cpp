@@ -41,6 +41,7 @@ struct Options {
   int year = 2021;
   fs::path path;
   bool keep = false;
+  std::int64_t reader_mmap = -1;  // -1: the store's default
 };
 
 std::string date_of(std::int64_t day) {
@@ -209,7 +210,7 @@ void print_plans(Connection& db, const std::string& from, const std::string& to,
 }
 
 int usage() {
-  std::cerr << "usage: kim_report_bench [--cases N] [--runs R] [--year Y] [--path DIR] [--keep]\n";
+  std::cerr << "usage: kim_report_bench [--cases N] [--runs R] [--year Y] [--path DIR] [--keep] [--reader-mmap BYTES]\n";
   return 2;
 }
 
@@ -230,6 +231,8 @@ int main(int argc, char** argv) {
       options.path = next();
     } else if (arg == "--keep") {
       options.keep = true;
+    } else if (arg == "--reader-mmap") {
+      options.reader_mmap = std::stoll(next());
     } else {
       return usage();
     }
@@ -251,6 +254,7 @@ int main(int argc, char** argv) {
   }
   if (!exists) generate(database, options.cases);
 
+  if (options.reader_mmap >= 0) store_options.reader_mmap_bytes = options.reader_mmap;
   kim::store::Store store(store_options);
   kim::events::EventBus events(spdlog::null_logger_mt("bench-events"));
   kim::reports::ReportService reports(store, events, kim::domain::Env::system(), 14);

@@ -185,6 +185,9 @@ Store::Store(StoreOptions options) : impl_(std::make_unique<Impl>()) {
   for (int i = 0; i < o.read_connections; ++i) {
     Connection reader = Connection::open(o.path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     sqlite3_busy_timeout(reader.raw(), o.busy_timeout_ms);
+    if (o.reader_mmap_bytes > 0) {
+      reader.exec("PRAGMA mmap_size=" + std::to_string(o.reader_mmap_bytes));
+    }
     impl_->readers.push_back(std::move(reader));
   }
   for (auto& reader : impl_->readers) {

@@ -52,6 +52,10 @@ struct StoreOptions {
   // (PASSIVE) once it has nothing queued; at 4x this many it checkpoints even while busy, which
   // bounds the WAL. >= 1.
   int checkpoint_pages = 1000;
+  // Bytes of the database file each read connection maps into memory (PRAGMA mmap_size): large
+  // reads (reports over a whole year) then copy pages from the page cache without a system call
+  // per page. Address space only; 0 turns it off.
+  std::int64_t reader_mmap_bytes = std::int64_t{1} << 30;
 };
 
 struct Migration {
