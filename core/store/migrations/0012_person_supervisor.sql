@@ -1,6 +1,6 @@
--- supervision by residence for the person record too, so a person recorded before any case is
--- opened is read by the office that will supervise the case (decided by the same plugins' rules;
--- NULL: the recording organisation's supervisor, as before)
+-- a person's own supervising office (supervision by residence, decided by plugins' rules)
+-- So a person recorded before any case is opened is read by the office that will supervise the
+-- case. NULL: the recording organisation's supervisor, as before.
 ALTER TABLE persons ADD COLUMN supervisor_id INTEGER REFERENCES organisations(id);
 ALTER TABLE persons ADD COLUMN supervisor_shared INTEGER NOT NULL DEFAULT 0
   CHECK (supervisor_shared IN (0, 1));
