@@ -210,7 +210,8 @@ void print_plans(Connection& db, const std::string& from, const std::string& to,
 }
 
 int usage() {
-  std::cerr << "usage: kim_report_bench [--cases N] [--runs R] [--year Y] [--path DIR] [--keep] [--reader-mmap BYTES]\n";
+  std::cerr << "usage: kim_report_bench [--cases N] [--runs R] [--year Y] [--path DIR] [--keep] "
+               "[--reader-mmap BYTES]\n";
   return 2;
 }
 
