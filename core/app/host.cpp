@@ -45,11 +45,17 @@ std::string iso_time(std::chrono::system_clock::time_point time) {
   return buffer;
 }
 
-sdk::HttpResponse unauthenticated(bool token_sent) {
-  auto response = sdk::HttpResponse::error(
-      401, "unauthenticated",
-      token_sent ? "the API token is unknown or revoked"
-                 : "send an API token as \"Authorization: Bearer <token>\"");
+// What was sent decides the text: a console whose session ended must not be told to send a token.
+enum class Credential { kNone, kToken, kSessionCookie };
+
+sdk::HttpResponse unauthenticated(Credential sent) {
+  const char* message = "send an API token as \"Authorization: Bearer <token>\", or sign in to "
+                        "the console";
+  if (sent == Credential::kToken) message = "the API token is unknown or revoked";
+  if (sent == Credential::kSessionCookie) {
+    message = "the console session ended (signed out, idle or expired); sign in again";
+  }
+  auto response = sdk::HttpResponse::error(401, "unauthenticated", message);
   response.headers["www-authenticate"] = "Bearer";
   return response;
 }
@@ -290,7 +296,8 @@ void Host::answer(sdk::HttpRequest& request, const http::Respond& respond) {
   // included. Not for writes: a read after the write must see it.
   std::optional<store::ReadScope> snapshot;
   if (placement(request) == http::Placement::kIoThread) snapshot.emplace(*store_);
-  auto response = confirm_cached_token(*access_, request) ? handle(request) : unauthenticated(true);
+  auto response = confirm_cached_token(*access_, request) ? handle(request)
+                                                           : unauthenticated(Credential::kToken);
   snapshot.reset();
   if (sessions_) sessions_->touch(request);
   // Refused accesses noted while handling it: written apart from its (rolled back) transaction.
@@ -341,13 +348,6 @@ std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::str
   for (const char* note :
        {sessions::kClientHeader, sessions::kSessionHeader, sessions::kTouchHeader})
     request.headers.erase(note);
-  // Hex: the key holds raw address bytes, and headers must stay printable for route code.
-  std::string client;
-  for (unsigned char byte : peer) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    client += {kDigits[byte >> 4], kDigits[byte & 0xf]};
-  }
-  request.headers[sessions::kClientHeader] = std::move(client);
   const auto match = router_->match(request.method, request.path);
   if (inbound_ && connectors::Inbound::handles(match)) {
     return inbound_->admit(request, match.path_params.at("instance"), peer);
@@ -356,13 +356,25 @@ std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::str
   const auto is_public = [&] {
     return match.kind == http::RouteMatch::Kind::kFound && match.route->options.public_route;
   };
+  // The peer's address for the sign-in throttle, noted only where a public route of the host
+  // (sign-in, setting a password) may need it. Hex: the key holds raw address bytes, and headers
+  // must stay printable for route code.
+  if (is_public() && match.route->owner == "host") {
+    std::string client;
+    for (unsigned char byte : peer) {
+      static constexpr char kDigits[] = "0123456789abcdef";
+      client += {kDigits[byte >> 4], kDigits[byte & 0xf]};
+    }
+    request.headers[sessions::kClientHeader] = std::move(client);
+  }
   if (token.empty()) {
     // The console's session cookie: a second credential for the same principal (bearer first).
     if (const auto cookie = sessions::session_cookie(request); !cookie.empty() && sessions_) {
       if (auto refused = sessions_->admit(request, cookie, is_public())) return refused;
     }
     if (request.principal || is_public()) return std::nullopt;
-    return unauthenticated(false);
+    return unauthenticated(sessions::session_cookie(request).empty() ? Credential::kNone
+                                                                     : Credential::kSessionCookie);
   }
   // Checked before the token is looked up: a throttled address learns nothing about its guess.
   if (const int wait = throttle_->retry_after(peer); wait > 0) {
@@ -393,7 +405,7 @@ std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::str
   request.principal = access_->authenticate(token);
   if (request.principal || is_public()) return std::nullopt;
   throttle_->record_failure(peer);
-  return unauthenticated(true);
+  return unauthenticated(Credential::kToken);
 }
 
 sdk::HttpResponse Host::handle(sdk::HttpRequest& request) {
@@ -405,7 +417,9 @@ sdk::HttpResponse Host::handle(sdk::HttpRequest& request) {
     // callers come here without a principal).
     const std::string token = request.principal ? std::string() : bearer_token(request);
     if (!token.empty()) request.principal = access_->authenticate(token);
-    if (!request.principal) return unauthenticated(!token.empty());
+    if (!request.principal) {
+      return unauthenticated(token.empty() ? Credential::kNone : Credential::kToken);
+    }
   }
   if (match.kind == http::RouteMatch::Kind::kNotFound) {
     return sdk::HttpResponse::error(404, "not_found", "no resource at " + request.path);
@@ -430,9 +444,25 @@ sdk::HttpResponse Host::handle(sdk::HttpRequest& request) {
                                     "role " + request.principal->role + " may not do this");
   }
   request.path_params = std::move(match.path_params);
+  // Credentials (token, session cookie, CSRF token) and the host's notes (":kim-…") are not a
+  // plugin's to read: it gets the principal. Held apart while its handler runs, back for the
+  // host's steps after it (the session's touch).
+  std::map<std::string, std::string> held;
+  if (match.route->owner != "host") {
+    for (auto it = request.headers.lower_bound(":");
+         it != request.headers.end() && it->first.starts_with(':');) {
+      held.insert(request.headers.extract(it++));
+    }
+    for (const char* name : {"authorization", "cookie", sessions::kCsrfHeader}) {
+      if (auto node = request.headers.extract(name)) held.insert(std::move(node));
+    }
+  }
   try {
-    return match.route->handler(request);
+    auto response = match.route->handler(request);
+    request.headers.merge(held);
+    return response;
   } catch (const std::exception& e) {
+    request.headers.merge(held);
     logger_->error("request {} ({} {}) failed in {}: {}", request.request_id,
                    sdk::to_string(request.method), match.route->pattern, match.route->owner,
                    e.what());

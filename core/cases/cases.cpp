@@ -142,7 +142,8 @@ Result<Reply> CaseService::open_case(const Context& ctx, const json& body) {
     // answered as unknown.
     std::vector<SqlValue> params{person_id};
     std::string sql =
-        "SELECT p.town FROM persons p JOIN organisations po ON po.id = p.organisation_id WHERE "
+        "SELECT p.town, p.anonymised_at FROM persons p JOIN organisations po ON po.id = "
+        "p.organisation_id WHERE "
         "p.id = ? AND (" +
         readable_person_condition(me, params) +
         " OR EXISTS (SELECT 1 FROM person_links l WHERE l.person_id = p.id AND "
@@ -152,6 +153,7 @@ Result<Reply> CaseService::open_case(const Context& ctx, const json& body) {
     if (person.empty()) {
       fail(Problem{404, "not_found", "person " + person_id + " not found", "person_id", nullptr});
     }
+    if (!person[0]["anonymised_at"].is_null()) fail(anonymised_problem("person"));
     std::int64_t case_manager_id = manager.value_or(me.user_id);
     if (case_manager_id != me.user_id) {
       auto colleague = db.query(

@@ -195,7 +195,7 @@ Result<Reply> CaseService::update_person(const Context& ctx, const std::string& 
   return tx_.write(ctx, [&](Change& change) {
     Connection& db = change.db;
     require_case_manager(ctx);
-    const json row = load_person(db, ctx, person_id);
+    const json row = load_person_for_change(db, ctx, person_id);
     // Changing a record needs more than seeing it: the recording organisation, or the case
     // manager of an open case of the person.
     const auto& me = ctx.actor.principal;
@@ -271,7 +271,7 @@ Result<Reply> CaseService::add_participation(const Context& ctx, const std::stri
   return tx_.write(ctx, [&](Change& change) {
     Connection& db = change.db;
     require_case_manager(ctx);
-    load_person(db, ctx, person_id);
+    load_person_for_change(db, ctx, person_id);
     FieldReader in(body);
     auto programme = in.choice("programme", domain::programmes());
     auto started = in.date("started_on");
@@ -320,7 +320,7 @@ Result<Reply> CaseService::grant_funding_override(const Context& ctx, const std:
     if (ctx.actor.principal.role != "coordinator") {
       fail(Problem::forbidden("only a coordinator may override the double-funding rule"));
     }
-    load_person(db, ctx, person_id);
+    load_person_for_change(db, ctx, person_id);
     FieldReader in(body);
     auto justification = in.text("justification", kSummaryMax);
     in.finish();

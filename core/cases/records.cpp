@@ -22,13 +22,16 @@ namespace {
 
 std::optional<CaseRow> find_case_row(Connection& db, const std::string& case_id) {
   auto rows =
-      db.query(std::string("SELECT c.id, c.person_id, c.phase, c.version, ") + kOwnershipColumns +
+      db.query(std::string("SELECT c.id, c.person_id, c.phase, c.version, c.anonymised_at IS NOT "
+                           "NULL AS anonymised, ") +
+                   kOwnershipColumns +
                    " FROM cases c JOIN organisations o ON o.id = c.organisation_id "
                    "WHERE c.id = ?",
                {case_id});
   if (rows.empty()) return std::nullopt;
   const auto& row = rows.front();
-  return CaseRow{row["id"], row["person_id"], row["phase"], row["version"], ownership_of(row)};
+  return CaseRow{row["id"],      row["person_id"],      row["phase"],
+                 row["version"], ownership_of(row), row["anonymised"].get<int>() != 0};
 }
 
 CaseRow find_case(Connection& db, const std::string& case_id) {
@@ -75,6 +78,8 @@ CaseRow checked_case(Change& change, const std::string& case_id, const CaseRule&
                  {},
                  json{{"current_version", row.version}}});
   }
+  // Before the open check, so reopening one is refused for what it is.
+  if (row.anonymised) fail(anonymised_problem("case"));
   if (rule.needs_open) require_open(row, rule.needs_open);
   return row;
 }
@@ -99,6 +104,18 @@ json load_person(Connection& db, const Context& ctx, const std::string& person_i
   auto rows = db.query(sql, params);
   if (rows.empty()) refuse(ctx, "person", person_id, "", Problem::not_found("person " + person_id));
   return rows.front();
+}
+
+Problem anonymised_problem(const char* what) {
+  return Problem::conflict("anonymised", std::string("the ") + what +
+                                             " was anonymised (retention period passed or erased "
+                                             "on request); it cannot change");
+}
+
+json load_person_for_change(Connection& db, const Context& ctx, const std::string& person_id) {
+  json row = load_person(db, ctx, person_id);
+  if (!row["anonymised_at"].is_null()) fail(anonymised_problem("person"));
+  return row;
 }
 
 void require_open(const CaseRow& row, const char* what) {

@@ -26,6 +26,7 @@ struct CaseRow {
   std::string phase;
   std::int64_t version = 0;
   CaseOwnership ownership;
+  bool anonymised = false;  // by retention or erasure: no change is taken any more
 };
 
 // What a change of a case needs before it runs.
@@ -77,6 +78,12 @@ CaseRow load_case(store::Connection& db, const domain::Context& ctx, const std::
 // The person's row (with "organisation" = slug of the recording organisation); 404 like above.
 nlohmann::json load_person(store::Connection& db, const domain::Context& ctx,
                            const std::string& person_id);
+// load_person for a change: 409 anonymised once retention or an erasure removed the person's
+// personal fields (nothing is written to it again).
+nlohmann::json load_person_for_change(store::Connection& db, const domain::Context& ctx,
+                                      const std::string& person_id);
+// 409 "anonymised" for `what` ("case", "person").
+domain::Problem anonymised_problem(const char* what);
 void require_case_manager(const domain::Context& ctx);
 // 409 case_closed naming `what`: the rule behind CaseRule::needs_open, for a change that needs an
 // open case only in some of its forms (sending a referral).

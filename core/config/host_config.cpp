@@ -166,6 +166,7 @@ HostConfig parse_host_config(nlohmann::json document, const std::filesystem::pat
 
   const auto& retention = document["retention"];
   config.retention.closed_cases_days = retention["closed_cases_days"];
+  config.retention.persons_without_case_days = retention["persons_without_case_days"];
   config.retention.ended_referrals_days = retention["ended_referrals_days"];
   config.retention.revoked_consents_days = retention["revoked_consents_days"];
   config.retention.outbox_days = retention["outbox_days"];

@@ -94,6 +94,7 @@ struct OutboxConfig {
 // How long personal data is kept ("retention" in the schema; retention/retention.hpp).
 struct RetentionConfig {
   int closed_cases_days = 2192;
+  int persons_without_case_days = 365;
   int ended_referrals_days = 1096;
   int revoked_consents_days = 1096;
   int outbox_days = 90;

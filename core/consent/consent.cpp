@@ -141,7 +141,7 @@ Result<Reply> ConsentService::grant(const Context& ctx, const std::string& perso
   return tx_.write(ctx, [&](domain::Change& change) {
     Connection& db = change.db;
     cases::require_case_manager(ctx);
-    cases::load_person(db, ctx, person_id);
+    cases::load_person_for_change(db, ctx, person_id);
     require_named(body, "recipients", "its recipients");
     require_named(body, "purposes", "its purposes");
     require_named(body, "categories", "the data categories");
@@ -209,7 +209,7 @@ Result<Reply> ConsentService::revoke(const Context& ctx, const std::string& pers
   return tx_.write(ctx, [&](domain::Change& change) {
     Connection& db = change.db;
     cases::require_case_manager(ctx);
-    cases::load_person(db, ctx, person_id);
+    cases::load_person_for_change(db, ctx, person_id);
     auto rows =
         db.query("SELECT * FROM consents WHERE id = ? AND person_id = ?", {consent_id, person_id});
     if (rows.empty()) fail(Problem::not_found("consent " + consent_id));

@@ -338,6 +338,10 @@ Result<Reply> AdminService::set_disabled(const Context& ctx, const std::string& 
     change.db.execute("UPDATE users SET disabled_at = ? WHERE id = ?",
                       {disabled ? store::SqlValue(at.get<std::string>()) : store::SqlValue(nullptr),
                        user["id"].get<std::int64_t>()});
+    // Its console sessions end with it: enabling it again must not bring old cookies back.
+    if (disabled) {
+      change.db.execute("DELETE FROM sessions WHERE user_id = ?", {user["id"].get<std::int64_t>()});
+    }
     change.audit(disabled ? "disable" : "enable", "user",
                  std::to_string(user["id"].get<std::int64_t>()));
     user["disabled_at"] = at;

@@ -574,7 +574,9 @@ Result<Reply> ReferralService::apply_partner_report(const Context& ctx, const st
     }
     // Whoever acts for the partner, the case is reached as the partner's answer reaches it.
     const cases::CaseRule answer_rule{nullptr, false, cases::Access::kNone};
-    return cases::change_case(change, case_id, answer_rule, [&](const cases::CaseRow&) {
+    return cases::change_case(change, case_id, answer_rule, [&](const cases::CaseRow& row) {
+      // Its free texts are gone for good: an answer would bring an outcome back.
+      if (row.anonymised) fail(cases::anonymised_problem("case"));
       const std::string now = change.env.timestamp();
       const std::string today = change.env.today();
       const SqlValue outcome_value = outcome ? SqlValue(*outcome) : SqlValue(nullptr);

@@ -63,12 +63,11 @@ void anonymise_case(Change& change, const std::string& case_id) {
     change.audit("anonymise", "referral", row["id"], case_id);
   }
   db.execute(
-      "UPDATE referrals SET message = NULL, payload = NULL, anonymised_at = "
-      "coalesce(anonymised_at, "
-      "?) WHERE case_id = ?",
+      "UPDATE referrals SET message = NULL, payload = NULL, outcome = NULL, anonymised_at = "
+      "coalesce(anonymised_at, ?) WHERE case_id = ?",
       {now, case_id});
   db.execute(
-      "UPDATE referral_history SET reason = NULL WHERE referral_id IN "
+      "UPDATE referral_history SET outcome = NULL, reason = NULL WHERE referral_id IN "
       "(SELECT id FROM referrals WHERE case_id = ?)",
       {case_id});
   for (const auto& row :
@@ -182,6 +181,7 @@ Context RetentionService::system_context() {
 }
 
 std::int64_t RetentionService::anonymise_due_cases(const Context& ctx, const std::string& cutoff,
+                                                   const std::string& caseless_cutoff,
                                                    RunReport& report) {
   // Closed cases past their period, then the persons all of whose cases are anonymised.
   for (;;) {
@@ -199,11 +199,15 @@ std::int64_t RetentionService::anonymise_due_cases(const Context& ctx, const std
       }
       if (!rows.empty()) personal_data_.apply(db, request);
       report.cases += static_cast<std::int64_t>(rows.size());
+      // Persons all of whose cases are anonymised, and persons recorded without ever getting a
+      // case before `caseless_cutoff` (timestamps compare with the date as text).
       auto persons = db.query(
-          std::string("SELECT p.id FROM persons p WHERE p.anonymised_at IS NULL AND EXISTS "
-                      "(SELECT 1 FROM cases c WHERE c.person_id = p.id) AND NOT EXISTS (SELECT "
-                      "1 FROM cases c WHERE c.person_id = p.id AND c.anonymised_at IS NULL) AND ") +
-          kPersonNotHeld + " LIMIT " + std::to_string(kChunk));
+          std::string("SELECT p.id FROM persons p WHERE p.anonymised_at IS NULL AND CASE WHEN "
+                      "EXISTS (SELECT 1 FROM cases c WHERE c.person_id = p.id) THEN NOT EXISTS "
+                      "(SELECT 1 FROM cases c WHERE c.person_id = p.id AND c.anonymised_at IS "
+                      "NULL) ELSE p.created_at < ? END AND ") +
+              kPersonNotHeld + " LIMIT " + std::to_string(kChunk),
+          {caseless_cutoff});
       for (const auto& row : persons) {
         anonymise_person(change, row["id"]);
         personal_data_.apply(db, {"anonymise", row["id"], {}});
@@ -224,9 +228,10 @@ RunReport RetentionService::run() {
                                     days_before(db, today, config_.ended_referrals_days),
                                     days_before(db, today, config_.revoked_consents_days),
                                     days_before(db, today, config_.outbox_days),
-                                    days_before(db, today, config_.audit_days)};
+                                    days_before(db, today, config_.audit_days),
+                                    days_before(db, today, config_.persons_without_case_days)};
   });
-  anonymise_due_cases(ctx, cutoffs[0], report);
+  anonymise_due_cases(ctx, cutoffs[0], cutoffs[5], report);
   // Dates compare with timestamps as text: "2020-01-01T…" < "2020-01-02" for every time of day.
   store_.write([&](Connection& db) {
     Change change(db, ctx, env_, events_);
@@ -238,9 +243,10 @@ RunReport RetentionService::run() {
                       kCaseNotHeld,
                   {cutoffs[1]})) {
       db.execute(
-          "UPDATE referrals SET message = NULL, payload = NULL, anonymised_at = ? WHERE id = ?",
+          "UPDATE referrals SET message = NULL, payload = NULL, outcome = NULL, anonymised_at = ? "
+          "WHERE id = ?",
           {now, row["id"].get<std::string>()});
-      db.execute("UPDATE referral_history SET reason = NULL WHERE referral_id = ?",
+      db.execute("UPDATE referral_history SET outcome = NULL, reason = NULL WHERE referral_id = ?",
                  {row["id"].get<std::string>()});
       db.execute(
           "UPDATE outbox SET payload = '{}', anonymised_at = ? WHERE subject_id = ? AND state IN "
@@ -329,6 +335,7 @@ RetentionService::Result RetentionService::request_erasure(const Context& ctx,
         person["organisation_id"].get<std::int64_t>() != ctx.actor.principal.organisation_id) {
       fail(Problem::not_found("person " + person_id));
     }
+    if (!person["anonymised_at"].is_null()) fail(cases::anonymised_problem("person"));
     FieldReader in(body);
     auto received = in.date("received_on");
     in.finish();

@@ -1,6 +1,7 @@
 // Retention and erasure of personal data (core migration 15):
 // - the retention job (`host.retention`): anonymises what passed its period (config "retention"):
-//   closed cases and, once all their cases are, their persons; declined or cancelled referrals;
+//   closed cases and, once all their cases are, their persons; persons recorded without ever
+//   getting a case; declined or cancelled referrals;
 //   revoked consents; settled outbox messages. Personal fields are removed, statistical ones
 //   (year of birth, town, residence status, gender, dates, phases, outcomes) kept, so indicators
 //   stay right. One audit entry per anonymised object ("anonymise"), never personal data in it.
@@ -69,7 +70,7 @@ class RetentionService {
  private:
   domain::Context system_context();
   std::int64_t anonymise_due_cases(const domain::Context& ctx, const std::string& cutoff,
-                                   RunReport& report);
+                                   const std::string& caseless_cutoff, RunReport& report);
 
   store::Store& store_;
   domain::Transactions tx_;

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "audit/audit_log.hpp"
 #include "auth/access.hpp"
 #include "domain/env.hpp"
 #include "domain/route_support.hpp"
@@ -137,7 +138,9 @@ bool verify_password(const std::string& encoded, std::string_view password) {
 }
 
 std::string password_problem(std::string_view password, std::string_view user_name) {
-  if (password.size() > 1024) return "the password is longer than 1024 bytes";
+  if (password.size() > kPasswordMaxBytes) {
+    return "the password is longer than " + std::to_string(kPasswordMaxBytes) + " bytes";
+  }
   if (!http::valid_utf8(password)) return "the password is not valid UTF-8";
   const auto characters = std::count_if(password.begin(), password.end(), [](char c) {
     return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
@@ -172,9 +175,18 @@ SessionService::SessionService(store::Store& store, events::EventBus& events, do
       config_(config),
       logger_(std::move(logger)),
       per_account_(config.failures_per_account, config.failure_window, 65536),
-      per_address_(config.failures_per_address, config.failure_window, 65536) {
-  dummy_hash_ = hash_password(random_hex());
+      per_address_(config.failures_per_address, config.failure_window, 65536) {}
+
+namespace {
+
+// Verified against for unknown users, so timing does not tell whether a name exists. Made at the
+// first sign-in, not by every command that builds the routes (Argon2id takes ~0.1 s).
+const std::string& dummy_hash() {
+  static const std::string hash = hash_password(random_hex());
+  return hash;
 }
+
+}  // namespace
 
 std::optional<sdk::HttpResponse> SessionService::admit(sdk::HttpRequest& request,
                                                        std::string_view cookie,
@@ -194,8 +206,11 @@ std::optional<sdk::HttpResponse> SessionService::admit(sdk::HttpRequest& request
   });
   if (rows.empty()) return std::nullopt;
   const auto& row = rows.front();
-  if (!public_route && request.method != sdk::HttpMethod::kGet &&
+  if (request.method != sdk::HttpMethod::kGet &&
       !same_secret(request.header(kCsrfHeader), row["csrf_token"].get<std::string>())) {
+    // A public route (signing in, a plugin's public POST) is answered as for a visitor: the
+    // cookie alone never acts for the user across sites.
+    if (public_route) return std::nullopt;
     return sdk::HttpResponse::error(403, "csrf_token_invalid",
                                     "a change from the console needs the session's X-CSRF-Token");
   }
@@ -223,7 +238,8 @@ std::string SessionService::cookie_header(const sdk::HttpRequest& request, const
                                           std::int64_t max_age) const {
   std::string cookie = std::string(kCookieName) + "=" + value +
                        "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age);
-  if (config_.secure_cookie || lower(request.header("x-forwarded-proto")) == "https") {
+  if (config_.secure_cookie || config_.public_url.starts_with("https://") ||
+      lower(request.header("x-forwarded-proto")) == "https") {
     cookie += "; Secure";
   }
   return cookie;
@@ -234,7 +250,7 @@ sdk::HttpResponse SessionService::sign_in(const sdk::HttpRequest& request) {
   if (auto problem = read_json_body(request, body)) return problem_response(*problem);
   std::optional<Problem> problem;
   auto name = string_field(body, "name", 64, problem);
-  auto password = string_field(body, "password", 1024, problem);
+  auto password = string_field(body, "password", kPasswordMaxBytes, problem);
   for (const auto& [key, value] : body.items()) {
     if (key != "name" && key != "password" && !problem) {
       problem = Problem{400, "unknown_field", "unknown field " + key, key, nullptr};
@@ -260,14 +276,24 @@ sdk::HttpResponse SessionService::sign_in(const sdk::HttpRequest& request) {
   const bool known = !rows.empty();
   // An unknown name costs as much as a wrong password, so timing does not tell which.
   const bool ok =
-      verify_password(known ? rows[0]["hash"].get<std::string>() : dummy_hash_, *password) && known;
+      verify_password(known ? rows[0]["hash"].get<std::string>() : dummy_hash(), *password) && known;
   if (!ok) {
     per_address_.record_failure(client);
-    per_account_.record_failure("user:" + account);
+    // Only existing accounts: random names would crowd real accounts out of its table.
+    if (known) per_account_.record_failure("user:" + account);
     // Never the name or password typed: the account's id when it exists.
     if (known) {
-      logger_->warn("sign-in failed: wrong password for user id {} (request {})",
-                    rows[0]["id"].get<std::int64_t>(), request.request_id);
+      const std::int64_t user_id = rows[0]["id"];
+      logger_->warn("sign-in failed: wrong password for user id {} (request {})", user_id,
+                    request.request_id);
+      // For the auditors, as a security entry on the account (bounded by the throttle above:
+      // a few per account and window). Who tried is not known: nobody signed in.
+      const audit::Actor nobody{sdk::Principal{0, "anonymous", "none", 0, ""},
+                                request.request_id};
+      store_.write([&](store::Connection& db) {
+        audit::append_all(db, nobody, {{"sign_in_failed", "user", std::to_string(user_id), ""}},
+                          audit::Kind::kSecurity, "POST /api/v1/session");
+      });
     } else {
       logger_->warn("sign-in failed: unknown or disabled user or no password set (request {})",
                     request.request_id);
@@ -296,6 +322,8 @@ sdk::HttpResponse SessionService::sign_in(const sdk::HttpRequest& request) {
         "INSERT INTO sessions(user_id, token_hash, csrf_token, created_at, last_seen_at, "
         "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
         {principal.user_id, auth::sha256_hex(secret), csrf, now, now, now + lifetime});
+    audit::append(db, {principal, request.request_id},
+                  {"sign_in", "user", std::to_string(principal.user_id), ""});
   });
   logger_->info("user id {} signed in (request {})", principal.user_id, request.request_id);
   auto response = sdk::HttpResponse::json(200, {{"user", user_json(principal)},
@@ -327,8 +355,11 @@ sdk::HttpResponse SessionService::sign_out(const sdk::HttpRequest& request) {
                                     "signed in with an API token: revoke the token instead");
   }
   const std::int64_t id = std::stoll(request.header(kSessionHeader));
-  store_.write(
-      [&](store::Connection& db) { db.execute("DELETE FROM sessions WHERE id = ?", {id}); });
+  store_.write([&](store::Connection& db) {
+    db.execute("DELETE FROM sessions WHERE id = ?", {id});
+    audit::append(db, {*request.principal, request.request_id},
+                  {"sign_out", "user", std::to_string(request.principal->user_id), ""});
+  });
   logger_->info("user id {} signed out (request {})", request.principal->user_id,
                 request.request_id);
   sdk::HttpResponse response;
@@ -385,7 +416,7 @@ sdk::HttpResponse SessionService::set_password(const sdk::HttpRequest& request) 
   json body;
   if (auto problem = read_json_body(request, body)) return problem_response(*problem);
   std::optional<Problem> problem;
-  auto password = string_field(body, "password", 4096, problem);
+  auto password = string_field(body, "password", kPasswordMaxBytes, problem);
   for (const auto& [key, value] : body.items()) {
     if (key != "password" && !problem) {
       problem = Problem{400, "unknown_field", "unknown field " + key, key, nullptr};

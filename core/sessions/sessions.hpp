@@ -35,6 +35,8 @@ inline constexpr const char* kClientHeader = ":kim-client";    // the peer's add
 inline constexpr const char* kSessionHeader = ":kim-session";  // id of the session that signed in
 inline constexpr const char* kTouchHeader = ":kim-touch";      // its last use is to be stored
 
+inline constexpr std::size_t kPasswordMaxBytes = 1024;
+
 // Argon2id with libsodium's interactive limits; the encoded string carries salt and parameters.
 std::string hash_password(std::string_view password);
 bool verify_password(const std::string& encoded, std::string_view password);
@@ -81,7 +83,6 @@ class SessionService {
   std::shared_ptr<spdlog::logger> logger_;
   http::AuthThrottle per_account_;
   http::AuthThrottle per_address_;
-  std::string dummy_hash_;  // verified against for unknown users, so timing tells nothing
 };
 
 }  // namespace kim::sessions

@@ -179,8 +179,11 @@ TEST_F(ConsoleSessionTest, SignOutEndsTheSessionOnTheServer) {
   auto out = with_cookie("DELETE", "/api/v1/session", session);
   EXPECT_EQ(out.status, 204);
   EXPECT_THAT(out.headers["set-cookie"], HasSubstr("Max-Age=0"));
-  // The cookie kept (or stolen) after sign-out is refused.
-  EXPECT_EQ(with_cookie("GET", "/api/v1/cases", session).status, 401);
+  // The cookie kept (or stolen) after sign-out is refused, with a console's words.
+  auto after = with_cookie("GET", "/api/v1/cases", session);
+  EXPECT_EQ(after.status, 401);
+  EXPECT_THAT(after.json()["error"]["message"].get<std::string>(), HasSubstr("sign in again"));
+  EXPECT_THAT(after.json()["error"]["message"].get<std::string>(), Not(HasSubstr("API token")));
   EXPECT_EQ(with_cookie("GET", "/api/v1/session", session).status, 401);
   EXPECT_EQ(with_cookie("POST", "/api/v1/persons", session, person("Nach-Abmeldung").dump()).status,
             401);
@@ -216,6 +219,37 @@ TEST_F(ConsoleSessionTest, IdleAndDisabledSessionsEnd) {
   ASSERT_EQ(
       client.post("/api/v1/users/" + id + "/enable", json::object(), host_->token("admin")).status,
       200);
+  // Disabling ended the sessions: enabling the user again does not bring the cookie back.
+  EXPECT_EQ(with_cookie("GET", "/api/v1/cases", second).status, 401);
+}
+
+TEST_F(ConsoleSessionTest, SignInsFailedSignInsAndSignOutsAreAudited) {
+  const auto session = signed_in("cm-emsdetten-1");
+  const auto id = std::to_string(host_->user_id("cm-emsdetten-1"));
+  ASSERT_EQ(sign_in("cm-emsdetten-1", "Falsch-aber-lang-genug").status, 401);
+  ASSERT_EQ(sign_in("kein-solcher-name", "Falsch-aber-lang-genug").status, 401);
+  ASSERT_EQ(with_cookie("DELETE", "/api/v1/session", session).status, 204);
+  auto client = host_->client();
+  auto actions_of = [&](const std::string& filter) {
+    std::vector<std::string> found;
+    auto trail = client.get("/api/v1/audit?limit=1000&" + filter, host_->token("auditor"));
+    EXPECT_EQ(trail.status, 200) << trail.body;
+    for (const auto& entry : trail.json()["items"]) {
+      if (entry["object_type"] == "user" && entry["object_id"] == id) {
+        found.push_back(entry["user_name"].get<std::string>() + " " +
+                        entry["action"].get<std::string>());
+      }
+    }
+    return found;
+  };
+  EXPECT_THAT(actions_of("user_id=" + id),
+              ::testing::IsSupersetOf({"cm-emsdetten-1 sign_in", "cm-emsdetten-1 sign_out"}));
+  // A wrong password is a security entry on the account; nobody is signed in to name.
+  EXPECT_THAT(actions_of("kind=security"), ::testing::Contains("anonymous sign_in_failed"));
+  // Never the name typed for an unknown account, nor a password.
+  auto all = client.get("/api/v1/audit?limit=1000&kind=security", host_->token("auditor"));
+  EXPECT_THAT(all.body, Not(HasSubstr("kein-solcher-name")));
+  EXPECT_THAT(all.body, Not(HasSubstr("Falsch-aber")));
 }
 
 TEST_F(ConsoleSessionTest, WrongPasswordsAreThrottledPerAccount) {
@@ -338,6 +372,61 @@ TEST(ConsoleAddressThrottleTest, FailedSignInsAreThrottledPerAddressAcrossAccoun
   EXPECT_EQ(throttled.headers.count("set-cookie"), 0u);
   // API tokens are another credential with a throttle of their own.
   EXPECT_EQ(client.get("/api/v1/cases", host.token("cm-greven")).status, 200);
+}
+
+// A plugin's route gets the caller, never the caller's credentials or the host's notes; a public
+// route of a plugin does not take a cookie without the CSRF token as a signed-in user.
+TEST(ConsolePluginRouteTest, PluginsSeeThePrincipalNeverTheCredentials) {
+  KimHost host(json::object(), {{"plugins",
+                                 {{"directories", {KIM_FIXTURE_PLUGIN_DIR}},
+                                  {"settings", {{"echo-headers", {{"enabled", true}}}}}}}});
+  auto client = host.client();
+  auto invite = client.post("/api/v1/users/" + std::to_string(host.user_id("cm-greven")) +
+                                "/invite",
+                            json::object(), host.token("admin"));
+  ASSERT_EQ(invite.status, 201) << invite.body;
+  ASSERT_EQ(client
+                .post("/api/v1/invites/" + invite.json()["token"].get<std::string>() + "/password",
+                      {{"password", kPassword}})
+                .status,
+            200);
+  auto signed_in = client.post("/api/v1/session", {{"name", "cm-greven"}, {"password", kPassword}});
+  ASSERT_EQ(signed_in.status, 200) << signed_in.body;
+  const auto& set_cookie = signed_in.headers["set-cookie"];
+  const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+  const std::string csrf = signed_in.json()["csrf_token"];
+  const std::map<std::string, std::string> by_cookie = {{"cookie", cookie},
+                                                        {"x-csrf-token", csrf}};
+  auto names_in = [](const HttpResult& response) {
+    std::string names;
+    for (const auto& name : response.json()["headers"])
+      names += name.get<std::string>() + " ";
+    return names;
+  };
+  for (const char* method : {"GET", "POST"}) {
+    auto seen = client.request(method, "/api/v1/plugins/echo-headers/headers",
+                               method == std::string("GET") ? "" : "{}", {}, by_cookie);
+    ASSERT_EQ(seen.status, 200) << method << " " << seen.body;
+    EXPECT_EQ(seen.json()["user"], "cm-greven");
+    for (const char* secret : {"cookie", "x-csrf-token", ":kim"}) {
+      EXPECT_THAT(names_in(seen), Not(HasSubstr(secret))) << method;
+    }
+  }
+  auto by_token = client.get("/api/v1/plugins/echo-headers/headers", host.token("cm-greven"));
+  ASSERT_EQ(by_token.status, 200) << by_token.body;
+  EXPECT_THAT(names_in(by_token), Not(HasSubstr("authorization")));
+  // The session is still alive and usable after the plugin's requests.
+  EXPECT_EQ(client.request("GET", "/api/v1/session", "", {}, by_cookie).status, 200);
+
+  // A public POST: with the cookie alone (a cross-site form) the plugin sees no user.
+  auto cross_site =
+      client.request("POST", "/api/v1/plugins/echo-headers/public", "{}", {}, {{"cookie", cookie}});
+  ASSERT_EQ(cross_site.status, 200) << cross_site.body;
+  EXPECT_TRUE(cross_site.json()["user"].is_null());
+  auto same_site =
+      client.request("POST", "/api/v1/plugins/echo-headers/public", "{}", {}, by_cookie);
+  ASSERT_EQ(same_site.status, 200) << same_site.body;
+  EXPECT_EQ(same_site.json()["user"], "cm-greven");
 }
 
 }  // namespace

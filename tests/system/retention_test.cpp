@@ -4,7 +4,8 @@
 // file or its WAL (names, notes, referral message, consent document, outbox payload, the audit
 // trail once its own period passed,
 // the naturalisation plugin's table), the counts the indicators are built from are unchanged —;
-// legal holds stop anonymisation and erasure; erasure requests with review (erase, restrict,
+// a person recorded without a case is anonymised after its own period; anonymised persons and
+// cases take no change; legal holds stop anonymisation and erasure; erasure requests with review (erase, restrict,
 // reject) and their refusals; a restricted person is seen by the auditor only; `kim backup`
 // writes a copy without free-page remnants.
 #include <sys/stat.h>
@@ -442,6 +443,71 @@ TEST_F(RetentionTest, RestrictedPersonIsSeenByTheAuditorOnly) {
   }
   EXPECT_TRUE(seen);
   EXPECT_EQ(co.get("/restricted-persons").status, 403);
+}
+
+TEST_F(RetentionTest, PersonWithoutCaseIsAnonymisedAndAnonymisedRecordsTakeNoChange) {
+  Api cm(*host_, "cm-rheine-1");
+  auto lone = host_->create_person("cm-rheine-1", {{"given_names", "Qzvlonegiven"},
+                                                   {"family_name", "Qzvlonefamily"},
+                                                   {"date_of_birth", "1990-02-03"},
+                                                   {"town", "Rheine"}});
+  ASSERT_TRUE(lone.is_object());
+  const std::string lone_id = lone["id"];
+  const Record done = record("cm-rheine-1", "Qzvdone", 6);
+  ASSERT_FALSE(done.case_id.empty());
+  close_case("cm-rheine-1", done);
+
+  // retention.persons_without_case_days (1 year by default), counted from the record.
+  auto early = run_retention(364);
+  EXPECT_EQ(found_in_files(host_->database(), {"Qzvlonegiven"}).size(), 1u) << early.dump();
+  auto due = run_retention(366);
+  EXPECT_GE(due["persons"].get<int>(), 1) << due.dump();
+  EXPECT_EQ(found_in_files(host_->database(), {"Qzvlonegiven", "Qzvlonefamily"}),
+            std::vector<std::string>{});
+  EXPECT_EQ(found_in_files(host_->database(), {"Qzvdonegiven"}).size(), 1u)
+      << "a person with a case waits for the case's period";
+  const json anonymised = cm.read("/persons/" + lone_id);
+  EXPECT_EQ(anonymised["family_name"], "");
+  EXPECT_EQ(anonymised["date_of_birth"], "1990");
+
+  // An anonymised person takes no change, no case, no consent, no erasure request.
+  Api auditor(*host_, "auditor");
+  const json requests_before = auditor.read("/erasure-requests");
+  auto patched = cm.patch("/persons/" + lone_id, {{"family_name", "Qzvlonenew"}});
+  EXPECT_EQ(patched.status, 409) << patched.body;
+  EXPECT_EQ(code_of(patched), "anonymised");
+  auto opened = cm.post("/cases", {{"person_id", lone_id}});
+  EXPECT_EQ(opened.status, 409) << opened.body;
+  EXPECT_EQ(code_of(opened), "anonymised");
+  auto consent = cm.post("/persons/" + lone_id + "/consents",
+                         {{"recipients", {kJobcenter}},
+                          {"purposes", {"referral"}},
+                          {"categories", {"identity"}},
+                          {"form", "written"},
+                          {"given_on", date_in_days(0)}});
+  EXPECT_EQ(consent.status, 409) << consent.body;
+  auto erasure =
+      cm.post("/persons/" + lone_id + "/erasure-requests", {{"received_on", date_in_days(0)}});
+  EXPECT_EQ(erasure.status, 409) << erasure.body;
+  EXPECT_EQ(cm.read("/persons/" + lone_id), anonymised) << "an anonymised person changed";
+  EXPECT_TRUE(cm.read("/persons/" + lone_id + "/consents")["items"].empty());
+  const json all_cases = cm.read("/cases?limit=200");
+  for (const auto& c : all_cases["items"])
+    EXPECT_NE(c["person"]["id"], lone_id) << "a case was opened for an anonymised person";
+  EXPECT_EQ(auditor.read("/erasure-requests"), requests_before);
+
+  // An anonymised case is not reopened, and takes no note; its person takes no change.
+  run_retention(kClosedCasesDays + 1);
+  const json case_before = cm.read("/cases/" + done.case_id);
+  auto reopened = cm.post("/cases/" + done.case_id + "/transitions", {{"to", "assessment"}});
+  EXPECT_EQ(reopened.status, 409) << reopened.body;
+  EXPECT_EQ(code_of(reopened), "anonymised");
+  auto note = cm.post("/cases/" + done.case_id + "/notes",
+                      {{"occurred_on", date_in_days(0)}, {"kind", "meeting"}, {"text", "x"}});
+  EXPECT_EQ(code_of(note), "anonymised") << note.body;
+  EXPECT_EQ(cm.read("/cases/" + done.case_id), case_before) << "an anonymised case changed";
+  EXPECT_EQ(code_of(cm.patch("/persons/" + done.person_id, {{"family_name", "Qzvdonenew"}})),
+            "anonymised");
 }
 
 TEST_F(RetentionTest, ServeRunsTheRetentionJobWhenAsked) {
