@@ -58,6 +58,8 @@ void anonymise_case(Change& change, const std::string& case_id) {
   db.execute("UPDATE goals SET description = '' WHERE case_id = ?", {case_id});
   db.execute("UPDATE tasks SET description = '' WHERE case_id = ?", {case_id});
   db.execute("UPDATE notes SET text = '' WHERE case_id = ?", {case_id});
+  // A challenge raised from the case stays (it holds no personal data) without its reference.
+  db.execute("UPDATE challenges SET case_id = NULL WHERE case_id = ?", {case_id});
   for (const auto& row : db.query(
            "SELECT id FROM referrals WHERE case_id = ? AND anonymised_at IS NULL", {case_id})) {
     change.audit("anonymise", "referral", row["id"], case_id);
