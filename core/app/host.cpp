@@ -64,17 +64,15 @@ sdk::HttpResponse unauthenticated(Credential sent) {
 // send; admit() removes it from client input all the same).
 constexpr const char* kTokenEpochNote = ":kim-token-epoch";
 
-// Whether the request may go on: a principal admit() took from the token cache counts only if
-// the token's epoch is still current in the snapshot the handler then reads (else the token is
-// looked up afresh). Removes the note.
-bool confirm_cached_token(const auth::AccessDirectory& access, sdk::HttpRequest& request) {
+// A principal admit() took from the token cache counts only if the token's epoch is still current
+// in the snapshot the handler then reads; else it is dropped and handle() looks the token up
+// afresh (401 for a revoked one, unless the route is public). Removes the note.
+void confirm_cached_token(const auth::AccessDirectory& access, sdk::HttpRequest& request) {
   const auto note = request.headers.find(kTokenEpochNote);
-  if (note == request.headers.end()) return true;
+  if (note == request.headers.end()) return;
   const std::int64_t epoch = std::stoll(note->second);
   request.headers.erase(note);
-  if (access.current(epoch)) return true;
-  request.principal = access.authenticate(bearer_token(request));
-  return request.principal.has_value();
+  if (!access.current(epoch)) request.principal.reset();
 }
 
 // "GET /api/v1/cases/…" for security entries (never the query string).
@@ -226,6 +224,11 @@ void Host::open() {
   scheduler_->add("host", "retention", config_.retention.interval, [this] {
     const auto report = retention_->run();
     logger_->info("retention: {}", report.to_json().dump());
+    if (!report.waiting_for_plugins.empty()) {
+      logger_->error("retention: cases and persons are not anonymised while enabled plugin(s) {} "
+                     "that may hold personal data do not run (see kim plugins list)",
+                     nlohmann::json(report.waiting_for_plugins).dump());
+    }
   });
   scheduler_->start();
 }
@@ -237,7 +240,8 @@ retention::RunReport Host::run_retention(domain::Env& env) {
   add_host_routes();
   inspect_plugins();
   plugins_->start_all();
-  retention::RetentionService job(*store_, *events_, env, config_.retention, *personal_data_);
+  retention::RetentionService job(*store_, *events_, env, config_.retention, *personal_data_,
+                                  [this] { return plugins_->absent_personal_data_holders(); });
   auto report = job.run();
   plugins_->stop_all();
   security_->close();
@@ -296,8 +300,8 @@ void Host::answer(sdk::HttpRequest& request, const http::Respond& respond) {
   // included. Not for writes: a read after the write must see it.
   std::optional<store::ReadScope> snapshot;
   if (placement(request) == http::Placement::kIoThread) snapshot.emplace(*store_);
-  auto response = confirm_cached_token(*access_, request) ? handle(request)
-                                                           : unauthenticated(Credential::kToken);
+  confirm_cached_token(*access_, request);
+  auto response = handle(request);
   snapshot.reset();
   if (sessions_) sessions_->touch(request);
   // Refused accesses noted while handling it: written apart from its (rolled back) transaction.
@@ -517,8 +521,10 @@ void Host::add_host_routes() {
         if (dispatcher_) dispatcher_->wake();
       });
   outbox::register_routes(*router_, *docs_, *outbox_);
-  retention_ = std::make_unique<retention::RetentionService>(*store_, *events_, env,
-                                                             config_.retention, *personal_data_);
+  retention_ = std::make_unique<retention::RetentionService>(
+      *store_, *events_, env, config_.retention, *personal_data_, [this] {
+        return plugins_ ? plugins_->absent_personal_data_holders() : std::vector<std::string>{};
+      });
   retention::register_routes(*router_, *docs_, *retention_);
   sessions_ = std::make_unique<sessions::SessionService>(*store_, *events_, env, config_.sessions,
                                                          log::get("sessions"));

@@ -95,6 +95,8 @@ Commands:
   retention run  Run the retention job once (as the host does every retention.interval_minutes):
                  anonymise what passed its retention period, prune old audit entries,
                  checkpoint the WAL. --as-of runs it as of another date (rehearsals, tests).
+                 Exits 1 without anonymising cases or persons while an enabled plugin that
+                 may hold personal data does not start.
   backup         Copy the database to a new file with VACUUM INTO: one consistent snapshot,
                  only live rows, no free pages and no WAL (nothing deleted survives in it).
 
@@ -752,6 +754,13 @@ int run_retention(const std::vector<std::string>& args) {
   const auto report = host.run_retention(fixed ? static_cast<kim::domain::Env&>(*fixed)
                                                : kim::domain::Env::system());
   std::cout << report.to_json().dump() << "\n";
+  if (!report.waiting_for_plugins.empty()) {
+    std::cerr << "kim retention run: no case or person was anonymised: the enabled plugin(s) "
+              << nlohmann::json(report.waiting_for_plugins).dump()
+              << " may hold personal data and did not start (see kim plugins list); fix or "
+                 "disable them and run again\n";
+    return kExitFailure;
+  }
   return kExitOk;
 }
 

@@ -89,6 +89,12 @@ CaseRow checked_case(Change& change, const std::string& case_id, const CaseRule&
 CaseRow enter_case_change(Change& change, const std::string& case_id, const CaseRule& rule) {
   CaseRow row = rule.access == Access::kNone ? find_case(change.db, case_id)
                                              : checked_case(change, case_id, rule);
+  // A consequence reaching every case (a partner's answer) stops at a restricted person's: its
+  // processing is restricted (Art. 18); the callers' own changes never see the case (404).
+  if (rule.access == Access::kNone && row.ownership.restricted) {
+    fail(Problem::conflict("restricted", "the participant's data are restricted; the case takes "
+                                         "no change"));
+  }
   change.db.execute("UPDATE cases SET version = version + 1, updated_at = ? WHERE id = ?",
                     {change.env.timestamp(), row.id});
   row.version += 1;  // the writer is the only one: nobody else bumped it in between

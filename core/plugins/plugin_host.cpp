@@ -394,6 +394,7 @@ void PluginHostImpl::declare_personal_data(sdk::PersonalData data,
                                            sdk::PersonalDataHandler handler) {
   require_registration_open("declare_personal_data");
   retention::PersonalDataRegistry::check(data);
+  ++summary_.personal_data;
   staged_personal_data_.emplace_back(std::move(data), std::move(handler));
 }
 

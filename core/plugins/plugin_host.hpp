@@ -78,6 +78,7 @@ class PluginHostImpl final : public sdk::PluginHost {
     std::vector<std::string> routes, subscriptions, hooks, connectors, jobs, partners;
     int supervision_rules = 0;
     int referral_routers = 0;
+    int personal_data = 0;  // declarations of personal columns (declare_personal_data)
   };
   const Summary& summary() const { return summary_; }
 

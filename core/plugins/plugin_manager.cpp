@@ -77,6 +77,7 @@ struct PluginManager::Slot {
   // a supervision rule.
   bool loaded = false;
   int supervision_rules = 0;
+  int personal_data = 0;
 };
 
 namespace {
@@ -334,6 +335,7 @@ void PluginManager::load_file(const std::filesystem::path& file,
   slot.report.state = PluginState::kLoaded;
   slot.loaded = true;
   slot.supervision_rules = slot.host->summary().supervision_rules;
+  slot.personal_data = slot.host->summary().personal_data;
   logger_->info("plugin {} {} loaded from {}", slot.report.id, slot.report.version, file.string());
 }
 
@@ -394,6 +396,15 @@ std::vector<std::string> PluginManager::absent_rule_holders() const {
   for (const auto& slot : slots_) {
     if (!slot->report.enabled || slot->report.state == PluginState::kStarted) continue;
     if (!slot->loaded || slot->supervision_rules > 0) ids.push_back(slot->report.id);
+  }
+  return ids;
+}
+
+std::vector<std::string> PluginManager::absent_personal_data_holders() const {
+  std::vector<std::string> ids;
+  for (const auto& slot : slots_) {
+    if (!slot->report.enabled || slot->report.state == PluginState::kStarted) continue;
+    if (!slot->loaded || slot->personal_data > 0) ids.push_back(slot->report.id);
   }
   return ids;
 }

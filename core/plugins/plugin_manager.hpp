@@ -98,6 +98,9 @@ class PluginManager {
   // Enabled plugins that are not running and may hold a supervision rule: refused or missing
   // before their load() told (or it registered one). After start_all().
   std::vector<std::string> absent_rule_holders() const;
+  // The same for personal data declarations: anonymising without such a plugin would leave its
+  // columns behind for good (the case counts as done).
+  std::vector<std::string> absent_personal_data_holders() const;
 
   // Connector types registered by plugins that loaded but were not started (inspection, `kim
   // config check`): their schemas let a config be checked without starting anything.

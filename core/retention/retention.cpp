@@ -83,8 +83,10 @@ void anonymise_case(Change& change, const std::string& case_id) {
       {now, case_id});
   db.execute(
       "UPDATE outbox SET payload = '{}', discard_reason = CASE WHEN discard_reason IS NULL THEN "
-      "NULL ELSE 'retention' END, anonymised_at = coalesce(anonymised_at, ?) WHERE case_id = ?",
+      "NULL ELSE 'retention' END, anonymised_at = coalesce(anonymised_at, ?) WHERE case_id = ? "
+      "AND state <> 'in_flight'",
       {now, case_id});
+  // One being sent right now keeps its payload until it settles; the outbox period clears it.
   change.audit("anonymise", "case", case_id, case_id);
 }
 
@@ -138,12 +140,12 @@ bool held(Connection& db, const std::string& person_id) {
               .empty();
 }
 
-// The person as the caller may see it (404 otherwise). Admins see every person by id: they
-// decide erasure requests and place holds, and read nothing else of the person here.
+// The person as the caller may see it (404 otherwise). Admins see every person by id, restricted
+// ones too: they decide erasure requests (a restricted person is erased once its retention duty
+// ends) and place and release holds, and read nothing else of the person here.
 json checked_person(Connection& db, const Context& ctx, const std::string& person_id) {
   if (ctx.actor.principal.role == "admin") {
-    auto rows =
-        db.query("SELECT * FROM persons WHERE id = ? AND restricted_at IS NULL", {person_id});
+    auto rows = db.query("SELECT * FROM persons WHERE id = ?", {person_id});
     if (rows.empty()) fail(Problem::not_found("person " + person_id));
     return rows[0];
   }
@@ -162,19 +164,27 @@ bool checkpoint(const std::filesystem::path& database) {
 }
 
 json RunReport::to_json() const {
-  return {{"cases", cases},       {"persons", persons}, {"referrals", referrals},
-          {"consents", consents}, {"outbox", outbox},   {"audit_items_pruned", audit_items_pruned}};
+  return {{"cases", cases},
+          {"persons", persons},
+          {"referrals", referrals},
+          {"consents", consents},
+          {"outbox", outbox},
+          {"audit_items_pruned", audit_items_pruned},
+          {"checkpointed", checkpointed},
+          {"waiting_for_plugins", waiting_for_plugins}};
 }
 
 RetentionService::RetentionService(store::Store& store, events::EventBus& events, domain::Env& env,
                                    config::RetentionConfig config,
-                                   const PersonalDataRegistry& personal_data)
+                                   const PersonalDataRegistry& personal_data,
+                                   AbsentPlugins absent_plugins)
     : store_(store),
       tx_(store, events, env),
       env_(env),
       events_(events),
       config_(config),
-      personal_data_(personal_data) {}
+      personal_data_(personal_data),
+      absent_plugins_(std::move(absent_plugins)) {}
 
 Context RetentionService::system_context() {
   return Context{audit::Actor{sdk::Principal{0, "retention", "system", 0, ""},
@@ -225,16 +235,19 @@ RunReport RetentionService::run() {
   RunReport report;
   const Context ctx = system_context();
   const std::string today = env_.today();
+  // A date column compares "<= the day `days` ago"; a timestamp column "< the day after it",
+  // so every period ends on the same day whatever the column holds.
   auto cutoffs = store_.read([&](Connection& db) {
     return std::vector<std::string>{days_before(db, today, config_.closed_cases_days),
-                                    days_before(db, today, config_.ended_referrals_days),
-                                    days_before(db, today, config_.revoked_consents_days),
-                                    days_before(db, today, config_.outbox_days),
-                                    days_before(db, today, config_.audit_days),
-                                    days_before(db, today, config_.persons_without_case_days)};
+                                    days_before(db, today, config_.ended_referrals_days - 1),
+                                    days_before(db, today, config_.revoked_consents_days - 1),
+                                    days_before(db, today, config_.outbox_days - 1),
+                                    days_before(db, today, config_.audit_days - 1),
+                                    days_before(db, today, config_.persons_without_case_days - 1)};
   });
-  anonymise_due_cases(ctx, cutoffs[0], cutoffs[5], report);
-  // Dates compare with timestamps as text: "2020-01-01T…" < "2020-01-02" for every time of day.
+  report.waiting_for_plugins = absent_plugins_();
+  if (report.waiting_for_plugins.empty()) anonymise_due_cases(ctx, cutoffs[0], cutoffs[5], report);
+  // Timestamps compare with dates as text: "2020-01-01T…" < "2020-01-02" for every time of day.
   store_.write([&](Connection& db) {
     Change change(db, ctx, env_, events_);
     const std::string now = env_.timestamp();
@@ -286,7 +299,7 @@ RunReport RetentionService::run() {
   });
   // Old versions of the changed pages are in the WAL until a checkpoint copies the new ones
   // back; TRUNCATE then empties the WAL file.
-  checkpoint(store_.path());
+  report.checkpointed = checkpoint(store_.path());
   return report;
 }
 
@@ -366,7 +379,7 @@ RetentionService::Result RetentionService::request_erasure(const Context& ctx,
 RetentionService::Result RetentionService::decide_erasure(const Context& ctx,
                                                           const std::string& request_id,
                                                           const json& body) {
-  return tx_.write(ctx, [&](Change& change) {
+  auto result = tx_.write(ctx, [&](Change& change) {
     Connection& db = change.db;
     auto rows = db.query("SELECT * FROM erasure_requests WHERE id = ?", {request_id});
     if (rows.empty()) fail(Problem::not_found("erasure request " + request_id));
@@ -383,14 +396,23 @@ RetentionService::Result RetentionService::decide_erasure(const Context& ctx,
     }
     const std::string now = change.env.timestamp();
     std::string status = "rejected";
+    // Neither erased nor restricted (then nobody could close it) while a case is open.
+    if (*decision != "reject" &&
+        !db.query("SELECT 1 FROM cases WHERE person_id = ? AND phase <> 'closed'", {person_id})
+             .empty()) {
+      fail(Problem::conflict("case_open", "close the person's cases before erasing or "
+                                          "restricting it"));
+    }
     if (*decision == "erase") {
+      if (const auto absent = absent_plugins_(); !absent.empty()) {
+        fail(Problem{503, "personal_data_unavailable",
+                     "erasure waits until the enabled plugin(s) holding personal data run: " +
+                         nlohmann::json(absent).dump(),
+                     {}, nullptr});
+      }
       if (held(db, person_id)) {
         fail(Problem::conflict("legal_hold",
                                "a legal hold on the person or one of its cases stops erasure"));
-      }
-      if (!db.query("SELECT 1 FROM cases WHERE person_id = ? AND phase <> 'closed'", {person_id})
-               .empty()) {
-        fail(Problem::conflict("case_open", "close the person's cases before erasing it"));
       }
       sdk::PersonalDataRequest request{"erase", person_id, {}};
       for (const auto& row : db.query(
@@ -403,6 +425,11 @@ RetentionService::Result RetentionService::decide_erasure(const Context& ctx,
       status = "erased";
     } else if (*decision == "restrict") {
       db.execute("UPDATE persons SET restricted_at = ? WHERE id = ?", {now, person_id});
+      // Processing stops: nothing waiting for a partner leaves any more.
+      db.execute(
+          "UPDATE outbox SET state = 'discarded', discarded_at = ?, discard_reason = 'restricted' "
+          "WHERE state = 'pending' AND case_id IN (SELECT id FROM cases WHERE person_id = ?)",
+          {now, person_id});
       change.audit("restrict", "person", person_id);
       status = "restricted";
     }
@@ -415,6 +442,9 @@ RetentionService::Result RetentionService::decide_erasure(const Context& ctx,
         200, request_json(db.query("SELECT * FROM erasure_requests WHERE id = ?", {request_id})[0]),
         std::nullopt};
   });
+  // Erased now, not at the job's next run: old versions of the changed pages leave the WAL.
+  if (result && result.value().body["status"] == "erased") checkpoint(store_.path());
+  return result;
 }
 
 RetentionService::Result RetentionService::list_erasure_requests(const Context& ctx,
@@ -424,6 +454,10 @@ RetentionService::Result RetentionService::list_erasure_requests(const Context& 
     std::string sql = "SELECT * FROM erasure_requests r WHERE 1";
     std::vector<SqlValue> params;
     if (auto it = request.query.find("status"); it != request.query.end()) {
+      static const domain::Vocabulary kStatuses{"pending", "erased", "restricted", "rejected"};
+      if (!domain::contains(kStatuses, it->second)) {
+        fail(Problem::bad_request("status", "must be pending, erased, restricted or rejected"));
+      }
       sql += " AND r.status = ?";
       params.emplace_back(it->second);
     }
@@ -435,7 +469,8 @@ RetentionService::Result RetentionService::list_erasure_requests(const Context& 
           "p.organisation_id WHERE p.id = r.person_id AND " +
           cases::readable_person_condition(principal, params) + ")";
     }
-    sql += " ORDER BY r.requested_at LIMIT 500";
+    // Pending ones first: they have a deadline (Art. 12(3)), decided ones are history.
+    sql += " ORDER BY r.status <> 'pending', r.requested_at LIMIT 500";
     json items = json::array();
     for (const auto& row : db.query(sql, params)) {
       items.push_back(request_json(row));
@@ -611,7 +646,12 @@ void backup(const std::filesystem::path& database, const std::filesystem::path& 
   const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) throw std::runtime_error("cannot create " + out.string());
   ::close(fd);
-  db.execute("VACUUM INTO ?", {out.string()});
+  try {
+    db.execute("VACUUM INTO ?", {out.string()});
+  } catch (...) {
+    std::filesystem::remove(out);  // else every retry would be refused as "exists already"
+    throw;
+  }
   const int sync_fd = ::open(out.c_str(), O_RDONLY);
   if (sync_fd >= 0) {
     ::fsync(sync_fd);

@@ -1,4 +1,4 @@
-// Retention and erasure of personal data (core migration 15):
+// Retention and erasure of personal data (core migration 0016):
 // - the retention job (`host.retention`): anonymises what passed its period (config "retention"):
 //   closed cases and, once all their cases are, their persons; persons recorded without ever
 //   getting a case; declined or cancelled referrals;
@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,13 +36,21 @@ namespace kim::retention {
 struct RunReport {
   std::int64_t cases = 0, persons = 0, referrals = 0, consents = 0, outbox = 0;
   std::int64_t audit_items_pruned = 0;
+  // False when readers kept the closing WAL checkpoint from completing (the next run tries again).
+  bool checkpointed = false;
+  // Enabled plugins that may hold personal data but are not running: cases and persons are not
+  // anonymised until they run (or are disabled), else their columns would stay behind for good.
+  std::vector<std::string> waiting_for_plugins;
   nlohmann::json to_json() const;
 };
 
 class RetentionService {
  public:
+  // `absent_plugins`: the enabled plugins that may hold personal data and are not running.
+  using AbsentPlugins = std::function<std::vector<std::string>()>;
   RetentionService(store::Store& store, events::EventBus& events, domain::Env& env,
-                   config::RetentionConfig config, const PersonalDataRegistry& personal_data);
+                   config::RetentionConfig config, const PersonalDataRegistry& personal_data,
+                   AbsentPlugins absent_plugins);
 
   // The retention job: anonymises and prunes what passed its period as of env.today(), then
   // checkpoints the WAL (TRUNCATE). Audited as user "retention" (role "system").
@@ -78,12 +87,13 @@ class RetentionService {
   events::EventBus& events_;
   config::RetentionConfig config_;
   const PersonalDataRegistry& personal_data_;
+  AbsentPlugins absent_plugins_;
 };
 
 void register_routes(http::Router& router, http::ApiDocs& docs, RetentionService& service);
 
 // Prunes audit entries older than `cutoff` (an ISO timestamp or date) inside the caller's write:
-// the one path that deletes audit rows (migration 15's permit row lets the triggers stand aside
+// the one path that deletes audit rows (migration 0016's permit row lets the triggers stand aside
 // for this transaction only) and records the prune in audit_prunes. The newest item is always
 // kept, so item ids never restart. Returns how many items were pruned.
 std::int64_t prune_audit(store::Connection& db, const std::string& cutoff, const std::string& now);

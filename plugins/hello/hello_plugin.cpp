@@ -94,7 +94,14 @@ class HelloPlugin final : public kim::sdk::Plugin {
     // for a case the caller may not read) and audits the read under the caller's name. The
     // plugin passes on only what it needs: the phase.
     host.add_route(HttpMethod::kGet, "/cases/{id}/phase", [this](const HttpRequest& request) {
-      auto answer = host_->read_api(request, "/api/v1/cases/" + request.path_params.at("id"));
+      // Path parameters arrive decoded: an id with "/" or "?" would read another path of the
+      // host. Only what a case id may hold goes into the path.
+      const std::string& id = request.path_params.at("id");
+      if (id.empty() || id.size() > 64 ||
+          id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
+        return HttpResponse::error(404, "not_found", "no such case");
+      }
+      auto answer = host_->read_api(request, "/api/v1/cases/" + id);
       if (answer.status != 200) return answer;
       auto found = kim::sdk::parse_json_object(answer.body);
       return HttpResponse::json(

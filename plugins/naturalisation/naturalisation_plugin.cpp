@@ -503,6 +503,8 @@ class NaturalisationPlugin final : public kim::sdk::Plugin {
 
   HttpResponse hint(const HttpRequest& request) {
     const std::string case_id = request.path_params.at("id");
+    // Path parameters arrive decoded: "case_x%2Fnotes" must not become another path of the host.
+    if (!valid_case_id(case_id)) return HttpResponse::error(404, "not_found", "no such case");
     auto found = host_->read_api(request, "/api/v1/cases/" + case_id);
     if (found.status != 200)
       return found;  // 404 stays 404: nothing of a case the caller may not see

@@ -1,4 +1,4 @@
-// Audit entries are deleted only through retention::prune_audit (core migration 15): the
+// Audit entries are deleted only through retention::prune_audit (core migration 0016): the
 // append-only triggers still refuse every other DELETE and UPDATE; a prune removes what is older
 // than its cutoff (old rows of audit_log_v1 too), keeps the newest item so ids never restart,
 // and records what it removed in audit_prunes, which is append-only itself.

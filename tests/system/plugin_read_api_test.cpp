@@ -32,6 +32,14 @@ TEST(PluginReadApiTest, APluginSeesWhatItsCallerMaySeeAndTheReadIsAuditedUnderTh
   EXPECT_EQ(through_plugin.status, direct.status);
   EXPECT_EQ(through_plugin.body.find("phase"), std::string::npos) << through_plugin.body;
 
+  // Path parameters arrive decoded: an encoded "/" or "?" must not reach another path of the host
+  // (here the case's notes) under the caller's name.
+  for (const std::string& probe : {case_id + "%2Fnotes", case_id + "%3Flimit=1"}) {
+    auto injected = owner.get("/plugins/hello/cases/" + probe + "/phase");
+    EXPECT_EQ(injected.status, 404) << probe << " " << injected.body;
+    EXPECT_EQ(injected.body.find("items"), std::string::npos) << injected.body;
+  }
+
   // The plugin's read is in the audit trail as the caller's read, under the plugin request's id.
   const std::string request_id = mine.headers["x-request-id"];
   auto trail = auditor.read("/audit?case_id=" + case_id + "&limit=100");

@@ -113,21 +113,6 @@ class RetentionTest : public ::testing::Test {
     return json::parse(result.out, nullptr, false);
   }
 
-  // Runs host.retention in the serving host (its real clock) and waits until it has run.
-  static void run_serving_job() {
-    Api admin(*host_, "admin");
-    auto runs = [&] {
-      const auto jobs = admin.read("/jobs");
-      for (const auto& item : jobs["items"])
-        if (item["name"] == "host.retention") return item["runs"].get<int>();
-      return -1;
-    };
-    const int before = runs();
-    ASSERT_GE(before, 0) << "no job host.retention";
-    ASSERT_EQ(admin.post("/jobs/host.retention/run", json::object()).status, 202);
-    ASSERT_TRUE(eventually([&] { return runs() > before; }));
-  }
-
   // A person of caritas-rheine (case manager `user`) with a case; names carry `marker`.
   struct Record {
     std::string person_id, case_id;
@@ -345,9 +330,7 @@ TEST_F(RetentionTest, LegalHoldStopsAnonymisationAndErasure) {
   ASSERT_EQ(erased.status, 200) << erased.body;
   EXPECT_EQ(erased.json()["status"], "erased");
   EXPECT_EQ(co.read("/persons/" + held.person_id)["family_name"], "");
-  // Erased in the serving host: older versions of its pages are still in the WAL until the job's
-  // checkpoint(TRUNCATE) empties it.
-  run_serving_job();
+  // Erased in the serving host, and at once: no older version of its pages stays in the WAL.
   EXPECT_EQ(found_in_files(host_->database(), {"Qzvholdgiven", "Qzvholdnote"}),
             std::vector<std::string>{});
   auto twice = co.post("/erasure-requests/" + request_id + "/decision",
@@ -381,8 +364,27 @@ TEST_F(RetentionTest, ErasureRequestsAreRefusedToWrongRolesAndOtherOrganisations
   auto request =
       Api(*host_, "cm-rheine-1").post("/persons/" + r.person_id + "/erasure-requests", body);
   ASSERT_EQ(request.status, 201) << request.body;
+  const json listed = auditor.read("/erasure-requests");
+  auto second =
+      Api(*host_, "cm-rheine-1").post("/persons/" + r.person_id + "/erasure-requests", body);
+  EXPECT_EQ(second.status, 409);
+  EXPECT_EQ(code_of(second), "request_pending");
+  EXPECT_EQ(auditor.read("/erasure-requests"), listed);
+  auto bogus = auditor.get("/erasure-requests?status=forgotten");
+  EXPECT_EQ(bogus.status, 400);
+  EXPECT_EQ(field_of(bogus), "status");
   const std::string path =
       "/erasure-requests/" + request.json()["id"].get<std::string>() + "/decision";
+  // The person's case is open: neither erased nor restricted (nobody could close it then).
+  for (const char* decision : {"erase", "restrict"}) {
+    auto refused = Api(*host_, "co-rheine")
+                       .post(path, {{"decision", decision}, {"reason", "Art. 17 request"}});
+    EXPECT_EQ(refused.status, 409) << decision;
+    EXPECT_EQ(code_of(refused), "case_open") << decision;
+  }
+  EXPECT_EQ(auditor.read("/erasure-requests"), listed) << "a refused decision changed the request";
+  EXPECT_EQ(Api(*host_, "co-rheine").read("/persons/" + r.person_id)["family_name"],
+            "Qzvrefusefamily");
   const json reject = {{"decision", "reject"}, {"reason", "Retention duty of § 50 SGB X"}};
   EXPECT_EQ(Api(*host_, "cm-rheine-1").post(path, reject).status, 403);
   EXPECT_EQ(Api(*host_, "co-kreis").post(path, reject).status, 404);
@@ -398,6 +400,19 @@ TEST_F(RetentionTest, ErasureRequestsAreRefusedToWrongRolesAndOtherOrganisations
                 .post("/persons/" + r.person_id + "/legal-holds", {{"reason", "x"}})
                 .status,
             404);
+  // A hold needs its reason; a released hold is not released twice.
+  Api co(*host_, "co-rheine");
+  auto unreasoned = co.post("/persons/" + r.person_id + "/legal-holds", json::object());
+  EXPECT_EQ(unreasoned.status, 400);
+  EXPECT_EQ(field_of(unreasoned), "reason");
+  auto hold = co.post("/persons/" + r.person_id + "/legal-holds", {{"reason", "Klage 1 K 1/26"}});
+  ASSERT_EQ(hold.status, 201) << hold.body;
+  const std::string release = "/legal-holds/" + hold.json()["id"].get<std::string>() + "/release";
+  ASSERT_EQ(co.post(release, {{"reason", "Verfahren beendet"}}).status, 200);
+  auto twice = co.post(release, {{"reason", "noch einmal"}});
+  EXPECT_EQ(twice.status, 409);
+  EXPECT_EQ(code_of(twice), "already_released");
+  EXPECT_EQ(co.read("/persons/" + r.person_id)["family_name"], "Qzvrefusefamily");
   auto decided = Api(*host_, "co-rheine").post(path, reject);
   ASSERT_EQ(decided.status, 200) << decided.body;
   EXPECT_EQ(decided.json()["status"], "rejected");
@@ -414,6 +429,7 @@ TEST_F(RetentionTest, RestrictedPersonIsSeenByTheAuditorOnly) {
   auto request =
       cm.post("/persons/" + r.person_id + "/erasure-requests", {{"received_on", date_in_days(0)}});
   ASSERT_EQ(request.status, 201) << request.body;
+  close_case("cm-rheine-1", r);
   auto decided =
       co.post("/erasure-requests/" + request.json()["id"].get<std::string>() + "/decision",
               {{"decision", "restrict"}, {"reason", "Aufbewahrungspflicht bis 2030"}});
@@ -508,6 +524,34 @@ TEST_F(RetentionTest, PersonWithoutCaseIsAnonymisedAndAnonymisedRecordsTakeNoCha
   EXPECT_EQ(cm.read("/cases/" + done.case_id), case_before) << "an anonymised case changed";
   EXPECT_EQ(code_of(cm.patch("/persons/" + done.person_id, {{"family_name", "Qzvdonenew"}})),
             "anonymised");
+}
+
+TEST_F(RetentionTest, NothingIsAnonymisedWhileAPluginHoldingPersonalDataIsAbsent) {
+  Api cm(*host_, "cm-rheine-1");
+  auto lone = host_->create_person("cm-rheine-1", {{"given_names", "Qzvwaitgiven"},
+                                                   {"family_name", "Qzvwaitfamily"},
+                                                   {"date_of_birth", "1991-03-04"},
+                                                   {"town", "Rheine"}});
+  ASSERT_TRUE(lone.is_object());
+  // The host's config with one more enabled plugin that is nowhere to be found.
+  json config = json::parse(file_bytes(host_->config_path()));
+  config["plugins"]["settings"]["ghost-plugin"] = {{"enabled", true}};
+  const fs::path with_ghost = host_->dir() / "with-ghost.json";
+  std::ofstream(with_ghost) << config.dump();
+  auto waiting =
+      run_command(KIM_BINARY, {"retention", "run", "--config", with_ghost.string(), "--data-dir",
+                               (host_->dir() / "data").string(), "--as-of", date_in_days(366)});
+  EXPECT_EQ(waiting.exit_code, 1) << waiting.err;
+  EXPECT_NE(waiting.err.find("ghost-plugin"), std::string::npos) << waiting.err;
+  const json report = json::parse(waiting.out, nullptr, false);
+  EXPECT_EQ(report["waiting_for_plugins"], json::array({"ghost-plugin"})) << waiting.out;
+  EXPECT_EQ(report["persons"], 0);
+  EXPECT_EQ(found_in_files(host_->database(), {"Qzvwaitgiven"}).size(), 1u);
+  EXPECT_EQ(cm.read("/persons/" + lone["id"].get<std::string>())["family_name"], "Qzvwaitfamily");
+  // With every enabled plugin running, the same run anonymises it.
+  auto done = run_retention(366);
+  EXPECT_GE(done["persons"].get<int>(), 1) << done.dump();
+  EXPECT_EQ(found_in_files(host_->database(), {"Qzvwaitgiven"}), std::vector<std::string>{});
 }
 
 TEST_F(RetentionTest, ServeRunsTheRetentionJobWhenAsked) {
