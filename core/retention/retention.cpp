@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <stdexcept>
 
 #include <sqlite3.h>
@@ -296,6 +297,12 @@ RunReport RetentionService::run() {
       ++report.outbox;
     }
     report.audit_items_pruned = prune_audit(db, cutoffs[4], now);
+    // Ended console sessions and used or expired invites say nothing any more (unix seconds).
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                             env_.now().time_since_epoch())
+                             .count();
+    db.execute("DELETE FROM sessions WHERE expires_at <= ?", {seconds});
+    db.execute("DELETE FROM user_invites WHERE used_at IS NOT NULL OR expires_at <= ?", {seconds});
   });
   // Old versions of the changed pages are in the WAL until a checkpoint copies the new ones
   // back; TRUNCATE then empties the WAL file.

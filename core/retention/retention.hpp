@@ -6,8 +6,9 @@
 //   (year of birth, town, residence status, gender, dates, phases, outcomes) kept, so indicators
 //   stay right. One audit entry per anonymised object ("anonymise"), never personal data in it.
 //   It prunes audit entries older than retention.audit_days (the only path that deletes them; see
-//   prune_audit) and ends with a WAL checkpoint(TRUNCATE), so no old page version survives in
-//   the WAL; the writer runs with secure_delete, so none survives in free pages either.
+//   prune_audit), deletes ended console sessions and used or expired invites, and ends with a
+//   WAL checkpoint(TRUNCATE), so no old page version survives in the WAL; the writer runs with
+//   secure_delete, so none survives in free pages either.
 // - erasure requests (GDPR Art. 17) with a coordinator's or admin's decision: erase (the same
 //   anonymisation at once), restrict processing (Art. 18: the person and their cases hidden from
 //   everyone but the auditor) or reject, each with its reason;

@@ -8,6 +8,7 @@
 // cases take no change; legal holds stop anonymisation and erasure; erasure requests with review (erase, restrict,
 // reject) and their refusals; a restricted person is seen by the auditor only; `kim backup`
 // writes a copy without free-page remnants.
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <cctype>
@@ -19,6 +20,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "store/sqlite.hpp"
 #include "support/api.hpp"
 #include "support/kim_host.hpp"
 #include "support/kim_process.hpp"
@@ -552,6 +554,38 @@ TEST_F(RetentionTest, NothingIsAnonymisedWhileAPluginHoldingPersonalDataIsAbsent
   auto done = run_retention(366);
   EXPECT_GE(done["persons"].get<int>(), 1) << done.dump();
   EXPECT_EQ(found_in_files(host_->database(), {"Qzvwaitgiven"}), std::vector<std::string>{});
+}
+
+TEST_F(RetentionTest, EndedSessionsAndSpentInvitesAreDeleted) {
+  auto client = host_->client();
+  const std::string user = std::to_string(host_->user_id("cm-greven"));
+  auto first = client.post("/api/v1/users/" + user + "/invite", json::object(),
+                           host_->token("admin"));
+  ASSERT_EQ(first.status, 201) << first.body;
+  const std::string password = "Herbstlaub-im-Garten-9";
+  ASSERT_EQ(client
+                .post("/api/v1/invites/" + first.json()["token"].get<std::string>() + "/password",
+                      {{"password", password}})
+                .status,
+            200);
+  ASSERT_EQ(client.post("/api/v1/session", {{"name", "cm-greven"}, {"password", password}}).status,
+            200);
+  auto unused = client.post("/api/v1/users/" + std::to_string(host_->user_id("cm-rheine-2")) +
+                                "/invite",
+                            json::object(), host_->token("admin"));
+  ASSERT_EQ(unused.status, 201) << unused.body;
+  auto count = [&](const char* table) {
+    auto db = store::Connection::open(host_->database(), SQLITE_OPEN_READONLY);
+    return db.query(std::string("SELECT count(*) AS n FROM ") + table).at(0)["n"].get<int>();
+  };
+  ASSERT_GE(count("sessions"), 1);
+  ASSERT_GE(count("user_invites"), 2);
+  // The next day the session's lifetime (12 h) is over; the unused invite (72 h) is still valid.
+  run_retention(1);
+  EXPECT_EQ(count("sessions"), 0);
+  EXPECT_EQ(count("user_invites"), 1) << "the used invite stays or the valid one went";
+  run_retention(4);
+  EXPECT_EQ(count("user_invites"), 0);
 }
 
 TEST_F(RetentionTest, ServeRunsTheRetentionJobWhenAsked) {
