@@ -168,12 +168,13 @@ void IndicatorTable::emit(json& out, const std::string& town, const std::string&
                    {"category", category},
                    {"value", std::move(value)}});
   };
-  row("cases_opened", "", suppressed(group.opened));
-  row("cases_active", "", suppressed(group.active));
-  row("cases_closed", "", suppressed(group.closed));
+  // Counts as they are: suppress_small_cells() decides once every row is there.
+  row("cases_opened", "", group.opened);
+  row("cases_active", "", group.active);
+  row("cases_closed", "", group.closed);
   for (const auto& [key, n] : group.counts) {
     const auto cut = key.find(kSeparator);
-    row(key.substr(0, cut), key.substr(cut + 1), suppressed(n));
+    row(key.substr(0, cut), key.substr(cut + 1), n);
   }
   // A median over fewer than kSmallCell cases would describe those few: suppressed as well.
   auto median_row = [&](const char* indicator, std::vector<std::int64_t> values) {
@@ -207,7 +208,77 @@ json IndicatorTable::rows(const std::function<std::string(std::int64_t)>& slug_o
       if (names.first == town) emit(out, town, names.second, *group);
     }
   }
+  suppress_small_cells(out);
   return out;
+}
+
+void suppress_small_cells(json& rows) {
+  struct Cell {
+    std::int64_t n = 0;
+    bool hidden = false;
+    bool small = false;
+  };
+  // The count rows (medians decide for themselves) and the sums they are parts of: a town's row
+  // is the sum of its organisations', the county's the sum of the towns', cases_active the sum
+  // of each active_by_* indicator's categories and cases_closed of closed_by_reason's.
+  std::vector<Cell> cells(rows.size());
+  std::vector<bool> counted(rows.size(), false);
+  std::map<std::string, std::size_t> by_key;
+  // (key of the sum's row, name of the breakdown) -> the rows that add up to it.
+  std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> parts;
+  const auto key = [](const std::string& town, const std::string& organisation,
+                      const std::string& indicator, const std::string& category) {
+    return town + kSeparator + organisation + kSeparator + indicator + kSeparator + category;
+  };
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const json& row = rows[i];
+    if (!row["value"].is_number_integer()) continue;
+    counted[i] = true;
+    const std::int64_t n = row["value"];
+    cells[i] = {n, n > 0 && n < kSmallCell, n > 0 && n < kSmallCell};
+    const std::string town = row["town"], organisation = row["organisation"],
+                      indicator = row["indicator"], category = row["category"];
+    by_key[key(town, organisation, indicator, category)] = i;
+    if (organisation != kAll) {
+      parts[{key(town, kAll, indicator, category), "organisations"}].push_back(i);
+    } else if (town != kAll) {
+      parts[{key(kAll, kAll, indicator, category), "towns"}].push_back(i);
+    }
+    if (indicator.starts_with("active_by_")) {
+      parts[{key(town, organisation, "cases_active", ""), indicator}].push_back(i);
+    } else if (indicator == "closed_by_reason") {
+      parts[{key(town, organisation, "cases_closed", ""), indicator}].push_back(i);
+    }
+  }
+  std::vector<std::pair<std::size_t, std::vector<std::size_t>>> sums;
+  for (auto& [sum, members] : parts) {
+    if (auto found = by_key.find(sum.first); found != by_key.end()) {
+      sums.emplace_back(found->second, std::move(members));
+    }
+  }
+  // Secondary suppression: a shown sum with exactly one hidden part would give it away, and so
+  // would a hidden sum whose parts are all shown; the smallest shown non-zero part is withheld
+  // too (else the sum), until no such sum is left. Each round hides a cell: it ends.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const auto& [sum, members] : sums) {
+      const auto hidden = std::count_if(members.begin(), members.end(),
+                                        [&](std::size_t i) { return cells[i].hidden; });
+      if (cells[sum].hidden ? hidden != 0 : hidden != 1) continue;
+      std::optional<std::size_t> pick;
+      for (std::size_t i : members) {
+        if (!cells[i].hidden && cells[i].n > 0 && (!pick || cells[i].n < cells[*pick].n)) pick = i;
+      }
+      if (pick) {
+        cells[*pick].hidden = changed = true;
+      } else if (!cells[sum].hidden && cells[sum].n > 0) {
+        cells[sum].hidden = changed = true;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (counted[i] && cells[i].hidden) rows[i]["value"] = cells[i].small ? kSuppressed : kWithheld;
+  }
 }
 
 std::string indicators_csv(const json& report) {

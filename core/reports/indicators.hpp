@@ -23,6 +23,9 @@ constexpr int kIndicatorFormatVersion = 1;
 // Counts from 1 to kSmallCell - 1 are shown as kSuppressed (small-cell suppression).
 constexpr std::int64_t kSmallCell = 5;
 constexpr const char* kSuppressed = "<5";
+// A count of 5 or more withheld so that no "<5" can be worked out from a sum it is part of
+// (secondary suppression).
+constexpr const char* kWithheld = "x";
 // Totals over every town or organisation are labelled so.
 constexpr const char* kAll = "*";
 
@@ -34,6 +37,14 @@ nlohmann::json suppressed(std::int64_t count);
 std::optional<std::int64_t> day_number(std::string_view date);
 // The date one day after `date` ("YYYY-MM-DD").
 std::string next_day(const std::string& date);
+
+// Small-cell suppression of report rows ({"town", "organisation", "indicator", "category",
+// "value"}, integer values being counts): 1-4 become kSuppressed; then, wherever a shown sum (a
+// town over its organisations, the county over its towns, cases_active over each active_by_*
+// breakdown, cases_closed over closed_by_reason) has exactly one hidden part, or a hidden sum has
+// none, its smallest shown part becomes kWithheld, until none is left. Each sum is protected on
+// its own: comparing reports of overlapping periods is not guarded against.
+void suppress_small_cells(nlohmann::json& rows);
 
 // The age band of someone born in `birth_year`, by their age in `reference_year`.
 std::string age_band(std::int64_t birth_year, std::int64_t reference_year);

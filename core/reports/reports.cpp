@@ -196,7 +196,8 @@ Result<Reply> ReportService::indicators(const Context& ctx, const IndicatorQuery
                  {"town", query.town ? json(*query.town) : json(nullptr)},
                  {"organisation", query.organisation ? json(*query.organisation) : json(nullptr)},
                  {"generated_at", tx_.env().timestamp()},
-                 {"suppression", {{"below", kSmallCell}, {"shown_as", kSuppressed}}},
+                 {"suppression",
+                  {{"below", kSmallCell}, {"shown_as", kSuppressed}, {"withheld_as", kWithheld}}},
                  {"age_reference_year", std::stoll(query.to.substr(0, 4))},
                  {"rows", table.rows([&](std::int64_t id) {
                     auto found = slugs.find(id);
