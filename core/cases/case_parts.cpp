@@ -250,10 +250,16 @@ Result<Reply> CaseService::add_note(const Context& ctx, const std::string& case_
 }
 
 Result<Reply> CaseService::list_notes(const Context& ctx, const std::string& case_id) {
-  return list_part(ctx, case_id, "note",
-                   "SELECT n.id, n.occurred_on, n.kind, n.text, u.name AS author, n.created_at "
-                   "FROM notes n JOIN users u ON u.id = n.author_id WHERE n.case_id = ? ORDER BY "
-                   "n.occurred_on, n.rowid");
+  auto listed =
+      list_part(ctx, case_id, "note",
+                "SELECT n.id, n.occurred_on, n.kind, n.text, n.event, u.name AS author, "
+                "n.created_at FROM notes n JOIN users u ON u.id = n.author_id WHERE n.case_id = ? "
+                "ORDER BY n.occurred_on, n.rowid");
+  if (listed) {
+    for (auto& item : listed.value().body["items"])
+      item["event"] = item["event"].is_string() ? domain::json_column(item["event"]) : json();
+  }
+  return listed;
 }
 
 std::optional<TaskQuery::Position> TaskQuery::parse_cursor(const std::string& text) {

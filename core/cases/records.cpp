@@ -139,13 +139,14 @@ void require_case_manager(const Context& ctx) {
 
 std::string add_timeline_note(Change& change, const std::string& case_id,
                               const std::string& occurred_on, const std::string& kind,
-                              const std::string& text) {
+                              const std::string& text, const json& event) {
   const std::string id = change.env.new_id("note");
   change.db.execute(
-      "INSERT INTO notes(id, case_id, occurred_on, kind, text, author_id, created_at) VALUES "
-      "(?,?,?,?,?,?,?)",
-      {id, case_id, occurred_on, kind, text, change.ctx.actor.principal.user_id,
-       change.env.timestamp()});
+      "INSERT INTO notes(id, case_id, occurred_on, kind, text, event, author_id, created_at) "
+      "VALUES (?,?,?,?,?,?,?,?)",
+      {id, case_id, occurred_on, kind, text,
+       event.is_null() ? SqlValue(nullptr) : SqlValue(event.dump()),
+       change.ctx.actor.principal.user_id, change.env.timestamp()});
   return id;
 }
 

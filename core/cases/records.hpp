@@ -89,10 +89,12 @@ void require_case_manager(const domain::Context& ctx);
 // open case only in some of its forms (sending a referral).
 void require_open(const CaseRow& row, const char* what);
 
-// Appends a note to the case's timeline; returns its id. Does not bump the version.
+// Appends a note to the case's timeline; returns its id. Does not bump the version. `event`: what
+// a note the host writes itself records, as data ({"type", ...}; notes.event), so a client can
+// word it in its own language; null for people's notes.
 std::string add_timeline_note(domain::Change& change, const std::string& case_id,
                               const std::string& occurred_on, const std::string& kind,
-                              const std::string& text);
+                              const std::string& text, const nlohmann::json& event = nullptr);
 
 // What the plugins' supervision rules decide for these facts: the supervising office (none: the
 // organisation's usual supervisor) and whether that supervisor keeps reading. Fails with 503

@@ -199,9 +199,17 @@ void record_history(domain::Change& change, const std::string& referral_id, cons
 // The partner's answer and every step of the hand-over are part of the case's story.
 void note_on_timeline(domain::Change& change, const json& row, const std::string& to,
                       const std::string& detail, const std::string& occurred_on) {
-  cases::add_timeline_note(change, row["case_id"], occurred_on, "referral",
-                           timeline_text(row["partner_name"], row["service"], to,
-                                         row["own_case_management"].get<int>() == 1, detail));
+  const bool own_case_management = row["own_case_management"].get<int>() == 1;
+  json event = {{"type", "referral_status"},
+                {"referral_id", row["id"]},
+                {"partner", row["partner_name"]},
+                {"service", row["service"]},
+                {"status", to},
+                {"own_case_management", own_case_management && to == "sent"}};
+  if (!detail.empty()) event["detail"] = detail;
+  cases::add_timeline_note(
+      change, row["case_id"], occurred_on, "referral",
+      timeline_text(row["partner_name"], row["service"], to, own_case_management, detail), event);
 }
 
 json status_event(const json& row, const std::string& from, const std::string& to,

@@ -32,7 +32,11 @@ void record_routing(domain::Change& change, const std::string& referral_id,
                     {routed_from, referral_id});
   cases::add_timeline_note(change, case_id, change.env.today(), "referral",
                            "Referral routed to " + partner + " instead of " + routed_from +
-                               " (responsible for the person's town)");
+                               " (responsible for the person's town)",
+                           {{"type", "referral_routed"},
+                            {"referral_id", referral_id},
+                            {"partner", partner},
+                            {"instead_of", routed_from}});
 }
 
 }  // namespace kim::referrals

@@ -58,7 +58,9 @@ void anonymise_case(Change& change, const std::string& case_id) {
       {case_id});
   db.execute("UPDATE goals SET description = '' WHERE case_id = ?", {case_id});
   db.execute("UPDATE tasks SET description = '' WHERE case_id = ?", {case_id});
-  db.execute("UPDATE notes SET text = '' WHERE case_id = ?", {case_id});
+  db.execute(
+      "UPDATE notes SET text = '', event = json_remove(event, '$.detail') WHERE case_id = ?",
+      {case_id});
   // A challenge raised from the case stays (it holds no personal data) without its reference.
   db.execute("UPDATE challenges SET case_id = NULL WHERE case_id = ?", {case_id});
   for (const auto& row : db.query(
