@@ -743,6 +743,13 @@ TEST(ReferralTest, StatusFlowBringsThePartnersFeedbackIntoTheTimeline) {
     if (!step.outcome.empty()) {
       EXPECT_THAT(text, HasSubstr(step.outcome));
     }
+    // The same step as data, for a client that words it in its own language.
+    const json& event = timeline.back()["event"];
+    EXPECT_EQ(event["type"], "referral_status");
+    EXPECT_EQ(event["referral_id"], id);
+    EXPECT_EQ(event["partner"], partner_name);
+    EXPECT_EQ(event["status"], step.status);
+    EXPECT_EQ(event.value("detail", ""), step.outcome);
   }
   json completed = scene.referral(id);
   EXPECT_EQ(completed["outcome"], steps.back().outcome);

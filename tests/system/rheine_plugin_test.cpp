@@ -183,6 +183,15 @@ TEST_F(RheineRoutingTest, ResidenceReferralOfRheineResidentGoesToRheinesAuthorit
                       text.find(kCountyAuthority) != std::string::npos);
   }
   EXPECT_TRUE(noted) << scene.notes().dump();
+  // The same as data, for a client that words it in its own language.
+  const json routed = {{"type", "referral_routed"},
+                       {"referral_id", body["id"]},
+                       {"partner", kRheineAuthority},
+                       {"instead_of", kCountyAuthority}};
+  bool as_event = false;
+  for (const auto& note : scene.notes())
+    as_event = as_event || note["event"] == routed;
+  EXPECT_TRUE(as_event) << scene.notes().dump();
 }
 
 TEST_F(RheineRoutingTest, RoutedReferralIsJudgedByTheNormalRules) {
