@@ -2,18 +2,14 @@
 // append-only triggers still refuse every other DELETE and UPDATE; a prune removes what is older
 // than its cutoff (old rows of audit_log_v1 too), keeps the newest item so ids never restart,
 // and records what it removed in audit_prunes, which is append-only itself.
-#include "audit/audit_log.hpp"
-#include "retention/retention.hpp"
-#include "store/core_migrations.hpp"
-
-#include <unistd.h>
-
-#include <atomic>
 #include <filesystem>
-#include <random>
 #include <string>
 
 #include <gtest/gtest.h>
+
+#include "audit/audit_log.hpp"
+#include "retention/retention.hpp"
+#include "support/core_store.hpp"
 
 namespace kim::retention {
 namespace {
@@ -24,16 +20,7 @@ using nlohmann::json;
 class AuditPruneTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() /
-           ("kim_audit_prune_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) +
-            "_" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir_);
-    store::StoreOptions options;
-    options.path = dir_ / "kim.sqlite3";
-    options.synchronous = "OFF";
-    store_ = std::make_unique<store::Store>(options);
-    store_->migrate("core", store::core_migrations());
+    store_ = test::open_migrated_store(dir_, "kim_audit_prune_test");
     // Three old entries (2016, one of them the pre-0007 shape) and two of today.
     store_->write([](store::Connection& db) {
       db.execute(

@@ -40,7 +40,6 @@ constexpr const char* kService = "sgb2_integration_services";
 class DateRulesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    static std::atomic<int> counter{0};
     store_ = test::open_migrated_store(dir_, "kim_date_rules_test");
     orgs::apply_seeds(
         *store_, {{kOffice, "KI Test", "coordinating_office", "", "", false},
@@ -79,17 +78,11 @@ class DateRulesTest : public ::testing::Test {
             {"county_wide", true},
             {"services", {service}}};
   }
-  // A user made as `kim token create` makes one; the principal its token authenticates as.
   sdk::Principal user(const std::string& name, const std::string& role,
                       const std::string& organisation) {
-    orgs::AdminService admin(*store_, *events_, env_);
-    auto made = admin.grant_token(orgs::cli_context(),
-                                  {{"name", name}, {"role", role}, {"organisation", organisation}});
-    EXPECT_TRUE(made) << name;
-    return *auth::AccessDirectory(*store_).authenticate(
-        made.value().body["token"].get<std::string>());
+    return test::make_user(*store_, *events_, env_, name, role, organisation);
   }
-  domain::Context as(const sdk::Principal& who) { return {{who, "test"}, std::nullopt}; }
+  static domain::Context as(const sdk::Principal& who) { return test::as(who); }
 
   // A reply that must have succeeded with `status`.
   json expect_ok(const domain::Result<domain::Reply>& result, int status) {

@@ -238,7 +238,6 @@ constexpr const char* kOtherOffice = "other-office";
 class IndicatorReportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    static std::atomic<int> counter{0};
     store_ = test::open_migrated_store(dir_, "kim_indicators_test");
     orgs::apply_seeds(
         *store_,
@@ -272,14 +271,9 @@ class IndicatorReportTest : public ::testing::Test {
 
   sdk::Principal user(const std::string& name, const std::string& role,
                       const std::string& organisation) {
-    orgs::AdminService admin(*store_, *events_, env_);
-    auto made = admin.grant_token(orgs::cli_context(),
-                                  {{"name", name}, {"role", role}, {"organisation", organisation}});
-    EXPECT_TRUE(made) << name;
-    return *auth::AccessDirectory(*store_).authenticate(
-        made.value().body["token"].get<std::string>());
+    return test::make_user(*store_, *events_, env_, name, role, organisation);
   }
-  domain::Context as(const sdk::Principal& who) { return {{who, "test"}, std::nullopt}; }
+  static domain::Context as(const sdk::Principal& who) { return test::as(who); }
   void on(const std::string& date) { env_.set(domain::FixedClockEnv::at_local_noon(date).now()); }
 
   json ok(const domain::Result<domain::Reply>& result) {

@@ -1,5 +1,6 @@
 // A migrated core database in a fresh temporary folder, for core tests that drive the services
-// directly (no host). Durability is not under test there, so it writes with synchronous=OFF.
+// directly (no host), and the users they act as. Durability is not under test there, so it
+// writes with synchronous=OFF.
 #pragma once
 
 #include <unistd.h>
@@ -10,6 +11,13 @@
 #include <random>
 #include <string>
 
+#include <gtest/gtest.h>
+
+#include "auth/access.hpp"
+#include "domain/env.hpp"
+#include "domain/service_support.hpp"
+#include "events/event_bus.hpp"
+#include "orgs/organisations.hpp"
 #include "store/core_migrations.hpp"
 #include "store/store.hpp"
 
@@ -31,5 +39,19 @@ inline std::unique_ptr<store::Store> open_migrated_store(std::filesystem::path& 
   store->migrate("core", store::core_migrations());
   return store;
 }
+
+// A user made as `kim token create` makes one; the principal its token authenticates as.
+inline sdk::Principal make_user(store::Store& store, events::EventBus& events, domain::Env& env,
+                                const std::string& name, const std::string& role,
+                                const std::string& organisation) {
+  orgs::AdminService admin(store, events, env);
+  auto made = admin.grant_token(orgs::cli_context(),
+                                {{"name", name}, {"role", role}, {"organisation", organisation}});
+  EXPECT_TRUE(made) << name;
+  return *auth::AccessDirectory(store).authenticate(made.value().body["token"].get<std::string>());
+}
+
+// The context of a service call by `who`.
+inline domain::Context as(const sdk::Principal& who) { return {{who, "test"}, std::nullopt}; }
 
 }  // namespace kim::test
