@@ -40,6 +40,7 @@ constexpr const char* kService = "sgb2_integration_services";
 class DateRulesTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    static std::atomic<int> counter{0};  // each fixture's logger has a name of its own
     store_ = test::open_migrated_store(dir_, "kim_date_rules_test");
     orgs::apply_seeds(
         *store_, {{kOffice, "KI Test", "coordinating_office", "", "", false},

@@ -238,6 +238,7 @@ constexpr const char* kOtherOffice = "other-office";
 class IndicatorReportTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    static std::atomic<int> counter{0};  // each fixture's logger has a name of its own
     store_ = test::open_migrated_store(dir_, "kim_indicators_test");
     orgs::apply_seeds(
         *store_,
