@@ -1,13 +1,11 @@
 #include "domain/catalog.hpp"
 #include "domain/route_support.hpp"
+#include "steering/internal.hpp"
 #include "steering/steering.hpp"
 
 namespace kim::steering {
 
 using domain::Call;
-using domain::Problem;
-using domain::Reply;
-using domain::Result;
 using sdk::HttpMethod;
 
 namespace {
@@ -26,10 +24,8 @@ Result<Reply> list_challenges(SteeringService& s, const Call& call) {
   ChallengeFilter filter;
   for (const auto& [key, value] : call.request.query) {
     if (key == "status") {
-      static const domain::Vocabulary kStatuses = {"open",     "clustered", "assigned",
-                                                   "proposal", "escalated", "closed"};
-      if (!domain::contains(kStatuses, value)) {
-        return Problem::bad_request(key, "must be one of: " + domain::join(kStatuses));
+      if (!domain::contains(challenge_statuses(), value)) {
+        return Problem::bad_request(key, "must be one of: " + domain::join(challenge_statuses()));
       }
       filter.status = value;
     } else if (key == "town") {
