@@ -184,7 +184,8 @@ const std::vector<domain::Route<SteeringService>>& steering_routes() {
          return s.transition_challenge(c.ctx, c.param("id"), c.body);
        },
        "Move a challenge: clustered (cluster), assigned (body), proposal (proposal), escalated "
-       "(body: the steering group), closed (outcome); 409 with the allowed steps otherwise",
+       "(body: the steering group), closed (outcome); 409 with the allowed steps otherwise; only "
+       "by those who run its body and the body it goes to",
        "steering",
        {{"to", "assigned"}, {"body", "body_…"}}},
   };
