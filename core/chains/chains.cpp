@@ -121,9 +121,11 @@ class ChainCounts {
   std::size_t reached(std::size_t step) const { return 2 + step; }
   std::size_t stopped(std::size_t step) const { return 2 + steps_ + step; }
   std::int64_t& operator[](std::size_t cell) { return values_[cell]; }
+  std::size_t cells() const { return values_.size(); }
 
-  // The published form of every cell: the count, "<5", or null.
-  std::vector<json> published() const {
+  // The published form of every cell: the count, "<5", or null; nullopt when no count may be
+  // published at all (and no median either: a median tells its count is 5 or more).
+  std::optional<std::vector<json>> published() const {
     const std::size_t n = values_.size();
     std::vector<Shown> shown(n, Shown::kCount);
     for (std::size_t c = 0; c < n; ++c)
@@ -139,7 +141,7 @@ class ChainCounts {
       shown[*extra] = Shown::kWithheld;
     }
     // Nothing left to withhold beside it: publish no count at all.
-    return std::vector<json>(n, json(nullptr));
+    return std::nullopt;
   }
 
  private:
@@ -399,12 +401,13 @@ Result<Reply> ChainService::report(const Context& ctx, const std::string& id) {
         ++counts[counts.stopped(furthest - 1)];
       }
     }
-    const auto shown = counts.published();
+    const auto published = counts.published();
+    const std::vector<json> shown = published.value_or(std::vector<json>(counts.cells(), nullptr));
     json step_items = steps_json(steps);
     for (std::size_t i = 0; i < n; ++i) {
       step_items[i]["reached"] = shown[counts.reached(i)];
       step_items[i]["stopped_here"] = shown[counts.stopped(i)];
-      step_items[i]["median_days"] = median_days(days[i]);
+      step_items[i]["median_days"] = published ? median_days(days[i]) : json(nullptr);
     }
     return Reply{200,
                  {{"chain", {{"id", id}, {"name", chain["name"]}}},

@@ -275,6 +275,26 @@ TEST_F(ChainTest, ReferralsAdvanceTheChainAndTheReportSuppressesSmallCells) {
   EXPECT_EQ(again["steps"][1]["reached"], nullptr);
   EXPECT_EQ(again["completed"], "<5");
 
+  // Four cases on another chain of the same steps: one not started, one stopped at each of the
+  // first two steps, one completed. However they were shown, 4 cases = 1 + 1 + 1 + 1 would
+  // follow from the ranges alone: no count and no median is published.
+  const std::string small = create_chain(recognition_chain("Anerkennung (klein)"));
+  for (const auto& id : {cases[0], cases[2], cases[5], idle}) {
+    expect_status(
+        cm.post("/cases/" + id + "/chains", {{"chain", small}, {"started_on", date_in_days(-40)}}),
+        201);
+  }
+  auto tiny = co.read("/chains/" + small + "/report");
+  EXPECT_EQ(tiny["cases"], nullptr);
+  EXPECT_EQ(tiny["not_started"], nullptr);
+  EXPECT_EQ(tiny["completed"], nullptr);
+  ASSERT_EQ(tiny["steps"].size(), 3u);
+  for (const auto& step : tiny["steps"]) {
+    EXPECT_EQ(step["reached"], nullptr) << step.dump();
+    EXPECT_EQ(step["stopped_here"], nullptr) << step.dump();
+    EXPECT_EQ(step["median_days"], nullptr) << step.dump();
+  }
+
   // The declined referral is a gap in provision, and so a suggested challenge.
   auto suggestions = co.read("/challenges/suggestions")["items"];
   bool found = false;
