@@ -1,7 +1,7 @@
 #include "chains/chains.hpp"
 
 #include <algorithm>
-#include <chrono>
+#include <limits>
 #include <optional>
 #include <set>
 #include <vector>
@@ -9,6 +9,7 @@
 #include "cases/records.hpp"
 #include "domain/catalog.hpp"
 #include "domain/validation.hpp"
+#include "reports/indicators.hpp"
 
 namespace kim::chains {
 
@@ -30,7 +31,7 @@ constexpr std::size_t kTextMax = 4000;
 constexpr std::size_t kMaxSteps = 20;
 // Counts below this are shown as "<5", medians over fewer cases not at all: no person can be
 // singled out of a report.
-constexpr std::int64_t kSmallCell = 5;
+using reports::kSmallCell;
 
 struct Step {
   std::string title, service;
@@ -99,17 +100,135 @@ std::vector<std::optional<std::string>> progress(Connection& db, const std::stri
   return reached;
 }
 
-std::chrono::sys_days day_of(const std::string& date) {
-  using namespace std::chrono;
-  return sys_days{year{std::stoi(date.substr(0, 4))} /
-                  month{static_cast<unsigned>(std::stoi(date.substr(5, 2)))} /
-                  day{static_cast<unsigned>(std::stoi(date.substr(8, 2)))}};
+// Days from `from` to `to` (both dates as stored: YYYY-MM-DD).
+std::int64_t days_between(const std::string& from, const std::string& to) {
+  return reports::day_number(to).value() - reports::day_number(from).value();
 }
 
-json small_cell(std::int64_t count) {
-  if (count > 0 && count < kSmallCell) return "<5";
-  return count;
-}
+// The report's counts and how they hang together: cases = not_started + reached[0], and
+// reached[i] = reached[i + 1] + stopped[i] for every step but the last (completed is
+// reached[n - 1]; nobody stops at the last step). Small cells (1-4) are shown as "<5"; so that none
+// of them can be worked out from the shown counts (by subtraction, or because all its partners
+// are small too), more counts are withheld (null): complementary suppression.
+class ChainCounts {
+ public:
+  enum Cell : std::size_t { kCases = 0, kNotStarted = 1 };
+  explicit ChainCounts(std::size_t steps) : steps_(steps), values_(2 + 2 * steps, 0) {
+    relations_.push_back({kCases, kNotStarted, reached(0)});
+    for (std::size_t i = 0; i + 1 < steps; ++i)
+      relations_.push_back({reached(i), reached(i + 1), stopped(i)});
+  }
+  std::size_t reached(std::size_t step) const { return 2 + step; }
+  std::size_t stopped(std::size_t step) const { return 2 + steps_ + step; }
+  std::int64_t& operator[](std::size_t cell) { return values_[cell]; }
+  std::size_t cells() const { return values_.size(); }
+
+  // The published form of every cell: the count, "<5", or null; nullopt when no count may be
+  // published at all (and no median either: a median tells its count is 5 or more).
+  std::optional<std::vector<json>> published() const {
+    const std::size_t n = values_.size();
+    std::vector<Shown> shown(n, Shown::kCount);
+    for (std::size_t c = 0; c < n; ++c)
+      if (values_[c] > 0 && values_[c] < kSmallCell) shown[c] = Shown::kSmall;
+    // Withhold one more count at a time next to a small or withheld count that could be worked
+    // out, until none can. Withheld counts are never 0, so whoever reads the report knows of
+    // each hidden count only that it is 1-4 ("<5") or 5 and more (null).
+    for (std::size_t round = 0; round <= n; ++round) {
+      const auto pinned = first_derivable(shown);
+      if (!pinned) return render(shown);
+      const auto extra = complement(shown, *pinned);
+      if (!extra) break;
+      shown[*extra] = Shown::kWithheld;
+    }
+    // Nothing left to withhold beside it: publish no count at all.
+    return std::nullopt;
+  }
+
+ private:
+  enum class Shown { kCount, kSmall, kWithheld };
+  struct Relation {
+    std::size_t total, part, other;  // total = part + other
+  };
+  struct Range {
+    std::int64_t low, high;
+  };
+  static constexpr std::int64_t kUnbounded = std::numeric_limits<std::int64_t>::max() / 4;
+
+  // A hidden cell whose value follows from what is published, if any. What a reader knows of a
+  // cell is a range (a shown count exactly, "<5" 1-4, null 5 and more); narrowing the ranges
+  // through the relations until nothing changes leaves, for relations that form a chain like
+  // these, exactly the values each cell can still take: one value is a derived cell.
+  std::optional<std::size_t> first_derivable(const std::vector<Shown>& shown) const {
+    std::vector<Range> range(values_.size());
+    for (std::size_t c = 0; c < values_.size(); ++c) {
+      if (shown[c] == Shown::kCount) range[c] = {values_[c], values_[c]};
+      if (shown[c] == Shown::kSmall) range[c] = {1, kSmallCell - 1};
+      if (shown[c] == Shown::kWithheld) range[c] = {kSmallCell, kUnbounded};
+    }
+    // Ranges only narrow, and along a chain they settle within a few passes; the bound is a guard.
+    bool changed = true;
+    for (std::size_t pass = 0; changed && pass < 100 * relations_.size(); ++pass) {
+      changed = false;
+      auto narrow = [&](std::size_t c, std::int64_t low, std::int64_t high) {
+        low = std::max(low, range[c].low);
+        high = std::min(high, range[c].high);
+        if (low != range[c].low || high != range[c].high) {
+          range[c] = {low, high};
+          changed = true;
+        }
+      };
+      for (const auto& r : relations_) {
+        const Range t = range[r.total], a = range[r.part], b = range[r.other];
+        narrow(r.total, a.low + b.low, std::min(kUnbounded, a.high + b.high));
+        narrow(r.part, t.low - b.high, t.high - b.low);
+        narrow(r.other, t.low - a.high, t.high - a.low);
+      }
+    }
+    for (std::size_t c = 0; c < values_.size(); ++c) {
+      if (shown[c] != Shown::kCount && range[c].low == range[c].high) return c;
+    }
+    return std::nullopt;
+  }
+
+  // A shown, non-zero count to withhold beside `cell`: in a relation with it, preferring one
+  // that is in no other relation, then a part over a total.
+  std::optional<std::size_t> complement(const std::vector<Shown>& shown, std::size_t cell) const {
+    std::optional<std::size_t> best;
+    std::pair<std::size_t, int> best_rank{};
+    for (const auto& r : relations_) {
+      if (r.total != cell && r.part != cell && r.other != cell) continue;
+      for (std::size_t c : {r.part, r.other, r.total}) {
+        if (c == cell || shown[c] != Shown::kCount || values_[c] == 0) continue;
+        const std::pair<std::size_t, int> rank{relations_of(c), c == r.total ? 1 : 0};
+        if (!best || rank < best_rank) {
+          best = c;
+          best_rank = rank;
+        }
+      }
+    }
+    return best;
+  }
+
+  std::size_t relations_of(std::size_t cell) const {
+    return static_cast<std::size_t>(std::count_if(
+        relations_.begin(), relations_.end(),
+        [&](const Relation& r) { return r.total == cell || r.part == cell || r.other == cell; }));
+  }
+
+  std::vector<json> render(const std::vector<Shown>& shown) const {
+    std::vector<json> out;
+    for (std::size_t c = 0; c < values_.size(); ++c) {
+      if (shown[c] == Shown::kCount) out.emplace_back(values_[c]);
+      if (shown[c] == Shown::kSmall) out.emplace_back(reports::kSuppressed);
+      if (shown[c] == Shown::kWithheld) out.emplace_back(nullptr);
+    }
+    return out;
+  }
+
+  std::size_t steps_;
+  std::vector<std::int64_t> values_;
+  std::vector<Relation> relations_;
+};
 
 json median_days(std::vector<std::int64_t> days) {
   if (static_cast<std::int64_t>(days.size()) < kSmallCell) return nullptr;
@@ -261,46 +380,45 @@ Result<Reply> ChainService::report(const Context& ctx, const std::string& id) {
     if (chain.is_null()) fail(Problem::not_found("chain " + id));
     const auto steps = steps_of(db, id);
     const std::size_t n = steps.size();
-    std::vector<std::int64_t> reached(n, 0), stopped(n, 0);
+    ChainCounts counts(n);
     std::vector<std::vector<std::int64_t>> days(n);
-    std::int64_t cases = 0, not_started = 0, completed = 0;
     for (const auto& followed :
          db.query("SELECT case_id, started_on FROM case_chains WHERE chain_id = ?", {id})) {
-      ++cases;
+      ++counts[ChainCounts::kCases];
       const std::string started_on = followed["started_on"];
       const auto dates = progress(db, followed["case_id"], started_on, steps);
       std::size_t furthest = 0;
       std::string previous = started_on;
       for (std::size_t i = 0; i < n && dates[i]; ++i) {
-        ++reached[i];
-        days[i].push_back((day_of(*dates[i]) - day_of(previous)).count());
+        ++counts[counts.reached(i)];
+        days[i].push_back(days_between(previous, *dates[i]));
         previous = *dates[i];
         furthest = i + 1;
       }
       if (furthest == 0) {
-        ++not_started;
-      } else if (furthest == n) {
-        ++completed;
-      } else {
-        ++stopped[furthest - 1];
+        ++counts[ChainCounts::kNotStarted];
+      } else if (furthest < n) {
+        ++counts[counts.stopped(furthest - 1)];
       }
     }
+    const auto published = counts.published();
+    const std::vector<json> shown = published.value_or(std::vector<json>(counts.cells(), nullptr));
     json step_items = steps_json(steps);
     for (std::size_t i = 0; i < n; ++i) {
-      step_items[i]["reached"] = small_cell(reached[i]);
-      step_items[i]["stopped_here"] = small_cell(stopped[i]);
-      step_items[i]["median_days"] = median_days(days[i]);
+      step_items[i]["reached"] = shown[counts.reached(i)];
+      step_items[i]["stopped_here"] = shown[counts.stopped(i)];
+      step_items[i]["median_days"] = published ? median_days(days[i]) : json(nullptr);
     }
     return Reply{200,
                  {{"chain", {{"id", id}, {"name", chain["name"]}}},
                   {"generated_at", tx_.env().timestamp()},
-                  {"cases", small_cell(cases)},
-                  {"not_started", small_cell(not_started)},
-                  {"completed", small_cell(completed)},
+                  {"cases", shown[ChainCounts::kCases]},
+                  {"not_started", shown[ChainCounts::kNotStarted]},
+                  {"completed", shown[counts.reached(n - 1)]},
                   {"steps", step_items},
                   {"suppression",
-                   "counts from 1 to 4 are shown as \"<5\"; medians over fewer than 5 cases are "
-                   "null"}},
+                   "counts from 1 to 4 are shown as \"<5\"; counts from which one of them could be "
+                   "worked out are null (5 or more); medians over fewer than 5 cases are null"}},
                  std::nullopt};
   });
 }

@@ -27,7 +27,8 @@ class ChainService {
   domain::Result<domain::Reply> get(const domain::Context& ctx, const std::string& id);
   domain::Result<domain::Reply> create(const domain::Context& ctx, const nlohmann::json& body);
   // Counts per step (reached, stopped there) and the median days per step over every case that
-  // follows the chain; counts of 1-4 are shown as "<5", medians of fewer than 5 cases as null.
+  // follows the chain; counts of 1-4 are shown as "<5", medians of fewer than 5 cases as null,
+  // and counts from which a "<5" could be worked out as null too (complementary suppression).
   domain::Result<domain::Reply> report(const domain::Context& ctx, const std::string& id);
 
   // A case starts following a chain (a change of the case: its version moves).

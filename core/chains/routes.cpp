@@ -34,7 +34,8 @@ const std::vector<domain::Route<ChainService>>& chain_routes() {
        "An integration chain with its steps", "chains"},
       {HttpMethod::kGet, "/api/v1/chains/{id}/report", kRunners,
        [](ChainService& s, const Call& c) { return s.report(c.ctx, c.param("id")); },
-       "Per step: cases that reached it, stopped there, median days (small cells as \"<5\")",
+       "Per step: cases that reached it, stopped there, median days (small cells as \"<5\", "
+       "counts that would give one away as null)",
        "chains"},
       {HttpMethod::kPost,
        "/api/v1/cases/{id}/chains",

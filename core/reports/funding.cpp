@@ -209,19 +209,30 @@ Result<Reply> FundingService::create_forwarding(const Context& ctx, const json& 
     FieldReader in(body);
     auto decision = in.line("decision", 100);
     auto organisation = in.line("organisation", 100);
-    auto amount = in.integer("amount_cents", 0, kMaxAmountCents);
+    auto amount = in.integer("amount_cents", 1, kMaxAmountCents);  // a contract passes money on
     auto period = read_period(in);
     auto signed_on = in.date("signed_on");
     in.finish();
     check(in);
     auto decisions = change.db.query(
-        "SELECT amount_cents, (SELECT coalesce(sum(amount_cents), 0) FROM "
+        "SELECT amount_cents, period_from, period_to, (SELECT coalesce(sum(amount_cents), 0) FROM "
         "funding_forwardings WHERE decision_id = d.id) AS forwarded FROM "
         "funding_decisions d WHERE id = ?",
         {decision});
     if (decisions.empty()) {
       fail(Problem{400, "unknown_decision", "no funding decision \"" + decision + "\"", "decision",
                    nullptr});
+    }
+    // Funds are passed on only for the time they are granted for.
+    const std::string granted_from = decisions[0]["period_from"],
+                      granted_to = decisions[0]["period_to"];
+    if (period.from < granted_from) {
+      fail(Problem::bad_request(
+          "period_from", "must not be before the decision's period (from " + granted_from + ")"));
+    }
+    if (period.to > granted_to) {
+      fail(Problem::bad_request("period_to",
+                                "must not be after the decision's period (to " + granted_to + ")"));
     }
     const auto org = organisation_id(change.db, organisation, &forwarding_recipients());
     const auto granted = decisions[0]["amount_cents"].get<std::int64_t>();

@@ -72,31 +72,34 @@ json body_json(Connection& db, const json& row, BodyAccess access) {
 
 // A member to add: {"partner": slug} or {"user": name}, exactly one.
 struct MemberInput {
-  std::optional<std::string> partner;
-  std::int64_t user_id = 0;
+  std::optional<std::string> partner, user;
+  std::int64_t user_id = 0;  // set by resolve_member
 };
 
-MemberInput read_member(Connection& db, FieldReader& in, const std::string& prefix = "") {
+// The member's fields, checked in form only (problems recorded in `in`, which is finished).
+MemberInput read_member(FieldReader& in) {
+  MemberInput member;
+  member.partner = in.optional_line("partner", 63);
+  member.user = in.optional_line("user", 64);
+  in.finish();
+  if (!in.problem() && member.partner.has_value() == member.user.has_value()) {
+    in.fail("partner", "name exactly one of partner (a slug) or user (a name)");
+  }
+  return member;
+}
+
+// Checks the member against the partners and users (400 naming `prefix`.partner or .user).
+void resolve_member(Connection& db, MemberInput& member, const std::string& prefix = "") {
   auto at = [&](const char* key) -> std::string {
     return prefix.empty() ? key : prefix + "." + key;
   };
-  MemberInput member;
-  member.partner = in.optional_line("partner", 63);
-  auto user = in.optional_line("user", 64);
-  in.finish();
-  check(in);
-  if (member.partner.has_value() == user.has_value()) {
-    fail(Problem::bad_request(at("partner"),
-                              "name exactly one of partner (a slug) or user (a name)"));
-  }
   if (member.partner && !partners::find_partner(db, *member.partner)) {
     fail(Problem::bad_request(at("partner"), "is not a partner of the network"));
   }
-  if (user) {
-    member.user_id = enabled_user(db, *user);
+  if (member.user) {
+    member.user_id = enabled_user(db, *member.user);
     if (member.user_id == 0) fail(Problem::bad_request(at("user"), "is not an enabled user"));
   }
-  return member;
 }
 
 // The body as stored after a change by one who runs it.
@@ -202,7 +205,9 @@ Result<Reply> SteeringService::create_body(const Context& ctx, const json& body)
     auto kind = in.choice("kind", body_kinds());
     auto topic = in.optional_line("topic", kNameMax);
     auto organisation = in.optional_line("organisation", 63);
-    in.skip("members");  // read one by one below, each against the partners and users
+    std::vector<MemberInput> members;
+    in.objects("members", 200,
+               [&](FieldReader& member) { members.push_back(read_member(member)); });
     in.finish();
     check(in);
     if (*kind == "thematic_working_group" && !topic) {
@@ -224,19 +229,8 @@ Result<Reply> SteeringService::create_body(const Context& ctx, const json& body)
       audit::SecurityLog::note(ctx.actor, "organisation", *organisation, "");
       fail(Problem::forbidden("coordinators convene bodies of their own office"));
     }
-    std::vector<MemberInput> members;
-    if (body.contains("members")) {
-      const json& list = body["members"];
-      if (!list.is_array() || list.size() > 200) {
-        fail(Problem::bad_request("members", "must be an array of at most 200 members"));
-      }
-      for (std::size_t i = 0; i < list.size(); ++i) {
-        const std::string where = "members[" + std::to_string(i) + "]";
-        if (!list[i].is_object()) fail(Problem::bad_request(where, "must be an object"));
-        FieldReader member(list[i], where);
-        members.push_back(read_member(db, member, where));
-      }
-    }
+    for (std::size_t i = 0; i < members.size(); ++i)
+      resolve_member(db, members[i], "members[" + std::to_string(i) + "]");
     const std::string id = change.env.new_id("body");
     const std::string now = change.env.timestamp();
     db.execute(
@@ -292,7 +286,9 @@ Result<Reply> SteeringService::add_member(const Context& ctx, const std::string&
     Connection& db = change.db;
     load_body(db, ctx, id, true);
     FieldReader in(body);
-    auto member = read_member(db, in);
+    auto member = read_member(in);
+    check(in);
+    resolve_member(db, member);
     insert_member(change, id, member, member.partner ? "partner" : "user");
     return written_body(db, id, 201);
   });

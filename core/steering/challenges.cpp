@@ -1,5 +1,7 @@
 #include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "audit/security_log.hpp"
 #include "cases/records.hpp"
@@ -10,10 +12,14 @@
 
 namespace kim::steering {
 
+const domain::Vocabulary& challenge_statuses() {
+  static const domain::Vocabulary values = {"open",     "clustered", "assigned",
+                                            "proposal", "escalated", "closed"};
+  return values;
+}
+
 namespace {
 
-const domain::Vocabulary kStatuses = {"open",     "clustered", "assigned",
-                                      "proposal", "escalated", "closed"};
 const domain::Vocabulary kOutcomes = {"resolved", "structural_change_proposed",
                                       "not_solvable_locally"};
 
@@ -36,8 +42,30 @@ std::set<std::string> words_of(const std::string& text) {
   return words;
 }
 
-// The birth date as people write it: 1991-08-14, 14.08.1991, 14.8.1991.
+// Parts of names that name nobody on their own and are common words of the texts ("de", "la",
+// "von", "der"), as matching_key writes them.
+bool name_particle(const std::string& word) {
+  static const std::set<std::string> particles = {
+      "abu", "al",  "ben", "bin", "bint", "da", "das", "de",  "del", "della", "den",
+      "der", "des", "di",  "do",  "dos",  "du", "e",   "el",  "ibn", "la",    "le",
+      "ten", "ter", "van", "vom", "von",  "y",  "zu",  "zum", "zur"};
+  return particles.count(word) > 0;
+}
+
+// The words of a name to look for: all but its particles; all of them when the name is nothing
+// but particles (family names such as "Le" or "Da").
+std::set<std::string> name_words(const std::string& name) {
+  auto words = words_of(name);
+  std::set<std::string> proper;
+  for (const auto& word : words)
+    if (!name_particle(word)) proper.insert(word);
+  return proper.empty() ? words : proper;
+}
+
+// The birth date as people write it: 1991-08-14, 14.08.1991, 14.8.1991. None for a birth date
+// that is not a full date (an anonymised person keeps only the year).
 std::vector<std::string> date_forms(const std::string& iso) {
+  if (!domain::is_date(iso)) return {};
   const std::string y = iso.substr(0, 4), m = iso.substr(5, 2), d = iso.substr(8, 2);
   auto bare = [](const std::string& two) { return two[0] == '0' ? two.substr(1) : two; };
   return {iso, d + "." + m + "." + y, bare(d) + "." + bare(m) + "." + y};
@@ -45,25 +73,45 @@ std::vector<std::string> date_forms(const std::string& iso) {
 
 // Refuses (400 personal_data) text that names the case's person or gives their birth date. Names
 // are compared as the duplicate check compares them (matching_key: case, accents, umlauts), word
-// by word; words of fewer than three letters are not checked (particles such as "al").
+// by word, name particles ("al", "van", "de") left out.
 void refuse_personal_data(const json& person, const char* field, const std::string& text) {
+  if (!person.is_object()) return;
   const auto words = words_of(text);
-  const std::string names =
-      person["given_names"].get<std::string>() + " " + person["family_name"].get<std::string>();
-  for (const auto& name : words_of(names)) {
-    if (name.size() >= 3 && words.count(name)) {
-      fail(Problem{400, "personal_data",
-                   "must not contain personal data: the text names the case's person", field,
-                   nullptr});
+  for (const char* part : {"given_names", "family_name"}) {
+    const json& name = person[part];
+    if (!name.is_string()) continue;
+    for (const auto& word : name_words(name.get<std::string>())) {
+      if (words.count(word)) {
+        fail(Problem{400, "personal_data",
+                     "must not contain personal data: the text names the case's person", field,
+                     nullptr});
+      }
     }
   }
-  for (const auto& form : date_forms(person["date_of_birth"])) {
+  if (!person["date_of_birth"].is_string()) return;
+  for (const auto& form : date_forms(person["date_of_birth"].get<std::string>())) {
     if (text.find(form) != std::string::npos) {
       fail(Problem{400, "personal_data",
                    "must not contain personal data: the text gives the person's date of birth",
                    field, nullptr});
     }
   }
+}
+
+// The person of the case a challenge was raised from (null when it has no case any more).
+json person_of_case(Connection& db, const json& case_id) {
+  if (!case_id.is_string()) return nullptr;
+  auto rows = db.query(
+      "SELECT p.given_names, p.family_name, p.date_of_birth FROM cases c JOIN persons p ON p.id = "
+      "c.person_id WHERE c.id = ?",
+      {case_id.get<std::string>()});
+  return rows.empty() ? json(nullptr) : rows.front();
+}
+
+// A challenge's body as a query value (NULL when it has none).
+SqlValue body_of(const json& row) {
+  return row["body_id"].is_string() ? SqlValue(row["body_id"].get<std::string>())
+                                    : SqlValue(nullptr);
 }
 
 // The case behind a challenge is shown only to those who may read that case.
@@ -79,22 +127,20 @@ bool may_read_case(Connection& db, const sdk::Principal& who, const json& case_i
 
 json challenge_json(Connection& db, const sdk::Principal& who, const json& row) {
   const std::string status = row["status"];
-  json challenge = {
-      {"id", row["id"]},
-      {"topic", row["topic"]},
-      {"life_domain", row["life_domain"]},
-      {"town", row["town"]},
-      {"description", row["description"]},
-      {"status", status},
-      {"allowed_transitions", next_statuses(status)},
-      {"cluster", row["cluster"]},
-      {"body", body_ref(db, row["body_id"].is_string() ? SqlValue(row["body_id"].get<std::string>())
-                                                       : SqlValue(nullptr))},
-      {"proposal", row["proposal"]},
-      {"outcome", row["outcome"]},
-      {"outcome_note", row["outcome_note"]},
-      {"created_at", row["created_at"]},
-      {"updated_at", row["updated_at"]}};
+  json challenge = {{"id", row["id"]},
+                    {"topic", row["topic"]},
+                    {"life_domain", row["life_domain"]},
+                    {"town", row["town"]},
+                    {"description", row["description"]},
+                    {"status", status},
+                    {"allowed_transitions", next_statuses(status)},
+                    {"cluster", row["cluster"]},
+                    {"body", body_ref(db, body_of(row))},
+                    {"proposal", row["proposal"]},
+                    {"outcome", row["outcome"]},
+                    {"outcome_note", row["outcome_note"]},
+                    {"created_at", row["created_at"]},
+                    {"updated_at", row["updated_at"]}};
   // Nothing that identifies the case for anyone who may not read it: not even that there is one.
   if (may_read_case(db, who, row["case_id"])) challenge["case_ref"] = row["case_id"];
   return challenge;
@@ -123,16 +169,36 @@ void record_history(Change& change, const std::string& id, const SqlValue& from,
       {id, from, to, note, change.env.timestamp(), change.ctx.actor.principal.user_id});
 }
 
-// The body a challenge goes to: one the caller may see and that is active.
+// The body a challenge goes to: one the caller runs (a body it does not see: 400; one it only
+// reads: 403) and that is active.
 json target_body(Connection& db, const Context& ctx, const std::string& id) {
   auto rows = db.query("SELECT * FROM bodies WHERE id = ?", {id});
-  if (rows.empty() || body_access(db, ctx.actor.principal, rows.front()) == BodyAccess::kNone) {
+  const auto access =
+      rows.empty() ? BodyAccess::kNone : body_access(db, ctx.actor.principal, rows.front());
+  if (access == BodyAccess::kNone) {
     fail(Problem::bad_request("body", "is not a body you may see"));
+  }
+  if (access != BodyAccess::kWrite) {
+    audit::SecurityLog::note(ctx.actor, "body", id, "");
+    fail(Problem::forbidden("only those who run a body assign or escalate challenges to it"));
   }
   if (rows.front()["active"].get<int>() != 1) {
     fail(Problem{409, "body_inactive", "the body is no longer active", "body", nullptr});
   }
   return rows.front();
+}
+
+// A challenge assigned to a body is moved only by those who run that body (403 otherwise, a
+// security note; whoever does not see the body learns nothing more from the refusal).
+void require_current_body(Connection& db, const Context& ctx, const json& row) {
+  if (!row["body_id"].is_string()) return;
+  const std::string id = row["body_id"];
+  auto rows = db.query("SELECT * FROM bodies WHERE id = ?", {id});
+  if (rows.empty() || body_access(db, ctx.actor.principal, rows.front()) != BodyAccess::kWrite) {
+    audit::SecurityLog::note(ctx.actor, "body", id, "");
+    fail(Problem::forbidden(
+        "a challenge assigned to a body is moved only by those who run that body"));
+  }
 }
 
 }  // namespace
@@ -142,7 +208,7 @@ Result<Reply> SteeringService::raise_challenge(const Context& ctx, const std::st
   // Raised from the case by its case manager: a write of the case like its notes (access,
   // If-Match, the version moves), also from a closed case, where a gap is often noticed.
   const cases::CaseRule rule{nullptr, /*case_manager_only=*/true};
-  return cases::write_case(tx_, ctx, case_id, rule, [&](Change& change, const cases::CaseRow& row) {
+  return cases::write_case(tx_, ctx, case_id, rule, [&](Change& change, const cases::CaseRow&) {
     Connection& db = change.db;
     FieldReader in(body);
     auto topic = in.line("topic", kNameMax);
@@ -151,10 +217,7 @@ Result<Reply> SteeringService::raise_challenge(const Context& ctx, const std::st
     auto description = in.text("description", kTextMax);
     in.finish();
     check(in);
-    auto person =
-        db.query("SELECT given_names, family_name, date_of_birth FROM persons WHERE id = ?",
-                 {row.person_id})
-            .at(0);
+    const json person = person_of_case(db, case_id);
     refuse_personal_data(person, "topic", topic);
     refuse_personal_data(person, "description", description);
     const std::string where = town ? *town
@@ -204,6 +267,11 @@ Result<Reply> SteeringService::get_challenge(const Context& ctx, const std::stri
         "challenge_history h JOIN users u ON u.id = h.by_user WHERE h.challenge_id = ? ORDER BY "
         "h.id",
         {id});
+    // The raise is the case manager's: their name goes only to those who may read the case.
+    if (!challenge.contains("case_ref")) {
+      for (auto& entry : challenge["history"])
+        if (entry["from_status"].is_null()) entry["by_user"] = nullptr;
+    }
     return Reply{200, challenge, std::nullopt};
   });
 }
@@ -214,8 +282,9 @@ Result<Reply> SteeringService::transition_challenge(const Context& ctx, const st
     require_runner(ctx);
     Connection& db = change.db;
     auto row = load_challenge(db, ctx, id);
+    require_current_body(db, ctx, row);
     FieldReader in(body);
-    auto to = in.choice("to", kStatuses);
+    auto to = in.choice("to", challenge_statuses());
     auto cluster = in.optional_line("cluster", kNameMax);
     auto body_id = in.optional_line("body", 100);
     auto proposal = in.optional_text("proposal", kTextMax);
@@ -239,14 +308,18 @@ Result<Reply> SteeringService::transition_challenge(const Context& ctx, const st
         fail(Problem::bad_request(key, std::string("is required with to=") + step));
       }
     };
-    if (*to == "clustered") only_for(cluster.has_value(), "cluster", "clustered");
+    only_for(cluster.has_value(), "cluster", "clustered");
     only_for(proposal.has_value(), "proposal", "proposal");
     only_for(outcome.has_value(), "outcome", "closed");
     if (body_id && *to != "assigned" && *to != "escalated") {
       fail(Problem::bad_request("body", "is given only with to=assigned or to=escalated"));
     }
-    SqlValue new_body = row["body_id"].is_string() ? SqlValue(row["body_id"].get<std::string>())
-                                                   : SqlValue(nullptr);
+    // A challenge holds no personal data, whoever writes it.
+    const json person = person_of_case(db, row["case_id"]);
+    if (cluster) refuse_personal_data(person, "cluster", *cluster);
+    if (proposal) refuse_personal_data(person, "proposal", *proposal);
+    if (note) refuse_personal_data(person, "note", *note);
+    SqlValue new_body = body_of(row);
     if (*to == "assigned") {
       if (!body_id) fail(Problem::bad_request("body", "is required with to=assigned"));
       target_body(db, ctx, *body_id);

@@ -29,6 +29,8 @@ constexpr std::size_t kTextMax = 4000;
 constexpr std::size_t kMinutesMax = 20000;
 
 const domain::Vocabulary& body_kinds();  // monthly_working_group, steering_group, thematic_…
+// The statuses of a challenge: open, clustered, assigned, proposal, escalated, closed.
+const domain::Vocabulary& challenge_statuses();
 
 // Who may do what with a body: admins and the coordinators of the convening office or of a
 // member partner (coordinating offices carry the same slug as partner and organisation) run it;

@@ -77,6 +77,11 @@ json load_meeting(Connection& db, const Context& ctx, const std::string& id, boo
   return row;
 }
 
+// A field given with a value: absent and null both mean "not given".
+bool given(const json& body, const char* key) {
+  return body.contains(key) && !body[key].is_null();
+}
+
 bool challenge_exists(Connection& db, const std::string& id) {
   return !db.query("SELECT 1 FROM challenges WHERE id = ?", {id}).empty();
 }
@@ -178,6 +183,13 @@ Result<Reply> SteeringService::create_meeting(const Context& ctx, const json& bo
     Connection& db = change.db;
     FieldReader in(body);
     auto body_id = in.line("body", 100);
+    // The body first, as for a case: who may not run it learns nothing from the rest (404, 403).
+    if (!in.problem()) {
+      auto body_row = load_body(db, ctx, body_id, true);
+      if (body_row["active"].get<int>() != 1) {
+        fail(Problem{409, "body_inactive", "the body is no longer active", "body", nullptr});
+      }
+    }
     auto date = in.date("date");
     auto title = in.optional_line("title", kNameMax);
     auto agenda = read_items(db, in, "agenda", "title", kNameMax);
@@ -185,10 +197,6 @@ Result<Reply> SteeringService::create_meeting(const Context& ctx, const json& bo
     auto with_prefill = in.boolean("prefill_agenda", false).value_or(false);
     in.finish();
     check(in);
-    auto body_row = load_body(db, ctx, body_id, true);
-    if (body_row["active"].get<int>() != 1) {
-      fail(Problem{409, "body_inactive", "the body is no longer active", "body", nullptr});
-    }
     const std::string id = change.env.new_id("mtg");
     const std::string now = change.env.timestamp();
     db.execute(
@@ -218,15 +226,18 @@ Result<Reply> SteeringService::update_meeting(const Context& ctx, const std::str
     auto decisions = read_items(db, in, "decisions", "text", kTextMax);
     in.finish();
     check(in);
-    if (body.empty()) fail(Problem::bad_request("", "nothing to change"));
+    // Null is "not given", as everywhere: {"agenda": null} keeps the agenda.
+    const bool new_agenda = given(body, "agenda"), new_decisions = given(body, "decisions");
+    if (!date && !title && !minutes && !new_agenda && !new_decisions) {
+      fail(Problem::bad_request("", "nothing to change"));
+    }
     db.execute(
         "UPDATE meetings SET held_on = coalesce(?, held_on), title = coalesce(?, title), minutes "
         "= coalesce(?, minutes), updated_at = ? WHERE id = ?",
         {date ? SqlValue(*date) : SqlValue(nullptr), title ? SqlValue(*title) : SqlValue(nullptr),
          minutes ? SqlValue(*minutes) : SqlValue(nullptr), change.env.timestamp(), id});
-    if (body.contains("agenda")) replace_items(change, "meeting_agenda_items", "title", id, agenda);
-    if (body.contains("decisions"))
-      replace_items(change, "meeting_decisions", "text", id, decisions);
+    if (new_agenda) replace_items(change, "meeting_agenda_items", "title", id, agenda);
+    if (new_decisions) replace_items(change, "meeting_decisions", "text", id, decisions);
     change.audit("update", "meeting", id);
     return Reply{200, meeting_json(db, find_meeting(db, id), change.env.today()), std::nullopt};
   });
@@ -287,16 +298,12 @@ Result<Reply> SteeringService::update_action_item(const Context& ctx, const std:
     auto due_on = in.date("due_on", false);
     in.finish();
     check(in);
-    if (body.empty()) fail(Problem::bad_request("", "nothing to change"));
-    if (status && *status != from) {
-      auto allowed = next_action_statuses(from);
-      if (!domain::contains(allowed, *status)) {
-        fail(Problem{409, "transition_not_allowed",
-                     "an action item that is " + from + " cannot become " + *status, "status",
-                     json{{"allowed", allowed}}});
-      }
+    if (!status && !title && !owner && !due_on) {
+      fail(Problem::bad_request("", "nothing to change"));
     }
-    if (from != "open" && (title || owner || due_on)) {
+    // Done and dropped are final: nothing of the item changes any more, its status included
+    // (an open item may take any status: open stays, done and dropped close it).
+    if (from != "open") {
       fail(Problem{409, "action_item_closed", "a " + from + " action item no longer changes", "",
                    nullptr});
     }

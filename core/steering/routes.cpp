@@ -1,13 +1,11 @@
 #include "domain/catalog.hpp"
 #include "domain/route_support.hpp"
+#include "steering/internal.hpp"
 #include "steering/steering.hpp"
 
 namespace kim::steering {
 
 using domain::Call;
-using domain::Problem;
-using domain::Reply;
-using domain::Result;
 using sdk::HttpMethod;
 
 namespace {
@@ -26,10 +24,8 @@ Result<Reply> list_challenges(SteeringService& s, const Call& call) {
   ChallengeFilter filter;
   for (const auto& [key, value] : call.request.query) {
     if (key == "status") {
-      static const domain::Vocabulary kStatuses = {"open",     "clustered", "assigned",
-                                                   "proposal", "escalated", "closed"};
-      if (!domain::contains(kStatuses, value)) {
-        return Problem::bad_request(key, "must be one of: " + domain::join(kStatuses));
+      if (!domain::contains(challenge_statuses(), value)) {
+        return Problem::bad_request(key, "must be one of: " + domain::join(challenge_statuses()));
       }
       filter.status = value;
     } else if (key == "town") {
@@ -188,7 +184,8 @@ const std::vector<domain::Route<SteeringService>>& steering_routes() {
          return s.transition_challenge(c.ctx, c.param("id"), c.body);
        },
        "Move a challenge: clustered (cluster), assigned (body), proposal (proposal), escalated "
-       "(body: the steering group), closed (outcome); 409 with the allowed steps otherwise",
+       "(body: the steering group), closed (outcome); 409 with the allowed steps otherwise; only "
+       "by those who run its body and the body it goes to",
        "steering",
        {{"to", "assigned"}, {"body", "body_…"}}},
   };

@@ -251,15 +251,49 @@ TEST_F(ChainTest, ReferralsAdvanceTheChainAndTheReportSuppressesSmallCells) {
   EXPECT_EQ(report["steps"][0]["reached"], 7);
   EXPECT_EQ(report["steps"][0]["stopped_here"], "<5");  // the late case and the out-of-order one
   EXPECT_EQ(report["steps"][0]["median_days"], 10);     // 6 x 10 days, 1 x 0 days
-  EXPECT_EQ(report["steps"][1]["reached"], 5);
+  // 7 reached step 1 and 5 step 2, so "<5" stopped at step 1 would be 2: the 5 is withheld
+  // (null: 5 or more), and 7 = (5 or 6) + (1 or 2) gives nothing away.
+  EXPECT_EQ(report["steps"][1]["reached"], nullptr);
   EXPECT_EQ(report["steps"][1]["stopped_here"], "<5");
   EXPECT_EQ(report["steps"][1]["median_days"], 10);
   EXPECT_EQ(report["steps"][2]["reached"], "<5");
   EXPECT_EQ(report["steps"][2]["stopped_here"], 0);
   EXPECT_EQ(report["steps"][2]["median_days"], nullptr);  // fewer than five cases
+  EXPECT_THAT(report["suppression"].get<std::string>(), HasSubstr("null"));
   // Counts only: no case, person or referral in it.
   for (const auto& id : cases)
     EXPECT_THAT(report.dump(), Not(HasSubstr(id)));
+
+  // A case that has not started yet: 8 cases = "<5" not started + 7 would give it away, so the
+  // number of cases is withheld.
+  const std::string idle = new_case();
+  expect_status(cm.post("/cases/" + idle + "/chains", {{"chain", chain}}), 201);
+  auto again = co.read("/chains/" + chain + "/report");
+  EXPECT_EQ(again["cases"], nullptr);
+  EXPECT_EQ(again["not_started"], "<5");
+  EXPECT_EQ(again["steps"][0]["reached"], 7);
+  EXPECT_EQ(again["steps"][1]["reached"], nullptr);
+  EXPECT_EQ(again["completed"], "<5");
+
+  // Four cases on another chain of the same steps: one not started, one stopped at each of the
+  // first two steps, one completed. However they were shown, 4 cases = 1 + 1 + 1 + 1 would
+  // follow from the ranges alone: no count and no median is published.
+  const std::string small = create_chain(recognition_chain("Anerkennung (klein)"));
+  for (const auto& id : {cases[0], cases[2], cases[5], idle}) {
+    expect_status(
+        cm.post("/cases/" + id + "/chains", {{"chain", small}, {"started_on", date_in_days(-40)}}),
+        201);
+  }
+  auto tiny = co.read("/chains/" + small + "/report");
+  EXPECT_EQ(tiny["cases"], nullptr);
+  EXPECT_EQ(tiny["not_started"], nullptr);
+  EXPECT_EQ(tiny["completed"], nullptr);
+  ASSERT_EQ(tiny["steps"].size(), 3u);
+  for (const auto& step : tiny["steps"]) {
+    EXPECT_EQ(step["reached"], nullptr) << step.dump();
+    EXPECT_EQ(step["stopped_here"], nullptr) << step.dump();
+    EXPECT_EQ(step["median_days"], nullptr) << step.dump();
+  }
 
   // The declined referral is a gap in provision, and so a suggested challenge.
   auto suggestions = co.read("/challenges/suggestions")["items"];

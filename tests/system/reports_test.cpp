@@ -269,6 +269,15 @@ TEST_F(ReportsTest, FundingInputIsCheckedAndNothingIsWrittenWhenRefused) {
         {"signed_on", "2020-11-16"}},
        "decision",
        "unknown_decision"},
+      {"/forwardings",
+       {{"decision", "fdec_nothing"},
+        {"organisation", "drk-greven"},
+        {"amount_cents", 0},
+        {"period_from", "2021-01-01"},
+        {"period_to", "2021-12-31"},
+        {"signed_on", "2020-11-16"}},
+       "amount_cents",
+       "invalid_field"},
   };
   for (const auto& [path, body, field, code] : bad) {
     SCOPED_TRACE(path + " " + body.dump());
@@ -302,6 +311,27 @@ TEST_F(ReportsTest, FundingInputIsCheckedAndNothingIsWrittenWhenRefused) {
   EXPECT_EQ(over.status, 422) << over.body;
   EXPECT_EQ(code_of(over), "exceeds_grant");
   EXPECT_EQ(count(rows), before + 1);
+  // A contract passes funds on only within the decision's period (2021).
+  const json forwarding = {{"decision", id},
+                           {"organisation", "drk-greven"},
+                           {"amount_cents", 100},
+                           {"period_from", "2021-01-01"},
+                           {"period_to", "2021-12-31"},
+                           {"signed_on", "2020-11-16"}};
+  for (const auto& [changes, field] : std::vector<std::pair<json, std::string>>{
+           {{{"period_from", "2020-12-31"}}, "period_from"},
+           {{{"period_to", "2022-01-01"}}, "period_to"},
+           {{{"period_from", "2020-07-01"}, {"period_to", "2020-12-31"}}, "period_from"},
+           {{{"period_from", "2022-01-01"}, {"period_to", "2022-12-31"}}, "period_to"},
+           {{{"amount_cents", 0}}, "amount_cents"}}) {
+    auto refused = post("/api/v1/funding/forwardings", with(forwarding, changes), "co-kreis");
+    EXPECT_EQ(refused.status, 400) << changes.dump() << " " << refused.body;
+    EXPECT_EQ(code_of(refused), "invalid_field") << changes.dump();
+    EXPECT_EQ(field_of(refused), field) << changes.dump();
+  }
+  EXPECT_EQ(count(rows), before + 1);
+  EXPECT_EQ(post("/api/v1/funding/forwardings", forwarding, "co-kreis").status, 201);
+  EXPECT_EQ(count(rows), before + 2);
   auto listed = get("/api/v1/funding/decisions", "auditor");
   ASSERT_EQ(listed.status, 200);
   EXPECT_THAT(listed.body, HasSubstr(id));
