@@ -98,7 +98,8 @@ const std::vector<domain::Route<FundingService>>& funding_routes() {
        kWriters,
        [](FundingService& s, const Call& c) { return s.create_forwarding(c.ctx, c.body); },
        "Record a forwarding contract (Weiterleitungsvertrag) passing part of a decision's funds "
-       "to a welfare organisation or town; never more than the decision grants",
+       "to a welfare organisation or town, within the decision's period; at least 1 cent and "
+       "never more than the decision grants",
        "funding",
        {{"decision", "fdec_…"},
         {"organisation", "caritas-rheine"},
