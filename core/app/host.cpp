@@ -49,8 +49,9 @@ std::string iso_time(std::chrono::system_clock::time_point time) {
 enum class Credential { kNone, kToken, kSessionCookie };
 
 sdk::HttpResponse unauthenticated(Credential sent) {
-  const char* message = "send an API token as \"Authorization: Bearer <token>\", or sign in to "
-                        "the console";
+  const char* message =
+      "send an API token as \"Authorization: Bearer <token>\", or sign in to "
+      "the console";
   if (sent == Credential::kToken) message = "the API token is unknown or revoked";
   if (sent == Credential::kSessionCookie) {
     message = "the console session ended (signed out, idle or expired); sign in again";
@@ -225,9 +226,10 @@ void Host::open() {
     const auto report = retention_->run();
     logger_->info("retention: {}", report.to_json().dump());
     if (!report.waiting_for_plugins.empty()) {
-      logger_->error("retention: cases and persons are not anonymised while enabled plugin(s) {} "
-                     "that may hold personal data do not run (see kim plugins list)",
-                     nlohmann::json(report.waiting_for_plugins).dump());
+      logger_->error(
+          "retention: cases and persons are not anonymised while enabled plugin(s) {} "
+          "that may hold personal data do not run (see kim plugins list)",
+          nlohmann::json(report.waiting_for_plugins).dump());
     }
   });
   scheduler_->start();

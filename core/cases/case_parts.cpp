@@ -157,9 +157,8 @@ Result<Reply> CaseService::update_goal(const Context& ctx, const std::string& ca
     db.execute(
         "UPDATE goals SET status = coalesce(?, status), description = coalesce(?, description), "
         "due_date = coalesce(?, due_date), updated_at = ? WHERE id = ?",
-        {status ? SqlValue(*status) : SqlValue(nullptr),
-         description ? SqlValue(*description) : SqlValue(nullptr),
-         due ? SqlValue(*due) : SqlValue(nullptr), change.env.timestamp(), goal_id});
+        {optional_value(status), optional_value(description), optional_value(due),
+         change.env.timestamp(), goal_id});
     change.publish("case.goal_changed",
                    {{"case_id", case_id},
                     {"goal_id", goal_id},
@@ -193,8 +192,8 @@ Result<Reply> CaseService::add_task(const Context& ctx, const std::string& case_
     db.execute(
         "INSERT INTO tasks(id, case_id, goal_id, description, due_date, assignee_id, created_at) "
         "VALUES (?,?,?,?,?,?,?)",
-        {id, case_id, goal_id ? SqlValue(*goal_id) : SqlValue(nullptr), description, *due,
-         row.ownership.case_manager_id, change.env.timestamp()});
+        {id, case_id, optional_value(goal_id), description, *due, row.ownership.case_manager_id,
+         change.env.timestamp()});
     change.publish("case.task_added", {{"case_id", case_id}, {"task_id", id}, {"due_date", *due}});
     change.audit("create", "task", id, case_id);
     return Reply{201, db.query(std::string(kTaskSelect) + "WHERE id = ?", {id})[0], std::nullopt};

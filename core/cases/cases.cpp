@@ -307,8 +307,8 @@ Result<Reply> CaseService::transition(const Context& ctx, const std::string& cas
     db.execute(
         "INSERT INTO case_transitions(case_id, from_phase, to_phase, reason, note, at, by_user) "
         "VALUES (?,?,?,?,?,?,?)",
-        {case_id, row.phase, *to, reason ? SqlValue(*reason) : SqlValue(nullptr),
-         note ? SqlValue(*note) : SqlValue(nullptr), now, ctx.actor.principal.user_id});
+        {case_id, row.phase, *to, optional_value(reason), optional_value(note), now,
+         ctx.actor.principal.user_id});
     if (*to == "closed") {
       db.execute(
           "UPDATE cases SET phase = 'closed', closed_on = ?, closure_reason = ?, closure_note = ? "

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include "domain/prelude.hpp"
 #include "kim/sdk/http.hpp"
 
 #include "domain/service_support.hpp"
@@ -16,24 +17,10 @@
 namespace kim::cases {
 
 // The names every file of the module uses, declared once.
-using domain::Change;
-using domain::check;
-using domain::Context;
-using domain::fail;
-using domain::FieldReader;
-using domain::Problem;
-using domain::Reply;
-using domain::Result;
-using nlohmann::json;
-using store::Connection;
-using store::SqlValue;
+using namespace domain::prelude;
 
 constexpr std::size_t kNameMax = 100;
 constexpr std::size_t kTextMax = 10000;
 constexpr std::size_t kSummaryMax = 2000;
-
-inline store::SqlValue optional_value(const std::optional<std::string>& value) {
-  return value ? store::SqlValue(*value) : store::SqlValue(nullptr);
-}
 
 }  // namespace kim::cases

@@ -283,8 +283,8 @@ Result<Reply> CaseService::add_participation(const Context& ctx, const std::stri
     db.execute(
         "INSERT INTO programme_participations(id, person_id, programme, started_on, ended_on, "
         "recorded_by, created_at) VALUES (?,?,?,?,?,?,?)",
-        {id, person_id, *programme, *started, ended ? SqlValue(*ended) : SqlValue(nullptr),
-         ctx.actor.principal.user_id, change.env.timestamp()});
+        {id, person_id, *programme, *started, optional_value(ended), ctx.actor.principal.user_id,
+         change.env.timestamp()});
     change.audit("create", "participation", id);
     return Reply{201,
                  {{"id", id},

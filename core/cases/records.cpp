@@ -30,7 +30,7 @@ std::optional<CaseRow> find_case_row(Connection& db, const std::string& case_id)
                {case_id});
   if (rows.empty()) return std::nullopt;
   const auto& row = rows.front();
-  return CaseRow{row["id"],      row["person_id"],      row["phase"],
+  return CaseRow{row["id"],      row["person_id"],  row["phase"],
                  row["version"], ownership_of(row), row["anonymised"].get<int>() != 0};
 }
 
@@ -92,8 +92,9 @@ CaseRow enter_case_change(Change& change, const std::string& case_id, const Case
   // A consequence reaching every case (a partner's answer) stops at a restricted person's: its
   // processing is restricted (Art. 18); the callers' own changes never see the case (404).
   if (rule.access == Access::kNone && row.ownership.restricted) {
-    fail(Problem::conflict("restricted", "the participant's data are restricted; the case takes "
-                                         "no change"));
+    fail(Problem::conflict("restricted",
+                           "the participant's data are restricted; the case takes "
+                           "no change"));
   }
   change.db.execute("UPDATE cases SET version = version + 1, updated_at = ? WHERE id = ?",
                     {change.env.timestamp(), row.id});
@@ -242,7 +243,7 @@ bool apply_supervision(Change& change, const char* table, const std::string& id)
   if (!choice) return false;
   change.db.execute(
       std::string("UPDATE ") + table + " SET supervisor_id = ?, supervisor_shared = ? WHERE id = ?",
-      {choice->office ? SqlValue(*choice->office) : SqlValue(nullptr), choice->shared ? 1 : 0, id});
+      {optional_value(choice->office), choice->shared ? 1 : 0, id});
   const bool is_case = std::string_view(table) == "cases";
   change.audit("supervise", is_case ? "case" : "person", id, is_case ? id : std::string());
   return true;

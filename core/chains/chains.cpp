@@ -8,21 +8,13 @@
 
 #include "cases/records.hpp"
 #include "domain/catalog.hpp"
+#include "domain/prelude.hpp"
 #include "domain/validation.hpp"
 #include "reports/indicators.hpp"
 
 namespace kim::chains {
 
-using domain::check;
-using domain::Context;
-using domain::fail;
-using domain::FieldReader;
-using domain::Problem;
-using domain::Reply;
-using domain::Result;
-using nlohmann::json;
-using store::Connection;
-using store::SqlValue;
+using namespace domain::prelude;
 
 namespace {
 
@@ -286,14 +278,14 @@ Result<Reply> ChainService::create(const Context& ctx, const json& body) {
     db.execute(
         "INSERT INTO chain_templates(id, name, description, created_by, created_at) VALUES "
         "(?,?,?,?,?)",
-        {id, name, description ? SqlValue(*description) : SqlValue(nullptr),
-         ctx.actor.principal.user_id, change.env.timestamp()});
+        {id, name, optional_value(description), ctx.actor.principal.user_id,
+         change.env.timestamp()});
     for (std::size_t i = 0; i < steps.size(); ++i) {
       db.execute(
           "INSERT INTO chain_steps(chain_id, position, title, service, partner_kind) VALUES "
           "(?,?,?,?,?)",
           {id, static_cast<std::int64_t>(i + 1), steps[i].title, steps[i].service,
-           steps[i].partner_kind ? SqlValue(*steps[i].partner_kind) : SqlValue(nullptr)});
+           optional_value(steps[i].partner_kind)});
     }
     change.audit("create", "chain", id);
     return Reply{201, find_chain(db, id), std::nullopt};

@@ -4,20 +4,12 @@
 
 #include "cases/records.hpp"
 #include "domain/catalog.hpp"
+#include "domain/prelude.hpp"
 #include "domain/validation.hpp"
 
 namespace kim::consent {
 
-using domain::check;
-using domain::Context;
-using domain::fail;
-using domain::FieldReader;
-using domain::Problem;
-using domain::Reply;
-using domain::Result;
-using nlohmann::json;
-using store::Connection;
-using store::SqlValue;
+using namespace domain::prelude;
 
 namespace {
 
@@ -188,8 +180,7 @@ Result<Reply> ConsentService::grant(const Context& ctx, const std::string& perso
         "valid_until, explicit_special_category, document_reference, recorded_by, created_at) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         {id, person_id, json(recipients).dump(), json(purposes).dump(), json(categories).dump(),
-         *form, *given_on, valid_until ? SqlValue(*valid_until) : SqlValue(nullptr),
-         special ? 1 : 0, reference ? SqlValue(*reference) : SqlValue(nullptr),
+         *form, *given_on, optional_value(valid_until), special ? 1 : 0, optional_value(reference),
          ctx.actor.principal.user_id, change.env.timestamp()});
     change.audit("create", "consent", id);
     change.publish("consent.granted", {{"consent_id", id},
@@ -221,9 +212,9 @@ Result<Reply> ConsentService::revoke(const Context& ctx, const std::string& pers
       fail(Problem::conflict("already_revoked", "the consent was revoked at " +
                                                     rows[0]["revoked_at"].get<std::string>()));
     }
-    db.execute("UPDATE consents SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?",
-               {change.env.timestamp(), ctx.actor.principal.user_id,
-                reason ? SqlValue(*reason) : SqlValue(nullptr), consent_id});
+    db.execute(
+        "UPDATE consents SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?",
+        {change.env.timestamp(), ctx.actor.principal.user_id, optional_value(reason), consent_id});
     change.audit("revoke", "consent", consent_id);
     json stopped = on_revoked_ ? on_revoked_(change, consent_id) : json::array();
     // Announced, not offered to the hooks: no plugin can veto a revocation.

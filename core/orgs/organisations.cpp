@@ -4,19 +4,13 @@
 #include <regex>
 
 #include "domain/catalog.hpp"
+#include "domain/prelude.hpp"
 #include "domain/route_support.hpp"
 #include "domain/validation.hpp"
 
 namespace kim::orgs {
 
-using domain::Change;
-using domain::Context;
-using domain::fail;
-using domain::FieldReader;
-using domain::Problem;
-using domain::Reply;
-using domain::Result;
-using nlohmann::json;
+using namespace domain::prelude;
 using sdk::HttpMethod;
 
 namespace {

@@ -3,19 +3,13 @@
 #include <algorithm>
 #include <chrono>
 
+#include "domain/prelude.hpp"
 #include "domain/sql_query.hpp"
 #include "domain/validation.hpp"
 
 namespace kim::outbox {
 
-using domain::Context;
-using domain::fail;
-using domain::Problem;
-using domain::Reply;
-using domain::Result;
-using nlohmann::json;
-using store::Connection;
-using store::SqlValue;
+using namespace domain::prelude;
 
 namespace {
 

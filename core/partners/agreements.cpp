@@ -235,9 +235,8 @@ Result<Reply> PartnerService::create_agreement(const domain::Context& ctx, const
         "valid_from, valid_to, status, signed_on, created_by, created_at, updated_at) VALUES "
         "(?,?,?,?,?,?,?,?,?,?,?,?,?)",
         {id, a.title, a.parties.dump(), a.handover_rule, json(a.services).dump(),
-         a.data_terms.dump(), a.valid_from, a.valid_to ? SqlValue(*a.valid_to) : SqlValue(nullptr),
-         a.status, a.signed_on ? SqlValue(*a.signed_on) : SqlValue(nullptr),
-         ctx.actor.principal.user_id, now, now});
+         a.data_terms.dump(), a.valid_from, optional_value(a.valid_to), a.status,
+         optional_value(a.signed_on), ctx.actor.principal.user_id, now, now});
     store_parties(db, id, a.parties);
     change.audit("create", "agreement", id);
     return Reply{201, agreement_json(load_agreement(db, id), change.env.today()), std::nullopt};
@@ -295,7 +294,7 @@ Result<Reply> PartnerService::update_agreement(const domain::Context& ctx, const
           "UPDATE agreements SET title = ?, parties = ?, handover_rule = ?, services = ?, "
           "data_terms = ?, valid_from = ?, valid_to = ? WHERE id = ?",
           {a.title, a.parties.dump(), a.handover_rule, json(a.services).dump(), a.data_terms.dump(),
-           a.valid_from, a.valid_to ? SqlValue(*a.valid_to) : SqlValue(nullptr), id});
+           a.valid_from, optional_value(a.valid_to), id});
       store_parties(db, id, a.parties);
     } else if (valid_to) {
       if (status == "terminated" || status == "expired" ||

@@ -103,8 +103,8 @@ void insert_partner(Connection& db, const PartnerFields& p, const std::string& n
       "INSERT INTO partners(slug, name, kind, legal_domain, county_wide, towns, contact, "
       "services, connector, active, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
       {p.slug, p.name, p.kind, p.legal_domain, p.county_wide ? 1 : 0, json(p.towns).dump(),
-       p.contact.dump(), json(p.services).dump(),
-       p.connector ? SqlValue(*p.connector) : SqlValue(nullptr), p.active ? 1 : 0, now, now});
+       p.contact.dump(), json(p.services).dump(), optional_value(p.connector), p.active ? 1 : 0,
+       now, now});
 }
 
 }  // namespace
@@ -251,8 +251,8 @@ Result<Reply> PartnerService::update_partner(const domain::Context& ctx, const s
         "contact = ?, services = ?, connector = ?, active = ?, updated_at = ? WHERE slug = ?",
         {partner->name, partner->kind, partner->legal_domain, partner->county_wide ? 1 : 0,
          json(partner->towns).dump(), partner->contact.dump(), json(partner->services).dump(),
-         partner->connector ? SqlValue(*partner->connector) : SqlValue(nullptr),
-         partner->active ? 1 : 0, change.env.timestamp(), slug});
+         optional_value(partner->connector), partner->active ? 1 : 0, change.env.timestamp(),
+         slug});
     change.audit("update", "partner", slug);
     return Reply{200, *find_partner(db, slug), std::nullopt};
   });

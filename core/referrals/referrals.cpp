@@ -6,6 +6,7 @@
 #include "cases/records.hpp"
 #include "consent/consent.hpp"
 #include "domain/catalog.hpp"
+#include "domain/prelude.hpp"
 #include "domain/sql_query.hpp"
 #include "domain/validation.hpp"
 #include "outbox/outbox.hpp"
@@ -15,16 +16,7 @@
 
 namespace kim::referrals {
 
-using domain::check;
-using domain::Context;
-using domain::fail;
-using domain::FieldReader;
-using domain::Problem;
-using domain::Reply;
-using domain::Result;
-using nlohmann::json;
-using store::Connection;
-using store::SqlValue;
+using namespace domain::prelude;
 
 const char* const kWaitingTooLong =
     "(r.status IN ('sent', 'accepted') AND r.status_changed_at < ?)";
@@ -310,7 +302,7 @@ Result<Reply> ReferralService::create(const Context& ctx, const std::string& cas
         const std::string id = change.env.new_id("ref");
         const std::string now = change.env.timestamp();
         const std::string status = send ? "sent" : "draft";
-        const SqlValue message_value = message ? SqlValue(*message) : SqlValue(nullptr);
+        const SqlValue message_value = optional_value(message);
         // A draft holds no personal data yet: the payload is built when it is sent.
         const SqlValue payload =
             send ? SqlValue(build_payload(db, ctx, id, case_id, row.person_id, *service, purpose,
@@ -455,9 +447,9 @@ Result<Reply> ReferralService::change_status(const Context& ctx, const std::stri
             "UPDATE referrals SET status = ?, outcome = coalesce(?, outcome), status_changed_at = "
             "?, "
             "closed_at = ? WHERE id = ?",
-            {*to, outcome ? SqlValue(*outcome) : SqlValue(nullptr), now,
-             is_final(*to) ? SqlValue(now) : SqlValue(nullptr), referral_id});
-        const SqlValue outcome_value = outcome ? SqlValue(*outcome) : SqlValue(nullptr);
+            {*to, optional_value(outcome), now, is_final(*to) ? SqlValue(now) : SqlValue(nullptr),
+             referral_id});
+        const SqlValue outcome_value = optional_value(outcome);
         record_history(change, referral_id, from, *to, outcome_value, nullptr, occurred_on);
         auto stored = load_referral(db, case_id, referral_id);
         note_on_timeline(change, stored, *to, outcome.value_or(""), occurred_on);
@@ -587,7 +579,7 @@ Result<Reply> ReferralService::apply_partner_report(const Context& ctx, const st
       if (row.anonymised) fail(cases::anonymised_problem("case"));
       const std::string now = change.env.timestamp();
       const std::string today = change.env.today();
-      const SqlValue outcome_value = outcome ? SqlValue(*outcome) : SqlValue(nullptr);
+      const SqlValue outcome_value = optional_value(outcome);
       db.execute(
           "UPDATE referrals SET status = ?, outcome = coalesce(?, outcome), status_changed_at = "
           "?, closed_at = ? WHERE id = ?",

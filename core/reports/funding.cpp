@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "audit/security_log.hpp"
+#include "domain/prelude.hpp"
 #include "domain/route_support.hpp"
 #include "domain/validation.hpp"
 #include "reports/indicators.hpp"
@@ -11,17 +12,7 @@
 namespace kim::reports {
 
 using domain::Call;
-using domain::Change;
-using domain::check;
-using domain::Context;
-using domain::fail;
-using domain::FieldReader;
-using domain::Problem;
-using domain::Reply;
-using domain::Result;
-using nlohmann::json;
-using store::Connection;
-using store::SqlValue;
+using namespace domain::prelude;
 
 namespace {
 
@@ -193,9 +184,8 @@ Result<Reply> FundingService::create_post(const Context& ctx, const json& body) 
         "INSERT INTO funding_posts(id, building_block, organisation_id, function, "
         "fte_planned_centi, fte_filled_centi, funding_per_fte_cents, period_from, period_to, "
         "created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        {id, *block, org, *function, planned, filled,
-         per_fte ? SqlValue(*per_fte) : SqlValue(nullptr), period.from, period.to,
-         ctx.actor.principal.user_id, change.env.timestamp()});
+        {id, *block, org, *function, planned, filled, optional_value(per_fte), period.from,
+         period.to, ctx.actor.principal.user_id, change.env.timestamp()});
     change.audit("create", "funding_post", id);
     return Reply{201,
                  post_json(change.db.query(std::string(kPostSelect) + " WHERE f.id = ?", {id})[0]),

@@ -3,20 +3,14 @@
 #include <algorithm>
 
 #include "domain/catalog.hpp"
+#include "domain/prelude.hpp"
 #include "domain/validation.hpp"
 #include "referrals/referrals.hpp"
 #include "reports/indicators.hpp"
 
 namespace kim::reports {
 
-using domain::Context;
-using domain::fail;
-using domain::Problem;
-using domain::Reply;
-using domain::Result;
-using nlohmann::json;
-using store::Connection;
-using store::SqlValue;
+using namespace domain::prelude;
 
 const char* const IndicatorSql::kCases =
     "SELECT town, organisation_id, phase, opened_on, closed_on, closure_reason, birth_year, "

@@ -10,20 +10,12 @@
 #include <sqlite3.h>
 
 #include "cases/records.hpp"
+#include "domain/prelude.hpp"
 #include "domain/route_support.hpp"
 
 namespace kim::retention {
 
-using domain::Change;
-using domain::check;
-using domain::Context;
-using domain::fail;
-using domain::FieldReader;
-using domain::Problem;
-using domain::Reply;
-using nlohmann::json;
-using store::Connection;
-using store::SqlValue;
+using namespace domain::prelude;
 
 namespace {
 
@@ -58,9 +50,8 @@ void anonymise_case(Change& change, const std::string& case_id) {
       {case_id});
   db.execute("UPDATE goals SET description = '' WHERE case_id = ?", {case_id});
   db.execute("UPDATE tasks SET description = '' WHERE case_id = ?", {case_id});
-  db.execute(
-      "UPDATE notes SET text = '', event = json_remove(event, '$.detail') WHERE case_id = ?",
-      {case_id});
+  db.execute("UPDATE notes SET text = '', event = json_remove(event, '$.detail') WHERE case_id = ?",
+             {case_id});
   // A challenge raised from the case stays (it holds no personal data) without its reference.
   db.execute("UPDATE challenges SET case_id = NULL WHERE case_id = ?", {case_id});
   for (const auto& row : db.query(
@@ -300,9 +291,8 @@ RunReport RetentionService::run() {
     }
     report.audit_items_pruned = prune_audit(db, cutoffs[4], now);
     // Ended console sessions and used or expired invites say nothing any more (unix seconds).
-    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                             env_.now().time_since_epoch())
-                             .count();
+    const auto seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(env_.now().time_since_epoch()).count();
     db.execute("DELETE FROM sessions WHERE expires_at <= ?", {seconds});
     db.execute("DELETE FROM user_invites WHERE used_at IS NOT NULL OR expires_at <= ?", {seconds});
   });
@@ -409,15 +399,18 @@ RetentionService::Result RetentionService::decide_erasure(const Context& ctx,
     if (*decision != "reject" &&
         !db.query("SELECT 1 FROM cases WHERE person_id = ? AND phase <> 'closed'", {person_id})
              .empty()) {
-      fail(Problem::conflict("case_open", "close the person's cases before erasing or "
-                                          "restricting it"));
+      fail(Problem::conflict("case_open",
+                             "close the person's cases before erasing or "
+                             "restricting it"));
     }
     if (*decision == "erase") {
       if (const auto absent = absent_plugins_(); !absent.empty()) {
-        fail(Problem{503, "personal_data_unavailable",
+        fail(Problem{503,
+                     "personal_data_unavailable",
                      "erasure waits until the enabled plugin(s) holding personal data run: " +
                          nlohmann::json(absent).dump(),
-                     {}, nullptr});
+                     {},
+                     nullptr});
       }
       if (held(db, person_id)) {
         fail(Problem::conflict("legal_hold",

@@ -276,7 +276,8 @@ sdk::HttpResponse SessionService::sign_in(const sdk::HttpRequest& request) {
   const bool known = !rows.empty();
   // An unknown name costs as much as a wrong password, so timing does not tell which.
   const bool ok =
-      verify_password(known ? rows[0]["hash"].get<std::string>() : dummy_hash(), *password) && known;
+      verify_password(known ? rows[0]["hash"].get<std::string>() : dummy_hash(), *password) &&
+      known;
   if (!ok) {
     per_address_.record_failure(client);
     // Only existing accounts: random names would crowd real accounts out of its table.
@@ -288,8 +289,7 @@ sdk::HttpResponse SessionService::sign_in(const sdk::HttpRequest& request) {
                     request.request_id);
       // For the auditors, as a security entry on the account (bounded by the throttle above:
       // a few per account and window). Who tried is not known: nobody signed in.
-      const audit::Actor nobody{sdk::Principal{0, "anonymous", "none", 0, ""},
-                                request.request_id};
+      const audit::Actor nobody{sdk::Principal{0, "anonymous", "none", 0, ""}, request.request_id};
       store_.write([&](store::Connection& db) {
         audit::append_all(db, nobody, {{"sign_in_failed", "user", std::to_string(user_id), ""}},
                           audit::Kind::kSecurity, "POST /api/v1/session");

@@ -120,7 +120,7 @@ void insert_member(Change& change, const std::string& body_id, const MemberInput
   db.execute(
       "INSERT INTO body_members(id, body_id, partner, user_id, added_by, added_at) VALUES "
       "(?,?,?,?,?,?)",
-      {id, body_id, member.partner ? SqlValue(*member.partner) : SqlValue(nullptr),
+      {id, body_id, optional_value(member.partner),
        member.partner ? SqlValue(nullptr) : SqlValue(member.user_id),
        change.ctx.actor.principal.user_id, change.env.timestamp()});
   change.audit("add_member", "body", body_id);
@@ -236,8 +236,7 @@ Result<Reply> SteeringService::create_body(const Context& ctx, const json& body)
     db.execute(
         "INSERT INTO bodies(id, name, kind, topic, organisation_id, active, created_by, "
         "created_at, updated_at) VALUES (?,?,?,?,?,1,?,?,?)",
-        {id, name, *kind, topic ? SqlValue(*topic) : SqlValue(nullptr), organisation_id, me.user_id,
-         now, now});
+        {id, name, *kind, optional_value(topic), organisation_id, me.user_id, now, now});
     change.audit("create", "body", id);
     for (std::size_t i = 0; i < members.size(); ++i) {
       insert_member(change, id, members[i], "members[" + std::to_string(i) + "]");
@@ -272,7 +271,7 @@ Result<Reply> SteeringService::update_body(const Context& ctx, const std::string
     db.execute(
         "UPDATE bodies SET name = coalesce(?, name), topic = coalesce(?, topic), active = "
         "coalesce(?, active), updated_at = ? WHERE id = ?",
-        {name ? SqlValue(*name) : SqlValue(nullptr), topic ? SqlValue(*topic) : SqlValue(nullptr),
+        {optional_value(name), optional_value(topic),
          active ? SqlValue(*active ? 1 : 0) : SqlValue(nullptr), change.env.timestamp(), id});
     change.audit("update", "body", id);
     return written_body(db, id, 200);

@@ -314,11 +314,15 @@ Result<Reply> SteeringService::transition_challenge(const Context& ctx, const st
     if (body_id && *to != "assigned" && *to != "escalated") {
       fail(Problem::bad_request("body", "is given only with to=assigned or to=escalated"));
     }
-    // A challenge holds no personal data, whoever writes it.
-    const json person = person_of_case(db, row["case_id"]);
-    if (cluster) refuse_personal_data(person, "cluster", *cluster);
-    if (proposal) refuse_personal_data(person, "proposal", *proposal);
-    if (note) refuse_personal_data(person, "note", *note);
+    // A challenge holds no personal data of its case's person. Checked for callers who may read
+    // the case: for anyone else the refusal itself would answer guesses about the person (its
+    // name, its birth date), and they have no data of it to write.
+    if (may_read_case(db, ctx.actor.principal, row["case_id"])) {
+      const json person = person_of_case(db, row["case_id"]);
+      if (cluster) refuse_personal_data(person, "cluster", *cluster);
+      if (proposal) refuse_personal_data(person, "proposal", *proposal);
+      if (note) refuse_personal_data(person, "note", *note);
+    }
     SqlValue new_body = body_of(row);
     if (*to == "assigned") {
       if (!body_id) fail(Problem::bad_request("body", "is required with to=assigned"));
@@ -345,12 +349,10 @@ Result<Reply> SteeringService::transition_challenge(const Context& ctx, const st
     db.execute(
         "UPDATE challenges SET status = ?, cluster = coalesce(?, cluster), body_id = ?, proposal "
         "= coalesce(?, proposal), outcome = ?, outcome_note = ?, updated_at = ? WHERE id = ?",
-        {*to, cluster ? SqlValue(*cluster) : SqlValue(nullptr), new_body,
-         proposal ? SqlValue(*proposal) : SqlValue(nullptr),
-         outcome ? SqlValue(*outcome) : SqlValue(nullptr),
+        {*to, optional_value(cluster), new_body, optional_value(proposal), optional_value(outcome),
          (*to == "closed" && note) ? SqlValue(*note) : SqlValue(nullptr), change.env.timestamp(),
          id});
-    record_history(change, id, from, *to, note ? SqlValue(*note) : SqlValue(nullptr));
+    record_history(change, id, from, *to, optional_value(note));
     change.audit("transition", "challenge", id);
     auto stored = db.query("SELECT * FROM challenges WHERE id = ?", {id}).at(0);
     return Reply{200, challenge_json(db, ctx.actor.principal, stored), std::nullopt};

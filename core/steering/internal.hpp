@@ -6,23 +6,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "domain/prelude.hpp"
 #include "domain/service_support.hpp"
 #include "domain/validation.hpp"
 #include "store/sqlite.hpp"
 
 namespace kim::steering {
 
-using domain::Change;
-using domain::check;
-using domain::Context;
-using domain::fail;
-using domain::FieldReader;
-using domain::Problem;
-using domain::Reply;
-using domain::Result;
-using nlohmann::json;
-using store::Connection;
-using store::SqlValue;
+using namespace domain::prelude;
 
 constexpr std::size_t kNameMax = 200;
 constexpr std::size_t kTextMax = 4000;

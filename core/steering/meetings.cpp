@@ -112,11 +112,10 @@ void replace_items(Change& change, const std::string& table, const std::string& 
                    const std::string& meeting_id, const std::vector<Item>& items) {
   change.db.execute("DELETE FROM " + table + " WHERE meeting_id = ?", {meeting_id});
   for (std::size_t i = 0; i < items.size(); ++i) {
-    change.db.execute(
-        "INSERT INTO " + table + "(id, meeting_id, position, " + text_column +
-            ", challenge_id) VALUES (?,?,?,?,?)",
-        {change.env.new_id("item"), meeting_id, static_cast<std::int64_t>(i + 1), items[i].text,
-         items[i].challenge_id ? SqlValue(*items[i].challenge_id) : SqlValue(nullptr)});
+    change.db.execute("INSERT INTO " + table + "(id, meeting_id, position, " + text_column +
+                          ", challenge_id) VALUES (?,?,?,?,?)",
+                      {change.env.new_id("item"), meeting_id, static_cast<std::int64_t>(i + 1),
+                       items[i].text, optional_value(items[i].challenge_id)});
   }
 }
 
@@ -202,8 +201,8 @@ Result<Reply> SteeringService::create_meeting(const Context& ctx, const json& bo
     db.execute(
         "INSERT INTO meetings(id, body_id, held_on, title, minutes, created_by, created_at, "
         "updated_at) VALUES (?,?,?,?,?,?,?,?)",
-        {id, body_id, *date, title ? SqlValue(*title) : SqlValue(nullptr),
-         minutes ? SqlValue(*minutes) : SqlValue(nullptr), ctx.actor.principal.user_id, now, now});
+        {id, body_id, *date, optional_value(title), optional_value(minutes),
+         ctx.actor.principal.user_id, now, now});
     replace_items(change, "meeting_agenda_items", "title", id, agenda);
     if (with_prefill) prefill(change, id, body_id);
     change.audit("create", "meeting", id);
@@ -234,8 +233,8 @@ Result<Reply> SteeringService::update_meeting(const Context& ctx, const std::str
     db.execute(
         "UPDATE meetings SET held_on = coalesce(?, held_on), title = coalesce(?, title), minutes "
         "= coalesce(?, minutes), updated_at = ? WHERE id = ?",
-        {date ? SqlValue(*date) : SqlValue(nullptr), title ? SqlValue(*title) : SqlValue(nullptr),
-         minutes ? SqlValue(*minutes) : SqlValue(nullptr), change.env.timestamp(), id});
+        {optional_value(date), optional_value(title), optional_value(minutes),
+         change.env.timestamp(), id});
     if (new_agenda) replace_items(change, "meeting_agenda_items", "title", id, agenda);
     if (new_decisions) replace_items(change, "meeting_decisions", "text", id, decisions);
     change.audit("update", "meeting", id);
@@ -316,10 +315,9 @@ Result<Reply> SteeringService::update_action_item(const Context& ctx, const std:
         "UPDATE action_items SET status = coalesce(?, status), title = coalesce(?, title), "
         "owner_id = coalesce(?, owner_id), due_on = coalesce(?, due_on), updated_at = ? WHERE id "
         "= ?",
-        {status ? SqlValue(*status) : SqlValue(nullptr),
-         title ? SqlValue(*title) : SqlValue(nullptr),
-         owner ? SqlValue(owner_id) : SqlValue(nullptr),
-         due_on ? SqlValue(*due_on) : SqlValue(nullptr), change.env.timestamp(), item_id});
+        {optional_value(status), optional_value(title),
+         owner ? SqlValue(owner_id) : SqlValue(nullptr), optional_value(due_on),
+         change.env.timestamp(), item_id});
     change.audit("update", "action_item", item_id);
     return Reply{200, meeting_json(db, find_meeting(db, meeting_id), change.env.today()),
                  std::nullopt};

@@ -136,8 +136,8 @@ void expect_no_cell_derivable(const json& rows) {
   }
   for (const auto& [sum_key, parts] : sums) {
     const json& total = by.at(sum_key.substr(0, sum_key.find('#')));
-    const auto hidden = std::count_if(parts.begin(), parts.end(),
-                                      [](const json& v) { return v.is_string(); });
+    const auto hidden =
+        std::count_if(parts.begin(), parts.end(), [](const json& v) { return v.is_string(); });
     if (total.is_string()) {
       EXPECT_NE(hidden, 0) << sum_key << " hidden, but its parts add up to it";
     } else {
@@ -182,8 +182,8 @@ TEST(IndicatorArithmeticTest, NoSuppressedCountComesBackBySubtraction) {
     IndicatorTable many("2021-01-01", "2021-12-31");
     const int cases = 1 + static_cast<int>(random() % 60);
     for (int i = 0; i < cases; ++i) {
-      CaseFact f = fact(towns[random() % towns.size()], "2021-03-01",
-                        random() % 3 == 0 ? "2021-09-01" : "");
+      CaseFact f =
+          fact(towns[random() % towns.size()], "2021-03-01", random() % 3 == 0 ? "2021-09-01" : "");
       f.organisation_id = 1 + static_cast<std::int64_t>(random() % 3);
       f.gender = genders[random() % genders.size()];
       many.add_case(f);

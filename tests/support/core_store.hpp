@@ -52,6 +52,8 @@ inline sdk::Principal make_user(store::Store& store, events::EventBus& events, d
 }
 
 // The context of a service call by `who`.
-inline domain::Context as(const sdk::Principal& who) { return {{who, "test"}, std::nullopt}; }
+inline domain::Context as(const sdk::Principal& who) {
+  return {{who, "test"}, std::nullopt};
+}
 
 }  // namespace kim::test

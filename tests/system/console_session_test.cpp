@@ -381,9 +381,9 @@ TEST(ConsolePluginRouteTest, PluginsSeeThePrincipalNeverTheCredentials) {
                                  {{"directories", {KIM_FIXTURE_PLUGIN_DIR}},
                                   {"settings", {{"echo-headers", {{"enabled", true}}}}}}}});
   auto client = host.client();
-  auto invite = client.post("/api/v1/users/" + std::to_string(host.user_id("cm-greven")) +
-                                "/invite",
-                            json::object(), host.token("admin"));
+  auto invite =
+      client.post("/api/v1/users/" + std::to_string(host.user_id("cm-greven")) + "/invite",
+                  json::object(), host.token("admin"));
   ASSERT_EQ(invite.status, 201) << invite.body;
   ASSERT_EQ(client
                 .post("/api/v1/invites/" + invite.json()["token"].get<std::string>() + "/password",
@@ -395,8 +395,7 @@ TEST(ConsolePluginRouteTest, PluginsSeeThePrincipalNeverTheCredentials) {
   const auto& set_cookie = signed_in.headers["set-cookie"];
   const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
   const std::string csrf = signed_in.json()["csrf_token"];
-  const std::map<std::string, std::string> by_cookie = {{"cookie", cookie},
-                                                        {"x-csrf-token", csrf}};
+  const std::map<std::string, std::string> by_cookie = {{"cookie", cookie}, {"x-csrf-token", csrf}};
   auto names_in = [](const HttpResult& response) {
     std::string names;
     for (const auto& name : response.json()["headers"])

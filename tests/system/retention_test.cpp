@@ -2,12 +2,12 @@
 // `kim retention run --as-of` (a moved clock) on the data folder of a running host anonymises a
 // closed case past its period — no personal field of its person is left anywhere in the database
 // file or its WAL (names, notes, referral message, consent document, outbox payload, the audit
-// trail once its own period passed,
-// the naturalisation plugin's table), the counts the indicators are built from are unchanged —;
+// trail once its own period passed, the naturalisation plugin's table), the counts the
+// indicators are built from are unchanged —;
 // a person recorded without a case is anonymised after its own period; anonymised persons and
-// cases take no change; legal holds stop anonymisation and erasure; erasure requests with review (erase, restrict,
-// reject) and their refusals; a restricted person is seen by the auditor only; `kim backup`
-// writes a copy without free-page remnants.
+// cases take no change; legal holds stop anonymisation and erasure; erasure requests with review
+// (erase, restrict, reject) and their refusals; a restricted person is seen by the auditor only;
+// `kim backup` writes a copy without free-page remnants.
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -497,12 +497,11 @@ TEST_F(RetentionTest, PersonWithoutCaseIsAnonymisedAndAnonymisedRecordsTakeNoCha
   auto opened = cm.post("/cases", {{"person_id", lone_id}});
   EXPECT_EQ(opened.status, 409) << opened.body;
   EXPECT_EQ(code_of(opened), "anonymised");
-  auto consent = cm.post("/persons/" + lone_id + "/consents",
-                         {{"recipients", {kJobcenter}},
-                          {"purposes", {"referral"}},
-                          {"categories", {"identity"}},
-                          {"form", "written"},
-                          {"given_on", date_in_days(0)}});
+  auto consent = cm.post("/persons/" + lone_id + "/consents", {{"recipients", {kJobcenter}},
+                                                               {"purposes", {"referral"}},
+                                                               {"categories", {"identity"}},
+                                                               {"form", "written"},
+                                                               {"given_on", date_in_days(0)}});
   EXPECT_EQ(consent.status, 409) << consent.body;
   auto erasure =
       cm.post("/persons/" + lone_id + "/erasure-requests", {{"received_on", date_in_days(0)}});
@@ -559,8 +558,8 @@ TEST_F(RetentionTest, NothingIsAnonymisedWhileAPluginHoldingPersonalDataIsAbsent
 TEST_F(RetentionTest, EndedSessionsAndSpentInvitesAreDeleted) {
   auto client = host_->client();
   const std::string user = std::to_string(host_->user_id("cm-greven"));
-  auto first = client.post("/api/v1/users/" + user + "/invite", json::object(),
-                           host_->token("admin"));
+  auto first =
+      client.post("/api/v1/users/" + user + "/invite", json::object(), host_->token("admin"));
   ASSERT_EQ(first.status, 201) << first.body;
   const std::string password = "Herbstlaub-im-Garten-9";
   ASSERT_EQ(client
@@ -570,9 +569,9 @@ TEST_F(RetentionTest, EndedSessionsAndSpentInvitesAreDeleted) {
             200);
   ASSERT_EQ(client.post("/api/v1/session", {{"name", "cm-greven"}, {"password", password}}).status,
             200);
-  auto unused = client.post("/api/v1/users/" + std::to_string(host_->user_id("cm-rheine-2")) +
-                                "/invite",
-                            json::object(), host_->token("admin"));
+  auto unused =
+      client.post("/api/v1/users/" + std::to_string(host_->user_id("cm-rheine-2")) + "/invite",
+                  json::object(), host_->token("admin"));
   ASSERT_EQ(unused.status, 201) << unused.body;
   auto count = [&](const char* table) {
     auto db = store::Connection::open(host_->database(), SQLITE_OPEN_READONLY);
