@@ -363,7 +363,7 @@ test('the console in English: chosen in the header, remembered, the case page in
   await page.goto(`${base}/#/signin`);
   await page.getByRole('heading', { name: de['signin.title'] }).waitFor();
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'de');
-  await page.getByLabel(de['app.language']).selectOption('en');
+  await page.getByLabel(de['app.language'], { exact: true }).selectOption('en');
   await page.getByRole('heading', { name: en['signin.title'] }).waitFor();
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
   // Remembered across a reload.
@@ -382,7 +382,7 @@ test('the console in English: chosen in the header, remembered, the case page in
   await scan(page, 'case in English');
   await shot(page, '16-case-english');
   // Back to German in the same place.
-  await page.getByLabel(en['app.language']).selectOption('de');
+  await page.getByLabel(en['app.language'], { exact: true }).selectOption('de');
   await page.getByRole('heading', { name: de['tasks.title'], exact: true }).waitFor();
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'de');
   await page.getByRole('button', { name: de['nav.sign_out'] }).click();
