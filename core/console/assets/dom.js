@@ -79,11 +79,12 @@ export function formAlert() {
   return h('p', { class: 'form-alert', role: 'alert' });
 }
 
-export function table(caption, headings, rows) {
+// A table with its caption; `hiddenCaption` when a heading right above says the same.
+export function table(caption, headings, rows, { hiddenCaption = false } = {}) {
   return h(
     'table',
     {},
-    h('caption', {}, caption),
+    h('caption', { class: hiddenCaption ? 'visually-hidden' : null }, caption),
     h('thead', {}, h('tr', {}, headings.map((heading) => h('th', { scope: 'col' }, heading)))),
     h('tbody', {}, rows),
   );

@@ -36,7 +36,7 @@ export async function partnersView() {
     table(t('partners.title'), [t('partners.slug'), t('partners.name'), t('partners.kind'), t('partners.towns'), t('partners.active')], rows),
     h('h2', { id: 'agreements-h' }, t('agreements.title')),
     agreementRows.length
-      ? table(t('agreements.title'), ['agreements.agreement', 'agreements.parties', 'agreements.services', 'agreements.valid', 'agreements.status'].map((key) => t(key)), agreementRows)
+      ? table(t('agreements.title'), ['agreements.agreement', 'agreements.parties', 'agreements.services', 'agreements.valid', 'agreements.status'].map((key) => t(key)), agreementRows, { hiddenCaption: true })
       : h('p', {}, t('app.none')));
 }
 
@@ -116,7 +116,7 @@ export async function connectorsView() {
   await load();
   return h('section', {}, h('h1', {}, t('connectors.title')),
     connectorRows.length
-      ? table(t('connectors.title'), ['connectors.name', 'connectors.type', 'connectors.partners', 'connectors.breaker', 'connectors.queue', 'connectors.dead', 'connectors.last_success', 'connectors.last_error'].map((key) => t(key)), connectorRows)
+      ? table(t('connectors.title'), ['connectors.name', 'connectors.type', 'connectors.partners', 'connectors.breaker', 'connectors.queue', 'connectors.dead', 'connectors.last_success', 'connectors.last_error'].map((key) => t(key)), connectorRows, { hiddenCaption: true })
       : h('p', {}, t('connectors.none')),
     h('h2', {}, t('dead.title')),
     h('p', { class: 'note' }, t('dead.intro')),

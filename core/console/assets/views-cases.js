@@ -282,7 +282,7 @@ async function tasksPart(caseId, canChange, current, refresh, reloaders) {
     });
     const headings = ['tasks.description', 'tasks.due_date', 'tasks.goal', 'tasks.state'].map((key) => t(key));
     if (canChange) headings.push(t('tasks.action'));
-    holder.replaceChildren(rowAlert, rows.length ? table(t('tasks.title'), headings, rows) : h('p', {}, t('app.none')));
+    holder.replaceChildren(rowAlert, rows.length ? table(t('tasks.title'), headings, rows, { hiddenCaption: true }) : h('p', {}, t('app.none')));
   }
   await load();
   reloaders?.push(load);
