@@ -43,17 +43,23 @@ export async function partnersView() {
 // Connector instances with their queue and breaker, and the dead letters an operator re-runs or
 // sets aside (with a reason).
 export async function connectorsView() {
-  const connectors = await api('GET', '/api/v1/connectors');
-  const connectorRows = connectors.body.items.map((connector) =>
-    h('tr', {},
-      h('td', {}, connector.name),
-      h('td', {}, connector.type),
-      h('td', {}, connector.partners.join(', ')),
-      h('td', {}, label('breaker', connector.breaker?.state)),
-      h('td', {}, String(connector.queue_depth)),
-      h('td', {}, String(connector.dead_letters)),
-      h('td', {}, dateTime(connector.last_success)),
-      h('td', {}, connector.last_error ? `${dateTime(connector.last_error.at)}: ${connector.last_error.error}` : '')));
+  const connectorsHolder = h('div');
+  async function loadConnectors() {
+    const connectors = await api('GET', '/api/v1/connectors');
+    const rows = connectors.body.items.map((connector) =>
+      h('tr', {},
+        h('td', {}, connector.name),
+        h('td', {}, connector.type),
+        h('td', {}, connector.partners.join(', ')),
+        h('td', {}, label('breaker', connector.breaker?.state)),
+        h('td', {}, String(connector.queue_depth)),
+        h('td', {}, String(connector.dead_letters)),
+        h('td', {}, dateTime(connector.last_success)),
+        h('td', {}, connector.last_error ? `${dateTime(connector.last_error.at)}: ${connector.last_error.error}` : '')));
+    connectorsHolder.replaceChildren(rows.length
+      ? table(t('connectors.title'), ['connectors.name', 'connectors.type', 'connectors.partners', 'connectors.breaker', 'connectors.queue', 'connectors.dead', 'connectors.last_success', 'connectors.last_error'].map((key) => t(key)), rows, { hiddenCaption: true })
+      : h('p', {}, t('connectors.none')));
+  }
   const body = h('tbody', { 'data-testid': 'dead-letters' });
   const holder = h('div', {}, formAlert());
   const count = h('p', { role: 'status' });
@@ -61,6 +67,15 @@ export async function connectorsView() {
   let cursor = null;
   const showCount = () => {
     count.textContent = t('dead.count', { count: body.rows.length });
+  };
+
+  const deadHeading = h('h2', { tabindex: '-1' }, t('dead.title'));
+  // A message re-run or set aside leaves the list; focus goes to the next one (or the heading).
+  const settled = (row) => {
+    const neighbour = row.nextElementSibling ?? row.previousElementSibling;
+    row.remove();
+    showCount();
+    (neighbour?.querySelector('button') ?? deadHeading).focus();
   };
 
   function deadLetterRow(message) {
@@ -83,9 +98,9 @@ export async function connectorsView() {
       clearErrors(discard);
       try {
         await api('POST', `/api/v1/outbox/${encodeURIComponent(message.id)}/retry`, {});
-        row.remove();
-        showCount();
+        settled(row);
         announce(t('dead.retried', { id: message.id }));
+        await loadConnectors().catch((error) => showError(holder, error));
       } catch (error) {
         showError(discard, error);
       }
@@ -95,9 +110,9 @@ export async function connectorsView() {
       clearErrors(discard);
       try {
         await api('POST', `/api/v1/outbox/${encodeURIComponent(message.id)}/discard`, { reason: reason.value });
-        row.remove();
-        showCount();
+        settled(row);
         announce(t('dead.discarded', { id: message.id }));
+        await loadConnectors().catch((error) => showError(holder, error));
       } catch (error) {
         showError(discard, error);
       }
@@ -113,12 +128,10 @@ export async function connectorsView() {
     more.hidden = !cursor;
   }
   more.addEventListener('click', () => load().catch((error) => showError(holder, error)));
-  await load();
+  await Promise.all([loadConnectors(), load()]);
   return h('section', {}, h('h1', {}, t('connectors.title')),
-    connectorRows.length
-      ? table(t('connectors.title'), ['connectors.name', 'connectors.type', 'connectors.partners', 'connectors.breaker', 'connectors.queue', 'connectors.dead', 'connectors.last_success', 'connectors.last_error'].map((key) => t(key)), connectorRows, { hiddenCaption: true })
-      : h('p', {}, t('connectors.none')),
-    h('h2', {}, t('dead.title')),
+    connectorsHolder,
+    deadHeading,
     h('p', { class: 'note' }, t('dead.intro')),
     holder,
     h('table', {}, h('caption', { class: 'visually-hidden' }, t('dead.title')),
