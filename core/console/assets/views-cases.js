@@ -1,5 +1,5 @@
-// Case management: caseload, case page (phase, goals, tasks, consent, referrals, timeline), recording a
-// participant with the duplicate warning, and the coordinator's overdue tasks.
+// Case management: caseload, case page (phase, goals, tasks, consent, referrals, timeline),
+// recording a participant with the duplicate warning, and the coordinator's overdue tasks.
 import { api, query } from './api.js';
 import { h, field, options, formAlert, showError, clearErrors, announce, table, date } from './dom.js';
 import { t, label } from './i18n.js';
@@ -265,13 +265,15 @@ async function tasksPart(caseId, canChange, current, refresh, reloaders) {
       ];
       if (canChange) {
         const text = done ? t('tasks.reopen') : t('tasks.mark_done');
-        const toggle = h('button', { type: 'button', class: done ? 'secondary' : null, 'aria-label': `${text}: ${task.description}` }, text);
+        const toggle = h('button', { type: 'button', class: done ? 'secondary' : null, 'data-task': task.id, 'aria-label': `${text}: ${task.description}` }, text);
         toggle.addEventListener('click', async () => {
           clearErrors(holder);
           try {
             await api('PATCH', `${casePath}/tasks/${encodeURIComponent(task.id)}`, { done: !done }, { ifMatch: current().version });
             await refresh();
             announce(done ? t('tasks.reopened') : t('tasks.marked_done'));
+            // The list was drawn anew: focus the same task's button again.
+            holder.querySelector(`button[data-task="${CSS.escape(task.id)}"]`)?.focus();
           } catch (error) {
             showError(holder, error);
           }
