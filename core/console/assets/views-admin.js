@@ -81,16 +81,19 @@ export async function connectorsView() {
   function deadLetterRow(message) {
     const retry = h('button', { type: 'button', 'aria-label': t('dead.retry_for', { id: message.id }) }, t('dead.retry'));
     const reason = h('input', { name: 'reason', required: true, maxlength: '500', autocomplete: 'off' });
+    // A short visible label; screen readers also hear which message it is for.
+    const reasonField = field(t('dead.reason'), reason);
+    reasonField.querySelector('label').append(h('span', { class: 'visually-hidden' }, ` ${message.id}`));
     const discard = h('form', { class: 'inline-form plain', novalidate: true },
       formAlert(),
-      field(t('dead.reason_for', { id: message.id }), reason),
+      reasonField,
       h('button', { type: 'submit', class: 'secondary', 'aria-label': t('dead.discard_for', { id: message.id }) }, t('dead.discard')));
     const row = h('tr', { 'data-id': message.id },
-      h('td', {}, message.id),
+      h('td', { class: 'id' }, message.id),
       h('td', {}, message.partner),
       h('td', {}, message.connector),
       h('td', {}, message.type),
-      h('td', {}, message.case_id),
+      h('td', { class: 'id' }, message.case_id),
       h('td', {}, dateTime(message.created_at)),
       h('td', {}, message.last_error ?? ''),
       h('td', {}, retry, discard));
