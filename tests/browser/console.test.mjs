@@ -336,6 +336,8 @@ test('invite, set password, sign in, record a participant, duplicate warning, ca
   await referralForm.getByRole('button', { name: de['referrals.new'] }).click();
   await page.getByRole('cell', { name: de['referral_status.sent'] }).waitFor();
   await page.getByTestId('timeline').getByText(de['note.referral']).first().waitFor();
+  // The host's note is worded from its event in the user's language.
+  await page.getByTestId('timeline').getByText(`${de['service.sgb2_integration_services']}): ${de['referral_status.sent']}`).waitFor();
 
   // A note on the timeline.
   await page.getByLabel(de['timeline.text']).fill('Erstgespräch mit Dolmetscherin geführt');
@@ -370,6 +372,7 @@ test('the console in English: chosen in the header, remembered after a reload, t
   await page.getByRole('heading', { name: en['case.title'].replace('{name}', 'Amina Haddad') }).waitFor();
   await page.getByRole('heading', { name: en['tasks.title'], exact: true }).waitFor();
   await page.getByTestId('phase').filter({ hasText: en['phase.planning'] }).waitFor();
+  await page.getByTestId('timeline').getByText(`${en['service.sgb2_integration_services']}): ${en['referral_status.sent']}`).waitFor();
   await page.getByRole('link', { name: en['nav.caseload'] }).waitFor();
   assert.equal(await page.getByText(de['tasks.title'], { exact: true }).count(), 0);
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');

@@ -424,13 +424,27 @@ async function referralsPart(caseId, canChange, current, refresh, reloaders) {
   return part;
 }
 
+// A note the host wrote carries its `event` as data: worded here in the user's language (its
+// `text` is English). Notes people write are shown as written.
+function noteText(note) {
+  const event = note.event;
+  if (event?.type === 'referral_status') {
+    const parts = [t('timeline.referral_status', { partner: event.partner, service: label('service', event.service), status: label('referral_status', event.status) })];
+    if (event.own_case_management) parts.push(t('timeline.own_case_management'));
+    if (event.detail) parts.push(event.detail);
+    return parts.join(' — ');
+  }
+  if (event?.type === 'referral_routed') return t('timeline.referral_routed', { partner: event.partner, instead_of: event.instead_of });
+  return note.text;
+}
+
 async function timelinePart(caseId, canChange, current, refresh, reloaders) {
   const list = h('ol', { class: 'timeline', 'data-testid': 'timeline' });
   async function load() {
     const notes = await api('GET', `/api/v1/cases/${encodeURIComponent(caseId)}/notes`);
     const items = [...notes.body.items].reverse();
     list.replaceChildren(...(items.length ? items.map((note) =>
-      h('li', {}, h('span', { class: 'when' }, date(note.occurred_on)), ' ', h('strong', {}, label('note', note.kind)), ': ', note.text)) : [h('li', {}, t('app.none'))]));
+      h('li', {}, h('span', { class: 'when' }, date(note.occurred_on)), ' ', h('strong', {}, label('note', note.kind)), ': ', noteText(note))) : [h('li', {}, t('app.none'))]));
   }
   await load();
   reloaders?.push(load);
