@@ -16,6 +16,12 @@ export async function pluginsView() {
     rows.length ? table(t('plugins.title'), [t('plugins.id'), t('plugins.version'), t('plugins.state'), t('plugins.reason')], rows) : h('p', {}, t('app.none')));
 }
 
+const AGREEMENT_COLUMNS = ['agreements.agreement', 'agreements.parties', 'agreements.services', 'agreements.valid', 'agreements.status'];
+const CONNECTOR_COLUMNS = ['connectors.name', 'connectors.type', 'connectors.partners', 'connectors.breaker', 'connectors.queue',
+  'connectors.dead', 'connectors.last_success', 'connectors.last_error'];
+const DEAD_LETTER_COLUMNS = ['dead.id', 'dead.partner', 'dead.connector', 'dead.type', 'dead.case', 'dead.created', 'dead.error', 'dead.actions'];
+const TOKEN_COLUMNS = ['tokens.prefix', 'tokens.label', 'tokens.created', 'tokens.state', 'users.actions'];
+
 export async function partnersView() {
   const [partners, agreements] = await Promise.all([api('GET', '/api/v1/partners'), api('GET', '/api/v1/agreements')]);
   const rows = partners.body.items.map((partner) =>
@@ -36,7 +42,7 @@ export async function partnersView() {
     table(t('partners.title'), [t('partners.slug'), t('partners.name'), t('partners.kind'), t('partners.towns'), t('partners.active')], rows),
     h('h2', { id: 'agreements-h' }, t('agreements.title')),
     agreementRows.length
-      ? table(t('agreements.title'), ['agreements.agreement', 'agreements.parties', 'agreements.services', 'agreements.valid', 'agreements.status'].map((key) => t(key)), agreementRows, { hiddenCaption: true })
+      ? table(t('agreements.title'), AGREEMENT_COLUMNS.map((key) => t(key)), agreementRows, { hiddenCaption: true })
       : h('p', {}, t('app.none')));
 }
 
@@ -57,7 +63,7 @@ export async function connectorsView() {
         h('td', {}, dateTime(connector.last_success)),
         h('td', {}, connector.last_error ? `${dateTime(connector.last_error.at)}: ${connector.last_error.error}` : '')));
     connectorsHolder.replaceChildren(rows.length
-      ? table(t('connectors.title'), ['connectors.name', 'connectors.type', 'connectors.partners', 'connectors.breaker', 'connectors.queue', 'connectors.dead', 'connectors.last_success', 'connectors.last_error'].map((key) => t(key)), rows, { hiddenCaption: true })
+      ? table(t('connectors.title'), CONNECTOR_COLUMNS.map((key) => t(key)), rows, { hiddenCaption: true })
       : h('p', {}, t('connectors.none')));
   }
   const body = h('tbody', { 'data-testid': 'dead-letters' });
@@ -138,7 +144,7 @@ export async function connectorsView() {
     h('p', { class: 'note' }, t('dead.intro')),
     holder,
     h('table', {}, h('caption', { class: 'visually-hidden' }, t('dead.title')),
-      h('thead', {}, h('tr', {}, ['dead.id', 'dead.partner', 'dead.connector', 'dead.type', 'dead.case', 'dead.created', 'dead.error', 'dead.actions'].map((key) => h('th', { scope: 'col' }, t(key))))),
+      h('thead', {}, h('tr', {}, DEAD_LETTER_COLUMNS.map((key) => h('th', { scope: 'col' }, t(key))))),
       body),
     count,
     more);
@@ -157,7 +163,8 @@ async function showTokens(user, cell) {
       : h('span', { class: 'badge' }, t('tokens.active'));
     const action = h('td', {});
     if (!revoked) {
-      const revoke = h('button', { type: 'button', class: 'secondary', 'aria-label': t('tokens.revoke_for', { prefix: token.token_prefix, name: user.name }) }, t('tokens.revoke'));
+      const revokeLabel = t('tokens.revoke_for', { prefix: token.token_prefix, name: user.name });
+      const revoke = h('button', { type: 'button', class: 'secondary', 'aria-label': revokeLabel }, t('tokens.revoke'));
       revoke.addEventListener('click', async () => {
         clearErrors(cell);
         const sure = await confirmDialog(t('tokens.confirm', { prefix: token.token_prefix, name: user.name }), t('tokens.revoke'));
@@ -184,7 +191,7 @@ async function showTokens(user, cell) {
       action);
   });
   cell.replaceChildren(alert, rows.length
-    ? table(t('tokens.title', { name: user.name }), ['tokens.prefix', 'tokens.label', 'tokens.created', 'tokens.state', 'users.actions'].map((key) => t(key)), rows)
+    ? table(t('tokens.title', { name: user.name }), TOKEN_COLUMNS.map((key) => t(key)), rows)
     : h('p', {}, t('tokens.none', { name: user.name })));
 }
 
@@ -223,7 +230,13 @@ export async function usersView() {
         }
       });
       const tokensId = `tokens-${user.id}`;
-      const tokensButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false', 'aria-controls': tokensId, 'aria-label': t('tokens.show_for', { name: user.name }) }, t('tokens.show'));
+      const tokensButton = h('button', {
+        type: 'button',
+        class: 'secondary',
+        'aria-expanded': 'false',
+        'aria-controls': tokensId,
+        'aria-label': t('tokens.show_for', { name: user.name }),
+      }, t('tokens.show'));
       const tokensRow = h('tr', { id: tokensId, class: 'detail', hidden: true }, h('td', { colspan: '5' }));
       tokensButton.addEventListener('click', async () => {
         const open = tokensButton.getAttribute('aria-expanded') === 'true';
