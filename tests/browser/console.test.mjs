@@ -617,9 +617,10 @@ test('admin screens: plugins, connectors and dead letters, partners and agreemen
   assert.equal((await call('GET', '/api/v1/audit?limit=1', { token: robot.token })).status, 200);
   const tokensButton = page.getByRole('button', { name: de['tokens.show_for'].replace('{name}', 'datenexport') });
   await tokensButton.click();
-  assert.equal(await tokensButton.getAttribute('aria-expanded'), 'true');
   const tokenList = page.locator(`#tokens-${robot.id}`);
+  // Shown (visible once loaded, together with the button's aria-expanded).
   await tokenList.getByText(robot.token.slice(0, 8)).waitFor();
+  assert.equal(await tokensButton.getAttribute('aria-expanded'), 'true');
   assert.equal(await tokenList.getByText(robot.token).count(), 0);
   const revoke = tokenList.getByRole('button', { name: de['tokens.revoke'] });
   // Cancelled: nothing changes.
