@@ -21,6 +21,8 @@ const kimBinary = path.resolve(process.env.KIM_BINARY || path.join(source, 'buil
 const browserPath = process.env.KIM_BROWSER || '/usr/bin/chromium';
 const screenshots = process.env.KIM_SCREENSHOTS || path.join(path.dirname(path.dirname(kimBinary)), 'console-screenshots');
 const de = JSON.parse(fs.readFileSync(path.join(source, 'core', 'console', 'assets', 'de.json'), 'utf8'));
+const en = JSON.parse(fs.readFileSync(path.join(source, 'core', 'console', 'assets', 'en.json'), 'utf8'));
+const JOBCENTER = 'jobcenter-kreis-steinfurt';
 const axeSource = fs.readFileSync(path.join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 const PASSWORD = 'Sonnenblume-im-Herbst-7';
 
@@ -134,7 +136,20 @@ before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   const shipped = JSON.parse(fs.readFileSync(path.join(source, 'config', 'kreis-steinfurt.json'), 'utf8'));
-  const partners = (shipped.partners || []).map(({ connector, ...partner }) => partner);
+  // The jobcenter is reached through an http connector nobody answers (port 1), one attempt: each
+  // referral sent to it becomes a dead letter for the admin's screen.
+  const partners = (shipped.partners || []).map(({ connector, ...partner }) =>
+    partner.slug === JOBCENTER ? { ...partner, connector: 'jobcenter-http' } : partner);
+  const connectors = {
+    'jobcenter-http': {
+      type: 'http',
+      description: 'Jobcenter (im Test unerreichbar)',
+      settings: { url: 'http://127.0.0.1:1/referrals' },
+      timeout_seconds: 1,
+      retry: { max_attempts: 1, initial_delay_ms: 40, max_delay_ms: 300, max_age_hours: 0 },
+      breaker: { failure_threshold: 1000 },
+    },
+  };
   const pluginDir = path.join(path.dirname(path.dirname(kimBinary)), 'lib', 'kim', 'plugins');
   shared.helloEnabled = fs.existsSync(path.join(pluginDir, 'kim-hello.so'));
   const settings = shared.helloEnabled ? { hello: {} } : {};
@@ -148,6 +163,7 @@ before(async () => {
       { slug: 'drk-greven', name: 'DRK Greven', kind: 'welfare_organisation', town: 'Greven', supervisor: 'ki-kreis-steinfurt' },
     ],
     partners,
+    connectors,
     plugins: { settings },
   };
   fs.writeFileSync(path.join(dir, 'kim.json'), JSON.stringify(config, null, 2));
@@ -282,7 +298,26 @@ test('invite, set password, sign in, record a participant, duplicate warning, ca
   await page.locator('[aria-invalid="true"][name="due_date"]').waitFor();
   await page.getByLabel(de['goals.due_date']).fill('2027-06-30');
   await page.getByRole('button', { name: de['goals.add'] }).click();
-  await page.getByText('B1-Zertifikat bis Sommer').waitFor();
+  await page.locator('section[aria-labelledby="goals-h"] li').filter({ hasText: 'B1-Zertifikat bis Sommer' }).waitFor();
+
+  // A task for that goal: the API's refusal without a due date at its field, then added, listed
+  // open with its due date and goal, and marked done.
+  const tasks = page.locator('section[aria-labelledby="tasks-h"]');
+  const taskText = 'Anmeldung zum B1-Kurs prüfen';
+  await tasks.getByLabel(de['tasks.description'], { exact: true }).fill(taskText);
+  await tasks.getByLabel(de['tasks.goal_optional']).selectOption({ label: `${de['domain.language']}: B1-Zertifikat bis Sommer` });
+  await tasks.getByRole('button', { name: de['tasks.add'] }).click();
+  await tasks.locator('[aria-invalid="true"][name="due_date"]').waitFor();
+  await tasks.getByLabel(de['tasks.due_date']).fill('2027-01-15');
+  await tasks.getByRole('button', { name: de['tasks.add'] }).click();
+  const taskRow = page.getByTestId('tasks').getByRole('row').filter({ hasText: taskText });
+  await taskRow.getByText(de['tasks.open'], { exact: true }).waitFor();
+  await taskRow.getByText('15.01.2027').waitFor();
+  await taskRow.getByText('B1-Zertifikat bis Sommer').waitFor();
+  await taskRow.getByRole('button', { name: `${de['tasks.mark_done']}: ${taskText}` }).click();
+  await taskRow.getByText(de['tasks.done_on'].split('{')[0].trim()).waitFor();
+  await taskRow.getByRole('button', { name: `${de['tasks.reopen']}: ${taskText}` }).waitFor();
+  await tasks.screenshot({ path: path.join(screenshots, '15-case-tasks.png') });
 
   // Consent for the jobcenter.
   const consentForm = page.locator('form.stack-form', { has: page.getByRole('heading', { name: de['consent.record'] }) });
@@ -301,6 +336,8 @@ test('invite, set password, sign in, record a participant, duplicate warning, ca
   await referralForm.getByRole('button', { name: de['referrals.new'] }).click();
   await page.getByRole('cell', { name: de['referral_status.sent'] }).waitFor();
   await page.getByTestId('timeline').getByText(de['note.referral']).first().waitFor();
+  // The host's note is worded from its event in the user's language.
+  await page.getByTestId('timeline').getByText(`${de['service.sgb2_integration_services']}): ${de['referral_status.sent']}`).waitFor();
 
   // A note on the timeline.
   await page.getByLabel(de['timeline.text']).fill('Erstgespräch mit Dolmetscherin geführt');
@@ -310,6 +347,41 @@ test('invite, set password, sign in, record a participant, duplicate warning, ca
   await shot(page, '06-case-after-changes');
   assert.deepEqual(consoleErrors.filter((text) => !/status of 4\d\d/.test(text)), []);
   shared.page = page;
+});
+
+test('en.json has exactly the keys of de.json, with the same placeholders', () => {
+  assert.deepEqual(Object.keys(en).sort(), Object.keys(de).sort());
+  for (const key of Object.keys(de)) {
+    const placeholders = (text) => (text.match(/\{\w+\}/g) || []).sort();
+    assert.deepEqual(placeholders(en[key]), placeholders(de[key]), key);
+    assert.ok(en[key].trim(), `${key} is empty in en.json`);
+  }
+});
+
+test('the console in English: chosen in the header, remembered after a reload, the case page in English', async () => {
+  const page = shared.page;
+  assert.ok(page, 'the first flow signed in');
+  await page.goto(shared.caseUrl);
+  await page.getByRole('heading', { name: de['tasks.title'], exact: true }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'de');
+  await page.getByLabel(de['app.language'], { exact: true }).selectOption('en');
+  await page.getByRole('heading', { name: en['tasks.title'], exact: true }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+  // Remembered across a reload.
+  await page.reload();
+  await page.getByRole('heading', { name: en['case.title'].replace('{name}', 'Amina Haddad') }).waitFor();
+  await page.getByRole('heading', { name: en['tasks.title'], exact: true }).waitFor();
+  await page.getByTestId('phase').filter({ hasText: en['phase.planning'] }).waitFor();
+  await page.getByTestId('timeline').getByText(`${en['service.sgb2_integration_services']}): ${en['referral_status.sent']}`).waitFor();
+  await page.getByRole('link', { name: en['nav.caseload'] }).waitFor();
+  assert.equal(await page.getByText(de['tasks.title'], { exact: true }).count(), 0);
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+  await scan(page, 'case in English');
+  await shot(page, '16-case-english');
+  // Back to German, in the same place; the later tests read German.
+  await page.getByLabel(en['app.language'], { exact: true }).selectOption('de');
+  await page.getByRole('heading', { name: de['tasks.title'], exact: true }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'de');
 });
 
 test("another organisation's case manager opening the case URL sees nothing of it", async () => {
@@ -442,10 +514,49 @@ test('repeated wrong passwords are throttled', async () => {
   await context.close();
 });
 
-test('admin screens: plugins, partners, users with an invite', async () => {
+// A second referral to the jobcenter (the first flow sent one): two dead letters to re-run and
+// to set aside. Recorded through the API with the case manager's token.
+async function referToJobcenter(givenNames) {
+  const token = users['cm-rheine'].token;
+  const person = await call('POST', '/api/v1/persons', {
+    token,
+    body: { given_names: givenNames, family_name: 'Karimi', date_of_birth: '1994-07-03', town: 'Rheine', residence_status: 'residence_permit' },
+  });
+  assert.equal(person.status, 201, JSON.stringify(person.body));
+  const opened = await call('POST', '/api/v1/cases', { token, body: { person_id: person.body.id } });
+  assert.equal(opened.status, 201, JSON.stringify(opened.body));
+  const consent = await call('POST', `/api/v1/persons/${person.body.id}/consents`, {
+    token,
+    body: { recipients: [JOBCENTER], purposes: ['referral'], categories: ['identity'], form: 'written', given_on: new Date().toISOString().slice(0, 10) },
+  });
+  assert.equal(consent.status, 201, JSON.stringify(consent.body));
+  const referral = await call('POST', `/api/v1/cases/${opened.body.id}/referrals`, {
+    token,
+    body: { partner: JOBCENTER, service: 'sgb2_integration_services', categories: ['identity'], send: true },
+  });
+  assert.equal(referral.status, 201, JSON.stringify(referral.body));
+}
+
+async function until(what, check, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test('admin screens: plugins, connectors and dead letters, partners and agreements, users with an invite and tokens', async () => {
   const context = await newContext();
   const page = await context.newPage();
   await createUser('it-admin', 'admin');
+  await createUser('datenexport', 'auditor');
+  await referToJobcenter('Yusuf');
+  const dead = await until('two dead letters', async () => {
+    const list = await call('GET', '/api/v1/outbox/dead-letters', { token: adminToken });
+    return list.body.items.length >= 2 ? list.body.items : null;
+  });
   await setPasswordThroughInvite(page, 'it-admin');
   await signIn(page, 'it-admin', PASSWORD);
   await page.getByRole('heading', { name: de['plugins.title'], exact: true }).waitFor();
@@ -456,10 +567,43 @@ test('admin screens: plugins, partners, users with an invite', async () => {
   }
   await scan(page, 'plugins');
   await shot(page, '10-plugins');
+
+  // Connectors and dead letters: discarding needs a reason (the API's refusal at the field),
+  // then the message is set aside; a re-run queues the other one again (and it is tried again).
+  await page.getByRole('link', { name: de['nav.connectors'] }).click();
+  await page.getByRole('heading', { name: de['connectors.title'], exact: true }).waitFor();
+  await page.getByRole('table', { name: de['connectors.title'] }).getByRole('row', { name: /jobcenter-http/ }).getByText(JOBCENTER).waitFor();
+  for (const message of dead) await page.locator(`tr[data-id="${message.id}"]`).waitFor();
+  await scan(page, 'connectors');
+  await shot(page, '17-connectors');
+  const [discarded, retried] = dead;
+  const discardRow = page.locator(`tr[data-id="${discarded.id}"]`);
+  await discardRow.getByRole('button', { name: de['dead.discard_for'].replace('{id}', discarded.id) }).click();
+  await discardRow.locator('[aria-invalid="true"][name="reason"]').waitFor();
+  assert.ok((await discardRow.locator('.field-error').textContent()).length > 0, 'the API names what is missing');
+  await discardRow.getByLabel(`${de['dead.reason']} ${discarded.id}`).fill('Jobcenter hat die Vermittlung telefonisch bestätigt');
+  await discardRow.getByRole('button', { name: de['dead.discard_for'].replace('{id}', discarded.id) }).click();
+  await discardRow.waitFor({ state: 'detached' });
+  await page.locator('#status').filter({ hasText: de['dead.discarded'].replace('{id}', discarded.id) }).waitFor();
+  const afterDiscard = await call('GET', `/api/v1/outbox/${discarded.id}`, { token: adminToken });
+  assert.equal(afterDiscard.body.state, 'discarded');
+  assert.equal(afterDiscard.body.discard_reason, 'Jobcenter hat die Vermittlung telefonisch bestätigt');
+  await page.getByRole('button', { name: de['dead.retry_for'].replace('{id}', retried.id) }).click();
+  await page.locator(`tr[data-id="${retried.id}"]`).waitFor({ state: 'detached' });
+  await page.locator('#status').filter({ hasText: de['dead.retried'].replace('{id}', retried.id) }).waitFor();
+  // Re-queued with a fresh budget: the dispatcher tries it once more (and, port 1, fails again).
+  await until('the retried message attempted again', async () => {
+    const message = await call('GET', `/api/v1/outbox/${retried.id}`, { token: adminToken });
+    return message.body.attempts_made.length >= 2;
+  });
+
   await page.getByRole('link', { name: de['nav.partners'] }).click();
   await page.getByRole('heading', { name: de['partners.title'], exact: true }).waitFor();
+  await page.getByRole('heading', { name: de['agreements.title'] }).waitFor();
+  await page.getByRole('row', { name: /Kooperationsvereinbarung KIM – Jobcenter/ }).getByText(de['agreement_status.signed']).waitFor();
   await scan(page, 'partners');
   await shot(page, '11-partners');
+
   await page.getByRole('link', { name: de['nav.users'] }).click();
   await page.getByRole('heading', { name: de['users.title'], exact: true }).waitFor();
   await page.getByRole('button', { name: de['users.invite_for'].replace('{name}', 'co-kreis') }).click();
@@ -467,5 +611,34 @@ test('admin screens: plugins, partners, users with an invite', async () => {
   assert.match(link, new RegExp(`^${base}/#/invite/[0-9a-f]{64}$`));
   await scan(page, 'users');
   await shot(page, '12-users');
+
+  // A machine's API token: listed (never the secret), revoked after a confirmation, then refused.
+  const robot = users.datenexport;
+  assert.equal((await call('GET', '/api/v1/audit?limit=1', { token: robot.token })).status, 200);
+  const tokensButton = page.getByRole('button', { name: de['tokens.show_for'].replace('{name}', 'datenexport') });
+  await tokensButton.click();
+  const tokenList = page.locator(`#tokens-${robot.id}`);
+  // Shown (visible once loaded, together with the button's aria-expanded).
+  await tokenList.getByText(robot.token.slice(0, 8)).waitFor();
+  assert.equal(await tokensButton.getAttribute('aria-expanded'), 'true');
+  assert.equal(await tokenList.getByText(robot.token).count(), 0);
+  const revoke = tokenList.getByRole('button', { name: de['tokens.revoke'] });
+  // Cancelled: nothing changes.
+  await revoke.click();
+  const dialog = page.getByRole('dialog');
+  await dialog.waitFor();
+  await scan(page, 'token revoke confirmation');
+  await shot(page, '18-token-revoke-confirmation');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  assert.equal((await call('GET', '/api/v1/audit?limit=1', { token: robot.token })).status, 200);
+  // Confirmed: revoked, shown so, and the token answers 401.
+  await revoke.click();
+  await dialog.getByRole('button', { name: de['tokens.revoke'], exact: true }).click();
+  await tokenList.getByText(de['tokens.revoked_on'].split('{')[0].trim()).waitFor();
+  assert.equal(await tokenList.getByRole('button', { name: de['tokens.revoke'] }).count(), 0);
+  assert.equal((await call('GET', '/api/v1/audit?limit=1', { token: robot.token })).status, 401);
+  await scan(page, 'user tokens');
+  await shot(page, '19-user-tokens');
   await context.close();
 });

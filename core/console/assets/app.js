@@ -1,18 +1,19 @@
-// The console's entry: loads the catalogue, finds the session, routes by the URL's hash
-// (#/cases/<id>), and shows only the screens the user's role may use — the API decides anyway.
+// The console's entry: loads the catalogue (German, or the language the user chose), finds the
+// session, routes by the URL's hash (#/cases/<id>), and shows only the screens the user's role
+// may use — the API decides anyway.
 import { api, setCsrfToken, whenSignedOut } from './api.js';
 import { h, announce } from './dom.js';
-import { loadMessages, t, label } from './i18n.js';
+import { loadMessages, t, label, LANGUAGES, language, preferredLanguage, rememberLanguage } from './i18n.js';
 import { signInView, inviteView } from './views-auth.js';
 import { caseloadView, caseView, newPersonView, overdueView, gapsView } from './views-cases.js';
-import { pluginsView, partnersView, usersView, auditView } from './views-admin.js';
+import { pluginsView, connectorsView, partnersView, usersView, auditView } from './views-admin.js';
 
 const state = { user: null };
 
 const navigation = {
   case_manager: [['#/cases', 'nav.caseload'], ['#/persons/new', 'nav.new_person']],
   coordinator: [['#/cases', 'nav.cases_read'], ['#/overdue', 'nav.overdue'], ['#/gaps', 'nav.gaps']],
-  admin: [['#/admin/plugins', 'nav.plugins'], ['#/admin/partners', 'nav.partners'], ['#/admin/users', 'nav.users']],
+  admin: [['#/admin/plugins', 'nav.plugins'], ['#/admin/connectors', 'nav.connectors'], ['#/admin/partners', 'nav.partners'], ['#/admin/users', 'nav.users']],
   auditor: [['#/audit', 'nav.audit']],
   authority_officer: [['#/admin/partners', 'nav.partners']],
 };
@@ -65,6 +66,7 @@ const routes = [
   [/^#\/persons\/new$/, () => newPersonView(state.user)],
   [/^#\/overdue$/, () => overdueView(state.user)],
   [/^#\/admin\/plugins$/, () => pluginsView()],
+  [/^#\/admin\/connectors$/, () => connectorsView()],
   [/^#\/admin\/partners$/, () => partnersView()],
   [/^#\/admin\/users$/, () => usersView()],
   [/^#\/gaps$/, () => gapsView()],
@@ -98,10 +100,30 @@ async function route() {
   location.hash = state.user ? home(state.user) : '#/signin';
 }
 
-async function start() {
-  await loadMessages('de');
+// The texts of index.html itself and the language switch in the header.
+function renderStatic() {
   for (const element of document.querySelectorAll('[data-i18n]')) element.textContent = t(element.dataset.i18n);
   for (const element of document.querySelectorAll('[data-i18n-label]')) element.setAttribute('aria-label', t(element.dataset.i18nLabel));
+  const holder = document.getElementById('language');
+  // Each language named in itself (and marked so for screen readers).
+  const choice = h('select', { id: 'language-select' }, LANGUAGES.map((code) =>
+    h('option', { value: code, lang: code, selected: code === language() }, t(`language.${code}`))));
+  choice.addEventListener('change', () => switchLanguage(choice.value));
+  holder.replaceChildren(h('label', { for: 'language-select' }, t('app.language')), ' ', choice);
+}
+
+async function switchLanguage(code) {
+  rememberLanguage(code);
+  await loadMessages(code);
+  renderStatic();
+  await route();
+  document.getElementById('language-select').focus();
+  announce(t('app.language_changed'));
+}
+
+async function start() {
+  await loadMessages(preferredLanguage());
+  renderStatic();
   // The skip link moves focus without touching the hash the router reads.
   document.querySelector('.skip').addEventListener('click', (event) => {
     event.preventDefault();

@@ -1,6 +1,6 @@
 // DOM helpers: elements are built with textContent only (never innerHTML), so names and other
 // data always show as text.
-import { t } from './i18n.js';
+import { t, language } from './i18n.js';
 
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
@@ -79,19 +79,59 @@ export function formAlert() {
   return h('p', { class: 'form-alert', role: 'alert' });
 }
 
-export function table(caption, headings, rows) {
+// A table with its caption; `hiddenCaption` when a heading right above says the same.
+export function table(caption, headings, rows, { hiddenCaption = false } = {}) {
   return h(
     'table',
     {},
-    h('caption', {}, caption),
+    h('caption', { class: hiddenCaption ? 'visually-hidden' : null }, caption),
     h('thead', {}, h('tr', {}, headings.map((heading) => h('th', { scope: 'col' }, heading)))),
     h('tbody', {}, rows),
   );
 }
 
+// A date (or the date of a timestamp) as German users write it; ISO 8601 in English.
 export function date(value) {
   if (!value) return '';
   const text = String(value);
   const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
-  return match ? `${match[3]}.${match[2]}.${match[1]}` : text;
+  if (!match) return text;
+  return language() === 'de' ? `${match[3]}.${match[2]}.${match[1]}` : match[0];
+}
+
+// A timestamp of the API (UTC) as date and time, minutes exact.
+export function dateTime(value) {
+  if (!value) return '';
+  const match = /T(\d{2}:\d{2})/.exec(String(value));
+  return match ? `${date(value)} ${match[1]} UTC` : date(value);
+}
+
+let dialogCounter = 0;
+
+// Asks before a change that cannot be undone, in a modal <dialog> (focus stays inside, Escape
+// cancels, focus returns to the button that asked). Resolves true when confirmed.
+export function confirmDialog(message, confirmText) {
+  return new Promise((resolve) => {
+    const textId = `confirm${++dialogCounter}`;
+    const opener = document.activeElement;
+    const yes = h('button', { type: 'button' }, confirmText);
+    const no = h('button', { type: 'button', class: 'secondary' }, t('app.cancel'));
+    const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': textId }, h('p', { id: textId }, message), h('div', {}, yes, ' ', no));
+    const close = (answer) => {
+      dialog.close();
+      dialog.remove();
+      if (opener && opener.isConnected) opener.focus();
+      resolve(answer);
+    };
+    yes.addEventListener('click', () => close(true));
+    no.addEventListener('click', () => close(false));
+    dialog.addEventListener('cancel', (event) => {
+      event.preventDefault();
+      close(false);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    // Cancelling is the safe default for Enter.
+    no.focus();
+  });
 }

@@ -1,10 +1,40 @@
-// Every text of the console comes from one message catalogue (de.json; en.json can follow).
-let messages = {};
+// Every text of the console comes from one message catalogue per language (de.json, en.json with
+// the same keys). German is the default; the user's choice is remembered in this browser.
+export const LANGUAGES = ['de', 'en'];
+const STORAGE_KEY = 'kim.language';
 
-export async function loadMessages(language = 'de') {
-  const response = await fetch(`/console/${language}.json`, { credentials: 'same-origin' });
+let messages = {};
+let current = 'de';
+
+export function language() {
+  return current;
+}
+
+// The remembered language, or German.
+export function preferredLanguage() {
+  let stored = null;
+  try {
+    stored = localStorage.getItem(STORAGE_KEY);
+  } catch {
+    // Storage blocked: German.
+  }
+  return LANGUAGES.includes(stored) ? stored : 'de';
+}
+
+export function rememberLanguage(choice) {
+  try {
+    localStorage.setItem(STORAGE_KEY, choice);
+  } catch {
+    // Storage blocked: the choice lasts for this page only.
+  }
+}
+
+export async function loadMessages(choice = 'de') {
+  const wanted = LANGUAGES.includes(choice) ? choice : 'de';
+  const response = await fetch(`/console/${wanted}.json`, { credentials: 'same-origin' });
   messages = await response.json();
-  document.documentElement.lang = language;
+  current = wanted;
+  document.documentElement.lang = wanted;
 }
 
 // The message for `key` with {name} placeholders filled in; the key itself when missing, so a

@@ -1,6 +1,7 @@
-// Administration (plugins, partners, users with invites) and the auditor's log.
+// Administration (plugins, connectors and dead letters, partners and agreements, users with invites
+// and API tokens) and the auditor's log.
 import { api, query } from './api.js';
-import { h, field, options, formAlert, showError, clearErrors, announce, table, date } from './dom.js';
+import { h, field, options, formAlert, showError, clearErrors, announce, table, date, dateTime, confirmDialog } from './dom.js';
 import { t, label } from './i18n.js';
 
 export async function pluginsView() {
@@ -15,8 +16,14 @@ export async function pluginsView() {
     rows.length ? table(t('plugins.title'), [t('plugins.id'), t('plugins.version'), t('plugins.state'), t('plugins.reason')], rows) : h('p', {}, t('app.none')));
 }
 
+const AGREEMENT_COLUMNS = ['agreements.agreement', 'agreements.parties', 'agreements.services', 'agreements.valid', 'agreements.status'];
+const CONNECTOR_COLUMNS = ['connectors.name', 'connectors.type', 'connectors.partners', 'connectors.breaker', 'connectors.queue',
+  'connectors.dead', 'connectors.last_success', 'connectors.last_error'];
+const DEAD_LETTER_COLUMNS = ['dead.id', 'dead.partner', 'dead.connector', 'dead.type', 'dead.case', 'dead.created', 'dead.error', 'dead.actions'];
+const TOKEN_COLUMNS = ['tokens.prefix', 'tokens.label', 'tokens.created', 'tokens.state', 'users.actions'];
+
 export async function partnersView() {
-  const partners = await api('GET', '/api/v1/partners');
+  const [partners, agreements] = await Promise.all([api('GET', '/api/v1/partners'), api('GET', '/api/v1/agreements')]);
   const rows = partners.body.items.map((partner) =>
     h('tr', {},
       h('td', {}, partner.slug),
@@ -24,11 +31,169 @@ export async function partnersView() {
       h('td', {}, partner.kind),
       h('td', {}, (partner.towns ?? []).join(', ')),
       h('td', {}, partner.active === false ? t('app.no') : t('app.yes'))));
+  const agreementRows = agreements.body.items.map((agreement) =>
+    h('tr', {},
+      h('td', {}, agreement.title),
+      h('td', {}, agreement.parties.map((party) => party.partner).join(', ')),
+      h('td', {}, agreement.services.map((service) => label('service', service)).join(', ')),
+      h('td', {}, t('agreements.period', { from: date(agreement.valid_from), to: agreement.valid_to ? date(agreement.valid_to) : t('agreements.open_end') })),
+      h('td', {}, h('span', { class: `badge ${agreement.effective_status}` }, label('agreement_status', agreement.effective_status)))));
   return h('section', {}, h('h1', {}, t('partners.title')),
-    table(t('partners.title'), [t('partners.slug'), t('partners.name'), t('partners.kind'), t('partners.towns'), t('partners.active')], rows));
+    table(t('partners.title'), [t('partners.slug'), t('partners.name'), t('partners.kind'), t('partners.towns'), t('partners.active')], rows),
+    h('h2', { id: 'agreements-h' }, t('agreements.title')),
+    agreementRows.length
+      ? table(t('agreements.title'), AGREEMENT_COLUMNS.map((key) => t(key)), agreementRows, { hiddenCaption: true })
+      : h('p', {}, t('app.none')));
+}
+
+// Connector instances with their queue and breaker, and the dead letters an operator re-runs or
+// sets aside (with a reason).
+export async function connectorsView() {
+  const connectorsHolder = h('div');
+  async function loadConnectors() {
+    const connectors = await api('GET', '/api/v1/connectors');
+    const rows = connectors.body.items.map((connector) =>
+      h('tr', {},
+        h('td', {}, connector.name),
+        h('td', {}, connector.type),
+        h('td', {}, connector.partners.join(', ')),
+        h('td', {}, label('breaker', connector.breaker?.state)),
+        h('td', {}, String(connector.queue_depth)),
+        h('td', {}, String(connector.dead_letters)),
+        h('td', {}, dateTime(connector.last_success)),
+        h('td', {}, connector.last_error ? `${dateTime(connector.last_error.at)}: ${connector.last_error.error}` : '')));
+    connectorsHolder.replaceChildren(rows.length
+      ? table(t('connectors.title'), CONNECTOR_COLUMNS.map((key) => t(key)), rows, { hiddenCaption: true })
+      : h('p', {}, t('connectors.none')));
+  }
+  const body = h('tbody', { 'data-testid': 'dead-letters' });
+  const holder = h('div', {}, formAlert());
+  const count = h('p', { role: 'status' });
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, t('app.more'));
+  let cursor = null;
+  const showCount = () => {
+    count.textContent = t('dead.count', { count: body.rows.length });
+  };
+
+  const deadHeading = h('h2', { tabindex: '-1' }, t('dead.title'));
+  // A message re-run or set aside leaves the list; focus goes to the next one (or the heading).
+  const settled = (row) => {
+    const neighbour = row.nextElementSibling ?? row.previousElementSibling;
+    row.remove();
+    showCount();
+    (neighbour?.querySelector('button') ?? deadHeading).focus();
+  };
+
+  function deadLetterRow(message) {
+    const retry = h('button', { type: 'button', 'aria-label': t('dead.retry_for', { id: message.id }) }, t('dead.retry'));
+    const reason = h('input', { name: 'reason', required: true, maxlength: '500', autocomplete: 'off' });
+    // A short visible label; screen readers also hear which message it is for.
+    const reasonField = field(t('dead.reason'), reason);
+    reasonField.querySelector('label').append(h('span', { class: 'visually-hidden' }, ` ${message.id}`));
+    const discard = h('form', { class: 'inline-form plain', novalidate: true },
+      formAlert(),
+      reasonField,
+      h('button', { type: 'submit', class: 'secondary', 'aria-label': t('dead.discard_for', { id: message.id }) }, t('dead.discard')));
+    const row = h('tr', { 'data-id': message.id },
+      h('td', { class: 'id' }, message.id),
+      h('td', {}, message.partner),
+      h('td', {}, message.connector),
+      h('td', {}, message.type),
+      h('td', { class: 'id' }, message.case_id),
+      h('td', {}, dateTime(message.created_at)),
+      h('td', {}, message.last_error ?? ''),
+      h('td', {}, retry, discard));
+    retry.addEventListener('click', async () => {
+      clearErrors(discard);
+      try {
+        await api('POST', `/api/v1/outbox/${encodeURIComponent(message.id)}/retry`, {});
+        settled(row);
+        announce(t('dead.retried', { id: message.id }));
+        await loadConnectors().catch((error) => showError(holder, error));
+      } catch (error) {
+        showError(discard, error);
+      }
+    });
+    discard.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      clearErrors(discard);
+      try {
+        await api('POST', `/api/v1/outbox/${encodeURIComponent(message.id)}/discard`, { reason: reason.value });
+        settled(row);
+        announce(t('dead.discarded', { id: message.id }));
+        await loadConnectors().catch((error) => showError(holder, error));
+      } catch (error) {
+        showError(discard, error);
+      }
+    });
+    return row;
+  }
+
+  async function load() {
+    const page = await api('GET', `/api/v1/outbox/dead-letters${query({ limit: 50, cursor })}`);
+    body.append(...page.body.items.map(deadLetterRow));
+    showCount();
+    cursor = page.body.next_cursor ?? null;
+    more.hidden = !cursor;
+  }
+  more.addEventListener('click', () => load().catch((error) => showError(holder, error)));
+  await Promise.all([loadConnectors(), load()]);
+  return h('section', {}, h('h1', {}, t('connectors.title')),
+    connectorsHolder,
+    deadHeading,
+    h('p', { class: 'note' }, t('dead.intro')),
+    holder,
+    h('table', {}, h('caption', { class: 'visually-hidden' }, t('dead.title')),
+      h('thead', {}, h('tr', {}, DEAD_LETTER_COLUMNS.map((key) => h('th', { scope: 'col' }, t(key))))),
+      body),
+    count,
+    more);
 }
 
 const ROLES = ['case_manager', 'coordinator', 'authority_officer', 'auditor', 'admin'];
+
+// A user's API tokens (never the secret: its first characters) with Revoke, after a confirmation.
+async function showTokens(user, cell) {
+  const tokens = await api('GET', `/api/v1/users/${encodeURIComponent(user.id)}/tokens`);
+  const alert = formAlert();
+  const rows = tokens.body.items.map((token) => {
+    const revoked = Boolean(token.revoked_at);
+    const state = revoked
+      ? h('span', { class: 'badge revoked' }, t('tokens.revoked_on', { date: dateTime(token.revoked_at) }))
+      : h('span', { class: 'badge' }, t('tokens.active'));
+    const action = h('td', {});
+    if (!revoked) {
+      const revokeLabel = t('tokens.revoke_for', { prefix: token.token_prefix, name: user.name });
+      const revoke = h('button', { type: 'button', class: 'secondary', 'aria-label': revokeLabel }, t('tokens.revoke'));
+      revoke.addEventListener('click', async () => {
+        clearErrors(cell);
+        const sure = await confirmDialog(t('tokens.confirm', { prefix: token.token_prefix, name: user.name }), t('tokens.revoke'));
+        if (!sure) return;
+        try {
+          await api('POST', `/api/v1/tokens/${encodeURIComponent(token.id)}/revoke`, {});
+          await showTokens(user, cell);
+          announce(t('tokens.revoked', { prefix: token.token_prefix }));
+          // The button is gone with the old list: focus the list it was in.
+          const list = cell.querySelector('table');
+          list?.setAttribute('tabindex', '-1');
+          list?.focus();
+        } catch (error) {
+          showError(cell, error);
+        }
+      });
+      action.append(revoke);
+    }
+    return h('tr', {},
+      h('td', {}, h('code', {}, `${token.token_prefix}…`)),
+      h('td', {}, token.label ?? ''),
+      h('td', {}, dateTime(token.created_at)),
+      h('td', {}, state),
+      action);
+  });
+  cell.replaceChildren(alert, rows.length
+    ? table(t('tokens.title', { name: user.name }), TOKEN_COLUMNS.map((key) => t(key)), rows)
+    : h('p', {}, t('tokens.none', { name: user.name })));
+}
 
 export async function usersView() {
   const section = h('section', {}, h('h1', {}, t('users.title')));
@@ -64,13 +229,40 @@ export async function usersView() {
           showError(holder, error);
         }
       });
-      return h('tr', {},
-        h('td', {}, user.name),
-        h('td', {}, label('role', user.role)),
-        h('td', {}, user.organisation ?? ''),
-        h('td', {}, disabled ? t('users.disabled') : t('users.enabled')),
-        h('td', { class: 'buttons' }, invite, ' ', toggle));
-    }));
+      const tokensId = `tokens-${user.id}`;
+      const tokensButton = h('button', {
+        type: 'button',
+        class: 'secondary',
+        'aria-expanded': 'false',
+        'aria-controls': tokensId,
+        'aria-label': t('tokens.show_for', { name: user.name }),
+      }, t('tokens.show'));
+      const tokensRow = h('tr', { id: tokensId, class: 'detail', hidden: true }, h('td', { colspan: '5' }));
+      tokensButton.addEventListener('click', async () => {
+        const open = tokensButton.getAttribute('aria-expanded') === 'true';
+        if (open) {
+          tokensButton.setAttribute('aria-expanded', 'false');
+          tokensRow.hidden = true;
+          return;
+        }
+        try {
+          await showTokens(user, tokensRow.firstChild);
+          tokensButton.setAttribute('aria-expanded', 'true');
+          tokensRow.hidden = false;
+        } catch (error) {
+          showError(holder, error);
+        }
+      });
+      return [
+        h('tr', {},
+          h('td', {}, user.name),
+          h('td', {}, label('role', user.role)),
+          h('td', {}, user.organisation ?? ''),
+          h('td', {}, disabled ? t('users.disabled') : t('users.enabled')),
+          h('td', { class: 'buttons' }, invite, ' ', toggle, ' ', tokensButton)),
+        tokensRow,
+      ];
+    }).flat());
   }
   await load();
   const organisations = await api('GET', '/api/v1/organisations');

@@ -1,5 +1,5 @@
-// Case management: caseload, case page (phase, goals, consent, referrals, timeline), recording a
-// participant with the duplicate warning, and the coordinator's overdue tasks.
+// Case management: caseload, case page (phase, goals, tasks, consent, referrals, timeline),
+// recording a participant with the duplicate warning, and the coordinator's overdue tasks.
 import { api, query } from './api.js';
 import { h, field, options, formAlert, showError, clearErrors, announce, table, date } from './dom.js';
 import { t, label } from './i18n.js';
@@ -160,6 +160,7 @@ export async function caseView(user, id) {
   const parts = await Promise.allSettled([
     assessmentsPart(id, canChange, () => current, refresh, reloaders),
     goalsPart(id, canChange, () => current, refresh, reloaders),
+    tasksPart(id, canChange, () => current, refresh, reloaders),
     consentPart(current.person.id, canChange, refresh, reloaders),
     referralsPart(id, canChange, () => current, refresh, reloaders),
     timelinePart(id, canChange, () => current, refresh, reloaders),
@@ -232,6 +233,76 @@ async function goalsPart(caseId, canChange, current, refresh, reloaders) {
       const body = { life_domain: form.elements.life_domain.value, description: form.elements.description.value };
       if (form.elements.due_date.value) body.due_date = form.elements.due_date.value;
       await save(form, () => api('POST', `/api/v1/cases/${encodeURIComponent(caseId)}/goals`, body, { ifMatch: current().version }), refresh);
+    });
+    part.append(form);
+  }
+  return part;
+}
+
+// Follow-up tasks: due date and done state, each optionally for one of the case's goals.
+async function tasksPart(caseId, canChange, current, refresh, reloaders) {
+  const casePath = `/api/v1/cases/${encodeURIComponent(caseId)}`;
+  const holder = h('div', { 'data-testid': 'tasks' });
+  const rowAlert = formAlert();
+  const goalSelect = h('select', { name: 'goal_id' });
+  async function load() {
+    const [tasks, goals] = await Promise.all([api('GET', `${casePath}/tasks`), api('GET', `${casePath}/goals`)]);
+    const goalText = new Map(goals.body.items.map((goal) => [goal.id, `${label('domain', goal.life_domain)}: ${goal.description}`]));
+    const openGoals = goals.body.items.filter((goal) => goal.status === 'open').map((goal) => goal.id);
+    const chosen = goalSelect.value;
+    goalSelect.replaceChildren(...options(openGoals, (goalId) => goalText.get(goalId), { empty: t('tasks.no_goal'), selected: chosen }));
+    const rows = tasks.body.items.map((task) => {
+      const done = Boolean(task.done_on);
+      const overdue = !done && task.due_date < today();
+      const state = done
+        ? h('span', { class: 'badge done' }, t('tasks.done_on', { date: date(task.done_on) }))
+        : h('span', { class: overdue ? 'badge overdue' : 'badge' }, overdue ? t('tasks.overdue') : t('tasks.open'));
+      const cells = [
+        h('td', {}, task.description),
+        h('td', {}, date(task.due_date)),
+        h('td', {}, task.goal_id ? goalText.get(task.goal_id) ?? '' : ''),
+        h('td', {}, state),
+      ];
+      if (canChange) {
+        const text = done ? t('tasks.reopen') : t('tasks.mark_done');
+        const toggle = h('button', { type: 'button', class: done ? 'secondary' : null, 'data-task': task.id, 'aria-label': `${text}: ${task.description}` }, text);
+        toggle.addEventListener('click', async () => {
+          clearErrors(holder);
+          try {
+            await api('PATCH', `${casePath}/tasks/${encodeURIComponent(task.id)}`, { done: !done }, { ifMatch: current().version });
+            await refresh();
+            announce(done ? t('tasks.reopened') : t('tasks.marked_done'));
+            // The list was drawn anew: focus the same task's button again.
+            holder.querySelector(`button[data-task="${CSS.escape(task.id)}"]`)?.focus();
+          } catch (error) {
+            showError(holder, error);
+          }
+        });
+        cells.push(h('td', {}, toggle));
+      }
+      return h('tr', { class: done ? 'done' : null }, cells);
+    });
+    const headings = ['tasks.description', 'tasks.due_date', 'tasks.goal', 'tasks.state'].map((key) => t(key));
+    if (canChange) headings.push(t('tasks.action'));
+    holder.replaceChildren(rowAlert, rows.length ? table(t('tasks.title'), headings, rows, { hiddenCaption: true }) : h('p', {}, t('app.none')));
+  }
+  await load();
+  reloaders?.push(load);
+  const part = h('section', { 'aria-labelledby': 'tasks-h' }, h('h2', { id: 'tasks-h' }, t('tasks.title')), holder);
+  if (canChange) {
+    const form = h('form', { class: 'inline-form', novalidate: true },
+      h('h3', {}, t('tasks.add')),
+      formAlert(),
+      field(t('tasks.description'), h('input', { name: 'description', required: true, maxlength: '2000', autocomplete: 'off' })),
+      field(t('tasks.due_date'), h('input', { name: 'due_date', type: 'date', required: true })),
+      field(t('tasks.goal_optional'), goalSelect),
+      h('button', { type: 'submit' }, t('tasks.add')));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      const body = { description: form.elements.description.value, due_date: form.elements.due_date.value };
+      if (goalSelect.value) body.goal_id = goalSelect.value;
+      await save(form, () => api('POST', `${casePath}/tasks`, body, { ifMatch: current().version }), refresh);
     });
     part.append(form);
   }
@@ -353,13 +424,27 @@ async function referralsPart(caseId, canChange, current, refresh, reloaders) {
   return part;
 }
 
+// A note the host wrote carries its `event` as data: worded here in the user's language (its
+// `text` is English). Notes people write are shown as written.
+function noteText(note) {
+  const event = note.event;
+  if (event?.type === 'referral_status') {
+    const parts = [t('timeline.referral_status', { partner: event.partner, service: label('service', event.service), status: label('referral_status', event.status) })];
+    if (event.own_case_management) parts.push(t('timeline.own_case_management'));
+    if (event.detail) parts.push(event.detail);
+    return parts.join(' — ');
+  }
+  if (event?.type === 'referral_routed') return t('timeline.referral_routed', { partner: event.partner, instead_of: event.instead_of });
+  return note.text;
+}
+
 async function timelinePart(caseId, canChange, current, refresh, reloaders) {
   const list = h('ol', { class: 'timeline', 'data-testid': 'timeline' });
   async function load() {
     const notes = await api('GET', `/api/v1/cases/${encodeURIComponent(caseId)}/notes`);
     const items = [...notes.body.items].reverse();
     list.replaceChildren(...(items.length ? items.map((note) =>
-      h('li', {}, h('span', { class: 'when' }, date(note.occurred_on)), ' ', h('strong', {}, label('note', note.kind)), ': ', note.text)) : [h('li', {}, t('app.none'))]));
+      h('li', {}, h('span', { class: 'when' }, date(note.occurred_on)), ' ', h('strong', {}, label('note', note.kind)), ': ', noteText(note))) : [h('li', {}, t('app.none'))]));
   }
   await load();
   reloaders?.push(load);
