@@ -296,6 +296,8 @@ test('invite, set password, sign in, record a participant, duplicate warning, ca
   // Without a due date the API refuses it, and the console says so next to that field.
   await page.getByRole('button', { name: de['goals.add'] }).click();
   await page.locator('[aria-invalid="true"][name="due_date"]').waitFor();
+  // In German, from the catalogue by the error's code, with the API's own words as the detail.
+  await page.locator('.field-error').filter({ hasText: de['error.invalid_field'].split('(')[0].trim() }).first().waitFor();
   await page.getByLabel(de['goals.due_date']).fill('2027-06-30');
   await page.getByRole('button', { name: de['goals.add'] }).click();
   await page.locator('section[aria-labelledby="goals-h"] li').filter({ hasText: 'B1-Zertifikat bis Sommer' }).waitFor();

@@ -1,5 +1,7 @@
 // The console's one way to the API: same-origin fetch with the session cookie, the session's
 // CSRF token on every change, JSON both ways, and the API's one error shape as an ApiError.
+import { errorText } from './i18n.js';
+
 let csrfToken = null;
 
 export function setCsrfToken(token) {
@@ -8,7 +10,8 @@ export function setCsrfToken(token) {
 
 export class ApiError extends Error {
   constructor(status, error = {}, headers = null) {
-    super(error.message || `HTTP ${status}`);
+    super(errorText(error.code, error.message || `HTTP ${status}`));
+    this.apiMessage = error.message || '';
     this.status = status;
     this.code = error.code || '';
     this.field = error.field || '';

@@ -44,6 +44,13 @@ export function t(key, params = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
 }
 
+// The API's error in the user's language: the catalogue's text for its code ("error.<code>"),
+// with the API's own words as {detail}; the API's words alone for a code the catalogue lacks.
+export function errorText(code, apiMessage) {
+  const key = `error.${code}`;
+  return code && key in messages ? t(key, { detail: apiMessage }) : apiMessage;
+}
+
 // A vocabulary value's label ("phase.intake"), or the value when the catalogue has none.
 export function label(prefix, value) {
   const key = `${prefix}.${value}`;
