@@ -234,7 +234,8 @@ TEST_F(ConsoleSessionTest, SignInsFailedSignInsAndSignOutsAreAudited) {
     std::vector<std::string> found;
     auto trail = client.get("/api/v1/audit?limit=1000&" + filter, host_->token("auditor"));
     EXPECT_EQ(trail.status, 200) << trail.body;
-    for (const auto& entry : trail.json()["items"]) {
+    const json body = trail.json();
+    for (const auto& entry : body["items"]) {
       if (entry["object_type"] == "user" && entry["object_id"] == id) {
         found.push_back(entry["user_name"].get<std::string>() + " " +
                         entry["action"].get<std::string>());
@@ -398,7 +399,8 @@ TEST(ConsolePluginRouteTest, PluginsSeeThePrincipalNeverTheCredentials) {
   const std::map<std::string, std::string> by_cookie = {{"cookie", cookie}, {"x-csrf-token", csrf}};
   auto names_in = [](const HttpResult& response) {
     std::string names;
-    for (const auto& name : response.json()["headers"])
+    const json body = response.json();
+    for (const auto& name : body["headers"])
       names += name.get<std::string>() + " ";
     return names;
   };
