@@ -391,22 +391,21 @@ void PluginManager::stop_all() {
   }
 }
 
-std::vector<std::string> PluginManager::absent_rule_holders() const {
+std::vector<std::string> PluginManager::absent_holders(int Slot::*registered) const {
   std::vector<std::string> ids;
   for (const auto& slot : slots_) {
     if (!slot->report.enabled || slot->report.state == PluginState::kStarted) continue;
-    if (!slot->loaded || slot->supervision_rules > 0) ids.push_back(slot->report.id);
+    if (!slot->loaded || (*slot).*registered > 0) ids.push_back(slot->report.id);
   }
   return ids;
 }
 
+std::vector<std::string> PluginManager::absent_rule_holders() const {
+  return absent_holders(&Slot::supervision_rules);
+}
+
 std::vector<std::string> PluginManager::absent_personal_data_holders() const {
-  std::vector<std::string> ids;
-  for (const auto& slot : slots_) {
-    if (!slot->report.enabled || slot->report.state == PluginState::kStarted) continue;
-    if (!slot->loaded || slot->personal_data > 0) ids.push_back(slot->report.id);
-  }
-  return ids;
+  return absent_holders(&Slot::personal_data);
 }
 
 std::vector<PluginReport> PluginManager::reports() const {

@@ -111,6 +111,9 @@ class PluginManager {
   // `folder_problem`: why the file's folder is not trusted, empty when it is.
   void load_file(const std::filesystem::path& file, const std::string& folder_problem);
   void refuse(Slot& slot, const std::string& reason);
+  // Enabled plugins not running that registered something counted by `registered`, or whose
+  // load() never told.
+  std::vector<std::string> absent_holders(int Slot::*registered) const;
 
   config::PluginsConfig config_;
   std::vector<std::filesystem::path> directories_;

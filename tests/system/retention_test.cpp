@@ -132,6 +132,13 @@ class RetentionTest : public ::testing::Test {
     if (!opened.is_object()) return {};
     return {person["id"], opened["id"]};
   }
+  // A person of caritas-rheine without a case; names carry `marker`.
+  static json record_without_case(const std::string& marker, const std::string& born) {
+    return host_->create_person("cm-rheine-1", {{"given_names", marker + "given"},
+                                                {"family_name", marker + "family"},
+                                                {"date_of_birth", born},
+                                                {"town", "Rheine"}});
+  }
   static void add_note(const std::string& user, const Record& r, const std::string& text) {
     auto note = Api(*host_, user)
                     .post("/cases/" + r.case_id + "/notes",
@@ -465,10 +472,7 @@ TEST_F(RetentionTest, RestrictedPersonIsSeenByTheAuditorOnly) {
 
 TEST_F(RetentionTest, PersonWithoutCaseIsAnonymisedAndAnonymisedRecordsTakeNoChange) {
   Api cm(*host_, "cm-rheine-1");
-  auto lone = host_->create_person("cm-rheine-1", {{"given_names", "Qzvlonegiven"},
-                                                   {"family_name", "Qzvlonefamily"},
-                                                   {"date_of_birth", "1990-02-03"},
-                                                   {"town", "Rheine"}});
+  auto lone = record_without_case("Qzvlone", "1990-02-03");
   ASSERT_TRUE(lone.is_object());
   const std::string lone_id = lone["id"];
   const Record done = record("cm-rheine-1", "Qzvdone", 6);
@@ -529,10 +533,7 @@ TEST_F(RetentionTest, PersonWithoutCaseIsAnonymisedAndAnonymisedRecordsTakeNoCha
 
 TEST_F(RetentionTest, NothingIsAnonymisedWhileAPluginHoldingPersonalDataIsAbsent) {
   Api cm(*host_, "cm-rheine-1");
-  auto lone = host_->create_person("cm-rheine-1", {{"given_names", "Qzvwaitgiven"},
-                                                   {"family_name", "Qzvwaitfamily"},
-                                                   {"date_of_birth", "1991-03-04"},
-                                                   {"town", "Rheine"}});
+  auto lone = record_without_case("Qzvwait", "1991-03-04");
   ASSERT_TRUE(lone.is_object());
   // The host's config with one more enabled plugin that is nowhere to be found.
   json config = json::parse(file_bytes(host_->config_path()));
