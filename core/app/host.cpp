@@ -463,12 +463,14 @@ sdk::HttpResponse Host::handle(sdk::HttpRequest& request) {
       if (auto node = request.headers.extract(name)) held.insert(std::move(node));
     }
   }
+  struct Restore {
+    sdk::HttpRequest& request;
+    std::map<std::string, std::string>& held;
+    ~Restore() { request.headers.merge(held); }
+  } restore{request, held};
   try {
-    auto response = match.route->handler(request);
-    request.headers.merge(held);
-    return response;
+    return match.route->handler(request);
   } catch (const std::exception& e) {
-    request.headers.merge(held);
     logger_->error("request {} ({} {}) failed in {}: {}", request.request_id,
                    sdk::to_string(request.method), match.route->pattern, match.route->owner,
                    e.what());

@@ -92,8 +92,8 @@ CaseRow enter_case_change(Change& change, const std::string& case_id, const Case
   // A consequence reaching every case (a partner's answer) stops at a restricted person's: its
   // processing is restricted (Art. 18); the callers' own changes never see the case (404).
   if (rule.access == Access::kNone && row.ownership.restricted) {
-    fail(Problem::conflict("restricted",
-                           "the participant's data are restricted; the case takes "
+    // A neutral answer: a partner must not learn that the person restricted processing.
+    fail(Problem::conflict("not_accepted", "the case takes no answer now")); the case takes "
                            "no change"));
   }
   change.db.execute("UPDATE cases SET version = version + 1, updated_at = ? WHERE id = ?",

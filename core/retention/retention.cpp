@@ -135,8 +135,8 @@ bool held(Connection& db, const std::string& person_id) {
 }
 
 // The person as the caller may see it (404 otherwise). Admins see every person by id, restricted
-// ones too: they decide erasure requests (a restricted person is erased once its retention duty
-// ends) and place and release holds, and read nothing else of the person here.
+// ones too: they decide erasure requests and place and release holds, and read nothing else of
+// the person here.
 json checked_person(Connection& db, const Context& ctx, const std::string& person_id) {
   if (ctx.actor.principal.role == "admin") {
     auto rows = db.query("SELECT * FROM persons WHERE id = ?", {person_id});

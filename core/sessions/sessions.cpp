@@ -280,8 +280,8 @@ sdk::HttpResponse SessionService::sign_in(const sdk::HttpRequest& request) {
       known;
   if (!ok) {
     per_address_.record_failure(client);
-    // Only existing accounts: random names would crowd real accounts out of its table.
-    if (known) per_account_.record_failure("user:" + account);
+    // Unknown names count too: else a 429 after a few tries would tell that an account exists.
+    per_account_.record_failure("user:" + account);
     // Never the name or password typed: the account's id when it exists.
     if (known) {
       const std::int64_t user_id = rows[0]["id"];

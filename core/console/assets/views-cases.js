@@ -14,7 +14,11 @@ const TOWNS = ['Altenberge', 'Emsdetten', 'Greven', 'Hörstel', 'Hopsten', 'Hors
 const RESIDENCE = ['residence_permit', 'settlement_permit', 'duldung', 'aufenthaltsgestattung', 'eu_free_movement', 'naturalised', 'other'];
 const GENDERS = ['female', 'male', 'diverse', 'unspecified'];
 
-const today = () => new Date().toISOString().slice(0, 10);
+// The local date (toISOString would give UTC's, a day off around midnight).
+const today = () => {
+  const now = new Date();
+  return `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
+};
 const personName = (person) => `${person.given_names} ${person.family_name}`;
 
 let groupCounter = 0;
