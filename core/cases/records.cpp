@@ -93,8 +93,7 @@ CaseRow enter_case_change(Change& change, const std::string& case_id, const Case
   // processing is restricted (Art. 18); the callers' own changes never see the case (404).
   if (rule.access == Access::kNone && row.ownership.restricted) {
     // A neutral answer: a partner must not learn that the person restricted processing.
-    fail(Problem::conflict("not_accepted", "the case takes no answer now")); the case takes "
-                           "no change"));
+    fail(Problem::conflict("not_accepted", "the case takes no answer now"));
   }
   change.db.execute("UPDATE cases SET version = version + 1, updated_at = ? WHERE id = ?",
                     {change.env.timestamp(), row.id});

@@ -256,25 +256,77 @@ void suppress_small_cells(json& rows) {
       sums.emplace_back(found->second, std::move(members));
     }
   }
-  // Secondary suppression: a shown sum with exactly one hidden part would give it away, and so
-  // would a hidden sum whose parts are all shown; the smallest shown non-zero part is withheld
-  // too (else the sum), until no such sum is left. Each round hides a cell: it ends.
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (const auto& [sum, members] : sums) {
-      const auto hidden = std::count_if(members.begin(), members.end(),
-                                        [&](std::size_t i) { return cells[i].hidden; });
-      if (cells[sum].hidden ? hidden != 0 : hidden != 1) continue;
-      std::optional<std::size_t> pick;
-      for (std::size_t i : members) {
-        if (!cells[i].hidden && cells[i].n > 0 && (!pick || cells[i].n < cells[*pick].n)) pick = i;
-      }
-      if (pick) {
-        cells[*pick].hidden = changed = true;
-      } else if (!cells[sum].hidden && cells[sum].n > 0) {
-        cells[sum].hidden = changed = true;
+  // Secondary suppression. A reader knows each shown count, that "<5" is 1-4 and "x" at least 5,
+  // and that every sum is its parts. Narrowing each hidden count's range by all sums in turn
+  // (until nothing moves) shows what a reader can work out; while some hidden count comes out
+  // exact, the smallest shown non-zero part of such a sum is withheld as well (else the sum) and
+  // the ranges are worked out again. Each round hides a cell: it ends.
+  constexpr std::int64_t kUnbounded = std::int64_t{1} << 40;
+  struct Range {
+    std::int64_t lo, hi;
+  };
+  const auto known = [&](std::size_t i) -> Range {
+    if (!cells[i].hidden) return {cells[i].n, cells[i].n};
+    return cells[i].small ? Range{1, kSmallCell - 1} : Range{kSmallCell, kUnbounded};
+  };
+  for (;;) {
+    std::vector<Range> range(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      if (counted[i]) range[i] = known(i);
+    // sum = Σ parts, so each member lies within what the others leave. Bounded passes: ranges
+    // only shrink, and a handful of passes settles the tree of sums a report has.
+    std::vector<std::size_t> exact_in;  // indexes into `sums` where a hidden count came out exact
+    for (int pass = 0, moved = 1; moved && pass < 64; ++pass) {
+      moved = 0;
+      exact_in.clear();
+      for (std::size_t r = 0; r < sums.size(); ++r) {
+        const auto& [sum, members] = sums[r];
+        auto unbounded = [&](std::size_t i) { return range[i].hi >= kUnbounded; };
+        std::int64_t lo = 0, finite_hi = 0, open = 0;
+        for (std::size_t i : members) {
+          lo += range[i].lo;
+          if (unbounded(i)) {
+            ++open;
+          } else {
+            finite_hi += range[i].hi;
+          }
+        }
+        auto narrow = [&](std::size_t i, std::int64_t at_least, std::int64_t at_most) {
+          if (at_least > range[i].lo) range[i].lo = at_least, moved = 1;
+          if (at_most < range[i].hi) range[i].hi = at_most, moved = 1;
+          if (cells[i].hidden && range[i].lo >= range[i].hi &&
+              (exact_in.empty() || exact_in.back() != r)) {
+            exact_in.push_back(r);
+          }
+        };
+        narrow(sum, lo, open ? kUnbounded : finite_hi);
+        for (std::size_t i : members) {
+          const std::int64_t others_lo = lo - range[i].lo;
+          const bool others_open = open - (unbounded(i) ? 1 : 0) > 0;
+          const std::int64_t others_hi =
+              others_open ? kUnbounded : finite_hi - (unbounded(i) ? 0 : range[i].hi);
+          narrow(i, range[sum].lo - others_hi, range[sum].hi - others_lo);
+        }
       }
     }
+    if (exact_in.empty()) break;
+    // Parts first: withholding a sum hides more than needed where withholding a part would do.
+    bool hid = false;
+    for (bool sums_too : {false, true}) {
+      for (std::size_t r : exact_in) {
+        const auto& [sum, members] = sums[r];
+        std::optional<std::size_t> pick;
+        for (std::size_t i : members) {
+          if (!cells[i].hidden && cells[i].n > 0 && (!pick || cells[i].n < cells[*pick].n)) {
+            pick = i;
+          }
+        }
+        if (!pick && sums_too && !cells[sum].hidden && cells[sum].n > 0) pick = sum;
+        if (pick) cells[*pick].hidden = hid = true;
+      }
+      if (hid) break;
+    }
+    if (!hid) break;  // everything of those sums is hidden already: nothing more to withhold
   }
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (counted[i] && cells[i].hidden) rows[i]["value"] = cells[i].small ? kSuppressed : kWithheld;

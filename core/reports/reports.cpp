@@ -105,6 +105,9 @@ Result<Reply> ReportService::indicators(const Context& ctx, const IndicatorQuery
     for (const auto& row : db.query("SELECT id, slug FROM organisations"))
       slugs[row["id"].get<std::int64_t>()] = row["slug"].get<std::string>();
     auto visible = visible_organisations(db, principal);
+    // A town or organisation is a filter of the rows, not of the table: the cells are suppressed
+    // over everything the caller sees, so a filtered report shows what the whole one shows (else
+    // its figures, beside the whole report's, would give suppressed counts away).
     if (query.organisation) {
       auto found = std::find_if(slugs.begin(), slugs.end(), [&](const auto& entry) {
         return entry.second == *query.organisation;
@@ -117,26 +120,21 @@ Result<Reply> ReportService::indicators(const Context& ctx, const IndicatorQuery
         fail(Problem::forbidden("you may not see the figures of organisation " +
                                 *query.organisation));
       }
-      visible = std::vector<std::int64_t>{found->first};
     }
     // Who asked for which figures: no person is in them, but the state's export is on record.
     audit.push_back({"report", "indicators", query.from + ".." + query.to, ""});
 
     const std::string end = next_day(query.to);  // timestamps of the last day are before it
     IndicatorTable table(query.from, query.to);
-    auto filtered = [&](std::string sql, std::vector<SqlValue> params, const char* town_column,
+    auto filtered = [&](std::string sql, std::vector<SqlValue> params,
                         const char* organisation_column) {
-      if (query.town) {
-        sql += std::string(" AND ") + town_column + " = ?";
-        params.push_back(*query.town);
-      }
       restrict_to(sql, params, organisation_column, visible);
       return std::make_pair(sql, params);
     };
 
     // Cases open on some day of the period: one pass over the narrow facts table.
     auto [case_sql, case_params] =
-        filtered(IndicatorSql::kCases, {query.to, query.from}, "town", "organisation_id");
+        filtered(IndicatorSql::kCases, {query.to, query.from}, "organisation_id");
     auto cases = db.prepare(case_sql);
     cases.bind_all(case_params);
     std::int64_t read = 0;
@@ -162,7 +160,7 @@ Result<Reply> ReportService::indicators(const Context& ctx, const IndicatorQuery
     for (bool achieved : {false, true}) {
       auto [sql, params] =
           filtered(achieved ? IndicatorSql::kGoalsAchieved : IndicatorSql::kGoalsSet,
-                   {query.from, end}, "f.town", "f.organisation_id");
+                   {query.from, end}, "f.organisation_id");
       auto goals = db.prepare(sql + " GROUP BY 1, 2, 3");
       goals.bind_all(params);
       while (goals.step()) {
@@ -173,7 +171,7 @@ Result<Reply> ReportService::indicators(const Context& ctx, const IndicatorQuery
     if (progress) progress("goals", 0);
 
     auto [referral_sql, referral_params] =
-        filtered(IndicatorSql::kReferrals, {query.from, end}, "f.town", "f.organisation_id");
+        filtered(IndicatorSql::kReferrals, {query.from, end}, "f.organisation_id");
     auto referrals = db.prepare(referral_sql + " GROUP BY 1, 2, 3, 4, 5");
     referrals.bind_all(referral_params);
     while (referrals.step()) {
@@ -193,10 +191,15 @@ Result<Reply> ReportService::indicators(const Context& ctx, const IndicatorQuery
                  {"suppression",
                   {{"below", kSmallCell}, {"shown_as", kSuppressed}, {"withheld_as", kWithheld}}},
                  {"age_reference_year", std::stoll(query.to.substr(0, 4))},
-                 {"rows", table.rows([&](std::int64_t id) {
-                    auto found = slugs.find(id);
-                    return found == slugs.end() ? std::to_string(id) : found->second;
-                  })}};
+                 {"rows", json::array()}};
+    for (auto& row : table.rows([&](std::int64_t id) {
+           auto found = slugs.find(id);
+           return found == slugs.end() ? std::to_string(id) : found->second;
+         })) {
+      if (query.town && row["town"] != *query.town) continue;
+      if (query.organisation && row["organisation"] != *query.organisation) continue;
+      body["rows"].push_back(std::move(row));
+    }
     return Reply{200, std::move(body), std::nullopt};
   });
 }
