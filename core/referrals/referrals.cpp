@@ -188,9 +188,12 @@ void record_history(domain::Change& change, const std::string& referral_id, cons
        change.ctx.actor.principal.user_id});
 }
 
-// The partner's answer and every step of the hand-over are part of the case's story.
+// The partner's answer and every step of the hand-over are part of the case's story. `reason`: a
+// code for a step kim takes itself (its English `detail` stays out of the event: a client words
+// the code).
 void note_on_timeline(domain::Change& change, const json& row, const std::string& to,
-                      const std::string& detail, const std::string& occurred_on) {
+                      const std::string& detail, const std::string& occurred_on,
+                      const std::string& reason = {}) {
   const bool own_case_management = row["own_case_management"].get<int>() == 1;
   json event = {{"type", "referral_status"},
                 {"referral_id", row["id"]},
@@ -198,7 +201,11 @@ void note_on_timeline(domain::Change& change, const json& row, const std::string
                 {"service", row["service"]},
                 {"status", to},
                 {"own_case_management", own_case_management && to == "sent"}};
-  if (!detail.empty()) event["detail"] = detail;
+  if (!reason.empty()) {
+    event["reason"] = reason;
+  } else if (!detail.empty()) {
+    event["detail"] = detail;
+  }
   cases::add_timeline_note(
       change, row["case_id"], occurred_on, "referral",
       timeline_text(row["partner_name"], row["service"], to, own_case_management, detail), event);
@@ -490,7 +497,8 @@ json ReferralService::stop_for_revoked_consent(domain::Change& change,
           {now, now, id});
       record_history(change, id, referral["status"].get<std::string>(), "cancelled", nullptr,
                      "consent_revoked", today);
-      note_on_timeline(change, referral, "cancelled", kStoppedByRevocation, today);
+      note_on_timeline(change, referral, "cancelled", kStoppedByRevocation, today,
+                       "consent_revoked");
       tell_partner(change, referral, outbox::kReferralConsentRevoked);
       change.audit("update", "referral", id, case_id);
       change.announce("referral.status_changed",

@@ -857,6 +857,11 @@ TEST(ReferralTest, RevokingConsentStopsPendingReferralsAtOnce) {
   }
   EXPECT_EQ(scene.referral(done), completed) << "a completed referral stays as it was";
   EXPECT_EQ(scene.referral_notes().size(), notes_before + 3) << "each stop is in the timeline";
+  // As data: a code a client words in its language, not the English sentence of the text.
+  const json last = scene.referral_notes().back()["event"];
+  EXPECT_EQ(last["status"], "cancelled");
+  EXPECT_EQ(last["reason"], "consent_revoked");
+  EXPECT_FALSE(last.contains("detail")) << last.dump();
   json stored = scene.cm.read(consents);
   ASSERT_EQ(stored["items"].size(), 1u);
   EXPECT_EQ(stored["items"][0]["status"], "revoked");

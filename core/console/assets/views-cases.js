@@ -435,6 +435,7 @@ function noteText(note) {
   if (event?.type === 'referral_status') {
     const parts = [t('timeline.referral_status', { partner: event.partner, service: label('service', event.service), status: label('referral_status', event.status) })];
     if (event.own_case_management) parts.push(t('timeline.own_case_management'));
+    if (event.reason) parts.push(label('timeline_reason', event.reason));
     if (event.detail) parts.push(event.detail);
     return parts.join(' — ');
   }
