@@ -375,12 +375,12 @@ std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::str
   }
   if (token.empty()) {
     // The console's session cookie: a second credential for the same principal (bearer first).
-    if (const auto cookie = sessions::session_cookie(request); !cookie.empty() && sessions_) {
+    const auto cookie = sessions::session_cookie(request);
+    if (!cookie.empty() && sessions_) {
       if (auto refused = sessions_->admit(request, cookie, is_public())) return refused;
     }
     if (request.principal || is_public()) return std::nullopt;
-    return unauthenticated(sessions::session_cookie(request).empty() ? Credential::kNone
-                                                                     : Credential::kSessionCookie);
+    return unauthenticated(cookie.empty() ? Credential::kNone : Credential::kSessionCookie);
   }
   // Checked before the token is looked up: a throttled address learns nothing about its guess.
   if (const int wait = throttle_->retry_after(peer); wait > 0) {
