@@ -103,28 +103,22 @@ export async function connectorsView() {
       h('td', {}, dateTime(message.created_at)),
       h('td', {}, message.last_error ?? ''),
       h('td', {}, retry, discard));
-    retry.addEventListener('click', async () => {
+    // Re-run or discard: the row goes, the connectors' figures reload, an error shows at the form.
+    async function act(action, body, done) {
       clearErrors(discard);
       try {
-        await api('POST', `/api/v1/outbox/${encodeURIComponent(message.id)}/retry`, {});
+        await api('POST', `/api/v1/outbox/${encodeURIComponent(message.id)}/${action}`, body);
         settled(row);
-        announce(t('dead.retried', { id: message.id }));
+        announce(t(done, { id: message.id }));
         await loadConnectors().catch((error) => showError(holder, error));
       } catch (error) {
         showError(discard, error);
       }
-    });
-    discard.addEventListener('submit', async (event) => {
+    }
+    retry.addEventListener('click', () => act('retry', {}, 'dead.retried'));
+    discard.addEventListener('submit', (event) => {
       event.preventDefault();
-      clearErrors(discard);
-      try {
-        await api('POST', `/api/v1/outbox/${encodeURIComponent(message.id)}/discard`, { reason: reason.value });
-        settled(row);
-        announce(t('dead.discarded', { id: message.id }));
-        await loadConnectors().catch((error) => showError(holder, error));
-      } catch (error) {
-        showError(discard, error);
-      }
+      act('discard', { reason: reason.value }, 'dead.discarded');
     });
     return row;
   }
