@@ -235,7 +235,8 @@ void suppress_small_cells(json& rows) {
     if (!row["value"].is_number_integer()) continue;
     counted[i] = true;
     const std::int64_t n = row["value"];
-    cells[i] = {n, n > 0 && n<kSmallCell, n> 0 && n < kSmallCell};
+    const bool small = n > 0 && n < kSmallCell;  // hidden from the start (primary)
+    cells[i] = {n, small, small};
     const std::string town = row["town"], organisation = row["organisation"],
                       indicator = row["indicator"], category = row["category"];
     by_key[key(town, organisation, indicator, category)] = i;
