@@ -106,10 +106,26 @@ class Transactions {
   // store::DeferredWrites, before the HTTP reply is sent).
   template <class Work>
   Result<Reply> read(const Context& ctx, Work&& work) {
+    return read_audited(ctx, std::forward<Work>(work), /*bulk=*/false);
+  }
+  // read() over much of the database (reports): see store::Store::read_bulk.
+  template <class Work>
+  Result<Reply> read_bulk(const Context& ctx, Work&& work) {
+    return read_audited(ctx, std::forward<Work>(work), /*bulk=*/true);
+  }
+
+  Env& env() { return env_; }
+
+ private:
+  static void require_audited(const Change& change);
+
+  template <class Work>
+  Result<Reply> read_audited(const Context& ctx, Work&& work, bool bulk) {
     std::vector<audit::Entry> entries;
     Reply reply;
     try {
-      reply = store_.read([&](store::Connection& db) { return work(db, entries); });
+      const auto run = [&](store::Connection& db) { return work(db, entries); };
+      reply = bulk ? store_.read_bulk(run) : store_.read(run);
     } catch (const ProblemError& e) {
       return e.problem();
     }
@@ -120,11 +136,6 @@ class Transactions {
     });
     return reply;
   }
-
-  Env& env() { return env_; }
-
- private:
-  static void require_audited(const Change& change);
 
   store::Store& store_;
   events::EventBus& events_;

@@ -1,6 +1,9 @@
 #include "http/router.hpp"
 
 #include <algorithm>
+#include <span>
+
+#include <boost/container/small_vector.hpp>
 #include <optional>
 #include <stdexcept>
 
@@ -123,7 +126,14 @@ void Router::add(Route route) {
     throw std::invalid_argument("route " + std::string(sdk::to_string(route.method)) + " " +
                                 route.pattern + " is already registered");
   }
+  std::vector<Segment> compiled;
+  for (auto segment : split_path(route.pattern)) {
+    const bool parameter = is_parameter(segment);
+    compiled.push_back({std::string(parameter ? segment.substr(1, segment.size() - 2) : segment),
+                        parameter});
+  }
   routes_.push_back(std::move(route));
+  compiled_.push_back(std::move(compiled));
 }
 
 bool Router::contains(sdk::HttpMethod method, std::string_view pattern) const {
@@ -135,62 +145,68 @@ bool Router::contains(sdk::HttpMethod method, std::string_view pattern) const {
 
 namespace {
 
-// The next segment of `rest` (skipping empty ones, as split_path does), or nothing at the end.
-std::optional<std::string_view> next_segment(std::string_view& rest) {
+// A request path's segments without allocating for any path a route can have (split_path's rule:
+// empty segments are skipped).
+using PathSegments = boost::container::small_vector<std::string_view, 12>;
+
+PathSegments segments_of(std::string_view path) {
+  PathSegments segments;
   std::size_t start = 0;
-  while (start < rest.size() && rest[start] == '/')
-    ++start;
-  if (start == rest.size()) {
-    rest = {};
-    return std::nullopt;
+  while (start < path.size()) {
+    if (path[start] == '/') {
+      ++start;
+      continue;
+    }
+    auto end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    segments.push_back(path.substr(start, end - start));
+    start = end;
   }
-  auto end = rest.find('/', start);
-  if (end == std::string_view::npos) end = rest.size();
-  const auto segment = rest.substr(start, end - start);
-  rest.remove_prefix(end);
-  return segment;
-}
-
-// Literal segments of pattern that equal path's, or -1 when the shapes differ. Allocates nothing:
-// it runs for every route on every request.
-int literal_match(std::string_view pattern, std::string_view path) {
-  int literals = 0;
-  for (;;) {
-    const auto expected = next_segment(pattern);
-    const auto actual = next_segment(path);
-    if (!expected || !actual) return !expected && !actual ? literals : -1;
-    if (is_parameter(*expected)) continue;
-    if (*expected != *actual) return -1;
-    ++literals;
-  }
-}
-
-// The decoded parameters of a route whose shape matched; false when one is malformed or empty.
-bool decode_parameters(std::string_view pattern, std::string_view path,
-                       std::map<std::string, std::string>& params) {
-  for (;;) {
-    const auto expected = next_segment(pattern);
-    const auto actual = next_segment(path);
-    if (!expected || !actual) return true;
-    if (!is_parameter(*expected)) continue;
-    std::string value;
-    if (!percent_decode(*actual, value) || value.empty() || !valid_utf8(value)) return false;
-    params[std::string(expected->substr(1, expected->size() - 2))] = std::move(value);
-  }
+  return segments;
 }
 
 }  // namespace
+
+// The literal segments of route `index` that equal the path's, or -1 when the shapes differ. Runs
+// for every route on every request: compares lengths first and allocates nothing.
+int Router::literals_matching(std::size_t index, std::span<const std::string_view> path) const {
+  const auto& pattern = compiled_[index];
+  if (pattern.size() != path.size()) return -1;
+  int literals = 0;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (pattern[i].parameter) continue;
+    if (pattern[i].text != path[i]) return -1;
+    ++literals;
+  }
+  return literals;
+}
+
+// The decoded parameters of route `index`, whose shape matched; false when one is malformed or
+// empty.
+bool Router::decode_parameters(std::size_t index, std::span<const std::string_view> path,
+                               std::map<std::string, std::string>& params) const {
+  const auto& pattern = compiled_[index];
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (!pattern[i].parameter) continue;
+    std::string value;
+    if (!percent_decode(path[i], value) || value.empty() || !valid_utf8(value)) return false;
+    params[pattern[i].text] = std::move(value);
+  }
+  return true;
+}
 
 RouteMatch Router::match(sdk::HttpMethod method, std::string_view path) const {
   // Literal segments beat parameters: "/cases/overdue" wins over "/cases/{id}".
   RouteMatch result;
   int best_literals = -1;
-  for (const auto& route : routes_) {
-    const int literals = literal_match(route.pattern, path);
+  const auto segments = segments_of(path);
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    const auto& route = routes_[i];
+    const int literals = literals_matching(i, segments);
     if (literals < 0) continue;
     if (route.method == method && literals <= best_literals) continue;  // a better one won
     std::map<std::string, std::string> params;
-    if (!decode_parameters(route.pattern, path, params)) continue;
+    if (!decode_parameters(i, segments, params)) continue;
     if (route.method == method) {
       best_literals = literals;
       result.kind = RouteMatch::Kind::kFound;
@@ -209,12 +225,13 @@ RouteMatch Router::match(sdk::HttpMethod method, std::string_view path) const {
 
 std::vector<sdk::HttpMethod> Router::methods_of(std::string_view path) const {
   std::vector<sdk::HttpMethod> methods;
-  for (const auto& route : routes_) {
-    if (literal_match(route.pattern, path) < 0) continue;
+  const auto segments = segments_of(path);
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    if (literals_matching(i, segments) < 0) continue;
     std::map<std::string, std::string> params;
-    if (!decode_parameters(route.pattern, path, params)) continue;
-    if (std::find(methods.begin(), methods.end(), route.method) == methods.end()) {
-      methods.push_back(route.method);
+    if (!decode_parameters(i, segments, params)) continue;
+    if (std::find(methods.begin(), methods.end(), routes_[i].method) == methods.end()) {
+      methods.push_back(routes_[i].method);
     }
   }
   return methods;

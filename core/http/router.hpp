@@ -4,6 +4,7 @@
 
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,10 +47,23 @@ class Router {
   std::vector<std::string> patterns_of(const std::string& owner) const;
   // The methods of the routes whose pattern matches `path` (for OPTIONS), in order of adding.
   std::vector<sdk::HttpMethod> methods_of(std::string_view path) const;
-  void clear() { routes_.clear(); }
+  void clear() {
+    routes_.clear();
+    compiled_.clear();
+  }
 
  private:
+  // A pattern's segment: a literal, or a parameter's name without braces.
+  struct Segment {
+    std::string text;
+    bool parameter;
+  };
+  int literals_matching(std::size_t index, std::span<const std::string_view> path) const;
+  bool decode_parameters(std::size_t index, std::span<const std::string_view> path,
+                         std::map<std::string, std::string>& params) const;
+
   std::vector<Route> routes_;
+  std::vector<std::vector<Segment>> compiled_;  // routes_[i]'s pattern, split once when added
 };
 
 // Splits "/a/b/c" into {"a","b","c"}; an empty path or "/" gives {}.

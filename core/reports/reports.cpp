@@ -100,7 +100,7 @@ constexpr std::int64_t kProgressEvery = 100000;
 Result<Reply> ReportService::indicators(const Context& ctx, const IndicatorQuery& query,
                                         const Progress& progress) {
   const auto& principal = ctx.actor.principal;
-  return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
+  return tx_.read_bulk(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
     std::map<std::int64_t, std::string> slugs;
     for (const auto& row : db.query("SELECT id, slug FROM organisations"))
       slugs[row["id"].get<std::int64_t>()] = row["slug"].get<std::string>();

@@ -185,9 +185,6 @@ Store::Store(StoreOptions options) : impl_(std::make_unique<Impl>()) {
   for (int i = 0; i < o.read_connections; ++i) {
     Connection reader = Connection::open(o.path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     sqlite3_busy_timeout(reader.raw(), o.busy_timeout_ms);
-    if (o.reader_mmap_bytes > 0) {
-      reader.exec("PRAGMA mmap_size=" + std::to_string(o.reader_mmap_bytes));
-    }
     impl_->readers.push_back(std::move(reader));
   }
   for (auto& reader : impl_->readers) {
@@ -540,7 +537,7 @@ std::size_t Store::Impl::run_transaction(const std::vector<Job*>& batch, std::si
 
 // --- Reads -------------------------------------------------------------------------------------
 
-Connection* Store::acquire_reader() {
+Connection* Store::acquire_reader(bool bulk) {
   Impl& s = *impl_;
   Connection* connection = nullptr;
   {
@@ -550,18 +547,28 @@ Connection* Store::acquire_reader() {
     connection = s.free_readers.back();
     s.free_readers.pop_back();
   }
+  const std::int64_t map_bytes = bulk ? s.options.reader_mmap_bytes : 0;
   try {
+    // Outside a transaction: SQLite takes the new size at the next one.
+    if (map_bytes > 0) connection->exec("PRAGMA mmap_size=" + std::to_string(map_bytes));
     // One read transaction per read(): all of fn's queries see the same snapshot.
     connection->exec("BEGIN");
   } catch (...) {
-    release_reader(connection);
+    release_reader(connection, bulk);
     throw;
   }
   return connection;
 }
 
-void Store::release_reader(Connection* connection) noexcept {
+void Store::release_reader(Connection* connection, bool bulk) noexcept {
   rollback_quietly(*connection);
+  if (bulk && impl_->options.reader_mmap_bytes > 0) {
+    try {
+      connection->exec("PRAGMA mmap_size=0");
+    } catch (const std::exception& e) {
+      spdlog::warn("store: could not unmap a read connection after a bulk read: {}", e.what());
+    }
+  }
   {
     std::lock_guard lock(impl_->pool_mutex);
     impl_->free_readers.push_back(connection);

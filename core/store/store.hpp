@@ -52,9 +52,11 @@ struct StoreOptions {
   // (PASSIVE) once it has nothing queued; at 4x this many it checkpoints even while busy, which
   // bounds the WAL. >= 1.
   int checkpoint_pages = 1000;
-  // Bytes of the database file each read connection maps into memory (PRAGMA mmap_size): large
-  // reads (reports over a whole year) then copy pages from the page cache without a system call
-  // per page. Address space only; 0 turns it off.
+  // Bytes of the database file a bulk read (Store::read_bulk: reports over a whole year) maps into
+  // memory (PRAGMA mmap_size): its pages are then copied from the page cache without a system call
+  // per page. Only bulk reads map: in WAL mode SQLite unmaps the whole file at the first read
+  // after any commit, so a mapped connection serving small requests pays an munmap, an mmap and
+  // page faults on each of them. Address space only; 0 turns it off.
   std::int64_t reader_mmap_bytes = std::int64_t{1} << 30;
 };
 
@@ -181,6 +183,16 @@ class Store {
     return std::invoke(fn, *lease.connection);
   }
 
+  // read() for a read over much of the database (reports): the leased connection maps the file
+  // (StoreOptions::reader_mmap_bytes) for this read only. Inside a ReadScope it is read(): the
+  // scope's snapshot, unmapped (a second lease could wait for itself).
+  template <class F>
+  auto read_bulk(F&& fn) -> std::invoke_result_t<F&, Connection&> {
+    if (ReadScope::current(*this) != nullptr) return read(std::forward<F>(fn));
+    ReadLease lease(*this, /*bulk=*/true);
+    return std::invoke(fn, *lease.connection);
+  }
+
   // Applies the not yet applied migrations of namespace ns ("core", "plugin:hello", ...), each in a
   // transaction of its own together with its record in schema_migrations (description and a
   // checksum of the SQL's exact bytes). Returns how many were applied now. Throws
@@ -205,18 +217,21 @@ class Store {
 
   // Holds a read connection for the duration of one read().
   struct ReadLease {
-    explicit ReadLease(Store& s) : store(s), connection(s.acquire_reader()) {}
-    ~ReadLease() { store.release_reader(connection); }
+    explicit ReadLease(Store& s, bool bulk = false)
+        : store(s), connection(s.acquire_reader(bulk)), bulk(bulk) {}
+    ~ReadLease() { store.release_reader(connection, bulk); }
     ReadLease(const ReadLease&) = delete;
     ReadLease& operator=(const ReadLease&) = delete;
     Store& store;
     Connection* connection;
+    bool bulk;
   };
 
   // Queues fn for the writer thread and blocks until its transaction committed (or rethrows).
   void run_write(std::function<void(Connection&)> fn, bool solo);
-  Connection* acquire_reader();
-  void release_reader(Connection* connection) noexcept;
+  // A pooled read connection inside a new read transaction; `bulk` maps the file for it.
+  Connection* acquire_reader(bool bulk = false);
+  void release_reader(Connection* connection, bool bulk = false) noexcept;
 
   std::unique_ptr<Impl> impl_;
 };

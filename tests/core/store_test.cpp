@@ -526,6 +526,26 @@ TEST_F(StoreTest, ReadScopeSharesOneSnapshotAcrossReads) {
   EXPECT_EQ(sum(), 3) << "reads after a failed one in the same scope still work";
 }
 
+// Only bulk reads map the file: in WAL mode a mapped connection is unmapped at the first read
+// after every commit, which small requests would pay for each time.
+TEST_F(StoreTest, OnlyBulkReadsMapTheFile) {
+  auto o = options();
+  o.read_connections = 1;  // the same connection for every read below
+  o.reader_mmap_bytes = std::int64_t{1} << 24;
+  Store store(o);
+  store.write([](Connection& db) { db.exec("CREATE TABLE t (v INTEGER)"); });
+  const auto mapped = [](Connection& db) {
+    return db.query("PRAGMA mmap_size")[0]["mmap_size"].get<std::int64_t>();
+  };
+  EXPECT_EQ(store.read(mapped), 0);
+  EXPECT_EQ(store.read_bulk(mapped), std::int64_t{1} << 24);
+  EXPECT_EQ(store.read(mapped), 0) << "the bulk read's mapping ends with it";
+  {
+    ReadScope scope(store);
+    EXPECT_EQ(store.read_bulk(mapped), 0) << "the scope's connection, not a second lease";
+  }
+}
+
 TEST_F(StoreTest, ReadPoolServesManyThreadsWhileWriting) {
   auto o = options();
   o.read_connections = 3;
