@@ -845,8 +845,8 @@ int run(const Args& args) {
   // One audit row per create, case read, consent and referral; 50 per list page (n per walk);
   // besides those of the setup.
   const std::int64_t audit_expected = audit_at_start + 2 * n +
-                                      (reads ? n * args.reads_per_case : 0) +
-                                      n * args.connections + work.consents + work.referrals;
+                                      (reads ? n * args.reads_per_case : 0) + n * args.connections +
+                                      work.consents + work.referrals;
   std::printf(
       "database: %lld persons, %lld cases, %lld consents, %lld referrals, %lld audit rows "
       "(expected %lld, %lld, %lld, %lld, %lld)\n",

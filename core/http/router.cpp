@@ -1,11 +1,11 @@
 #include "http/router.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <span>
+#include <stdexcept>
 
 #include <boost/container/small_vector.hpp>
-#include <optional>
-#include <stdexcept>
 
 namespace kim::http {
 
@@ -35,8 +35,11 @@ int hex_value(char c) {
 
 }  // namespace
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> segments;
+namespace {
+
+// Appends path's segments to `segments`, skipping empty ones ("/a//b/" has two).
+template <class Segments>
+void append_segments(std::string_view path, Segments& segments) {
   std::size_t start = 0;
   while (start < path.size()) {
     if (path[start] == '/') {
@@ -48,6 +51,13 @@ std::vector<std::string_view> split_path(std::string_view path) {
     segments.push_back(path.substr(start, end - start));
     start = end;
   }
+}
+
+}  // namespace
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> segments;
+  append_segments(path, segments);
   return segments;
 }
 
@@ -129,8 +139,8 @@ void Router::add(Route route) {
   std::vector<Segment> compiled;
   for (auto segment : split_path(route.pattern)) {
     const bool parameter = is_parameter(segment);
-    compiled.push_back({std::string(parameter ? segment.substr(1, segment.size() - 2) : segment),
-                        parameter});
+    compiled.push_back(
+        {std::string(parameter ? segment.substr(1, segment.size() - 2) : segment), parameter});
   }
   routes_.push_back(std::move(route));
   compiled_.push_back(std::move(compiled));
@@ -151,17 +161,7 @@ using PathSegments = boost::container::small_vector<std::string_view, 12>;
 
 PathSegments segments_of(std::string_view path) {
   PathSegments segments;
-  std::size_t start = 0;
-  while (start < path.size()) {
-    if (path[start] == '/') {
-      ++start;
-      continue;
-    }
-    auto end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    segments.push_back(path.substr(start, end - start));
-    start = end;
-  }
+  append_segments(path, segments);
   return segments;
 }
 

@@ -185,6 +185,25 @@ TEST(RouterMatch, EmptySegmentDoesNotFillAParameter) {
 
 // ---- registration -----------------------------------------------------------------------------
 
+// Paths are split into a small buffer on the stack; longer ones spill to the heap and still match.
+TEST(RouterMatch, DeepPatternsAndPathsMatchPastTheInlineBuffer) {
+  Router router;
+  std::string deep;
+  for (int i = 0; i < 20; ++i)
+    deep += i == 17 ? "/{leaf}" : "/s" + std::to_string(i);
+  router.add(route(HttpMethod::kGet, deep));
+  router.add(route(HttpMethod::kGet, "/s0/{a}"));
+  std::string path = deep;
+  path.replace(path.find("{leaf}"), 6, "x%2Fy");
+  const RouteMatch match = router.match(HttpMethod::kGet, path);
+  ASSERT_EQ(match.kind, RouteMatch::Kind::kFound);
+  EXPECT_EQ(match.route->pattern, deep);
+  EXPECT_EQ(match.path_params.at("leaf"), "x/y");
+  EXPECT_EQ(router.match(HttpMethod::kGet, path + "/more").kind, RouteMatch::Kind::kNotFound);
+  EXPECT_EQ(found_pattern(router, HttpMethod::kGet, "/s0/z"), "/s0/{a}");
+  EXPECT_EQ(router.match(HttpMethod::kGet, "/s0").kind, RouteMatch::Kind::kNotFound);
+}
+
 TEST(RouterAdd, DuplicateMethodAndPatternIsRefused) {
   Router router;
   router.add(route(HttpMethod::kGet, "/cases/{id}"));
