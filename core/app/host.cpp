@@ -64,6 +64,9 @@ sdk::HttpResponse unauthenticated(Credential sent) {
 // Notes in admit() the epoch of a principal taken from the token cache (a name no client can
 // send; admit() removes it from client input all the same).
 constexpr const char* kTokenEpochNote = ":kim-token-epoch";
+// Notes in admit() that the route runs in the writer's batch: placement() then needs no second
+// router match.
+constexpr const char* kWriterBatchNote = ":kim-writer-batch";
 
 // A principal admit() took from the token cache counts only if the token's epoch is still current
 // in the snapshot the handler then reads; else it is dropped and handle() looks the token up
@@ -286,7 +289,13 @@ void Host::serve() {
   auto port = server.listen();
   logger_->info("listening on http://{}:{}", config_.server.host, port);
   events_->publish({"host.started", {{"port", port}}, {}, "host"});
-  server.run();
+  {
+    boost::asio::thread_pool after_commit(2);
+    after_commit_pool_ = &after_commit;
+    server.run();
+    after_commit.join();  // the answers that waited for their events are out
+    after_commit_pool_ = nullptr;
+  }
   events_->publish({"host.stopping", nlohmann::json::object(), {}, "host"});
   scheduler_->stop();
   dispatcher_->stop();
@@ -297,11 +306,13 @@ void Host::serve() {
 }
 
 void Host::answer(sdk::HttpRequest& request, const http::Respond& respond) {
+  const auto where = placement(request);
+  if (where == http::Placement::kWriterBatch) return answer_in_writer_batch(request, respond);
   store::DeferredWrites deferred;
   // On the io thread the request's reads share one read transaction, its token's confirmation
   // included. Not for writes: a read after the write must see it.
   std::optional<store::ReadScope> snapshot;
-  if (placement(request) == http::Placement::kIoThread) snapshot.emplace(*store_);
+  if (where == http::Placement::kIoThread) snapshot.emplace(*store_);
   confirm_cached_token(*access_, request);
   auto response = handle(request);
   snapshot.reset();
@@ -322,8 +333,61 @@ void Host::answer(sdk::HttpRequest& request, const http::Respond& respond) {
   });
 }
 
+void Host::answer_in_writer_batch(sdk::HttpRequest& request, const http::Respond& respond) {
+  struct Exchange {
+    sdk::HttpRequest request;
+    sdk::HttpResponse response;
+  };
+  auto exchange = std::make_shared<Exchange>(Exchange{std::move(request), {}});
+  const auto failed = [this, respond](const sdk::HttpRequest& request, const std::string& error) {
+    // As when the write had failed inside the handler: nothing of the answer leaves the host.
+    logger_->error("request {} ({} {}) failed: its write in the writer's batch failed: {}",
+                   request.request_id, sdk::to_string(request.method), request.path, error);
+    respond(sdk::HttpResponse::error(500, "internal_error",
+                                     "internal error; request id " + request.request_id));
+  };
+  try {
+    store_->write_then(
+        // On the writer thread, inside its batch: the store's reads and writes of the request run
+        // at once on its connection; the session's touch and refused accesses' notes too.
+        [this, exchange](store::Connection&) {
+          auto& in = exchange->request;
+          confirm_cached_token(*access_, in);
+          exchange->response = handle(in);
+          if (sessions_) sessions_->touch(in);
+          if (security_ && !security_->idle()) security_->flush(in.request_id, request_route(in));
+        },
+        // On the writer thread after the commit: quick, never throws.
+        [this, exchange, respond, failed](std::exception_ptr error,
+                                          store::Store::AfterCommit after) {
+          if (error) {
+            try {
+              std::rethrow_exception(error);
+            } catch (const std::exception& e) {
+              return failed(exchange->request, e.what());
+            } catch (...) {
+              return failed(exchange->request, "unknown error");
+            }
+          }
+          if (after.empty()) return respond(std::move(exchange->response));
+          auto publish_then_answer = [exchange, respond, after = std::move(after)]() mutable {
+            for (auto& work : after)
+              work();
+            respond(std::move(exchange->response));
+          };
+          if (after_commit_pool_ == nullptr) return publish_then_answer();  // not serving
+          boost::asio::post(*after_commit_pool_, std::move(publish_then_answer));
+        });
+  } catch (const std::exception& e) {  // the store is closing
+    failed(exchange->request, e.what());
+  }
+}
+
 http::Placement Host::placement(const sdk::HttpRequest& request) const {
-  if (request.method != sdk::HttpMethod::kGet) return http::Placement::kWorker;
+  if (request.method != sdk::HttpMethod::kGet) {
+    return request.headers.contains(kWriterBatchNote) ? http::Placement::kWriterBatch
+                                                       : http::Placement::kWorker;
+  }
   // Plugins' routes may call partners or block otherwise: never on the io thread. They all live
   // under /api/v1/plugins/<id>/ or a plugin's short mount /api/v1/<id>/ (PluginHostImpl), so
   // the path tells without a second router match per request. The router skips empty segments:
@@ -351,10 +415,14 @@ std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::str
   request.headers.erase(connectors::kPeerHeader);
   request.headers.erase(connectors::kLegacyPeerHeader);
   request.headers.erase(kTokenEpochNote);
+  request.headers.erase(kWriterBatchNote);
   for (const char* note :
        {sessions::kClientHeader, sessions::kSessionHeader, sessions::kTouchHeader})
     request.headers.erase(note);
   const auto match = router_->match(request.method, request.path);
+  if (match.kind == http::RouteMatch::Kind::kFound && match.route->in_writer_batch) {
+    request.headers[kWriterBatchNote] = "1";
+  }
   if (inbound_ && connectors::Inbound::handles(match)) {
     return inbound_->admit(request, match.path_params.at("instance"), peer);
   }

@@ -7,6 +7,8 @@
 #include <optional>
 
 #include <spdlog/logger.h>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "audit/security_log.hpp"
 #include "auth/access.hpp"
@@ -86,10 +88,15 @@ class Host {
   // The server's side of handle(): its durable writes deferred (store::DeferredWrites), the
   // answer sent once they committed.
   void answer(sdk::HttpRequest& request, const http::Respond& respond);
+  // answer() for a route in the writer's batch: the writer runs the whole request inside its
+  // batch and the answer leaves after the commit (after the change's events, published on
+  // after_commit_pool_), with no thread blocked on the commit.
+  void answer_in_writer_batch(sdk::HttpRequest& request, const http::Respond& respond);
   // After the headers, before the body (io thread): authenticates, so a request without a valid
   // token never gets its body read; throttles addresses that send unknown tokens (429).
   std::optional<sdk::HttpResponse> admit(sdk::HttpRequest& request, std::string_view peer);
-  // Reads of the host's own routes run on the io thread; writes and plugins' routes may wait.
+  // Reads of the host's own routes run on the io thread, the writes of most of its domain modules
+  // in the writer's batch; other writes and plugins' routes on a worker, where they may wait.
   http::Placement placement(const sdk::HttpRequest& request) const;
   // Re-decides stored supervision with the running plugins' rules, or suspends supervision
   // decisions while a plugin that may hold a rule is enabled but not running.
@@ -139,6 +146,9 @@ class Host {
   std::unique_ptr<outbox::OutboxService> outbox_;
   // Delivers through instances_: declared after it, so destroyed (stopped) before it.
   std::unique_ptr<outbox::Dispatcher> dispatcher_;
+  // While serving: publishes the events of requests run in the writer's batch, after their
+  // commit (plugins' subscribers may write, which the writer thread cannot wait for).
+  boost::asio::thread_pool* after_commit_pool_ = nullptr;
 };
 
 }  // namespace kim::app

@@ -256,7 +256,7 @@ const std::vector<Row>& case_routes() {
 
 void register_routes(http::Router& router, http::ApiDocs& docs, CaseService& service,
                      store::Store& store) {
-  domain::add_routes(router, docs, service, case_routes());
+  domain::add_routes(router, docs, service, case_routes(), domain::Writes::kWriterBatch);
   domain::RouteTable table(router, docs);
 
   // Audit

@@ -58,7 +58,7 @@ const std::vector<domain::Route<ChainService>>& chain_routes() {
 }  // namespace
 
 void register_routes(http::Router& router, http::ApiDocs& docs, ChainService& service) {
-  domain::add_routes(router, docs, service, chain_routes());
+  domain::add_routes(router, docs, service, chain_routes(), domain::Writes::kWriterBatch);
 }
 
 }  // namespace kim::chains

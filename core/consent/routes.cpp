@@ -36,7 +36,7 @@ void register_routes(http::Router& router, http::ApiDocs& docs, ConsentService& 
        "consent",
        {{"reason", "Revoked by the participant in the meeting of 2026-11-25"}}},
   };
-  domain::add_routes(router, docs, service, routes);
+  domain::add_routes(router, docs, service, routes, domain::Writes::kWriterBatch);
 }
 
 }  // namespace kim::consent

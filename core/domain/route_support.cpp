@@ -52,7 +52,7 @@ sdk::RouteHandler writing(WriteCall call) {
 void add_route(http::Router& router, http::ApiDocs& docs, sdk::HttpMethod method,
                const std::string& path, std::vector<std::string> roles,
                std::function<Result<Reply>(const Call&)> handle, const char* summary,
-               const char* tag, nlohmann::json example) {
+               const char* tag, nlohmann::json example, Writes writes) {
   const bool has_body = method == sdk::HttpMethod::kPost || method == sdk::HttpMethod::kPatch ||
                         method == sdk::HttpMethod::kPut;
   sdk::RouteHandler handler;
@@ -68,15 +68,17 @@ void add_route(http::Router& router, http::ApiDocs& docs, sdk::HttpMethod method
     });
   }
   RouteTable(router, docs)
-      .add(method, path, std::move(handler), std::move(roles), summary, tag, std::move(example));
+      .add(method, path, std::move(handler), std::move(roles), summary, tag, std::move(example),
+           writes);
 }
 
 void RouteTable::add(sdk::HttpMethod method, std::string pattern, sdk::RouteHandler handler,
                      std::vector<std::string> roles, std::string summary, std::string tag,
-                     nlohmann::json example) {
+                     nlohmann::json example, Writes writes) {
   docs_.describe(method, pattern, {std::move(summary), std::move(tag), std::move(example)});
   router_.add({method, std::move(pattern), std::move(handler),
-               sdk::RouteOptions::for_roles(std::move(roles)), "host"});
+               sdk::RouteOptions::for_roles(std::move(roles)), "host",
+               writes == Writes::kWriterBatch && method != sdk::HttpMethod::kGet});
 }
 
 Result<bool> Paging::read(const std::string& key, const std::string& value) {

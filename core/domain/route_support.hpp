@@ -51,20 +51,27 @@ struct Route {
   nlohmann::json example = nullptr;  // a request body for the documentation
 };
 
+// Where a table's writes run. kWriterBatch: the whole request inside the store's writer batch
+// (http::Route::in_writer_batch) — for services whose writes only change the database, through
+// Transactions::write, and never wait for anything else (no partner, no password hash, no
+// checkpoint, no wake-up of another thread that must see the change). kWorker: a worker thread
+// waits for each commit.
+enum class Writes { kWorker, kWriterBatch };
+
 // The one adapter from table rows to live routes and their OpenAPI entries.
 void add_route(http::Router& router, http::ApiDocs& docs, sdk::HttpMethod method,
                const std::string& path, std::vector<std::string> roles,
                std::function<Result<Reply>(const Call&)> handle, const char* summary,
-               const char* tag, nlohmann::json example);
+               const char* tag, nlohmann::json example, Writes writes = Writes::kWorker);
 
 template <class Service>
 void add_routes(http::Router& router, http::ApiDocs& docs, Service& service,
-                const std::vector<Route<Service>>& routes) {
+                const std::vector<Route<Service>>& routes, Writes writes = Writes::kWorker) {
   for (const auto& route : routes) {
     add_route(
         router, docs, route.method, route.path, route.roles,
         [&service, handle = route.handle](const Call& call) { return handle(service, call); },
-        route.summary, route.tag, route.example);
+        route.summary, route.tag, route.example, writes);
   }
 }
 
@@ -74,7 +81,7 @@ class RouteTable {
   RouteTable(http::Router& router, http::ApiDocs& docs) : router_(router), docs_(docs) {}
   void add(sdk::HttpMethod method, std::string pattern, sdk::RouteHandler handler,
            std::vector<std::string> roles, std::string summary, std::string tag,
-           nlohmann::json example = nullptr);
+           nlohmann::json example = nullptr, Writes writes = Writes::kWorker);
 
  private:
   http::Router& router_;

@@ -81,7 +81,8 @@ class Transactions {
 
   // The write path: `work(Change&) -> Reply` runs in the writer's transaction; a Problem it
   // fails with rolls everything back; a change that leaves no audit entry is a bug and fails
-  // (500) instead of committing; its events are published after the commit only.
+  // (500) instead of committing; its events are published after the commit only (see
+  // Store::after_commit).
   template <class Work>
   Result<Reply> write(const Context& ctx, Work&& work) {
     std::vector<sdk::Event> published;
@@ -93,8 +94,14 @@ class Transactions {
         published = change.events();
         return result;
       });
-      for (const auto& event : published)
-        events_.publish(event);  // after commit only
+      // After the commit only: at once here, or, when the writer runs the whole request in its
+      // batch (store::Store::write_then), once that batch committed.
+      if (!published.empty()) {
+        store_.after_commit([&events = events_, published = std::move(published)] {
+          for (const auto& event : published)
+            events.publish(event);
+        });
+      }
       return reply;
     } catch (const ProblemError& e) {
       return e.problem();

@@ -22,6 +22,10 @@ struct Route {
   sdk::RouteHandler handler;
   sdk::RouteOptions options;
   std::string owner;  // "host" or a plugin id
+  // A host write whose whole request the store's writer runs inside its batch
+  // (store::Store::write_then): for handlers that only change the database, never wait for
+  // anything else and publish what plugins must hear as events.
+  bool in_writer_batch = false;
 };
 
 struct RouteMatch {

@@ -395,7 +395,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_body(beast::error_code ec) {
     if (ec) return on_read_error(ec);
     request_.body = std::move(parser_->get().body());
-    if (server_->handlers.placement(request_) == Placement::kIoThread) {
+    if (server_->handlers.placement(request_) != Placement::kWorker) {
       return run_handler(request_);
     }
     // Keeps the io_context alive while the handler runs on the worker pool.

@@ -31,8 +31,10 @@ using Respond = std::function<void(sdk::HttpResponse)>;
 using RequestHandler = std::function<void(sdk::HttpRequest&, Respond)>;
 
 enum class Placement {
-  kIoThread,  // quick work that never blocks for long
-  kWorker,    // may wait: durable commits, partners, plugins' code
+  kIoThread,     // quick work that never blocks for long
+  kWorker,       // may wait: durable commits, partners, plugins' code
+  kWriterBatch,  // the handler only queues the request for the store's writer and answers later
+                 // (run on the io thread, like kIoThread)
 };
 // Chooses where a request's handler runs; called on the io thread, must be quick.
 using PlacementPolicy = std::function<Placement(const sdk::HttpRequest&)>;

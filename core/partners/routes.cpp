@@ -144,7 +144,7 @@ const std::vector<domain::Route<PartnerService>>& partner_routes() {
 }  // namespace
 
 void register_routes(http::Router& router, http::ApiDocs& docs, PartnerService& service) {
-  domain::add_routes(router, docs, service, partner_routes());
+  domain::add_routes(router, docs, service, partner_routes(), domain::Writes::kWriterBatch);
 }
 
 }  // namespace kim::partners

@@ -94,7 +94,7 @@ const std::vector<domain::Route<ReferralService>>& referral_routes() {
 }  // namespace
 
 void register_routes(http::Router& router, http::ApiDocs& docs, ReferralService& service) {
-  domain::add_routes(router, docs, service, referral_routes());
+  domain::add_routes(router, docs, service, referral_routes(), domain::Writes::kWriterBatch);
 }
 
 }  // namespace kim::referrals

@@ -150,7 +150,7 @@ void register_routes(http::Router& router, http::ApiDocs& docs, ReportService& s
 }
 
 void register_funding_routes(http::Router& router, http::ApiDocs& docs, FundingService& service) {
-  domain::add_routes(router, docs, service, funding_routes());
+  domain::add_routes(router, docs, service, funding_routes(), domain::Writes::kWriterBatch);
 }
 
 }  // namespace kim::reports

@@ -195,7 +195,7 @@ const std::vector<domain::Route<SteeringService>>& steering_routes() {
 }  // namespace
 
 void register_routes(http::Router& router, http::ApiDocs& docs, SteeringService& service) {
-  domain::add_routes(router, docs, service, steering_routes());
+  domain::add_routes(router, docs, service, steering_routes(), domain::Writes::kWriterBatch);
 }
 
 }  // namespace kim::steering

@@ -33,6 +33,8 @@ struct Store::Impl {
     bool done = false;                                          // guarded by done_mutex
     std::condition_variable done_cv;                            // its caller alone waits here
     std::function<void(const std::exception_ptr&)> on_settled;  // set: a deferred job
+    bool in_batch = false;     // write_then: the store's calls run in it (see store.hpp)
+    AfterCommit after_commit;  // what a write_then job collected, for its settled callback
   };
 
   StoreOptions options;
@@ -83,6 +85,8 @@ constexpr std::chrono::milliseconds kMaxCommitDelay{2};
 
 // The Store whose writer thread this is: write() from a job would wait for itself.
 thread_local const void* tl_writer_of = nullptr;
+// The write_then job the writer thread runs now, or null.
+thread_local void* tl_batch_job = nullptr;
 
 std::string fnv1a64_hex(std::string_view text) {
   std::uint64_t hash = 0xcbf29ce484222325ULL;
@@ -244,7 +248,27 @@ void Store::close() {
 void Store::run_write(std::function<void(Connection&)> fn, bool solo) {
   Impl& s = *impl_;
   if (tl_writer_of == &s) {
-    throw std::logic_error("store: write() called from inside a write job would wait for itself");
+    if (tl_batch_job == nullptr || solo) {
+      throw std::logic_error("store: write() called from inside a write job would wait for itself");
+    }
+    // Inside a write_then job: at once, in a savepoint of its own, as its own job would be.
+    Connection& db = *s.writer;
+    db.exec("SAVEPOINT kim_in_batch");
+    try {
+      fn(db);
+      db.exec("RELEASE kim_in_batch");
+    } catch (...) {
+      if (sqlite3_get_autocommit(db.raw()) == 0) {
+        try {
+          db.exec("ROLLBACK TO kim_in_batch");
+          db.exec("RELEASE kim_in_batch");
+        } catch (const std::exception& e) {
+          spdlog::error("store: could not undo a write inside a batch job: {}", e.what());
+        }
+      }
+      throw;
+    }
+    return;
   }
   // An earlier deferred write of this thread that failed must not go unnoticed by this one.
   if (auto* deferred = DeferredWrites::current()) deferred->wait();
@@ -369,6 +393,39 @@ void Store::write_deferred(std::function<void(Connection&)> fn) {
   if (wake) s.queue_cv.notify_one();
 }
 
+void Store::write_then(
+    std::function<void(Connection&)> fn,
+    std::function<void(std::exception_ptr error, AfterCommit after_commit)> settled) {
+  Impl& s = *impl_;
+  auto job = std::make_unique<Impl::Job>();
+  job->fn = std::move(fn);
+  job->in_batch = true;
+  // The job outlives this call of on_settled (settle_all deletes it afterwards).
+  job->on_settled = [settled = std::move(settled), job = job.get()](const std::exception_ptr& e) {
+    settled(e, e ? AfterCommit{} : std::move(job->after_commit));
+  };
+  bool wake = false;
+  {
+    std::lock_guard lock(s.queue_mutex);
+    if (s.stopping) throw std::runtime_error("store: closed, write refused");
+    s.queue.push_back(job.release());
+    wake = s.queue.size() >= s.wake_at;
+  }
+  if (wake) s.queue_cv.notify_one();
+}
+
+void Store::after_commit(std::function<void()> work) {
+  if (tl_writer_of == impl_.get() && tl_batch_job != nullptr) {
+    static_cast<Impl::Job*>(tl_batch_job)->after_commit.push_back(std::move(work));
+    return;
+  }
+  work();
+}
+
+Connection* Store::batch_connection() const noexcept {
+  return tl_batch_job != nullptr && tl_writer_of == impl_.get() ? &*impl_->writer : nullptr;
+}
+
 void Store::Impl::writer_loop() {
   tl_writer_of = this;
   // Named for top -H and perf: the writer is the one serial thread of every write.
@@ -484,6 +541,10 @@ std::size_t Store::Impl::run_transaction(const std::vector<Job*>& batch, std::si
     bool undo_failed = false;
     try {
       db.exec("SAVEPOINT kim_job");
+      struct InBatch {  // the store's calls of a write_then job run in it, until it returns
+        explicit InBatch(Job* job) { tl_batch_job = job->in_batch ? job : nullptr; }
+        ~InBatch() { tl_batch_job = nullptr; }
+      } in_batch(batch[i]);
       batch[i]->fn(db);
       db.exec("RELEASE kim_job");
     } catch (...) {

@@ -20,6 +20,13 @@
 // Reads: Store::read runs fn on a pooled read-only connection inside a read transaction, so all of
 // fn's queries see one consistent snapshot. Blocks while all read connections are busy.
 //
+// Handlers in the batch: Store::write_then queues a job that nobody waits for and whose caller
+// hears of it after the commit (settled, on the writer thread). Inside such a job the store's
+// write(), write_deferred() and read() run at once on the writer's connection (a write in a
+// savepoint of its own, so a failing one undoes only itself; a read sees the batch so far), and
+// after_commit() collects work for the settled callback. The host runs whole write requests this
+// way: io thread -> writer -> io thread, with no thread blocked on the commit.
+//
 // Deferred writes: Store::write_deferred is write() for a job whose result nobody needs at once
 // (the audit rows of a read). On a thread with a live DeferredWrites it only queues the job; the
 // DeferredWrites learns when it committed. Without one it is write(). The writer wakes each
@@ -28,6 +35,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -174,10 +182,24 @@ class Store {
   // without one, are thrown as by write()).
   void write_deferred(std::function<void(Connection&)> fn);
 
+  // Work collected by after_commit() inside a write_then job.
+  using AfterCommit = std::vector<std::function<void()>>;
+  // Queues fn as a write job of the next batch and returns. Inside fn this store's write(),
+  // write_deferred(), read() and read_bulk() run at once on the writer's connection (see the head
+  // of this file). settled(error, after_commit) runs on the writer thread once the batch committed
+  // (error null; after_commit what fn collected) or failed (error set; after_commit empty): it
+  // must be quick and must not throw. std::runtime_error once the store is closed.
+  void write_then(std::function<void(Connection&)> fn,
+                  std::function<void(std::exception_ptr error, AfterCommit after_commit)> settled);
+  // Inside a write_then job: `work` is handed to its settled callback, to run after the commit.
+  // Anywhere else it runs at once (a write() that returned has committed).
+  void after_commit(std::function<void()> work);
+
   template <class F>
   auto read(F&& fn) -> std::invoke_result_t<F&, Connection&> {
     using R = std::invoke_result_t<F&, Connection&>;
     static_assert(!std::is_reference_v<R>, "return a value: a reference would outlive the read");
+    if (Connection* batch = batch_connection()) return std::invoke(fn, *batch);
     if (ReadScope* scope = ReadScope::current(*this)) return std::invoke(fn, scope->connection());
     ReadLease lease(*this);
     return std::invoke(fn, *lease.connection);
@@ -188,7 +210,9 @@ class Store {
   // scope's snapshot, unmapped (a second lease could wait for itself).
   template <class F>
   auto read_bulk(F&& fn) -> std::invoke_result_t<F&, Connection&> {
-    if (ReadScope::current(*this) != nullptr) return read(std::forward<F>(fn));
+    if (batch_connection() != nullptr || ReadScope::current(*this) != nullptr) {
+      return read(std::forward<F>(fn));
+    }
     ReadLease lease(*this, /*bulk=*/true);
     return std::invoke(fn, *lease.connection);
   }
@@ -229,6 +253,8 @@ class Store {
 
   // Queues fn for the writer thread and blocks until its transaction committed (or rethrows).
   void run_write(std::function<void(Connection&)> fn, bool solo);
+  // The writer's connection while this thread runs a write_then job of this store, else null.
+  Connection* batch_connection() const noexcept;
   // A pooled read connection inside a new read transaction; `bulk` maps the file for it.
   Connection* acquire_reader(bool bulk = false);
   void release_reader(Connection* connection, bool bulk = false) noexcept;

@@ -313,6 +313,89 @@ TEST_F(StoreTest, ThrowingJobRollsBackOnlyItselfWithinABatch) {
   }
 }
 
+// A request the writer runs inside its batch (write_then): the store's calls run at once on the
+// writer's connection, each write in a savepoint of its own; the caller hears of it after the
+// commit, with the work collected for then.
+TEST_F(StoreTest, WriteThenRunsTheStoresCallsInsideTheBatch) {
+  Store store(options());
+  store.write([](Connection& db) { db.exec("CREATE TABLE t (v INTEGER)"); });
+  const auto before = store.stats();
+  std::promise<std::pair<bool, std::size_t>> settled;
+  std::vector<std::int64_t> seen;
+  bool after_ran_early = false;
+  bool failing_write_threw = false;
+  std::atomic<bool> after_ran{false};
+  store.write_then(
+      [&](Connection&) {
+        store.write([](Connection& db) { db.execute("INSERT INTO t VALUES (1)"); });
+        try {
+          store.write([](Connection& db) {
+            db.execute("INSERT INTO t VALUES (2)");
+            throw JobFailed("undone alone");
+          });
+        } catch (const JobFailed&) {
+          failing_write_threw = true;
+        }
+        store.write_deferred([](Connection& db) { db.execute("INSERT INTO t VALUES (3)"); });
+        // Reads see the batch so far (a read connection would not).
+        store.read([&](Connection& db) {
+          for (const auto& row : db.query("SELECT v FROM t ORDER BY v"))
+            seen.push_back(row["v"].get<std::int64_t>());
+          return 0;
+        });
+        EXPECT_EQ(store.read_bulk([](Connection& db) {
+          return db.query("SELECT count(*) AS n FROM t")[0]["n"].get<std::int64_t>();
+        }),
+                  2);
+        store.after_commit([&] { after_ran = true; });
+        after_ran_early = after_ran;
+      },
+      [&](std::exception_ptr error, Store::AfterCommit after) {
+        for (auto& work : after)
+          work();
+        settled.set_value({error == nullptr, after.size()});
+      });
+  const auto [ok, collected] = settled.get_future().get();
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(collected, 1u);
+  EXPECT_TRUE(after_ran);
+  EXPECT_FALSE(after_ran_early) << "after_commit inside the job waits for the commit";
+  EXPECT_TRUE(failing_write_threw);
+  EXPECT_EQ(seen, (std::vector<std::int64_t>{1, 3}));
+  EXPECT_EQ(count_rows(store, "t"), 2);
+  EXPECT_EQ(store.stats().transactions - before.transactions, 1u) << "one job, one commit";
+  // Outside such a job after_commit runs at once, and a write from an ordinary job still refuses.
+  bool at_once = false;
+  store.after_commit([&] { at_once = true; });
+  EXPECT_TRUE(at_once);
+  EXPECT_THROW(store.write([&](Connection&) { store.write([](Connection&) {}); }),
+               std::logic_error);
+}
+
+// A write_then job that throws is rolled back whole (its inner writes too), and its settled
+// callback gets the error and none of the collected work.
+TEST_F(StoreTest, FailingWriteThenJobLeavesNothing) {
+  Store store(options());
+  store.write([](Connection& db) { db.exec("CREATE TABLE t (v INTEGER)"); });
+  std::promise<std::pair<bool, std::size_t>> settled;
+  store.write_then(
+      [&](Connection&) {
+        store.write([](Connection& db) { db.execute("INSERT INTO t VALUES (1)"); });
+        store.after_commit([] {});
+        throw JobFailed("the request failed");
+      },
+      [&](std::exception_ptr error, Store::AfterCommit after) {
+        settled.set_value({error != nullptr, after.size()});
+      });
+  const auto [failed, collected] = settled.get_future().get();
+  EXPECT_TRUE(failed);
+  EXPECT_EQ(collected, 0u);
+  EXPECT_EQ(count_rows(store, "t"), 0);
+  store.close();
+  EXPECT_THROW(store.write_then([](Connection&) {}, [](std::exception_ptr, Store::AfterCommit) {}),
+               std::runtime_error);
+}
+
 TEST_F(StoreTest, ConcurrentWritesAreGroupCommitted) {
   Store store(options());
   store.write([](Connection& db) { db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)"); });
