@@ -1,9 +1,10 @@
 // The HTTP/1.1 server: Boost.Beast, asynchronous accept/read/write on a fixed pool of io threads,
 // keep-alive, body limit (413), timeouts, connection limits (a fast 503 beyond them, with a
 // reserve for /health and admins), strict framing (RFC 9112), authentication before the body. Each
-// request's handler runs where the placement says: short work that never waits (reads) on the io
-// thread that read the request, saving two thread hand-offs; work that may wait (a durable commit,
-// a partner) on a separate worker pool, so that it never stalls the network threads.
+// request's handler runs where the placement says: short work that never waits (reads, and
+// writes the host hands to the store's writer as a whole) on the io thread that read the request,
+// saving thread hand-offs; work that may wait (a durable commit, a partner) on a separate worker
+// pool, so that it never stalls the network threads.
 #pragma once
 
 #include <atomic>
