@@ -61,11 +61,12 @@ struct StoreOptions {
   // bounds the WAL. >= 1.
   int checkpoint_pages = 1000;
   // Bytes of the database file a bulk read (Store::read_bulk: reports over a whole year) maps into
-  // memory (PRAGMA mmap_size): its pages are then copied from the page cache without a system call
-  // per page. Only bulk reads map: in WAL mode SQLite unmaps the whole file at the first read
-  // after any commit, so a mapped connection serving small requests pays an munmap, an mmap and
-  // page faults on each of them. Address space only; 0 turns it off.
-  std::int64_t reader_mmap_bytes = std::int64_t{1} << 30;
+  // memory (PRAGMA mmap_size), mapped for that read only. Off by default: whether it pays depends
+  // on the machine (bench/README.md, "Indicator report": faster on one VM, slower on a
+  // paravirtualised one, where page-table updates are hypercalls). Never for small reads: in WAL
+  // mode SQLite unmaps the whole file at the first read after any commit, so a mapped connection
+  // serving requests pays an munmap, an mmap and page faults on each of them.
+  std::int64_t reader_mmap_bytes = 0;
 };
 
 struct Migration {
