@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "kim/sdk/json.hpp"
+#include "text/ascii.hpp"
 
 namespace kim::connectors {
 namespace {
@@ -104,12 +105,7 @@ std::string write_atomically(const fs::path& folder, const std::string& name,
                              const std::string& bytes) {
   unsigned char random[8];
   if (RAND_bytes(random, sizeof random) != 1) return "no random bytes for a temp name";
-  std::string suffix;
-  for (unsigned char c : random) {
-    static const char* kHex = "0123456789abcdef";
-    suffix += kHex[c >> 4];
-    suffix += kHex[c & 15];
-  }
+  const std::string suffix = text::to_hex(random, sizeof random);
   const fs::path temp = folder / ("." + name + "." + suffix + ".tmp");
   const fs::path target = folder / name;
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -6,6 +6,8 @@
 
 #include <openssl/rand.h>
 
+#include "text/ascii.hpp"
+
 namespace kim::domain {
 
 namespace {
@@ -50,16 +52,9 @@ std::string Env::format_timestamp(std::chrono::system_clock::time_point at) {
 }
 
 std::string Env::new_id(const char* prefix) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   unsigned char bytes[16];
   random_bytes(bytes, sizeof bytes);
-  std::string id = prefix;
-  id += '_';
-  for (unsigned char byte : bytes) {
-    id.push_back(kDigits[byte >> 4]);
-    id.push_back(kDigits[byte & 0xf]);
-  }
-  return id;
+  return std::string(prefix) + '_' + text::to_hex(bytes, sizeof bytes);
 }
 
 FixedClockEnv FixedClockEnv::at_local_noon(const std::string& date) {
