@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <regex>
 #include <string_view>
 #include <utility>
+
+#include "kim/sdk/dates.hpp"
 
 namespace kim::config {
 namespace {
@@ -276,21 +277,9 @@ std::size_t code_points(std::string_view s) {
 
 // Returns an empty string when `s` is a valid "host-port", otherwise the reason.
 // "YYYY-MM-DD" naming a day of the proleptic Gregorian calendar (RFC 3339 full-date).
+// Any year 0000-9999: the format is the standard's, not the API's narrower rule for social data.
 bool is_calendar_date(std::string_view s) {
-  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
-    if (s[i] < '0' || s[i] > '9') return false;
-  }
-  auto number = [&](std::size_t at, std::size_t length) {
-    int value = 0;
-    for (std::size_t i = at; i < at + length; ++i)
-      value = value * 10 + (s[i] - '0');
-    return value;
-  };
-  const std::chrono::year_month_day date{std::chrono::year(number(0, 4)),
-                                         std::chrono::month(static_cast<unsigned>(number(5, 2))),
-                                         std::chrono::day(static_cast<unsigned>(number(8, 2)))};
-  return date.ok();
+  return sdk::parse_date(s, 0, 9999).has_value();
 }
 
 std::string check_host_port(std::string_view s) {
