@@ -1,6 +1,7 @@
 #include "events/event_bus.hpp"
 
 #include <mutex>
+#include <shared_mutex>
 #include <stdexcept>
 
 namespace kim::events {
@@ -103,11 +104,17 @@ void EventBus::clear() {
 
 namespace {
 
-// Asks each rule in order; copies them first so a rule runs without the lock.
+// Asks each rule in order; copies them under the lock first so a rule runs without it.
 template <class Answer, class Rule, class Facts>
 std::optional<EventBus::Decision<Answer>> first_answer(
-    std::vector<std::pair<std::string, std::shared_ptr<const Rule>>> rules, const Facts& facts,
-    const char* what) {
+    std::shared_mutex& mutex,
+    const std::vector<std::pair<std::string, std::shared_ptr<const Rule>>>& registered,
+    const Facts& facts, const char* what) {
+  std::vector<std::pair<std::string, std::shared_ptr<const Rule>>> rules;
+  {
+    std::shared_lock lock(mutex);
+    rules = registered;
+  }
   for (const auto& [owner, rule] : rules) {
     std::optional<Answer> answer;
     try {
@@ -131,12 +138,7 @@ void EventBus::add_supervision_rule(sdk::SupervisionRule rule, const std::string
 
 std::optional<EventBus::Decision<sdk::Supervision>> EventBus::supervise(
     const sdk::SupervisionFacts& facts) const {
-  decltype(supervision_) rules;
-  {
-    std::shared_lock lock(mutex_);
-    rules = supervision_;
-  }
-  return first_answer<sdk::Supervision>(std::move(rules), facts, "the supervision rule");
+  return first_answer<sdk::Supervision>(mutex_, supervision_, facts, "the supervision rule");
 }
 
 void EventBus::suspend_supervision(std::string reason) {
@@ -161,12 +163,7 @@ void EventBus::add_referral_router(sdk::ReferralRouter router, const std::string
 
 std::optional<EventBus::Decision<std::string>> EventBus::route_referral(
     const sdk::ReferralFacts& facts) const {
-  decltype(routers_) routers;
-  {
-    std::shared_lock lock(mutex_);
-    routers = routers_;
-  }
-  return first_answer<std::string>(std::move(routers), facts, "the referral router");
+  return first_answer<std::string>(mutex_, routers_, facts, "the referral router");
 }
 
 }  // namespace kim::events
