@@ -423,24 +423,33 @@ class Validator {
     }
   }
 
+  // minLength/maxLength and minItems/maxItems alike: `size` counts `unit`s. The messages read
+  // "must be at least 3 characters long (got 2)", "must have at most 2 items (got 3)", and
+  // "must not be empty" for a minimum of 1.
+  void check_size(const json& schema, const std::string& path, std::size_t size,
+                  const char* min_keyword, const char* max_keyword, std::string_view verb,
+                  std::string_view unit, std::string_view tail) {
+    const auto refuse = [&](std::string_view bound, std::uint64_t limit) {
+      add(path, "must " + std::string(verb) + " " + std::string(bound) + " " + plural(limit, unit) +
+                    std::string(tail) + " (got " + std::to_string(size) + ")");
+    };
+    if (const auto it = schema.find(min_keyword); it != schema.end()) {
+      const auto min = it->get<std::uint64_t>();
+      if (size < min && min == 1) {
+        add(path, "must not be empty");
+      } else if (size < min) {
+        refuse("at least", min);
+      }
+    }
+    if (const auto it = schema.find(max_keyword); it != schema.end()) {
+      const auto max = it->get<std::uint64_t>();
+      if (size > max) refuse("at most", max);
+    }
+  }
+
   void check_string(const json& schema, const json& instance, const std::string& path) {
     const auto& s = instance.get_ref<const std::string&>();
-    const std::size_t length = code_points(s);
-    if (const auto it = schema.find("minLength"); it != schema.end()) {
-      const auto min = it->get<std::uint64_t>();
-      if (length < min) {
-        add(path, min == 1 ? "must not be empty"
-                           : "must be at least " + plural(min, "character") + " long (got " +
-                                 std::to_string(length) + ")");
-      }
-    }
-    if (const auto it = schema.find("maxLength"); it != schema.end()) {
-      const auto max = it->get<std::uint64_t>();
-      if (length > max) {
-        add(path, "must be at most " + plural(max, "character") + " long (got " +
-                      std::to_string(length) + ")");
-      }
-    }
+    check_size(schema, path, code_points(s), "minLength", "maxLength", "be", "character", " long");
     if (const auto it = schema.find("pattern"); it != schema.end()) {
       const auto& pattern = it->get_ref<const std::string&>();
       try {
@@ -464,21 +473,7 @@ class Validator {
 
   void check_array(const json& schema, json& instance, const std::string& path) {
     const std::size_t size = instance.size();
-    if (const auto it = schema.find("minItems"); it != schema.end()) {
-      const auto min = it->get<std::uint64_t>();
-      if (size < min) {
-        add(path, min == 1 ? "must not be empty"
-                           : "must have at least " + plural(min, "item") + " (got " +
-                                 std::to_string(size) + ")");
-      }
-    }
-    if (const auto it = schema.find("maxItems"); it != schema.end()) {
-      const auto max = it->get<std::uint64_t>();
-      if (size > max) {
-        add(path,
-            "must have at most " + plural(max, "item") + " (got " + std::to_string(size) + ")");
-      }
-    }
+    check_size(schema, path, size, "minItems", "maxItems", "have", "item", "");
     const auto items = schema.find("items");
     const auto unique = schema.find("uniqueItems");
     const bool check_unique = unique != schema.end() && unique->get<bool>();
