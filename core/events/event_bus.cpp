@@ -1,5 +1,6 @@
 #include "events/event_bus.hpp"
 
+#include <algorithm>
 #include <mutex>
 #include <shared_mutex>
 #include <stdexcept>
@@ -66,32 +67,31 @@ sdk::HookResult EventBus::run_hooks(const sdk::Event& event) const {
   return sdk::HookResult::allow();
 }
 
-std::vector<std::string> EventBus::hooks_of(const std::string& owner) const {
-  std::shared_lock lock(mutex_);
+namespace {
+
+// The event types under which `owner` registered anything in `by_type` (hooks or subscriptions).
+template <class ByType>
+std::vector<std::string> types_of(const ByType& by_type, const std::string& owner) {
   std::vector<std::string> types;
-  for (const auto& [type, hooks] : hooks_by_type_) {
-    for (const auto& hook : hooks) {
-      if (hook.owner == owner) {
-        types.push_back(type);
-        break;
-      }
+  for (const auto& [type, entries] : by_type) {
+    if (std::any_of(entries.begin(), entries.end(),
+                    [&](const auto& entry) { return entry.owner == owner; })) {
+      types.push_back(type);
     }
   }
   return types;
 }
 
+}  // namespace
+
+std::vector<std::string> EventBus::hooks_of(const std::string& owner) const {
+  std::shared_lock lock(mutex_);
+  return types_of(hooks_by_type_, owner);
+}
+
 std::vector<std::string> EventBus::subscriptions_of(const std::string& owner) const {
   std::shared_lock lock(mutex_);
-  std::vector<std::string> types;
-  for (const auto& [type, subscriptions] : by_type_) {
-    for (const auto& subscription : subscriptions) {
-      if (subscription.owner == owner) {
-        types.push_back(type);
-        break;
-      }
-    }
-  }
-  return types;
+  return types_of(by_type_, owner);
 }
 
 void EventBus::clear() {
