@@ -275,13 +275,13 @@ std::size_t code_points(std::string_view s) {
       s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
-// Returns an empty string when `s` is a valid "host-port", otherwise the reason.
 // "YYYY-MM-DD" naming a day of the proleptic Gregorian calendar (RFC 3339 full-date).
 // Any year 0000-9999: the format is the standard's, not the API's narrower rule for social data.
 bool is_calendar_date(std::string_view s) {
   return sdk::parse_date(s, 0, 9999).has_value();
 }
 
+// Returns an empty string when `s` is a valid "host-port", otherwise the reason.
 std::string check_host_port(std::string_view s) {
   const std::string got = " (got " + compact(json(s)) + ")";
   std::string_view host;
