@@ -70,7 +70,7 @@ nlohmann::json ApiDocs::document(const Router& router, const std::string& versio
           },
           {"content",
            {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}}}};
-    paths[route.pattern][lower(sdk::to_string(route.method))] = operation;
+    paths[route.pattern][text::lower(sdk::to_string(route.method))] = operation;
   }
   return {{"openapi", "3.0.3"},
           {"info",
