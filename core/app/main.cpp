@@ -13,6 +13,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -815,42 +817,31 @@ int dispatch(const std::vector<std::string>& argv) {
     return std::vector<std::string>(argv.begin() + static_cast<long>(skip), argv.end());
   };
   if (command == "serve") return run_serve(rest(1));
-  if (command == "plugins" && argv.size() > 1 && argv[1] == "list") {
-    return run_plugins_list(rest(2));
-  }
-  if (command == "token" && argv.size() > 1 && argv[1] == "create") {
-    return run_token_create(rest(2));
-  }
-  if (command == "token" && argv.size() > 1 && argv[1] == "list") {
-    return run_token_list(rest(2));
-  }
-  if (command == "token" && argv.size() > 1 && argv[1] == "revoke") {
-    return run_token_revoke(rest(2));
-  }
-  if (command == "user" && argv.size() > 1 && (argv[1] == "disable" || argv[1] == "enable")) {
-    return run_user_disable(rest(2), argv[1] == "disable");
-  }
-  if (command == "user" && argv.size() > 1 && argv[1] == "invite") return run_user_invite(rest(2));
-  if (command == "outbox" && argv.size() > 1 && argv[1] == "list") return run_outbox_list(rest(2));
-  if (command == "outbox" && argv.size() > 1 && argv[1] == "retry") {
-    return run_outbox_retry(rest(2));
-  }
-  if (command == "outbox" && argv.size() > 1 && argv[1] == "discard") {
-    return run_outbox_discard(rest(2));
-  }
-  if (command == "config" && argv.size() > 1 && argv[1] == "check") {
-    return run_config_check(rest(2));
-  }
-  if (command == "demo" && argv.size() > 1 && argv[1] == "seed") {
-    return run_demo_seed(rest(2));
-  }
-  if (command == "report" && argv.size() > 1 && argv[1] == "indicators") {
-    return run_report_indicators(rest(2));
-  }
-  if (command == "retention" && argv.size() > 1 && argv[1] == "run") {
-    return run_retention(rest(2));
-  }
   if (command == "backup") return run_backup(rest(1));
+  // Two-word commands: the options follow the second word.
+  using Run = int (*)(const std::vector<std::string>&);
+  static const std::map<std::pair<std::string_view, std::string_view>, Run> kTwoWordCommands = {
+      {{"plugins", "list"}, run_plugins_list},
+      {{"token", "create"}, run_token_create},
+      {{"token", "list"}, run_token_list},
+      {{"token", "revoke"}, run_token_revoke},
+      {{"user", "disable"},
+       [](const std::vector<std::string>& args) { return run_user_disable(args, true); }},
+      {{"user", "enable"},
+       [](const std::vector<std::string>& args) { return run_user_disable(args, false); }},
+      {{"user", "invite"}, run_user_invite},
+      {{"outbox", "list"}, run_outbox_list},
+      {{"outbox", "retry"}, run_outbox_retry},
+      {{"outbox", "discard"}, run_outbox_discard},
+      {{"config", "check"}, run_config_check},
+      {{"demo", "seed"}, run_demo_seed},
+      {{"report", "indicators"}, run_report_indicators},
+      {{"retention", "run"}, run_retention},
+  };
+  if (argv.size() > 1) {
+    const auto found = kTwoWordCommands.find({command, argv[1]});
+    if (found != kTwoWordCommands.end()) return found->second(rest(2));
+  }
   throw UsageError("unknown command \"" + command +
                    (argv.size() > 1 ? " " + argv[1] : std::string()) + "\"; see kim --help");
 }

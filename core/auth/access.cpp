@@ -11,23 +11,9 @@
 #include <openssl/evp.h>
 
 #include "domain/env.hpp"
+#include "text/ascii.hpp"
 
 namespace kim::auth {
-
-namespace {
-
-std::string to_hex(const unsigned char* data, std::size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    hex.push_back(kDigits[data[i] >> 4]);
-    hex.push_back(kDigits[data[i] & 0xf]);
-  }
-  return hex;
-}
-
-}  // namespace
 
 void write_secret_file(const std::filesystem::path& path, const std::string& content) {
   // O_EXCL: never overwrite a token file someone else may rely on; 0600: only the service user.
@@ -66,13 +52,13 @@ std::string sha256_hex(std::string_view data) {
   if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
     throw std::runtime_error("SHA-256 failed");
   }
-  return to_hex(digest, size);
+  return text::to_hex(digest, size);
 }
 
 std::string generate_token() {
   unsigned char bytes[32];
   domain::Env::system().random_bytes(bytes, sizeof bytes);  // the one secure source, like ids
-  return "kim_" + to_hex(bytes, sizeof bytes);
+  return "kim_" + text::to_hex(bytes, sizeof bytes);
 }
 
 std::string user_name_problem(const std::string& name) {

@@ -82,7 +82,7 @@ PersonFields read_person(const json& body, const std::string& today) {
   p.arrival = in.date("arrival_date", false);
   in.objects("household", 20, [&](FieldReader& member) {
     auto relation = member.choice("relation", domain::household_relations());
-    auto year = member.integer("birth_year", 1900, 2200);
+    auto year = member.integer("birth_year", domain::kFirstDateYear, domain::kLastDateYear);
     if (!member.problem()) p.household.push_back({{"relation", *relation}, {"birth_year", *year}});
   });
   in.object("contact", [&](FieldReader& fields) {

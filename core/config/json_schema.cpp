@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <regex>
 #include <string_view>
 #include <utility>
+
+#include "kim/sdk/dates.hpp"
 
 namespace kim::config {
 namespace {
@@ -274,25 +275,13 @@ std::size_t code_points(std::string_view s) {
       s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
-// Returns an empty string when `s` is a valid "host-port", otherwise the reason.
 // "YYYY-MM-DD" naming a day of the proleptic Gregorian calendar (RFC 3339 full-date).
+// Any year 0000-9999: the format is the standard's, not the API's narrower rule for social data.
 bool is_calendar_date(std::string_view s) {
-  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
-    if (s[i] < '0' || s[i] > '9') return false;
-  }
-  auto number = [&](std::size_t at, std::size_t length) {
-    int value = 0;
-    for (std::size_t i = at; i < at + length; ++i)
-      value = value * 10 + (s[i] - '0');
-    return value;
-  };
-  const std::chrono::year_month_day date{std::chrono::year(number(0, 4)),
-                                         std::chrono::month(static_cast<unsigned>(number(5, 2))),
-                                         std::chrono::day(static_cast<unsigned>(number(8, 2)))};
-  return date.ok();
+  return sdk::parse_date(s, 0, 9999).has_value();
 }
 
+// Returns an empty string when `s` is a valid "host-port", otherwise the reason.
 std::string check_host_port(std::string_view s) {
   const std::string got = " (got " + compact(json(s)) + ")";
   std::string_view host;
@@ -434,24 +423,33 @@ class Validator {
     }
   }
 
+  // minLength/maxLength and minItems/maxItems alike: `size` counts `unit`s. The messages read
+  // "must be at least 3 characters long (got 2)", "must have at most 2 items (got 3)", and
+  // "must not be empty" for a minimum of 1.
+  void check_size(const json& schema, const std::string& path, std::size_t size,
+                  const char* min_keyword, const char* max_keyword, std::string_view verb,
+                  std::string_view unit, std::string_view tail) {
+    const auto refuse = [&](std::string_view bound, std::uint64_t limit) {
+      add(path, "must " + std::string(verb) + " " + std::string(bound) + " " + plural(limit, unit) +
+                    std::string(tail) + " (got " + std::to_string(size) + ")");
+    };
+    if (const auto it = schema.find(min_keyword); it != schema.end()) {
+      const auto min = it->get<std::uint64_t>();
+      if (size < min && min == 1) {
+        add(path, "must not be empty");
+      } else if (size < min) {
+        refuse("at least", min);
+      }
+    }
+    if (const auto it = schema.find(max_keyword); it != schema.end()) {
+      const auto max = it->get<std::uint64_t>();
+      if (size > max) refuse("at most", max);
+    }
+  }
+
   void check_string(const json& schema, const json& instance, const std::string& path) {
     const auto& s = instance.get_ref<const std::string&>();
-    const std::size_t length = code_points(s);
-    if (const auto it = schema.find("minLength"); it != schema.end()) {
-      const auto min = it->get<std::uint64_t>();
-      if (length < min) {
-        add(path, min == 1 ? "must not be empty"
-                           : "must be at least " + plural(min, "character") + " long (got " +
-                                 std::to_string(length) + ")");
-      }
-    }
-    if (const auto it = schema.find("maxLength"); it != schema.end()) {
-      const auto max = it->get<std::uint64_t>();
-      if (length > max) {
-        add(path, "must be at most " + plural(max, "character") + " long (got " +
-                      std::to_string(length) + ")");
-      }
-    }
+    check_size(schema, path, code_points(s), "minLength", "maxLength", "be", "character", " long");
     if (const auto it = schema.find("pattern"); it != schema.end()) {
       const auto& pattern = it->get_ref<const std::string&>();
       try {
@@ -475,21 +473,7 @@ class Validator {
 
   void check_array(const json& schema, json& instance, const std::string& path) {
     const std::size_t size = instance.size();
-    if (const auto it = schema.find("minItems"); it != schema.end()) {
-      const auto min = it->get<std::uint64_t>();
-      if (size < min) {
-        add(path, min == 1 ? "must not be empty"
-                           : "must have at least " + plural(min, "item") + " (got " +
-                                 std::to_string(size) + ")");
-      }
-    }
-    if (const auto it = schema.find("maxItems"); it != schema.end()) {
-      const auto max = it->get<std::uint64_t>();
-      if (size > max) {
-        add(path,
-            "must have at most " + plural(max, "item") + " (got " + std::to_string(size) + ")");
-      }
-    }
+    check_size(schema, path, size, "minItems", "maxItems", "have", "item", "");
     const auto items = schema.find("items");
     const auto unique = schema.find("uniqueItems");
     const bool check_unique = unique != schema.end() && unique->get<bool>();

@@ -12,12 +12,14 @@
 #include <regex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include <openssl/rand.h>
 
 #include "kim/sdk/json.hpp"
+#include "text/ascii.hpp"
 
 namespace kim::connectors {
 namespace {
@@ -97,6 +99,17 @@ bool taken(int dir, const std::string& name) {
   return ::fstatat(dir, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
 }
 
+// Writes all of `bytes`, resuming after a signal; false on an error (errno tells which).
+bool write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
 // Writes `bytes` to `name` in `folder` atomically: a temp file (a dot-file, which the partner
 // must skip like the host does) written, synced, renamed over `name`, then the folder synced so
 // the rename survives a power cut. Returns an error text or "".
@@ -104,24 +117,13 @@ std::string write_atomically(const fs::path& folder, const std::string& name,
                              const std::string& bytes) {
   unsigned char random[8];
   if (RAND_bytes(random, sizeof random) != 1) return "no random bytes for a temp name";
-  std::string suffix;
-  for (unsigned char c : random) {
-    static const char* kHex = "0123456789abcdef";
-    suffix += kHex[c >> 4];
-    suffix += kHex[c & 15];
-  }
+  const std::string suffix = text::to_hex(random, sizeof random);
   const fs::path temp = folder / ("." + name + "." + suffix + ".tmp");
   const fs::path target = folder / name;
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return errno_text("cannot create", temp);
   std::string error;
-  std::size_t written = 0;
-  while (error.empty() && written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) error = errno_text("cannot write", temp);
-    if (n > 0) written += static_cast<std::size_t>(n);
-  }
+  if (!write_all(fd, bytes)) error = errno_text("cannot write", temp);
   if (error.empty() && ::fsync(fd) != 0) error = errno_text("cannot sync", temp);
   if (::close(fd) != 0 && error.empty()) error = errno_text("cannot close", temp);
   if (error.empty() && ::rename(temp.c_str(), target.c_str()) != 0) {
@@ -292,14 +294,7 @@ class FileDrop final : public sdk::Connector {
     Fd fd(::openat(rejected, reason_name.c_str(),
                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (fd.get() < 0) throw std::runtime_error(errno_text("cannot create", reason_name));
-    const std::string text = reason + "\n";
-    std::size_t written = 0;
-    while (written < text.size()) {
-      const ssize_t n = ::write(fd.get(), text.data() + written, text.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      written += static_cast<std::size_t>(n);
-    }
+    write_all(fd.get(), reason + "\n");  // a reason cut short still leaves the file rejected
     if (::renameat(inbox, name.c_str(), rejected, target.c_str()) != 0) {
       const auto error = errno_text("cannot move " + name + " to", target);
       ::unlinkat(rejected, reason_name.c_str(), 0);

@@ -10,39 +10,10 @@
 #include "audit/security_log.hpp"
 #include "domain/route_support.hpp"
 #include "kim/sdk/json.hpp"
+#include "text/ascii.hpp"
 
 namespace kim::connectors {
 namespace {
-
-const char* const kHex = "0123456789abcdef";
-
-std::string to_hex(std::string_view bytes) {
-  std::string hex;
-  hex.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    hex += kHex[c >> 4];
-    hex += kHex[c & 15];
-  }
-  return hex;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::optional<std::string> from_hex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  std::string bytes;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int high = hex_value(hex[i]), low = hex_value(hex[i + 1]);
-    if (high < 0 || low < 0) return std::nullopt;
-    bytes += static_cast<char>(high * 16 + low);
-  }
-  return bytes;
-}
 
 std::string instance_of(const sdk::HttpRequest& request) {
   auto it = request.path_params.find("instance");
@@ -73,7 +44,7 @@ std::string inbound_signature(const std::string& key, std::string_view timestamp
             &size)) {
     throw std::runtime_error("HMAC-SHA512 failed");
   }
-  return to_hex(std::string_view(reinterpret_cast<const char*>(mac), size));
+  return text::to_hex(mac, size);
 }
 
 Inbound::Inbound(const config::HostConfig& config, Instances& instances,
@@ -156,7 +127,7 @@ std::optional<sdk::HttpResponse> Inbound::precheck(const sdk::HttpRequest& reque
 std::optional<sdk::HttpResponse> Inbound::admit(sdk::HttpRequest& request,
                                                 const std::string& instance,
                                                 std::string_view peer) {
-  request.headers[kPeerHeader] = to_hex(peer);
+  request.headers[kPeerHeader] = text::to_hex(peer);
   if (const int wait = throttle_.retry_after(peer); wait > 0) {
     auto response = sdk::HttpResponse::error(
         429, "too_many_failed_sign_ins",
@@ -198,7 +169,7 @@ sdk::HttpResponse Inbound::receive(const sdk::HttpRequest& request) {
   const auto sent = request.header(kSignatureHeader);
   if (sent.size() != expected.size() ||
       CRYPTO_memcmp(sent.data(), expected.data(), expected.size()) != 0) {
-    if (auto peer = from_hex(request.header(kPeerHeader)); peer && !peer->empty()) {
+    if (auto peer = text::from_hex(request.header(kPeerHeader)); peer && !peer->empty()) {
       throttle_.record_failure(*peer);
     }
     audit::SecurityLog::note(actor_of(name, request.request_id), "connector_inbound", name);

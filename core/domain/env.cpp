@@ -6,6 +6,9 @@
 
 #include <openssl/rand.h>
 
+#include "domain/validation.hpp"
+#include "text/ascii.hpp"
+
 namespace kim::domain {
 
 namespace {
@@ -50,26 +53,18 @@ std::string Env::format_timestamp(std::chrono::system_clock::time_point at) {
 }
 
 std::string Env::new_id(const char* prefix) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   unsigned char bytes[16];
   random_bytes(bytes, sizeof bytes);
-  std::string id = prefix;
-  id += '_';
-  for (unsigned char byte : bytes) {
-    id.push_back(kDigits[byte >> 4]);
-    id.push_back(kDigits[byte & 0xf]);
-  }
-  return id;
+  return std::string(prefix) + '_' + text::to_hex(bytes, sizeof bytes);
 }
 
 FixedClockEnv FixedClockEnv::at_local_noon(const std::string& date) {
+  const auto day = parse_date(date);
+  if (!day) throw std::invalid_argument("not a date YYYY-MM-DD: " + date);
   std::tm local{};
-  if (date.size() != 10 || std::sscanf(date.c_str(), "%4d-%2d-%2d", &local.tm_year, &local.tm_mon,
-                                       &local.tm_mday) != 3) {
-    throw std::invalid_argument("not a date YYYY-MM-DD: " + date);
-  }
-  local.tm_year -= 1900;
-  local.tm_mon -= 1;
+  local.tm_year = day->year - 1900;
+  local.tm_mon = day->month - 1;
+  local.tm_mday = day->day;
   local.tm_hour = 12;
   local.tm_isdst = -1;
   return FixedClockEnv(std::chrono::system_clock::from_time_t(std::mktime(&local)));

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <ctime>
 #include <map>
 #include <regex>
 
@@ -186,16 +184,12 @@ std::size_t max_json_depth() {
   return configured_max_json_depth.load(std::memory_order_relaxed);
 }
 
+std::optional<sdk::Date> parse_date(std::string_view text) {
+  return sdk::parse_date(text, kFirstDateYear, kLastDateYear);
+}
+
 bool is_date(std::string_view text) {
-  static const std::regex kShape("[0-9]{4}-[0-9]{2}-[0-9]{2}");
-  if (!std::regex_match(text.begin(), text.end(), kShape)) return false;
-  int year = std::stoi(std::string(text.substr(0, 4)));
-  unsigned month = static_cast<unsigned>(std::stoi(std::string(text.substr(5, 2))));
-  unsigned day = static_cast<unsigned>(std::stoi(std::string(text.substr(8, 2))));
-  if (year < 1900 || year > 2200) return false;
-  return std::chrono::year_month_day(std::chrono::year(year), std::chrono::month(month),
-                                     std::chrono::day(day))
-      .ok();
+  return parse_date(text).has_value();
 }
 
 std::string today() {

@@ -15,6 +15,7 @@
 
 #include "domain/catalog.hpp"
 #include "domain/problem.hpp"
+#include "kim/sdk/dates.hpp"
 
 namespace kim::domain {
 
@@ -26,7 +27,12 @@ Result<nlohmann::json> parse_object(const std::string& body, std::size_t max_dep
 void set_max_json_depth(std::size_t depth);
 std::size_t max_json_depth();
 
-// True for a real calendar date written YYYY-MM-DD.
+// The years a date of social data may have (births, arrivals, deadlines, report periods): a
+// mistyped year such as 0199 or 2925 is refused rather than stored.
+inline constexpr int kFirstDateYear = 1900;
+inline constexpr int kLastDateYear = 2200;
+// A real calendar date written YYYY-MM-DD with a year in [kFirstDateYear, kLastDateYear].
+std::optional<sdk::Date> parse_date(std::string_view text);
 bool is_date(std::string_view text);
 // The system Env's date and time (see env.hpp), for code outside the services (the CLI, the
 // audit trail's own timestamps). Services use the Env they were given.

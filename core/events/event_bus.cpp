@@ -1,6 +1,8 @@
 #include "events/event_bus.hpp"
 
+#include <algorithm>
 #include <mutex>
+#include <shared_mutex>
 #include <stdexcept>
 
 namespace kim::events {
@@ -65,32 +67,31 @@ sdk::HookResult EventBus::run_hooks(const sdk::Event& event) const {
   return sdk::HookResult::allow();
 }
 
-std::vector<std::string> EventBus::hooks_of(const std::string& owner) const {
-  std::shared_lock lock(mutex_);
+namespace {
+
+// The event types under which `owner` registered anything in `by_type` (hooks or subscriptions).
+template <class ByType>
+std::vector<std::string> types_of(const ByType& by_type, const std::string& owner) {
   std::vector<std::string> types;
-  for (const auto& [type, hooks] : hooks_by_type_) {
-    for (const auto& hook : hooks) {
-      if (hook.owner == owner) {
-        types.push_back(type);
-        break;
-      }
+  for (const auto& [type, entries] : by_type) {
+    if (std::any_of(entries.begin(), entries.end(),
+                    [&](const auto& entry) { return entry.owner == owner; })) {
+      types.push_back(type);
     }
   }
   return types;
 }
 
+}  // namespace
+
+std::vector<std::string> EventBus::hooks_of(const std::string& owner) const {
+  std::shared_lock lock(mutex_);
+  return types_of(hooks_by_type_, owner);
+}
+
 std::vector<std::string> EventBus::subscriptions_of(const std::string& owner) const {
   std::shared_lock lock(mutex_);
-  std::vector<std::string> types;
-  for (const auto& [type, subscriptions] : by_type_) {
-    for (const auto& subscription : subscriptions) {
-      if (subscription.owner == owner) {
-        types.push_back(type);
-        break;
-      }
-    }
-  }
-  return types;
+  return types_of(by_type_, owner);
 }
 
 void EventBus::clear() {
@@ -103,11 +104,17 @@ void EventBus::clear() {
 
 namespace {
 
-// Asks each rule in order; copies them first so a rule runs without the lock.
+// Asks each rule in order; copies them under the lock first so a rule runs without it.
 template <class Answer, class Rule, class Facts>
 std::optional<EventBus::Decision<Answer>> first_answer(
-    std::vector<std::pair<std::string, std::shared_ptr<const Rule>>> rules, const Facts& facts,
-    const char* what) {
+    std::shared_mutex& mutex,
+    const std::vector<std::pair<std::string, std::shared_ptr<const Rule>>>& registered,
+    const Facts& facts, const char* what) {
+  std::vector<std::pair<std::string, std::shared_ptr<const Rule>>> rules;
+  {
+    std::shared_lock lock(mutex);
+    rules = registered;
+  }
   for (const auto& [owner, rule] : rules) {
     std::optional<Answer> answer;
     try {
@@ -131,12 +138,7 @@ void EventBus::add_supervision_rule(sdk::SupervisionRule rule, const std::string
 
 std::optional<EventBus::Decision<sdk::Supervision>> EventBus::supervise(
     const sdk::SupervisionFacts& facts) const {
-  decltype(supervision_) rules;
-  {
-    std::shared_lock lock(mutex_);
-    rules = supervision_;
-  }
-  return first_answer<sdk::Supervision>(std::move(rules), facts, "the supervision rule");
+  return first_answer<sdk::Supervision>(mutex_, supervision_, facts, "the supervision rule");
 }
 
 void EventBus::suspend_supervision(std::string reason) {
@@ -161,12 +163,7 @@ void EventBus::add_referral_router(sdk::ReferralRouter router, const std::string
 
 std::optional<EventBus::Decision<std::string>> EventBus::route_referral(
     const sdk::ReferralFacts& facts) const {
-  decltype(routers_) routers;
-  {
-    std::shared_lock lock(mutex_);
-    routers = routers_;
-  }
-  return first_answer<std::string>(std::move(routers), facts, "the referral router");
+  return first_answer<std::string>(mutex_, routers_, facts, "the referral router");
 }
 
 }  // namespace kim::events

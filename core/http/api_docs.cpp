@@ -1,7 +1,6 @@
 #include "http/api_docs.hpp"
 
-#include <algorithm>
-#include <cctype>
+#include "text/ascii.hpp"
 
 namespace kim::http {
 
@@ -9,13 +8,6 @@ namespace {
 
 std::string key_of(sdk::HttpMethod method, const std::string& pattern) {
   return std::string(sdk::to_string(method)) + " " + pattern;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 }  // namespace
@@ -56,7 +48,7 @@ nlohmann::json ApiDocs::document(const Router& router, const std::string& versio
       operation["summary"] = "Route of plugin " + route.owner;
       operation["tags"] = {"plugin:" + route.owner};
     }
-    operation["operationId"] = lower(sdk::to_string(route.method)) + route.pattern;
+    operation["operationId"] = text::lower(sdk::to_string(route.method)) + route.pattern;
     nlohmann::json parameters = nlohmann::json::array();
     for (auto segment : split_path(route.pattern)) {
       if (segment.size() > 2 && segment.front() == '{') {
@@ -78,7 +70,7 @@ nlohmann::json ApiDocs::document(const Router& router, const std::string& versio
           },
           {"content",
            {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}}}};
-    paths[route.pattern][lower(sdk::to_string(route.method))] = operation;
+    paths[route.pattern][text::lower(sdk::to_string(route.method))] = operation;
   }
   return {{"openapi", "3.0.3"},
           {"info",

@@ -7,6 +7,8 @@
 
 #include <boost/container/small_vector.hpp>
 
+#include "text/ascii.hpp"
+
 namespace kim::http {
 
 namespace {
@@ -24,13 +26,6 @@ std::string shape_of(std::string_view pattern) {
     shape += is_parameter(segment) ? std::string_view("{}") : segment;
   }
   return shape;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace
@@ -70,8 +65,8 @@ bool percent_decode(std::string_view in, std::string& out) {
       continue;
     }
     if (i + 2 >= in.size()) return false;
-    int high = hex_value(in[i + 1]);
-    int low = hex_value(in[i + 2]);
+    int high = text::hex_digit_value(in[i + 1]);
+    int low = text::hex_digit_value(in[i + 2]);
     if (high < 0 || low < 0) return false;
     out.push_back(static_cast<char>(high * 16 + low));
     i += 2;

@@ -1,7 +1,6 @@
 #include "plugins/plugin_host.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <regex>
 #include <set>
 #include <stdexcept>
@@ -11,6 +10,7 @@
 #include "audit/audit_log.hpp"
 #include "partners/partners.hpp"
 #include "store/core_migrations.hpp"
+#include "text/ascii.hpp"
 
 namespace kim::plugins {
 
@@ -94,13 +94,6 @@ class ConfinedDatabase final : public sdk::Database {
   std::string plugin_id_;
 };
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Names of core's tables, indexes and triggers, from its migrations: a plugin whose prefix
 // happens to begin one of them ("audit" and audit_log) still cannot reach it.
 const std::set<std::string>& core_names() {
@@ -112,7 +105,7 @@ const std::set<std::string>& core_names() {
     for (const auto& migration : store::core_migrations()) {
       for (std::sregex_iterator it(migration.sql.begin(), migration.sql.end(), create), end;
            it != end; ++it) {
-        out.insert(lower((*it)[1].str()));
+        out.insert(text::lower((*it)[1].str()));
       }
     }
     return out;
@@ -122,7 +115,7 @@ const std::set<std::string>& core_names() {
 
 bool in_scope(const TableScope& scope, const char* name) {
   if (name == nullptr) return false;
-  const std::string table = lower(name);
+  const std::string table = text::lower(name);
   if (table.size() <= scope.prefix.size() || table.rfind(scope.prefix, 0) != 0) return false;
   if (table.rfind("sqlite_", 0) == 0 || core_names().contains(table)) return false;
   for (const auto& foreign : scope.foreign_prefixes) {
@@ -132,7 +125,8 @@ bool in_scope(const TableScope& scope, const char* name) {
 }
 
 bool schema_table(const char* name) {
-  return name != nullptr && (lower(name) == "sqlite_master" || lower(name) == "sqlite_schema");
+  return name != nullptr &&
+         (text::lower(name) == "sqlite_master" || text::lower(name) == "sqlite_schema");
 }
 
 std::string prefix_of(const std::string& id) {
@@ -179,7 +173,7 @@ store::Connection::Authorizer plugin_authorizer(TableScope scope) {
       case SQLITE_RECURSIVE:
         return SQLITE_OK;
       case SQLITE_FUNCTION:
-        return allow(arg2 == nullptr || lower(arg2) != "load_extension");
+        return allow(arg2 == nullptr || text::lower(arg2) != "load_extension");
       case SQLITE_INSERT:
       case SQLITE_UPDATE:
       case SQLITE_DELETE:
@@ -188,11 +182,11 @@ store::Connection::Authorizer plugin_authorizer(TableScope scope) {
         return allow(schema_table(arg1) || in_scope(scope, arg1));
       case SQLITE_READ:
         // CREATE TABLE reads the schema table's rowid, which tells nothing.
-        if (schema_table(arg1) && arg2 != nullptr && lower(arg2) == "rowid") return SQLITE_OK;
+        if (schema_table(arg1) && arg2 != nullptr && text::lower(arg2) == "rowid") return SQLITE_OK;
         return allow(in_scope(scope, arg1));
       case SQLITE_CREATE_TABLE:
         // AUTOINCREMENT makes SQLite create its sqlite_sequence (nobody can by name).
-        if (arg1 != nullptr && lower(arg1) == "sqlite_sequence") return SQLITE_OK;
+        if (arg1 != nullptr && text::lower(arg1) == "sqlite_sequence") return SQLITE_OK;
         return allow(in_scope(scope, arg1));
       case SQLITE_DROP_TABLE:
       case SQLITE_CREATE_VIEW:

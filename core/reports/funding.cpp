@@ -298,30 +298,29 @@ Result<Reply> FundingService::report(const Context& ctx, int year) {
       post["funding_in_year_cents"] = funding;
       posts.push_back(std::move(post));
     }
-    json decisions = json::array();
-    for (const auto& row :
-         db.query(std::string(kDecisionSelect) + " WHERE period_from <= ? AND period_to >= ? "
-                                                 "ORDER BY building_block, decided_on, id",
-                  in_year)) {
-      const auto [days, whole] = overlap(row["period_from"], row["period_to"], year_from, year_to);
-      const auto share = pro_rata(row["amount_cents"].get<std::int64_t>(), days, whole);
-      blocks[row["building_block"].get<std::int64_t>()].granted += share;
-      json decision = row;
-      decision["granted_in_year_cents"] = share;
-      decisions.push_back(std::move(decision));
-    }
-    json forwardings = json::array();
-    for (const auto& row :
-         db.query(std::string(kForwardingSelect) + " WHERE f.period_from <= ? AND f.period_to >= ? "
-                                                   "ORDER BY d.building_block, o.slug, f.id",
-                  in_year)) {
-      const auto [days, whole] = overlap(row["period_from"], row["period_to"], year_from, year_to);
-      const auto share = pro_rata(row["amount_cents"].get<std::int64_t>(), days, whole);
-      blocks[row["building_block"].get<std::int64_t>()].forwarded += share;
-      json forwarding = row;
-      forwarding["forwarded_in_year_cents"] = share;
-      forwardings.push_back(std::move(forwarding));
-    }
+    // Decisions and forwardings alike: an amount counts for its period's share of the year.
+    auto amounts_in_year = [&](const std::string& sql, std::int64_t Block::*sum,
+                               const char* share_key) {
+      json items = json::array();
+      for (const auto& row : db.query(sql, in_year)) {
+        const auto [days, whole] =
+            overlap(row["period_from"], row["period_to"], year_from, year_to);
+        const auto share = pro_rata(row["amount_cents"].get<std::int64_t>(), days, whole);
+        blocks[row["building_block"].get<std::int64_t>()].*sum += share;
+        json item = row;
+        item[share_key] = share;
+        items.push_back(std::move(item));
+      }
+      return items;
+    };
+    const json decisions = amounts_in_year(
+        std::string(kDecisionSelect) +
+            " WHERE period_from <= ? AND period_to >= ? ORDER BY building_block, decided_on, id",
+        &Block::granted, "granted_in_year_cents");
+    const json forwardings = amounts_in_year(std::string(kForwardingSelect) +
+                                                 " WHERE f.period_from <= ? AND f.period_to >= ? "
+                                                 "ORDER BY d.building_block, o.slug, f.id",
+                                             &Block::forwarded, "forwarded_in_year_cents");
     // Average FTE over the year, to two decimals.
     auto average = [&](std::int64_t fte_days) {
       return std::round(static_cast<double>(fte_days) / static_cast<double>(year_days)) / 100;

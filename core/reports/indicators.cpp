@@ -1,9 +1,10 @@
 #include "reports/indicators.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
+
+#include "kim/sdk/dates.hpp"
 
 namespace kim::reports {
 
@@ -46,18 +47,9 @@ json suppressed(std::int64_t count) {
 }
 
 std::optional<std::int64_t> day_number(std::string_view date) {
-  if (date.size() < 10 || date[4] != '-' || date[7] != '-') return std::nullopt;
-  int y = 0;
-  unsigned m = 0, d = 0;
-  auto number = [&](std::size_t at, std::size_t size, auto& out) {
-    auto [end, error] = std::from_chars(date.data() + at, date.data() + at + size, out);
-    return error == std::errc() && end == date.data() + at + size;
-  };
-  if (!number(0, 4, y) || !number(5, 2, m) || !number(8, 2, d)) return std::nullopt;
-  const std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(m),
-                                        std::chrono::day(d)};
-  if (!ymd.ok()) return std::nullopt;
-  return std::chrono::sys_days(ymd).time_since_epoch().count();
+  const auto day = sdk::parse_date(date.substr(0, 10), 0, 9999);
+  if (!day) return std::nullopt;
+  return sdk::days_from_epoch(*day);
 }
 
 std::string next_day(const std::string& date) {

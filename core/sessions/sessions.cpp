@@ -3,7 +3,6 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include <cctype>
 #include <stdexcept>
 
 #include "audit/audit_log.hpp"
@@ -12,6 +11,7 @@
 #include "domain/route_support.hpp"
 #include "domain/validation.hpp"
 #include "http/router.hpp"
+#include "text/ascii.hpp"
 
 namespace kim::sessions {
 
@@ -40,13 +40,7 @@ std::string iso_seconds(std::int64_t seconds) {
 std::string random_hex() {
   unsigned char bytes[32];
   domain::Env::system().random_bytes(bytes, sizeof bytes);
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char byte : bytes) {
-    hex.push_back(kDigits[byte >> 4]);
-    hex.push_back(kDigits[byte & 0xf]);
-  }
-  return hex;
+  return text::to_hex(bytes, sizeof bytes);
 }
 
 bool is_secret_shape(std::string_view value) {
@@ -57,13 +51,6 @@ bool is_secret_shape(std::string_view value) {
 
 bool same_secret(std::string_view a, std::string_view b) {
   return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 sdk::HttpResponse problem_response(const Problem& problem) {
@@ -89,7 +76,7 @@ json user_json(const sdk::Principal& principal) {
 // The body of a public POST: a JSON object sent as application/json (a cross-site HTML form
 // cannot send that type without the browser asking first).
 std::optional<Problem> read_json_body(const sdk::HttpRequest& request, json& body) {
-  const auto type = lower(request.header("content-type"));
+  const auto type = text::lower(request.header("content-type"));
   if (!type.starts_with("application/json")) {
     return Problem{415, "unsupported_media_type", "send the body as application/json", {}, nullptr};
   }
@@ -145,7 +132,8 @@ std::string password_problem(std::string_view password, std::string_view user_na
   const auto characters = std::count_if(password.begin(), password.end(), [](char c) {
     return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
   });
-  if (lower(password) == lower(user_name)) return "the password must not be the user name";
+  if (text::lower(password) == text::lower(user_name))
+    return "the password must not be the user name";
   if (characters < 12) return "the password must have at least 12 characters";
   return {};
 }
@@ -239,7 +227,7 @@ std::string SessionService::cookie_header(const sdk::HttpRequest& request, const
   std::string cookie = std::string(kCookieName) + "=" + value +
                        "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age);
   if (config_.secure_cookie || config_.public_url.starts_with("https://") ||
-      lower(request.header("x-forwarded-proto")) == "https") {
+      text::lower(request.header("x-forwarded-proto")) == "https") {
     cookie += "; Secure";
   }
   return cookie;
@@ -258,7 +246,7 @@ sdk::HttpResponse SessionService::sign_in(const sdk::HttpRequest& request) {
   }
   if (problem) return problem_response(*problem);
   const std::string client = request.header(kClientHeader);
-  const std::string account = lower(*name);
+  const std::string account = text::lower(*name);
   // Checked before the password: a throttled guesser learns nothing, valid or not.
   const int wait =
       std::max(per_address_.retry_after(client), per_account_.retry_after("user:" + account));

@@ -269,6 +269,7 @@ const Case kCases[] = {
      {R"((root): has an unclosed "[" in the host (got "[::1:80"))"}},
     {"HostPortIgnoresNonStrings", R"({"format":"host-port"})", "8080", {}},
     {"DateValid", R"({"format":"date"})", R"("2024-02-29")", {}},
+    {"DateAnyYearOfTheStandard", R"({"format":"date"})", R"("1066-10-14")", {}},
     {"DateNotALeapYear",
      R"({"format":"date"})",
      R"("2025-02-29")",

@@ -21,6 +21,15 @@ TEST(SdkDates, OnlyRealCalendarDaysInTheApisFormParse) {
   EXPECT_EQ(kim::sdk::to_string(Date{2021, 7, 1}), "2021-07-01");
 }
 
+TEST(SdkDates, ARuleMayNameItsOwnYears) {
+  EXPECT_EQ(kim::sdk::parse_date("0001-01-01", 0, 9999), (Date{1, 1, 1}));
+  EXPECT_EQ(kim::sdk::parse_date("2200-12-31", 1900, 2200), (Date{2200, 12, 31}));
+  EXPECT_FALSE(kim::sdk::parse_date("2201-01-01", 1900, 2200));
+  EXPECT_FALSE(kim::sdk::parse_date("1899-12-31", 1900, 2200));
+  EXPECT_FALSE(kim::sdk::parse_date("-001-01-01", 0, 9999));
+  EXPECT_EQ(kim::sdk::parse_date("9999-12-31"), (Date{9999, 12, 31}));
+}
+
 TEST(SdkDates, PeriodsEndOnTheLastDayOfAShorterMonth) {
   EXPECT_EQ(kim::sdk::add_months(Date{2024, 1, 31}, 1), (Date{2024, 2, 29}));
   EXPECT_EQ(kim::sdk::add_months(Date{2025, 1, 31}, 1), (Date{2025, 2, 28}));

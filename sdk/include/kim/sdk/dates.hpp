@@ -28,9 +28,10 @@ inline int days_in_month(int year, int month) {
   return month == 2 && is_leap_year(year) ? 29 : kDays[month - 1];
 }
 
-// Only "YYYY-MM-DD" of a real calendar day from 1900 on (2025-02-29 and 2025-2-1 are refused),
-// the form every date of the API has.
-inline std::optional<Date> parse_date(std::string_view text) {
+// Only "YYYY-MM-DD" of a real calendar day (2025-02-29 and 2025-2-1 are refused) whose year lies
+// in [first_year, last_year] (first_year >= 0): for a rule that needs other years than
+// parse_date(text) allows.
+inline std::optional<Date> parse_date(std::string_view text, int first_year, int last_year) {
   if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
   auto number = [&](std::size_t from, std::size_t length) {
     int value = 0;
@@ -41,11 +42,16 @@ inline std::optional<Date> parse_date(std::string_view text) {
     return value;
   };
   const Date date{number(0, 4), number(5, 2), number(8, 2)};
-  if (date.year < 1900 || date.month < 1 || date.month > 12 || date.day < 1 ||
-      date.day > days_in_month(date.year, date.month)) {
+  if (date.year < first_year || date.year > last_year || date.month < 1 || date.month > 12 ||
+      date.day < 1 || date.day > days_in_month(date.year, date.month)) {
     return std::nullopt;
   }
   return date;
+}
+
+// A date of the API: "YYYY-MM-DD" of a real calendar day from 1900 on.
+inline std::optional<Date> parse_date(std::string_view text) {
+  return parse_date(text, 1900, 9999);
 }
 
 inline std::string to_string(const Date& date) {
