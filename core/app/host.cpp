@@ -16,6 +16,7 @@
 #include "log/logging.hpp"
 #include "orgs/organisations.hpp"
 #include "store/core_migrations.hpp"
+#include "text/ascii.hpp"
 
 #ifndef KIM_HOST_VERSION
 #define KIM_HOST_VERSION "0.0.0"
@@ -29,10 +30,7 @@ std::string bearer_token(const sdk::HttpRequest& request) {
   const std::string header = request.header("authorization");
   constexpr std::string_view kScheme = "Bearer ";
   if (header.size() <= kScheme.size()) return {};
-  std::string scheme = header.substr(0, kScheme.size());
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  if (scheme != "bearer ") return {};
+  if (text::lower(std::string_view(header).substr(0, kScheme.size())) != "bearer ") return {};
   return header.substr(kScheme.size());
 }
 
@@ -293,7 +291,10 @@ void Host::serve() {
     boost::asio::thread_pool after_commit(2);
     after_commit_pool_ = &after_commit;
     server.run();
-    after_commit.join();  // the answers that waited for their events are out
+    // The writer still runs: requests queued in its batch settle, their events go out.
+    for (int left = in_writer_batch_.load(); left > 0; left = in_writer_batch_.load())
+      in_writer_batch_.wait(left);
+    after_commit.join();
     after_commit_pool_ = nullptr;
   }
   events_->publish({"host.stopping", nlohmann::json::object(), {}, "host"});
@@ -339,12 +340,18 @@ void Host::answer_in_writer_batch(sdk::HttpRequest& request, const http::Respond
     sdk::HttpResponse response;
   };
   auto exchange = std::make_shared<Exchange>(Exchange{std::move(request), {}});
-  const auto failed = [this, respond](const sdk::HttpRequest& request, const std::string& error) {
+  in_writer_batch_.fetch_add(1);
+  // Every way out answers once and counts the request as done.
+  const auto answer = [this, respond](sdk::HttpResponse response) {
+    respond(std::move(response));
+    if (in_writer_batch_.fetch_sub(1) == 1) in_writer_batch_.notify_all();
+  };
+  const auto failed = [this, answer](const sdk::HttpRequest& request, const std::string& error) {
     // As when the write had failed inside the handler: nothing of the answer leaves the host.
     logger_->error("request {} ({} {}) failed: its write in the writer's batch failed: {}",
                    request.request_id, sdk::to_string(request.method), request.path, error);
-    respond(sdk::HttpResponse::error(500, "internal_error",
-                                     "internal error; request id " + request.request_id));
+    answer(sdk::HttpResponse::error(500, "internal_error",
+                                    "internal error; request id " + request.request_id));
   };
   try {
     store_->write_then(
@@ -358,8 +365,8 @@ void Host::answer_in_writer_batch(sdk::HttpRequest& request, const http::Respond
           if (security_ && !security_->idle()) security_->flush(in.request_id, request_route(in));
         },
         // On the writer thread after the commit: quick, never throws.
-        [this, exchange, respond, failed](std::exception_ptr error,
-                                          store::Store::AfterCommit after) {
+        [this, exchange, answer, failed](std::exception_ptr error,
+                                         store::Store::AfterCommit after) {
           if (error) {
             try {
               std::rethrow_exception(error);
@@ -369,11 +376,11 @@ void Host::answer_in_writer_batch(sdk::HttpRequest& request, const http::Respond
               return failed(exchange->request, "unknown error");
             }
           }
-          if (after.empty()) return respond(std::move(exchange->response));
-          auto publish_then_answer = [exchange, respond, after = std::move(after)]() mutable {
+          if (after.empty()) return answer(std::move(exchange->response));
+          auto publish_then_answer = [exchange, answer, after = std::move(after)]() mutable {
             for (auto& work : after)
               work();
-            respond(std::move(exchange->response));
+            answer(std::move(exchange->response));
           };
           if (after_commit_pool_ == nullptr) return publish_then_answer();  // not serving
           boost::asio::post(*after_commit_pool_, std::move(publish_then_answer));
@@ -386,7 +393,7 @@ void Host::answer_in_writer_batch(sdk::HttpRequest& request, const http::Respond
 http::Placement Host::placement(const sdk::HttpRequest& request) const {
   if (request.method != sdk::HttpMethod::kGet) {
     return request.headers.contains(kWriterBatchNote) ? http::Placement::kWriterBatch
-                                                       : http::Placement::kWorker;
+                                                      : http::Placement::kWorker;
   }
   // Plugins' routes may call partners or block otherwise: never on the io thread. They all live
   // under /api/v1/plugins/<id>/ or a plugin's short mount /api/v1/<id>/ (PluginHostImpl), so
@@ -434,12 +441,7 @@ std::optional<sdk::HttpResponse> Host::admit(sdk::HttpRequest& request, std::str
   // (sign-in, setting a password) may need it. Hex: the key holds raw address bytes, and headers
   // must stay printable for route code.
   if (is_public() && match.route->owner == "host") {
-    std::string client;
-    for (unsigned char byte : peer) {
-      static constexpr char kDigits[] = "0123456789abcdef";
-      client += {kDigits[byte >> 4], kDigits[byte & 0xf]};
-    }
-    request.headers[sessions::kClientHeader] = std::move(client);
+    request.headers[sessions::kClientHeader] = text::to_hex(peer);
   }
   if (token.empty()) {
     // The console's session cookie: a second credential for the same principal (bearer first).

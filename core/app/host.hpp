@@ -2,6 +2,7 @@
 // (routing, authentication, role checks). The CLI in main.cpp drives it.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -149,6 +150,9 @@ class Host {
   // While serving: publishes the events of requests run in the writer's batch, after their
   // commit (plugins' subscribers may write, which the writer thread cannot wait for).
   boost::asio::thread_pool* after_commit_pool_ = nullptr;
+  // Requests in the writer's batch not yet answered: serve() waits for them before it lets the
+  // pool go (a shutdown that timed out may leave some queued in the store).
+  std::atomic<int> in_writer_batch_{0};
 };
 
 }  // namespace kim::app

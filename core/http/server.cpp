@@ -19,6 +19,7 @@
 
 #include "http/auth_throttle.hpp"
 #include "http/router.hpp"
+#include "text/ascii.hpp"
 
 namespace kim::http {
 
@@ -325,9 +326,8 @@ class Session : public std::enable_shared_from_this<Session> {
                            has_body_);
     }
     for (const auto& field : header) {
-      std::string name(field.name_string());
-      std::transform(name.begin(), name.end(), name.begin(),
-                     [](unsigned char c) { return std::tolower(c); });
+      const auto raw_name = field.name_string();
+      const std::string name = text::lower({raw_name.data(), raw_name.size()});
       if (!valid_utf8(field.value())) {
         return respond_error(400, "bad_header", "header " + name + " is not valid UTF-8",
                              has_body_);
