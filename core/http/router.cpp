@@ -18,20 +18,6 @@ bool is_parameter(std::string_view segment) {
          segment.substr(1, segment.size() - 2).find_first_of("{}") == std::string_view::npos;
 }
 
-// The pattern with parameter names erased, so "/x/{a}" and "/x/{b}" compare equal.
-std::string shape_of(std::string_view pattern) {
-  std::string shape;
-  for (auto segment : split_path(pattern)) {
-    shape += '/';
-    shape += is_parameter(segment) ? std::string_view("{}") : segment;
-  }
-  return shape;
-}
-
-}  // namespace
-
-namespace {
-
 // Appends path's segments to `segments`, skipping empty ones ("/a//b/" has two).
 template <class Segments>
 void append_segments(std::string_view path, Segments& segments) {
@@ -55,6 +41,23 @@ std::vector<std::string_view> split_path(std::string_view path) {
   append_segments(path, segments);
   return segments;
 }
+
+namespace {
+
+// A pattern's segments ("/a/{id}": literal "a", parameter "id"), as Router::Segment (private, hence
+// the template).
+template <class Segment>
+std::vector<Segment> compile(std::string_view pattern) {
+  std::vector<Segment> segments;
+  for (auto segment : split_path(pattern)) {
+    const bool parameter = is_parameter(segment);
+    segments.push_back(
+        {std::string(parameter ? segment.substr(1, segment.size() - 2) : segment), parameter});
+  }
+  return segments;
+}
+
+}  // namespace
 
 bool percent_decode(std::string_view in, std::string& out) {
   out.clear();
@@ -131,21 +134,24 @@ void Router::add(Route route) {
     throw std::invalid_argument("route " + std::string(sdk::to_string(route.method)) + " " +
                                 route.pattern + " is already registered");
   }
-  std::vector<Segment> compiled;
-  for (auto segment : split_path(route.pattern)) {
-    const bool parameter = is_parameter(segment);
-    compiled.push_back(
-        {std::string(parameter ? segment.substr(1, segment.size() - 2) : segment), parameter});
-  }
+  auto compiled = compile<Segment>(route.pattern);
   routes_.push_back(std::move(route));
   compiled_.push_back(std::move(compiled));
 }
 
 bool Router::contains(sdk::HttpMethod method, std::string_view pattern) const {
-  const auto shape = shape_of(pattern);
-  return std::any_of(routes_.begin(), routes_.end(), [&](const Route& r) {
-    return r.method == method && shape_of(r.pattern) == shape;
-  });
+  // The same shape: parameter names do not count, so "/x/{a}" and "/x/{b}" are one route.
+  const auto wanted = compile<Segment>(pattern);
+  const auto same_shape = [&](const std::vector<Segment>& have) {
+    return std::equal(have.begin(), have.end(), wanted.begin(), wanted.end(),
+                      [](const Segment& a, const Segment& b) {
+                        return a.parameter == b.parameter && (a.parameter || a.text == b.text);
+                      });
+  };
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    if (routes_[i].method == method && same_shape(compiled_[i])) return true;
+  }
+  return false;
 }
 
 namespace {
