@@ -193,7 +193,23 @@ std::string Statement::column_name(int i) const {
 
 // --- Connection --------------------------------------------------------------------------------
 
+namespace {
+
+// SQLite's memory statistics take one process-wide mutex on every allocation and free. With
+// readers on several threads that mutex was contended (bench/README.md, "Request path, step 4"),
+// and kim never reads the statistics. Only possible before SQLite initialises: when something else
+// initialised it first, the call fails and the default stays.
+void configure_sqlite_once() {
+  static const bool configured = [] {
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+  }();
+  (void)configured;
+}
+
+}  // namespace
+
 Connection Connection::open(const std::filesystem::path& path, int flags) {
+  configure_sqlite_once();
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
