@@ -364,7 +364,7 @@ void Host::answer_in_writer_batch(sdk::HttpRequest& request, const http::Respond
           if (sessions_) sessions_->touch(in);
           if (security_ && !security_->idle()) security_->flush(in.request_id, request_route(in));
         },
-        // On the writer thread after the commit: quick, never throws.
+        // On the writer (or sync) thread once the commit is durable: quick, never throws.
         [this, exchange, answer, failed](std::exception_ptr error,
                                          store::Store::AfterCommit after) {
           if (error) {

@@ -9,6 +9,10 @@ const std::string kOwnershipColumns =
     std::string("c.organisation_id, c.case_manager_id, ") + kSupervisorSql + " AS supervisor_id, " +
     kCoSupervisorSql + " AS co_supervisor_id, o.team_access, " + kRestrictedSql + " AS restricted";
 
+const std::string kCaseRowColumns =
+    "c.id, c.person_id, c.phase, c.version, c.anonymised_at IS NOT NULL AS anonymised, " +
+    kOwnershipColumns;
+
 CaseOwnership ownership_of(const json& row) {
   return {row["organisation_id"],
           row["case_manager_id"],
@@ -20,18 +24,18 @@ CaseOwnership ownership_of(const json& row) {
 
 namespace {
 
-std::optional<CaseRow> find_case_row(Connection& db, const std::string& case_id) {
-  auto rows =
-      db.query(std::string("SELECT c.id, c.person_id, c.phase, c.version, c.anonymised_at IS NOT "
-                           "NULL AS anonymised, ") +
-                   kOwnershipColumns +
-                   " FROM cases c JOIN organisations o ON o.id = c.organisation_id "
-                   "WHERE c.id = ?",
-               {case_id});
-  if (rows.empty()) return std::nullopt;
-  const auto& row = rows.front();
+CaseRow case_row_of(const json& row) {
   return CaseRow{row["id"],      row["person_id"],  row["phase"],
                  row["version"], ownership_of(row), row["anonymised"].get<int>() != 0};
+}
+
+std::optional<CaseRow> find_case_row(Connection& db, const std::string& case_id) {
+  auto rows = db.query("SELECT " + kCaseRowColumns +
+                           " FROM cases c JOIN organisations o ON o.id = c.organisation_id "
+                           "WHERE c.id = ?",
+                       {case_id});
+  if (rows.empty()) return std::nullopt;
+  return case_row_of(rows.front());
 }
 
 CaseRow find_case(Connection& db, const std::string& case_id) {
@@ -48,10 +52,8 @@ CaseRow find_case(Connection& db, const std::string& case_id) {
   fail(std::move(problem));
 }
 
-}  // namespace
-
-CaseRow load_case(Connection& db, const Context& ctx, const std::string& case_id, Access needed) {
-  auto found = find_case_row(db, case_id);
+CaseRow access_checked(const Context& ctx, const std::string& case_id,
+                       const std::optional<CaseRow>& found, Access needed) {
   // Unknown or invisible: the same 404, so ids reveal nothing (the auditors see both).
   if (!found || case_access(ctx.actor.principal, found->ownership) == Access::kNone) {
     refuse(ctx, "case", case_id, case_id, Problem::not_found("case " + case_id));
@@ -62,6 +64,18 @@ CaseRow load_case(Connection& db, const Context& ctx, const std::string& case_id
            Problem::forbidden("only the case's case manager changes a case; coordinators read"));
   }
   return *found;
+}
+
+}  // namespace
+
+CaseRow load_case(Connection& db, const Context& ctx, const std::string& case_id, Access needed) {
+  return access_checked(ctx, case_id, find_case_row(db, case_id), needed);
+}
+
+CaseRow checked_case_row(const Context& ctx, const std::string& case_id, const json* row,
+                         Access needed) {
+  return access_checked(ctx, case_id, row ? std::optional(case_row_of(*row)) : std::nullopt,
+                        needed);
 }
 
 namespace {

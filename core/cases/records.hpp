@@ -75,6 +75,12 @@ domain::Result<domain::Reply> write_case(domain::Transactions& tx, const domain:
 // is write and the caller only reads.
 CaseRow load_case(store::Connection& db, const domain::Context& ctx, const std::string& case_id,
                   Access needed);
+// load_case's checks on a row read with kCaseRowColumns (over `c` and its organisation `o`) by a
+// query of the caller's own, which may select more; `row` null: no such case. Spares a read
+// that needs more of the case a second query.
+extern const std::string kCaseRowColumns;
+CaseRow checked_case_row(const domain::Context& ctx, const std::string& case_id,
+                         const nlohmann::json* row, Access needed);
 // The person's row (with "organisation" = slug of the recording organisation); 404 like above.
 nlohmann::json load_person(store::Connection& db, const domain::Context& ctx,
                            const std::string& person_id);

@@ -1,14 +1,18 @@
 #include "store/store.hpp"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <mutex>
@@ -72,8 +76,36 @@ struct Store::Impl {
   std::atomic<std::uint64_t> transactions{0};
   std::atomic<std::uint64_t> write_jobs{0};
 
+  // The jobs of one transaction and how each ended, to be told to their callers.
+  struct Settlement {
+    std::vector<Job*> jobs;
+    std::vector<std::exception_ptr> errors;  // one per job; null: committed
+    bool committed = false;                  // some job's changes were committed
+  };
+
+  // The sync thread (see store.hpp, "Durability off the writer's path"): with it the writer
+  // commits with synchronous=NORMAL and goes on with the next batch, while this thread
+  // fdatasyncs the WAL and only then settles the batches committed before that sync.
+  bool sync_thread_on = false;
+  int wal_fd = -1;  // sync thread: our own descriptor of the -wal file, opened at the first sync
+  std::mutex sync_mutex;
+  std::condition_variable sync_cv;
+  std::deque<Settlement> to_sync;  // guarded by sync_mutex
+  bool sync_stopping = false;      // guarded by sync_mutex
+  std::thread sync_thread;
+  // Set once an fdatasync failed: what is on disk is then unknown (the kernel may have dropped the
+  // pages), so no later write may be reported as durable either. Refused until a restart.
+  std::atomic<bool> sync_failed{false};
+
   void writer_loop();
+  void sync_loop();
+  // Sync thread: makes the WAL durable (opening it at the first call); false with errno set.
+  bool sync_wal_file();
   std::size_t run_transaction(const std::vector<Job*>& batch, std::size_t begin);
+  // Hands a transaction's jobs to the sync thread, or settles them at once when nothing needs a
+  // sync first (no sync thread, or nothing committed).
+  void finish(Settlement settlement);
+  void settle(Settlement& settlement);
   void checkpoint_if_due();
   static int on_wal_commit(void* impl, sqlite3* db, const char* schema, int frames);
 };
@@ -161,10 +193,13 @@ Store::Store(StoreOptions options) : impl_(std::make_unique<Impl>()) {
     throw SqliteError(SQLITE_ERROR, "store: could not switch " + o.path.string() +
                                         " to WAL journal mode (it is " + got + ")");
   }
-  writer.exec("PRAGMA synchronous=" + o.synchronous);
-  if (pragma_int(writer, "PRAGMA synchronous") != sync_level) {
-    throw SqliteError(SQLITE_ERROR,
-                      "store: PRAGMA synchronous=" + o.synchronous + " did not stick");
+  // FULL with the sync thread: SQLite commits without the fsync, which the sync thread does
+  // before any caller hears of the commit (store.hpp, "Durability off the writer's path").
+  impl_->sync_thread_on = o.sync_thread && sync_level == 2;
+  const std::string writer_sync = impl_->sync_thread_on ? "NORMAL" : o.synchronous;
+  writer.exec("PRAGMA synchronous=" + writer_sync);
+  if (pragma_int(writer, "PRAGMA synchronous") != synchronous_level(writer_sync)) {
+    throw SqliteError(SQLITE_ERROR, "store: PRAGMA synchronous=" + writer_sync + " did not stick");
   }
   // Savepoint and statement journals in memory: every job of a group commit runs in its own
   // SAVEPOINT, and each page a job touches that an earlier job of the batch dirtied is copied to
@@ -195,6 +230,9 @@ Store::Store(StoreOptions options) : impl_(std::make_unique<Impl>()) {
     impl_->free_readers.push_back(&reader);
   }
 
+  if (impl_->sync_thread_on) {
+    impl_->sync_thread = std::thread([impl = impl_.get()] { impl->sync_loop(); });
+  }
   impl_->writer_thread = std::thread([impl = impl_.get()] { impl->writer_loop(); });
 }
 
@@ -219,6 +257,18 @@ void Store::close() {
   }
   s.queue_cv.notify_all();
   if (s.writer_thread.joinable()) s.writer_thread.join();  // drains the queue first
+  if (s.sync_thread.joinable()) {                          // then the last syncs and settlements
+    {
+      std::lock_guard lock(s.sync_mutex);
+      s.sync_stopping = true;
+    }
+    s.sync_cv.notify_all();
+    s.sync_thread.join();
+  }
+  if (s.wal_fd >= 0) {
+    ::close(s.wal_fd);
+    s.wal_fd = -1;
+  }
 
   {
     std::unique_lock lock(s.pool_mutex);
@@ -503,25 +553,28 @@ std::size_t Store::Impl::run_transaction(const std::vector<Job*>& batch, std::si
   Connection& db = *writer;
   const std::size_t end = batch.size();
   std::vector<std::exception_ptr> errors(end);
-  auto settle_all = [&](std::size_t to) {
-    // Sorted out first: once a waiting caller's job is marked done it may be gone at any moment.
-    std::vector<std::pair<std::unique_ptr<Job>, std::exception_ptr>> deferred;
-    for (std::size_t j = begin; j < to; ++j) {
-      if (batch[j]->on_settled) deferred.emplace_back(batch[j], std::move(errors[j]));
-    }
-    {
-      std::lock_guard lock(done_mutex);
-      for (std::size_t j = begin; j < to; ++j) {
-        if (batch[j]->on_settled) continue;
-        batch[j]->error = std::move(errors[j]);
-        batch[j]->done = true;  // from here on the job belongs to its caller again
-        // Under the lock: the caller cannot return and destroy the condition before we are done.
-        batch[j]->done_cv.notify_one();
-      }
-    }
-    for (auto& [job, error] : deferred)
-      job->on_settled(error);
+  auto settle_all = [&](std::size_t to, bool committed) {
+    Settlement settlement;
+    settlement.jobs.assign(batch.begin() + static_cast<std::ptrdiff_t>(begin),
+                           batch.begin() + static_cast<std::ptrdiff_t>(to));
+    settlement.errors.assign(
+        std::make_move_iterator(errors.begin() + static_cast<std::ptrdiff_t>(begin)),
+        std::make_move_iterator(errors.begin() + static_cast<std::ptrdiff_t>(to)));
+    settlement.committed = committed;
+    finish(std::move(settlement));
   };
+
+  if (sync_failed.load()) {
+    const SqliteError refused(SQLITE_IOERR_FSYNC,
+                              "store: write refused: an earlier sync of the database failed, so "
+                              "nothing more is written until kim restarts");
+    for (std::size_t j = begin; j < end; ++j) {
+      errors[j] = own_copy(refused);
+    }
+    write_jobs.fetch_add(end - begin, std::memory_order_relaxed);
+    settle_all(end, false);
+    return end;
+  }
 
   try {
     db.exec("BEGIN IMMEDIATE");
@@ -531,7 +584,7 @@ std::size_t Store::Impl::run_transaction(const std::vector<Job*>& batch, std::si
       errors[j] = own_copy(e);
     }
     write_jobs.fetch_add(end - begin, std::memory_order_relaxed);
-    settle_all(end);
+    settle_all(end, false);
     return end;
   }
 
@@ -572,17 +625,19 @@ std::size_t Store::Impl::run_transaction(const std::vector<Job*>& batch, std::si
         if (!errors[j]) errors[j] = own_copy(lost);
       }
       spdlog::error("store: write transaction aborted after {} job(s)", i - begin + 1);
-      settle_all(i + 1);
+      settle_all(i + 1, false);
       return i + 1;
     }
     any_ok = any_ok || !errors[i];
   }
 
+  bool committed = false;
   if (!any_ok) {
     rollback_quietly(db);  // nothing to keep: spare the fsync
   } else {
     try {
       db.exec("COMMIT");
+      committed = true;
       transactions.fetch_add(1, std::memory_order_relaxed);
     } catch (const std::exception& e) {
       spdlog::error("store: COMMIT of {} write job(s) failed: {}", end - begin, e.what());
@@ -592,8 +647,109 @@ std::size_t Store::Impl::run_transaction(const std::vector<Job*>& batch, std::si
       }
     }
   }
-  settle_all(end);
+  settle_all(end, committed);
   return end;
+}
+
+void Store::Impl::finish(Settlement settlement) {
+  if (sync_thread_on) {
+    {
+      std::lock_guard lock(sync_mutex);
+      // In order behind earlier commits even when this one needs no sync: its callers must not
+      // hear of an error before the callers of an earlier commit hear of its success.
+      to_sync.push_back(std::move(settlement));
+    }
+    sync_cv.notify_one();
+    return;
+  }
+  settle(settlement);
+}
+
+void Store::Impl::settle(Settlement& settlement) {
+  auto& jobs = settlement.jobs;
+  auto& errors = settlement.errors;
+  // Sorted out first: once a waiting caller's job is marked done it may be gone at any moment.
+  std::vector<std::pair<std::unique_ptr<Job>, std::exception_ptr>> deferred;
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    if (jobs[j]->on_settled) deferred.emplace_back(jobs[j], std::move(errors[j]));
+  }
+  {
+    std::lock_guard lock(done_mutex);
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+      if (jobs[j]->on_settled) continue;
+      jobs[j]->error = std::move(errors[j]);
+      jobs[j]->done = true;  // from here on the job belongs to its caller again
+      // Under the lock: the caller cannot return and destroy the condition before we are done.
+      jobs[j]->done_cv.notify_one();
+    }
+  }
+  for (auto& [job, error] : deferred)
+    job->on_settled(error);
+}
+
+bool Store::Impl::sync_wal_file() {
+  if (wal_fd < 0) {
+    // SQLite creates the -wal file at the first commit, so it exists now. It would fsync the
+    // folder at the WAL's first sync; its commits no longer sync, so that is done here, once.
+    const std::string wal_path = options.path.string() + "-wal";
+    const int fd = ::open(wal_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const auto folder = options.path.has_parent_path() ? options.path.parent_path().string() : ".";
+    const int folder_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const bool folder_synced = folder_fd >= 0 && ::fsync(folder_fd) == 0;
+    const int saved = errno;
+    if (folder_fd >= 0) ::close(folder_fd);
+    if (!folder_synced) {
+      ::close(fd);
+      errno = saved;
+      return false;
+    }
+    wal_fd = fd;
+  }
+  return (options.sync_wal ? options.sync_wal(wal_fd) : ::fdatasync(wal_fd)) == 0;
+}
+
+void Store::Impl::sync_loop() {
+  pthread_setname_np(pthread_self(), "kim-sync");
+  std::vector<Settlement> round;
+  for (;;) {
+    {
+      std::unique_lock lock(sync_mutex);
+      sync_cv.wait(lock, [&] { return sync_stopping || !to_sync.empty(); });
+      if (to_sync.empty()) return;  // stopping, and every commit is settled
+      // Every commit so far shares this one fdatasync: the WAL is written in order, so the sync
+      // makes all of them durable.
+      while (!to_sync.empty()) {
+        round.push_back(std::move(to_sync.front()));
+        to_sync.pop_front();
+      }
+    }
+    const bool any_committed =
+        std::any_of(round.begin(), round.end(), [](const Settlement& s) { return s.committed; });
+    if (any_committed && !sync_failed.load() && !sync_wal_file()) {
+      const std::string reason = std::strerror(errno);
+      sync_failed.store(true);
+      spdlog::critical(
+          "store: fdatasync of the WAL failed ({}): committed writes may not be on disk; they are "
+          "answered as failed, and no further write is accepted until kim restarts",
+          reason);
+    }
+    if (sync_failed.load()) {
+      const SqliteError lost(SQLITE_IOERR_FSYNC,
+                             "store: write committed but not made durable: the sync of the "
+                             "database failed");
+      for (auto& settlement : round) {
+        if (!settlement.committed) continue;
+        for (auto& error : settlement.errors) {
+          if (!error) error = own_copy(lost);
+        }
+      }
+    }
+    for (auto& settlement : round) {
+      settle(settlement);
+    }
+    round.clear();
+  }
 }
 
 // --- Reads -------------------------------------------------------------------------------------

@@ -21,11 +21,22 @@
 // fn's queries see one consistent snapshot. Blocks while all read connections are busy.
 //
 // Handlers in the batch: Store::write_then queues a job that nobody waits for and whose caller
-// hears of it after the commit (settled, on the writer thread). Inside such a job the store's
-// write(), write_deferred() and read() run at once on the writer's connection (a write in a
+// hears of it after the commit (settled, on the writer or the sync thread). Inside such a job the
+// store's write(), write_deferred() and read() run at once on the writer's connection (a write in a
 // savepoint of its own, so a failing one undoes only itself; a read sees the batch so far), and
 // after_commit() collects work for the settled callback. The host runs whole write requests this
 // way: io thread -> writer -> io thread, with no thread blocked on the commit.
+//
+// Durability off the writer's path (synchronous FULL, sync_thread on, the default): SQLite commits
+// each batch without an fsync (synchronous=NORMAL on the writer connection) and the writer goes
+// on with the next batch; the sync thread fdatasyncs the WAL, one sync for every commit since the
+// previous one, and only then settles their jobs. A caller still hears of its write only once it
+// is durable, and the answers keep the order of the commits. The one difference: other
+// connections see a commit up to one fdatasync before it is durable. After a power loss (not a
+// crash of kim: its writes are in the kernel by then) a non-audited read may have shown what is
+// gone; an audited read cannot, since its audit row commits after what it read and is synced
+// before it answers. When an fdatasync fails, the writes it covered are answered as failed and
+// the store refuses every later write until it is opened again (what is on disk is unknown).
 //
 // Deferred writes: Store::write_deferred is write() for a job whose result nobody needs at once
 // (the audit rows of a read). On a thread with a live DeferredWrites it only queues the job; the
@@ -67,6 +78,12 @@ struct StoreOptions {
   // mode SQLite unmaps the whole file at the first read after any commit, so a mapped connection
   // serving requests pays an munmap, an mmap and page faults on each of them.
   std::int64_t reader_mmap_bytes = 0;
+  // With synchronous FULL: the WAL's fdatasync of each commit runs on a thread of its own, so the
+  // writer goes on with the next batch meanwhile (see "Durability off the writer's path" above).
+  bool sync_thread = true;
+  // How the sync thread makes the WAL durable, given its file descriptor; 0 on success, else -1
+  // with errno set. Empty: fdatasync(2). Tests put in a slow or failing one.
+  std::function<int(int fd)> sync_wal = {};
 };
 
 struct Migration {
@@ -103,7 +120,8 @@ class DeferredWrites {
   static DeferredWrites* current() noexcept;
 
   // Calls done(nullopt) once every job deferred so far committed, or done(message) with the first
-  // failure. Runs on the writer thread after the commit, or at once here when nothing is pending.
+  // failure. Runs on the writer (or sync) thread after the commit, or at once here when nothing
+  // is pending.
   // Call at most once, after the last write_deferred(); done must be quick and must not throw.
   void when_settled(std::function<void(std::optional<std::string> error)> done);
   // Blocks until every job deferred so far settled; throws SqliteError if one failed (so that a
@@ -187,9 +205,9 @@ class Store {
   using AfterCommit = std::vector<std::function<void()>>;
   // Queues fn as a write job of the next batch and returns. Inside fn this store's write(),
   // write_deferred(), read() and read_bulk() run at once on the writer's connection (see the head
-  // of this file). settled(error, after_commit) runs on the writer thread once the batch committed
-  // (error null; after_commit what fn collected) or failed (error set; after_commit empty): it
-  // must be quick and must not throw. std::runtime_error once the store is closed.
+  // of this file). settled(error, after_commit) runs on the writer or sync thread once the batch
+  // committed (error null; after_commit what fn collected) or failed (error set; after_commit
+  // empty): it must be quick and must not throw. std::runtime_error once the store is closed.
   void write_then(std::function<void(Connection&)> fn,
                   std::function<void(std::exception_ptr error, AfterCommit after_commit)> settled);
   // Inside a write_then job: `work` is handed to its settled callback, to run after the commit.

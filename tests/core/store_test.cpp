@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <future>
 #include <memory>
@@ -195,10 +197,18 @@ TEST_F(StoreTest, ErrorsCarryCodeSqlAndMessage) {
 // --- Store: configuration ----------------------------------------------------------------------
 
 TEST_F(StoreTest, PragmasAreReallySet) {
-  const std::pair<const char*, int> levels[] = {{"FULL", 2}, {"NORMAL", 1}, {"OFF", 0}};
-  for (const auto& [name, level] : levels) {
+  struct Case {
+    const char* name;
+    bool sync_thread;
+    int level;  // what SQLite does itself on the writer connection
+  };
+  // FULL with the sync thread: SQLite commits as NORMAL, the store syncs the WAL itself.
+  const Case cases[] = {
+      {"FULL", false, 2}, {"FULL", true, 1}, {"NORMAL", true, 1}, {"OFF", true, 0}};
+  for (const auto& [name, sync_thread, level] : cases) {
     auto o = options();
     o.synchronous = name;
+    o.sync_thread = sync_thread;
     Store store(o);
     EXPECT_EQ(store.path(), o.path);
     const auto writer = store.write([](Connection& db) {
@@ -448,6 +458,100 @@ TEST_F(StoreTest, ConcurrentWritesAreGroupCommitted) {
   EXPECT_EQ(ids, committed);
   for (int id : failed)
     EXPECT_EQ(id % 7, 0);
+}
+
+// --- Store: durability on the sync thread --------------------------------------------------------
+
+TEST_F(StoreTest, WritesAnswerOnlyAfterTheirSyncWhichCommitsShare) {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int syncs_started = 0;
+  bool held = false;  // the next sync waits until released
+  auto o = options();
+  o.sync_wal = [&](int fd) {
+    std::unique_lock lock(mutex);
+    ++syncs_started;
+    changed.notify_all();
+    changed.wait(lock, [&] { return !held; });
+    return ::fdatasync(fd);
+  };
+  Store store(o);
+  store.write([](Connection& db) { db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)"); });
+  {
+    std::lock_guard lock(mutex);
+    held = true;
+  }
+  const int before = syncs_started;
+  auto first = std::async(std::launch::async, [&] {
+    store.write([](Connection& db) { db.execute("INSERT INTO t VALUES (1)"); });
+  });
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(changed.wait_for(lock, 10s, [&] { return syncs_started > before; }));
+  }
+  // Committed (another connection sees it), the writer goes on, but nobody was answered yet.
+  EXPECT_EQ(count_rows(store, "t"), 1);
+  std::vector<std::future<void>> more;
+  for (int id = 2; id <= 5; ++id) {
+    more.push_back(std::async(std::launch::async, [&store, id] {
+      store.write([id](Connection& db) { db.execute("INSERT INTO t VALUES (?1)", {id}); });
+    }));
+  }
+  EXPECT_TRUE(eventually([&] { return count_rows(store, "t") == 5; }));
+  EXPECT_EQ(first.wait_for(0s), std::future_status::timeout);
+  for (auto& write : more)
+    EXPECT_EQ(write.wait_for(0s), std::future_status::timeout);
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(syncs_started, before + 1);
+    held = false;
+  }
+  changed.notify_all();
+  first.get();
+  for (auto& write : more)
+    write.get();
+  // The four later commits waited behind the held sync and shared at most two more.
+  std::lock_guard lock(mutex);
+  EXPECT_LE(syncs_started, before + 3);
+}
+
+TEST_F(StoreTest, FailedSyncFailsItsWritesAndRefusesLaterOnes) {
+  std::atomic<bool> fail{false};
+  auto o = options();
+  o.sync_wal = [&](int fd) {
+    if (fail.load()) {
+      errno = EIO;
+      return -1;
+    }
+    return ::fdatasync(fd);
+  };
+  {
+    Store store(o);
+    store.write([](Connection& db) { db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)"); });
+    fail = true;
+    try {
+      store.write([](Connection& db) { db.execute("INSERT INTO t VALUES (1)"); });
+      ADD_FAILURE() << "a write whose sync failed was answered as durable";
+    } catch (const SqliteError& e) {
+      EXPECT_EQ(e.code(), SQLITE_IOERR_FSYNC);
+      EXPECT_NE(std::string(e.what()).find("not made durable"), std::string::npos) << e.what();
+    }
+    // Deferred and write_then jobs hear of it the same way.
+    std::promise<std::exception_ptr> settled;
+    store.write_then(
+        [](Connection& db) { db.execute("INSERT INTO t VALUES (2)"); },
+        [&](std::exception_ptr error, Store::AfterCommit) { settled.set_value(error); });
+    EXPECT_TRUE(settled.get_future().get() != nullptr);
+    // Later writes are refused before they run, even once syncing works again.
+    fail = false;
+    EXPECT_THROW(store.write([](Connection& db) { db.execute("INSERT INTO t VALUES (3)"); }),
+                 SqliteError);
+    EXPECT_EQ(count_rows(store, "t"), 1);  // (1) was committed before its sync failed
+  }
+  // Opened again, the store writes (and syncs) as before.
+  Store store(o);
+  store.write([](Connection& db) { db.execute("INSERT INTO t VALUES (4)"); });
+  EXPECT_EQ(count_rows(store, "t"), 2);
 }
 
 TEST_F(StoreTest, FailedCommitFailsEveryJobOfTheBatch) {
