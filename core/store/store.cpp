@@ -96,12 +96,20 @@ struct Store::Impl {
   // Set once an fdatasync failed: what is on disk is then unknown (the kernel may have dropped the
   // pages), so no later write may be reported as durable either. Refused until a restart.
   std::atomic<bool> sync_failed{false};
+  // An fdatasync runs now; its end is announced on queue_cv (join_while_syncing waits for it).
+  std::atomic<bool> sync_in_flight{false};
 
   void writer_loop();
   void sync_loop();
   // Sync thread: makes the WAL durable (opening it at the first call); false with errno set.
   bool sync_wal_file();
-  std::size_t run_transaction(const std::vector<Job*>& batch, std::size_t begin);
+  // Runs batch[begin..] in one transaction, which jobs queued meanwhile may join (below).
+  std::size_t run_transaction(std::vector<Job*>& batch, std::size_t begin);
+  // Before a COMMIT, with the sync thread: while it still syncs earlier commits, jobs queued
+  // meanwhile join the open transaction (true: some were added to `batch`) rather than make
+  // commits of their own, which that sync could not take any sooner. Every commit makes each read
+  // connection drop its page cache at its next read, so fewer commits mean fewer pages read again.
+  bool join_while_syncing(std::vector<Job*>& batch);
   // Hands a transaction's jobs to the sync thread, or settles them at once when nothing needs a
   // sync first (no sync thread, or nothing committed).
   void finish(Settlement settlement);
@@ -549,9 +557,9 @@ void Store::Impl::checkpoint_if_due() {
 
 // Runs batch[begin..] in one transaction and settles every job it ran. Returns the index of the
 // first job not run (only < batch.size() when the transaction ended early).
-std::size_t Store::Impl::run_transaction(const std::vector<Job*>& batch, std::size_t begin) {
+std::size_t Store::Impl::run_transaction(std::vector<Job*>& batch, std::size_t begin) {
   Connection& db = *writer;
-  const std::size_t end = batch.size();
+  std::size_t end = batch.size();
   std::vector<std::exception_ptr> errors(end);
   auto settle_all = [&](std::size_t to, bool committed) {
     Settlement settlement;
@@ -589,7 +597,12 @@ std::size_t Store::Impl::run_transaction(const std::vector<Job*>& batch, std::si
   }
 
   bool any_ok = false;
-  for (std::size_t i = begin; i < end; ++i) {
+  for (std::size_t i = begin;; ++i) {
+    if (i == end) {
+      if (!join_while_syncing(batch)) break;
+      end = batch.size();
+      errors.resize(end);
+    }
     write_jobs.fetch_add(1, std::memory_order_relaxed);
     bool undo_failed = false;
     try {
@@ -649,6 +662,24 @@ std::size_t Store::Impl::run_transaction(const std::vector<Job*>& batch, std::si
   }
   settle_all(end, committed);
   return end;
+}
+
+bool Store::Impl::join_while_syncing(std::vector<Job*>& batch) {
+  if (!sync_thread_on) return false;
+  const auto max_batch = static_cast<std::size_t>(options.max_batch);
+  std::unique_lock lock(queue_mutex);
+  for (;;) {
+    if (!sync_in_flight.load() || stopping || batch.size() >= max_batch) return false;
+    if (!queue.empty()) {
+      if (queue.front()->solo) return false;
+      do {
+        batch.push_back(queue.front());
+        queue.pop_front();
+      } while (!queue.empty() && !queue.front()->solo && batch.size() < max_batch);
+      return true;
+    }
+    queue_cv.wait(lock);  // a job queued, the sync ended, or close()
+  }
 }
 
 void Store::Impl::finish(Settlement settlement) {
@@ -726,7 +757,19 @@ void Store::Impl::sync_loop() {
     }
     const bool any_committed =
         std::any_of(round.begin(), round.end(), [](const Settlement& s) { return s.committed; });
-    if (any_committed && !sync_failed.load() && !sync_wal_file()) {
+    bool synced = true;
+    if (any_committed && !sync_failed.load()) {
+      sync_in_flight.store(true);
+      synced = sync_wal_file();
+      const int saved = errno;
+      sync_in_flight.store(false);
+      {
+        std::lock_guard lock(queue_mutex);  // the writer checks the flag under it: no lost wake-up
+      }
+      queue_cv.notify_all();
+      errno = saved;
+    }
+    if (!synced) {
       const std::string reason = std::strerror(errno);
       sync_failed.store(true);
       spdlog::critical(
