@@ -667,6 +667,10 @@ sdk::HttpResponse Host::health() {
   try {
     store_->read([](store::Connection& db) { return db.query("SELECT 1"); });
     body["database"] = "ok";
+    if (store_->writes_refused()) {  // logged as critical when it happened
+      body["status"] = "degraded";
+      body["database"] = "writes_refused";
+    }
   } catch (const std::exception& e) {
     logger_->error("health check: database unavailable: {}", e.what());
     body["status"] = "degraded";

@@ -1001,6 +1001,10 @@ std::size_t Store::pending_writes() const {
   return impl_->queue.size();
 }
 
+bool Store::writes_refused() const {
+  return impl_->sync_failed.load();
+}
+
 const std::filesystem::path& Store::path() const {
   return impl_->options.path;
 }

@@ -253,6 +253,9 @@ class Store {
   StoreStats stats() const;
   // Write jobs queued and not yet taken by the writer thread (thread-safe; for health/metrics).
   std::size_t pending_writes() const;
+  // True once an fdatasync of the WAL failed: every write is refused until the store is opened
+  // again (see "Durability off the writer's path"). /health reports it.
+  bool writes_refused() const;
   const std::filesystem::path& path() const;
 
  private:

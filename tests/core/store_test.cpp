@@ -547,6 +547,7 @@ TEST_F(StoreTest, FailedSyncFailsItsWritesAndRefusesLaterOnes) {
         [](Connection& db) { db.execute("INSERT INTO t VALUES (2)"); },
         [&](std::exception_ptr error, Store::AfterCommit) { settled.set_value(error); });
     EXPECT_TRUE(settled.get_future().get() != nullptr);
+    EXPECT_TRUE(store.writes_refused());
     // Later writes are refused before they run, even once syncing works again.
     fail = false;
     EXPECT_THROW(store.write([](Connection& db) { db.execute("INSERT INTO t VALUES (3)"); }),
@@ -555,6 +556,7 @@ TEST_F(StoreTest, FailedSyncFailsItsWritesAndRefusesLaterOnes) {
   }
   // Opened again, the store writes (and syncs) as before.
   Store store(o);
+  EXPECT_FALSE(store.writes_refused());
   store.write([](Connection& db) { db.execute("INSERT INTO t VALUES (4)"); });
   EXPECT_EQ(count_rows(store, "t"), 2);
 }
