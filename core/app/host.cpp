@@ -110,9 +110,11 @@ std::unique_ptr<store::Store> open_store(const config::HostConfig& config) {
     ::chmod(config.data_dir.c_str(), 0700);
   }
   std::filesystem::create_directories(config.database.path.parent_path(), ec);
-  auto store = std::make_unique<store::Store>(store::StoreOptions{
-      config.database.path, config.database.busy_timeout_ms, config.database.synchronous,
-      config.database.read_connections, config.database.max_batch});
+  auto store = std::make_unique<store::Store>(
+      store::StoreOptions{config.database.path, config.database.busy_timeout_ms,
+                          config.database.synchronous, config.database.read_connections,
+                          config.database.max_batch, store::StoreOptions{}.checkpoint_pages,
+                          store::StoreOptions{}.reader_mmap_bytes, config.database.sync_thread});
   store->migrate("core", store::core_migrations());
   std::vector<orgs::OrganisationSeed> seeds;
   for (const auto& org : config.organisations) {

@@ -102,6 +102,7 @@ HostConfig parse_host_config(nlohmann::json document, const std::filesystem::pat
   config.database.busy_timeout_ms = database["busy_timeout_ms"];
   config.database.read_connections = database["read_connections"];
   config.database.max_batch = database["max_batch"];
+  config.database.sync_thread = database["sync_thread"];
 
   const auto& log = document["log"];
   config.log.level = log["level"];

@@ -39,6 +39,7 @@ struct DatabaseConfig {
   int busy_timeout_ms = 0;
   int read_connections = 0;
   int max_batch = 0;
+  bool sync_thread = true;  // store/store.hpp, "Durability off the writer's path"
 };
 
 struct LogConfig {

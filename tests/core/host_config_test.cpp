@@ -74,6 +74,7 @@ TEST(HostConfigDefaults, EmptyObjectGivesShippedDefaults) {
   EXPECT_EQ(config.database.busy_timeout_ms, 5000);
   EXPECT_EQ(config.database.read_connections, 4);
   EXPECT_EQ(config.database.max_batch, 256);
+  EXPECT_TRUE(config.database.sync_thread);
 
   EXPECT_EQ(config.log.level, "info");
   EXPECT_FALSE(config.log.pattern.empty());
@@ -88,7 +89,7 @@ TEST(HostConfigDefaults, GivenValuesOverrideDefaultsAndOthersStay) {
   const json document = {
       {"deployment", {{"name", "Kreis Test"}}},
       {"server", {{"listen", "0.0.0.0:9090"}, {"io_threads", 4}}},
-      {"database", {{"synchronous", "NORMAL"}}},
+      {"database", {{"synchronous", "NORMAL"}, {"sync_thread", false}}},
       {"log", {{"level", "debug"}}},
   };
   const HostConfig config = parse_host_config(document, "/etc/kim", "inline");
@@ -99,6 +100,7 @@ TEST(HostConfigDefaults, GivenValuesOverrideDefaultsAndOthersStay) {
   EXPECT_EQ(config.server.worker_threads, 32);  // default kept beside a given sibling
   EXPECT_EQ(config.database.synchronous, "NORMAL");
   EXPECT_EQ(config.database.busy_timeout_ms, 5000);
+  EXPECT_FALSE(config.database.sync_thread);
   EXPECT_EQ(config.log.level, "debug");
 }
 
@@ -187,7 +189,9 @@ INSTANTIATE_TEST_SUITE_P(
                   "server.lisen: unknown key (did you mean \"listen\"?)"},
         BadConfig{"unknown_nested_key_listed", R"({"database":{"colour":1}})",
                   "database.colour: unknown key (allowed: busy_timeout_ms, file, max_batch, "
-                  "read_connections, synchronous)"},
+                  "read_connections, sync_thread, synchronous)"},
+        BadConfig{"sync_thread_not_boolean", R"({"database":{"sync_thread":"yes"}})",
+                  "database.sync_thread: must be a boolean (got string \"yes\")"},
         BadConfig{"string_for_integer", R"({"server":{"io_threads":"4"}})",
                   "server.io_threads: must be an integer (got string \"4\")"},
         BadConfig{"float_for_integer", R"({"server":{"worker_threads":2.5}})",

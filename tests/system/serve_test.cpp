@@ -2,7 +2,10 @@
 // plugin files: the example plugin, broken fixtures and a file that is no library at all.
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
+#include <set>
+#include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -237,6 +240,53 @@ TEST_F(ServeTest, SigtermStopsCleanlyAndDataSurvivesRestart) {
   EXPECT_THAT(second_log, Not(HasSubstr("applied migration")));
   EXPECT_THAT(second_log, Not(HasSubstr("bootstrap-admin.token")));
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "data" / "bootstrap-admin.token"));
+}
+
+// The names of kim's threads (kim-writer, kim-sync, …), from /proc.
+std::set<std::string> thread_names(pid_t pid) {
+  std::set<std::string> names;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::string name = read_file(task.path() / "comm");
+    while (!name.empty() && name.back() == '\n')
+      name.pop_back();
+    names.insert(name);
+  }
+  return names;
+}
+
+TEST_F(ServeTest, SyncThreadFollowsTheConfigAndWritesAreKeptEitherWay) {
+  start();  // database.sync_thread: true by default
+  {
+    HttpClient client("127.0.0.1", port_);
+    EXPECT_EQ(client.post("/api/v1/plugins/hello/greetings", {{"to", "A"}}, token_).status, 201);
+    const auto names = thread_names(process_->pid());
+    EXPECT_TRUE(names.contains("kim-writer"));
+    EXPECT_TRUE(names.contains("kim-sync")) << "the WAL's fsync runs on a thread of its own";
+  }
+  EXPECT_EQ(stop(), 0);
+
+  auto config = nlohmann::json::parse(read_file(config_path()));
+  config["database"]["sync_thread"] = false;
+  std::ofstream(config_path()) << config.dump(2);
+  std::filesystem::remove(dir_.path() / "kim.log");
+  process_ = std::make_unique<KimProcess>(
+      KIM_BINARY,
+      std::vector<std::string>{"serve", "--config", config_path(), "--listen",
+                               "127.0.0.1:" + std::to_string(port_)},
+      dir_.path() / "kim.log");
+  ASSERT_TRUE(process_->wait_ready(port_)) << process_->log();
+  {
+    HttpClient client("127.0.0.1", port_);
+    EXPECT_EQ(client.post("/api/v1/plugins/hello/greetings", {{"to", "B"}}, token_).status, 201);
+    const auto names = thread_names(process_->pid());
+    EXPECT_TRUE(names.contains("kim-writer"));
+    EXPECT_FALSE(names.contains("kim-sync")) << "database.sync_thread false: SQLite's own fsync";
+    EXPECT_EQ(client.get("/api/v1/plugins/hello/stats", token_).json()["greetings_stored"], 2);
+    auto health = client.get("/health");
+    EXPECT_EQ(health.status, 200) << health.body;
+  }
+  EXPECT_EQ(stop(), 0);
 }
 
 TEST_F(ServeTest, BootstrapTokenFileIsPrivate) {
