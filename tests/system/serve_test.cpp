@@ -64,6 +64,16 @@ class ServeTest : public ::testing::Test {
     ASSERT_FALSE(token_.empty());
   }
 
+  // After stop(): kim again on the same port and data (the bootstrap token stays the same).
+  bool restart_on_same_port() {
+    process_ = std::make_unique<KimProcess>(
+        KIM_BINARY,
+        std::vector<std::string>{"serve", "--config", config_path(), "--listen",
+                                 "127.0.0.1:" + std::to_string(port_)},
+        dir_.path() / "kim.log");
+    return process_->wait_ready(port_);
+  }
+
   int stop() {
     process_->send_signal(SIGTERM);
     auto code = process_->wait_exit(std::chrono::seconds(30));
@@ -227,12 +237,7 @@ TEST_F(ServeTest, SigtermStopsCleanlyAndDataSurvivesRestart) {
 
   std::filesystem::remove(dir_.path() / "kim.log");
   std::filesystem::remove(dir_.path() / "data" / "bootstrap-admin.token");
-  process_ = std::make_unique<KimProcess>(
-      KIM_BINARY,
-      std::vector<std::string>{"serve", "--config", config_path(), "--listen",
-                               "127.0.0.1:" + std::to_string(port_)},
-      dir_.path() / "kim.log");
-  ASSERT_TRUE(process_->wait_ready(port_)) << process_->log();
+  ASSERT_TRUE(restart_on_same_port()) << process_->log();
   HttpClient client("127.0.0.1", port_);
   EXPECT_EQ(client.get("/api/v1/plugins/hello/stats", token_).json()["greetings_stored"], 1);
   EXPECT_EQ(stop(), 0);
@@ -270,12 +275,7 @@ TEST_F(ServeTest, SyncThreadFollowsTheConfigAndWritesAreKeptEitherWay) {
   config["database"]["sync_thread"] = false;
   std::ofstream(config_path()) << config.dump(2);
   std::filesystem::remove(dir_.path() / "kim.log");
-  process_ = std::make_unique<KimProcess>(
-      KIM_BINARY,
-      std::vector<std::string>{"serve", "--config", config_path(), "--listen",
-                               "127.0.0.1:" + std::to_string(port_)},
-      dir_.path() / "kim.log");
-  ASSERT_TRUE(process_->wait_ready(port_)) << process_->log();
+  ASSERT_TRUE(restart_on_same_port()) << process_->log();
   {
     HttpClient client("127.0.0.1", port_);
     EXPECT_EQ(client.post("/api/v1/plugins/hello/greetings", {{"to", "B"}}, token_).status, 201);
