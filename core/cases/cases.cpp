@@ -221,9 +221,8 @@ Result<Reply> CaseService::resupervise_all() {
 Result<Reply> CaseService::get_case(const Context& ctx, const std::string& case_id) {
   return tx_.read(ctx, [&](Connection& db, std::vector<audit::Entry>& audit) {
     // One query for the access check and the answer (the hottest read of the API).
-    static const std::string sql =
-        std::string("SELECT ") + kCaseColumns + ", " + kCaseRowColumns + " " + kCaseFrom +
-        "WHERE c.id = ?";
+    static const std::string sql = std::string("SELECT ") + kCaseColumns + ", " + kCaseRowColumns +
+                                   " " + kCaseFrom + "WHERE c.id = ?";
     const auto rows = db.query(sql, {case_id});
     const auto row =
         checked_case_row(ctx, case_id, rows.empty() ? nullptr : &rows.front(), Access::kRead);
