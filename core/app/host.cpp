@@ -110,11 +110,14 @@ std::unique_ptr<store::Store> open_store(const config::HostConfig& config) {
     ::chmod(config.data_dir.c_str(), 0700);
   }
   std::filesystem::create_directories(config.database.path.parent_path(), ec);
-  auto store = std::make_unique<store::Store>(
-      store::StoreOptions{config.database.path, config.database.busy_timeout_ms,
-                          config.database.synchronous, config.database.read_connections,
-                          config.database.max_batch, store::StoreOptions{}.checkpoint_pages,
-                          store::StoreOptions{}.reader_mmap_bytes, config.database.sync_thread});
+  store::StoreOptions options;
+  options.path = config.database.path;
+  options.busy_timeout_ms = config.database.busy_timeout_ms;
+  options.synchronous = config.database.synchronous;
+  options.read_connections = config.database.read_connections;
+  options.max_batch = config.database.max_batch;
+  options.sync_thread = config.database.sync_thread;
+  auto store = std::make_unique<store::Store>(std::move(options));
   store->migrate("core", store::core_migrations());
   std::vector<orgs::OrganisationSeed> seeds;
   for (const auto& org : config.organisations) {

@@ -101,8 +101,8 @@ struct Store::Impl {
 
   void writer_loop();
   void sync_loop();
-  // Sync thread: makes the WAL durable (opening it at the first call); false with errno set.
-  bool sync_wal_file();
+  // Sync thread: makes the WAL durable (opening it at the first call); why it could not, or empty.
+  std::string sync_wal_file();
   // Runs batch[begin..] in one transaction, which jobs queued meanwhile may join (below).
   std::size_t run_transaction(std::vector<Job*>& batch, std::size_t begin);
   // Before a COMMIT, with the sync thread: while it still syncs earlier commits, jobs queued
@@ -718,26 +718,28 @@ void Store::Impl::settle(Settlement& settlement) {
     job->on_settled(error);
 }
 
-bool Store::Impl::sync_wal_file() {
+std::string Store::Impl::sync_wal_file() {
   if (wal_fd < 0) {
     // SQLite creates the -wal file at the first commit, so it exists now. It would fsync the
     // folder at the WAL's first sync; its commits no longer sync, so that is done here, once.
     const std::string wal_path = options.path.string() + "-wal";
     const int fd = ::open(wal_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
+    if (fd < 0) return "cannot open " + wal_path + ": " + std::strerror(errno);
     const auto folder = options.path.has_parent_path() ? options.path.parent_path().string() : ".";
     const int folder_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     const bool folder_synced = folder_fd >= 0 && ::fsync(folder_fd) == 0;
-    const int saved = errno;
+    const std::string folder_error = folder_synced ? "" : std::strerror(errno);
     if (folder_fd >= 0) ::close(folder_fd);
     if (!folder_synced) {
       ::close(fd);
-      errno = saved;
-      return false;
+      return "cannot sync the folder " + folder + ": " + folder_error;
     }
     wal_fd = fd;
   }
-  return (options.sync_wal ? options.sync_wal(wal_fd) : ::fdatasync(wal_fd)) == 0;
+  if ((options.sync_wal ? options.sync_wal(wal_fd) : ::fdatasync(wal_fd)) != 0) {
+    return std::string("fdatasync of the WAL failed: ") + std::strerror(errno);
+  }
+  return {};
 }
 
 void Store::Impl::sync_loop() {
@@ -757,25 +759,22 @@ void Store::Impl::sync_loop() {
     }
     const bool any_committed =
         std::any_of(round.begin(), round.end(), [](const Settlement& s) { return s.committed; });
-    bool synced = true;
+    std::string failure;
     if (any_committed && !sync_failed.load()) {
       sync_in_flight.store(true);
-      synced = sync_wal_file();
-      const int saved = errno;
+      failure = sync_wal_file();
       sync_in_flight.store(false);
       {
         std::lock_guard lock(queue_mutex);  // the writer checks the flag under it: no lost wake-up
       }
       queue_cv.notify_all();
-      errno = saved;
     }
-    if (!synced) {
-      const std::string reason = std::strerror(errno);
+    if (!failure.empty()) {
       sync_failed.store(true);
       spdlog::critical(
-          "store: fdatasync of the WAL failed ({}): committed writes may not be on disk; they are "
-          "answered as failed, and no further write is accepted until kim restarts",
-          reason);
+          "store: {}: committed writes may not be on disk; they are answered as failed, and no "
+          "further write is accepted until kim restarts",
+          failure);
     }
     if (sync_failed.load()) {
       const SqliteError lost(SQLITE_IOERR_FSYNC,
