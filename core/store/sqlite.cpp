@@ -1,5 +1,7 @@
 #include "store/sqlite.hpp"
 
+#include "store/wal_write_buffer.hpp"
+
 #include <sqlite3.h>
 
 #include <climits>
@@ -208,10 +210,16 @@ void configure_sqlite_once() {
 
 }  // namespace
 
-Connection Connection::open(const std::filesystem::path& path, int flags) {
+Connection Connection::open(const std::filesystem::path& path, int flags, WalWrites wal_writes) {
   configure_sqlite_once();
+  // After configure_sqlite_once: registering the VFS initialises SQLite.
+  const char* vfs = wal_writes == WalWrites::buffered ? wal_write_buffer_vfs() : nullptr;
+  if (wal_writes == WalWrites::buffered && vfs == nullptr) {
+    throw SqliteError(SQLITE_ERROR, "cannot open database " + path.string() +
+                                        ": the WAL write buffer's VFS could not be registered");
+  }
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs);
   if (rc != SQLITE_OK) {
     std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     const int code = db != nullptr ? sqlite3_extended_errcode(db) : rc;

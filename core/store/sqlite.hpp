@@ -111,9 +111,15 @@ class Connection {
     Connection& connection_;
   };
 
+  // How the connection writes the WAL: `buffered` through the VFS of store/wal_write_buffer.hpp
+  // (one write per commit instead of two per page; for the store's writer), `direct` as SQLite
+  // does.
+  enum class WalWrites { direct, buffered };
+
   // flags: SQLITE_OPEN_* (e.g. SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE). Extended result codes
   // are switched on.
-  static Connection open(const std::filesystem::path& path, int flags);
+  static Connection open(const std::filesystem::path& path, int flags,
+                         WalWrites wal_writes = WalWrites::direct);
 
   ~Connection();
   Connection(Connection&& other) noexcept;

@@ -189,8 +189,9 @@ Store::Store(StoreOptions options) : impl_(std::make_unique<Impl>()) {
   const StoreOptions& o = impl_->options;
 
   // NOMUTEX: each connection is used by one thread at a time, handed over under our own locks.
-  Connection writer =
-      Connection::open(o.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+  Connection writer = Connection::open(
+      o.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+      o.buffer_wal_writes ? Connection::WalWrites::buffered : Connection::WalWrites::direct);
   sqlite3_busy_timeout(writer.raw(), o.busy_timeout_ms);
   // journal_mode answers with the mode actually in effect; it stays e.g. "delete" on file systems
   // without shared memory, and concurrent reads during writes depend on WAL.

@@ -81,6 +81,9 @@ struct StoreOptions {
   // With synchronous FULL: the WAL's fdatasync of each commit runs on a thread of its own, so the
   // writer goes on with the next batch meanwhile (see "Durability off the writer's path" above).
   bool sync_thread = true;
+  // The writer connection hands SQLite's WAL writes of a commit to the kernel in one write instead
+  // of two per page (store/wal_write_buffer.hpp).
+  bool buffer_wal_writes = true;
   // How the sync thread makes the WAL durable, given its file descriptor; 0 on success, else -1
   // with errno set. Empty: fdatasync(2). Tests put in a slow or failing one.
   std::function<int(int fd)> sync_wal = {};
