@@ -38,6 +38,10 @@
 // before it answers. When an fdatasync fails, the writes it covered are answered as failed and
 // the store refuses every later write until it is opened again (what is on disk is unknown).
 //
+// WAL writes: the writer connection opens its files through the VFS of store/wal_write_buffer.hpp,
+// which hands each commit's frames to the kernel in one write instead of two per page
+// (StoreOptions::buffer_wal_writes); readers use SQLite's default VFS.
+//
 // Deferred writes: Store::write_deferred is write() for a job whose result nobody needs at once
 // (the audit rows of a read). On a thread with a live DeferredWrites it only queues the job; the
 // DeferredWrites learns when it committed. Without one it is write(). The writer wakes each

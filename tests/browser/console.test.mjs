@@ -167,7 +167,13 @@ before(async () => {
     plugins: { settings },
   };
   fs.writeFileSync(path.join(dir, 'kim.json'), JSON.stringify(config, null, 2));
-  kim = spawn(kimBinary, ['serve', '--config', path.join(dir, 'kim.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // kim's calendar date (consents given "today", due dates) follows its process's time zone; the
+  // browser's is Berlin's (newContext below), so kim runs in it too. Otherwise the form's "today"
+  // is tomorrow for kim in the hour(s) before midnight UTC, and a consent given today is refused.
+  kim = spawn(kimBinary, ['serve', '--config', path.join(dir, 'kim.json')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TZ: 'Europe/Berlin' },
+  });
   kim.stdout.on('data', (chunk) => (kimLog += chunk));
   kim.stderr.on('data', (chunk) => (kimLog += chunk));
   await waitForHealth();
