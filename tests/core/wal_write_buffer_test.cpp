@@ -1,18 +1,15 @@
 #include "store/wal_write_buffer.hpp"
 
 #include <sqlite3.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
-#include <random>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
+#include "support/kim_process.hpp"
 
 namespace kim::store {
 namespace {
@@ -23,18 +20,6 @@ namespace fs = std::filesystem;
 // recovery check through SQLite's default one, as in the store.
 class WalWriteBufferTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    static std::atomic<int> counter{0};
-    std::random_device random;
-    dir_ = fs::temp_directory_path() / ("kim_wal_buffer_test_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(counter++) + "_" + std::to_string(random()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-
   // A writer as the store opens it: WAL, commits without fsync, no automatic checkpoint (so the
   // frames stay in the WAL for the checks below).
   Connection open_writer(const fs::path& path, Connection::WalWrites wal_writes) {
@@ -57,7 +42,8 @@ class WalWriteBufferTest : public ::testing::Test {
     return copy;
   }
 
-  fs::path dir_;
+  test::TempDir temp_;
+  const fs::path& dir_ = temp_.path();
   int copies_ = 0;
 };
 
