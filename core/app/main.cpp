@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -130,6 +132,10 @@ po::options_description common_options(const char* title) {
 
 kim::config::HostConfig load_config(const po::variables_map& vm) {
   auto config = kim::config::load_host_config(vm["config"].as<std::string>());
+  // Before any thread starts: the calendar date (domain::Env::today) and the log's local times
+  // follow the deployment's zone, not the server's (often UTC in containers).
+  ::setenv("TZ", config.time_zone.c_str(), 1);
+  ::tzset();
   kim::log::configure(config.log);
   return config;
 }
@@ -537,6 +543,8 @@ int run_config_check(const std::vector<std::string>& args) {
   }
   std::cout << vm["config"].as<std::string>() << " is valid.\n"
             << "  deployment:  " << config.deployment_name << "\n"
+            << "  time zone:   " << config.time_zone << " (today is " << kim::domain::today()
+            << ")\n"
             << "  listen:      " << config.server.host << ":" << config.server.port << "\n"
             << "  data folder: " << config.data_dir.string() << "\n"
             << "  database:    " << config.database.path.string()

@@ -1,5 +1,7 @@
 #include "config/host_config.hpp"
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -74,6 +76,19 @@ HostConfig parse_host_config(nlohmann::json document, const std::filesystem::pat
   HostConfig config;
   config.base_dir = base_dir;
   config.deployment_name = document["deployment"]["name"];
+  config.time_zone = document["deployment"]["time_zone"];
+  // The schema's pattern keeps the name inside the tzdata folder; the file must exist, since the C
+  // library would otherwise fall back to UTC without a word.
+  const char* tzdir = std::getenv("TZDIR");
+  const std::filesystem::path zoneinfo =
+      tzdir != nullptr && *tzdir != '\0' ? tzdir : "/usr/share/zoneinfo";
+  std::error_code ignored;
+  if (!std::filesystem::is_regular_file(zoneinfo / config.time_zone, ignored)) {
+    throw ConfigError(
+        source,
+        {"deployment.time_zone: unknown time zone \"" + config.time_zone + "\" (no such file in " +
+         zoneinfo.string() + "; an IANA name such as \"Europe/Berlin\", with the package tzdata)"});
+  }
   config.data_dir = resolve(base_dir, document["data_dir"]);
 
   const auto& server = document["server"];

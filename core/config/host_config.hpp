@@ -125,6 +125,9 @@ struct HostConfig {
   std::filesystem::path
       base_dir;  // relative paths (also secret files named in settings) resolve here
   std::string deployment_name;
+  // IANA name (deployment.time_zone, default Europe/Berlin) of the zone in which kim tells the
+  // calendar date; known to the system's tzdata. The commands apply it to the process (TZ).
+  std::string time_zone;
   std::filesystem::path data_dir;
   ServerConfig server;
   DatabaseConfig database;

@@ -167,13 +167,10 @@ before(async () => {
     plugins: { settings },
   };
   fs.writeFileSync(path.join(dir, 'kim.json'), JSON.stringify(config, null, 2));
-  // kim's calendar date (consents given "today", due dates) follows its process's time zone; the
-  // browser's is Berlin's (newContext below), so kim runs in it too. Otherwise the form's "today"
-  // is tomorrow for kim in the hour(s) before midnight UTC, and a consent given today is refused.
-  kim = spawn(kimBinary, ['serve', '--config', path.join(dir, 'kim.json')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TZ: 'Europe/Berlin' },
-  });
+  // kim tells the calendar date in the deployment's zone (deployment.time_zone, by default
+  // Europe/Berlin, the browser's below) whatever the machine's: the form's "today" is kim's today
+  // also in the hours around midnight UTC.
+  kim = spawn(kimBinary, ['serve', '--config', path.join(dir, 'kim.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
   kim.stdout.on('data', (chunk) => (kimLog += chunk));
   kim.stderr.on('data', (chunk) => (kimLog += chunk));
   await waitForHealth();

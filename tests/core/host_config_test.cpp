@@ -51,6 +51,7 @@ TEST(HostConfigDefaults, EmptyObjectGivesShippedDefaults) {
 
   EXPECT_TRUE(config.source.empty());
   EXPECT_EQ(config.deployment_name, "KIM Platform");
+  EXPECT_EQ(config.time_zone, "Europe/Berlin");
   EXPECT_EQ(config.data_dir, fs::path("/etc/kim/var"));
 
   EXPECT_EQ(config.server.host, "127.0.0.1");
@@ -87,13 +88,14 @@ TEST(HostConfigDefaults, EmptyObjectGivesShippedDefaults) {
 
 TEST(HostConfigDefaults, GivenValuesOverrideDefaultsAndOthersStay) {
   const json document = {
-      {"deployment", {{"name", "Kreis Test"}}},
+      {"deployment", {{"name", "Kreis Test"}, {"time_zone", "Etc/UTC"}}},
       {"server", {{"listen", "0.0.0.0:9090"}, {"io_threads", 4}}},
       {"database", {{"synchronous", "NORMAL"}, {"sync_thread", false}}},
       {"log", {{"level", "debug"}}},
   };
   const HostConfig config = parse_host_config(document, "/etc/kim", "inline");
   EXPECT_EQ(config.deployment_name, "Kreis Test");
+  EXPECT_EQ(config.time_zone, "Etc/UTC");
   EXPECT_EQ(config.server.host, "0.0.0.0");
   EXPECT_EQ(config.server.port, 9090);
   EXPECT_EQ(config.server.io_threads, 4);
@@ -237,6 +239,12 @@ INSTANTIATE_TEST_SUITE_P(
                   "server.body_limit_bytes: must be at least 1024 (got 1023)"},
         BadConfig{"deployment_name_empty", R"({"deployment":{"name":""}})",
                   "deployment.name: must not be empty"},
+        BadConfig{"time_zone_unknown", R"({"deployment":{"time_zone":"Mars/Olympus_Mons"}})",
+                  "deployment.time_zone: unknown time zone \"Mars/Olympus_Mons\""},
+        BadConfig{"time_zone_leaving_tzdata", R"({"deployment":{"time_zone":"../../etc/passwd"}})",
+                  "deployment.time_zone: must match"},
+        BadConfig{"time_zone_a_folder", R"({"deployment":{"time_zone":"Europe"}})",
+                  "deployment.time_zone: unknown time zone \"Europe\""},
         BadConfig{"organisations_not_array", R"({"organisations":{}})",
                   "organisations: must be an array (got object {})"},
         BadConfig{"organisation_without_slug",
@@ -441,6 +449,7 @@ TEST(HostConfigShipped, KreisSteinfurtLoads) {
     const HostConfig config = load_host_config(file);
     EXPECT_EQ(config.source, file);
     EXPECT_FALSE(config.deployment_name.empty());
+    EXPECT_EQ(config.time_zone, "Europe/Berlin");
   } catch (const ConfigError& e) {
     FAIL() << e.what();
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <set>
@@ -23,8 +24,16 @@ inline constexpr const char* kOffice = "ki-kreis-steinfurt";  // the county's co
 // The code of an unknown body key (domain::FieldReader, the same for every resource).
 inline constexpr const char* kUnknownKey = "unknown_field";
 
-// A date `days` from today in the local time zone (as kim's calendar dates), YYYY-MM-DD.
+// A date `days` from today in kim's zone (deployment.time_zone, by default Europe/Berlin, which the
+// test hosts keep), YYYY-MM-DD, also in the hours when the machine's (UTC) date differs. The
+// first call switches the test process's C time functions to that zone.
 inline std::string date_in_days(int days) {
+  static const bool in_kims_zone = [] {
+    ::setenv("TZ", "Europe/Berlin", 1);
+    ::tzset();
+    return true;
+  }();
+  (void)in_kims_zone;
   auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() +
                                                 std::chrono::hours(24 * days));
   std::tm local{};

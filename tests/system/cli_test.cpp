@@ -1,5 +1,9 @@
 // The `kim` command line: help, version, plugins list, token create, config check, exit codes.
+#include <chrono>
+#include <ctime>
 #include <fstream>
+#include <string>
+#include <utility>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -220,6 +224,41 @@ TEST(CliTest, TokenCreateValidatesInputAndWritesNothingOnError) {
       KIM_BINARY, {"token", "create", "--config", path, "--user", "c.meyer", "--role", "admin"});
   EXPECT_EQ(conflicting.exit_code, 2);
   EXPECT_THAT(conflicting.err, HasSubstr("exists with role \"case_manager\""));
+}
+
+// The calendar date is the deployment's (deployment.time_zone), not the server's: two zones 26
+// hours apart always disagree on it, and `config check` shows the one in effect.
+TEST(CliTest, ConfigCheckShowsTodayInTheDeploymentsTimeZone) {
+  TempDir dir;
+  const auto path = (dir.path() / "kim.json").string();
+  const auto date_at = [](std::chrono::hours offset) {
+    const std::time_t t =
+        std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + offset);
+    std::tm utc{};
+    gmtime_r(&t, &utc);
+    char text[16];
+    std::strftime(text, sizeof text, "%Y-%m-%d", &utc);
+    return std::string(text);
+  };
+  // Etc/GMT-14 is UTC+14 and Etc/GMT+12 is UTC-12 (POSIX signs).
+  for (const auto& [zone, offset] : {std::pair{"Etc/GMT-14", std::chrono::hours(14)},
+                                     std::pair{"Etc/GMT+12", std::chrono::hours(-12)}}) {
+    std::ofstream(path)
+        << nlohmann::json{{"data_dir", "data"}, {"deployment", {{"time_zone", zone}}}}.dump();
+    const std::string before = date_at(offset);
+    const auto check = run_command(KIM_BINARY, {"config", "check", "--config", path});
+    const std::string after = date_at(offset);
+    ASSERT_EQ(check.exit_code, 0) << check.err;
+    // Around midnight in that zone either date is right.
+    EXPECT_TRUE(check.out.find("time zone:   " + std::string(zone) + " (today is " + before +
+                               ")") != std::string::npos ||
+                check.out.find("(today is " + after + ")") != std::string::npos)
+        << zone << ": " << check.out;
+  }
+  std::ofstream(path) << R"({"data_dir": "data", "deployment": {"time_zone": "Europe/Rheine"}})";
+  const auto unknown = run_command(KIM_BINARY, {"config", "check", "--config", path});
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.err;
+  EXPECT_THAT(unknown.err, HasSubstr("deployment.time_zone: unknown time zone \"Europe/Rheine\""));
 }
 
 }  // namespace
