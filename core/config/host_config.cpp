@@ -5,6 +5,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <string_view>
 
 #include "config/json_schema.hpp"
 #include "kim/sdk/json.hpp"
@@ -77,17 +78,20 @@ HostConfig parse_host_config(nlohmann::json document, const std::filesystem::pat
   config.base_dir = base_dir;
   config.deployment_name = document["deployment"]["name"];
   config.time_zone = document["deployment"]["time_zone"];
-  // The schema's pattern keeps the name inside the tzdata folder; the file must exist, since the C
-  // library would otherwise fall back to UTC without a word.
+  // The schema's pattern keeps the name inside the tzdata folder. The file must be a compiled zone
+  // (magic "TZif"), not one of tzdata's text files or folders: for anything else the C library
+  // would fall back to UTC without a word.
   const char* tzdir = std::getenv("TZDIR");
-  const std::filesystem::path zoneinfo =
-      tzdir != nullptr && *tzdir != '\0' ? tzdir : "/usr/share/zoneinfo";
-  std::error_code ignored;
-  if (!std::filesystem::is_regular_file(zoneinfo / config.time_zone, ignored)) {
-    throw ConfigError(
-        source,
-        {"deployment.time_zone: unknown time zone \"" + config.time_zone + "\" (no such file in " +
-         zoneinfo.string() + "; an IANA name such as \"Europe/Berlin\", with the package tzdata)"});
+  const std::filesystem::path zone_file =
+      std::filesystem::path(tzdir != nullptr && *tzdir != '\0' ? tzdir : "/usr/share/zoneinfo") /
+      config.time_zone;
+  char magic[4] = {};
+  std::ifstream(zone_file, std::ios::binary).read(magic, sizeof magic);
+  if (std::string_view(magic, sizeof magic) != "TZif") {
+    throw ConfigError(source, {"deployment.time_zone: unknown time zone \"" + config.time_zone +
+                               "\" (" + zone_file.string() +
+                               " is no time zone; an IANA name such as \"Europe/Berlin\", with the "
+                               "package tzdata)"});
   }
   config.data_dir = resolve(base_dir, document["data_dir"]);
 

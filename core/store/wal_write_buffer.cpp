@@ -50,10 +50,15 @@ const sqlite3_io_methods& wrapped(File* f) {
   return *f->wrapped->pMethods;
 }
 
+// A write through to the file, not gathered.
+int write_through(File* f, const void* data, int amount, sqlite3_int64 offset) {
+  writes_made.fetch_add(1, std::memory_order_relaxed);
+  return wrapped(f).xWrite(f->wrapped, data, amount, offset);
+}
+
 int flush(File* f) {
   if (f->length == 0) return SQLITE_OK;
-  const int rc = wrapped(f).xWrite(f->wrapped, f->data, static_cast<int>(f->length), f->offset);
-  writes_made.fetch_add(1, std::memory_order_relaxed);
+  const int rc = write_through(f, f->data, static_cast<int>(f->length), f->offset);
   // A failed write leaves nothing gathered: SQLite fails the transaction, and frames it wrote
   // beyond the last commit are never read.
   f->length = 0;
@@ -78,18 +83,14 @@ int gather(File* f, const void* data, int amount, sqlite3_int64 offset) {
   if (f->length + size > kMostBuffered) {
     if (const int rc = flush(f); rc != SQLITE_OK) return rc;
   }
-  if (size > kMostBuffered) {
-    writes_made.fetch_add(1, std::memory_order_relaxed);
-    return wrapped(f).xWrite(f->wrapped, data, amount, offset);
-  }
+  if (size > kMostBuffered) return write_through(f, data, amount, offset);
   if (f->length + size > f->capacity) {
     const std::size_t capacity =
         std::min(kMostBuffered, std::max({f->length + size, 2 * f->capacity, std::size_t{32768}}));
     void* grown = sqlite3_realloc64(f->data, capacity);
     if (grown == nullptr) {
       if (const int rc = flush(f); rc != SQLITE_OK) return rc;
-      writes_made.fetch_add(1, std::memory_order_relaxed);
-      return wrapped(f).xWrite(f->wrapped, data, amount, offset);
+      return write_through(f, data, amount, offset);
     }
     f->data = static_cast<unsigned char*>(grown);
     f->capacity = capacity;
@@ -102,6 +103,15 @@ int gather(File* f, const void* data, int amount, sqlite3_int64 offset) {
   const bool completes_commit = f->commit_header_last;
   f->commit_header_last = is_commit_frame_header(data, amount);
   return completes_commit ? flush(f) : SQLITE_OK;
+}
+
+// Calls `method` of the wrapped file once what is gathered is in the file (nothing is gathered for
+// a main database file).
+template <class Method, class... Args>
+int after_flush(sqlite3_file* file, Method method, Args... args) {
+  File* f = as_file(file);
+  if (const int rc = flush(f); rc != SQLITE_OK) return rc;
+  return (wrapped(f).*method)(f->wrapped, args...);
 }
 
 // --- sqlite3_io_methods: WAL files gather writes; everything else goes on at once ---------------
@@ -117,9 +127,7 @@ int x_close(sqlite3_file* file) {
 }
 
 int x_read(sqlite3_file* file, void* data, int amount, sqlite3_int64 offset) {
-  File* f = as_file(file);
-  if (const int rc = flush(f); rc != SQLITE_OK) return rc;
-  return wrapped(f).xRead(f->wrapped, data, amount, offset);
+  return after_flush(file, &sqlite3_io_methods::xRead, data, amount, offset);
 }
 
 int x_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
@@ -129,33 +137,23 @@ int x_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offs
 }
 
 int x_truncate(sqlite3_file* file, sqlite3_int64 size) {
-  File* f = as_file(file);
-  if (const int rc = flush(f); rc != SQLITE_OK) return rc;
-  return wrapped(f).xTruncate(f->wrapped, size);
+  return after_flush(file, &sqlite3_io_methods::xTruncate, size);
 }
 
 int x_sync(sqlite3_file* file, int flags) {
-  File* f = as_file(file);
-  if (const int rc = flush(f); rc != SQLITE_OK) return rc;
-  return wrapped(f).xSync(f->wrapped, flags);
+  return after_flush(file, &sqlite3_io_methods::xSync, flags);
 }
 
 int x_file_size(sqlite3_file* file, sqlite3_int64* size) {
-  File* f = as_file(file);
-  if (const int rc = flush(f); rc != SQLITE_OK) return rc;
-  return wrapped(f).xFileSize(f->wrapped, size);
+  return after_flush(file, &sqlite3_io_methods::xFileSize, size);
 }
 
 int x_lock(sqlite3_file* file, int level) {
-  File* f = as_file(file);
-  if (const int rc = flush(f); rc != SQLITE_OK) return rc;
-  return wrapped(f).xLock(f->wrapped, level);
+  return after_flush(file, &sqlite3_io_methods::xLock, level);
 }
 
 int x_unlock(sqlite3_file* file, int level) {
-  File* f = as_file(file);
-  if (const int rc = flush(f); rc != SQLITE_OK) return rc;
-  return wrapped(f).xUnlock(f->wrapped, level);
+  return after_flush(file, &sqlite3_io_methods::xUnlock, level);
 }
 
 int x_check_reserved_lock(sqlite3_file* file, int* out) {
@@ -164,9 +162,7 @@ int x_check_reserved_lock(sqlite3_file* file, int* out) {
 }
 
 int x_file_control(sqlite3_file* file, int op, void* arg) {
-  File* f = as_file(file);
-  if (const int rc = flush(f); rc != SQLITE_OK) return rc;
-  return wrapped(f).xFileControl(f->wrapped, op, arg);
+  return after_flush(file, &sqlite3_io_methods::xFileControl, op, arg);
 }
 
 int x_sector_size(sqlite3_file* file) {
@@ -210,18 +206,11 @@ int x_shm_unmap(sqlite3_file* file, int delete_flag) {
 }
 
 int x_fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
-  File* f = as_file(file);
-  if (const int rc = flush(f); rc != SQLITE_OK) return rc;
-  if (wrapped(f).iVersion < 3) {
-    *out = nullptr;
-    return SQLITE_OK;
-  }
-  return wrapped(f).xFetch(f->wrapped, offset, amount, out);
+  return after_flush(file, &sqlite3_io_methods::xFetch, offset, amount, out);
 }
 
 int x_unfetch(sqlite3_file* file, sqlite3_int64 offset, void* page) {
   File* f = as_file(file);
-  if (wrapped(f).iVersion < 3) return SQLITE_OK;
   return wrapped(f).xUnfetch(f->wrapped, offset, page);
 }
 
@@ -331,18 +320,15 @@ int v_get_last_error(sqlite3_vfs* vfs, int size, char* out) {
 
 int v_current_time_int64(sqlite3_vfs* vfs, sqlite3_int64* out) {
   sqlite3_vfs* inner = default_vfs(vfs);
-  if (inner->iVersion >= 2 && inner->xCurrentTimeInt64 != nullptr) {
-    return inner->xCurrentTimeInt64(inner, out);
-  }
-  double days = 0;
-  const int rc = inner->xCurrentTime(inner, &days);
-  *out = static_cast<sqlite3_int64>(days * 86400000.0);
-  return rc;
+  return inner->xCurrentTimeInt64(inner, out);
 }
 
 sqlite3_vfs* register_vfs() {
+  // The unix VFS of every SQLite since 3.7 is version 3, with version-3 files (memory-mapped reads,
+  // shared memory); the wrapper forwards those methods without checks.
   sqlite3_vfs* inner = sqlite3_vfs_find(nullptr);
-  if (inner == nullptr) return nullptr;
+  if (inner == nullptr || inner->iVersion < 2 || inner->xCurrentTimeInt64 == nullptr)
+    return nullptr;
   static sqlite3_vfs vfs = {};
   vfs.iVersion = 2;
   vfs.szOsFile = static_cast<int>(kWrappedOffset) + inner->szOsFile;
