@@ -55,6 +55,21 @@ std::string Env::format_timestamp(std::chrono::system_clock::time_point at) {
 std::string Env::new_id(const char* prefix) {
   unsigned char bytes[16];
   random_bytes(bytes, sizeof bytes);
+  {
+    std::lock_guard lock(id_mutex_);
+    if (ids_left_in_run_ == 0) {
+      // A run always moves on, so a run's ids are exactly the kIdsPerRun made one after another.
+      unsigned char next[2];
+      random_bytes(next, sizeof next);
+      if (next[0] == id_run_[0] && next[1] == id_run_[1]) next[1] ^= 1;
+      id_run_[0] = next[0];
+      id_run_[1] = next[1];
+      ids_left_in_run_ = kIdsPerRun;
+    }
+    --ids_left_in_run_;
+    bytes[0] = id_run_[0];
+    bytes[1] = id_run_[1];
+  }
   return std::string(prefix) + '_' + text::to_hex(bytes, sizeof bytes);
 }
 

@@ -26,10 +26,22 @@ class Env {
   std::string timestamp() { return format_timestamp(now()); }
   static std::string format_timestamp(std::chrono::system_clock::time_point at);
   // "<prefix>_<32 hex>" from random_bytes: ids of social data must not be guessable or countable.
+  // The first 4 hex digits are shared by a run of kIdsPerRun consecutive ids (a new random value
+  // for each run, never the one before): the rest, 112 bits, is random per id. Why: rows are
+  // found by id through B-tree indexes, and wholly random ids put every new row of a batch on
+  // another index page; a run's ids sit next to each other, so a commit writes a few pages, not
+  // one per row (bench/README.md, "Request path, step 6"). A shared run says only that two ids
+  // were made near each other, not when, nor how many ids came between.
   std::string new_id(const char* prefix);
+  static constexpr int kIdsPerRun = 256;
 
   // The real clock and OpenSSL's RAND_bytes. Lives as long as the process.
   static Env& system();
+
+ private:
+  std::mutex id_mutex_;
+  unsigned char id_run_[2] = {0, 0};
+  int ids_left_in_run_ = 0;
 };
 
 // A clock that stands still until moved (tests, and data laid out in the past); randomness is

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <random>
 #include <set>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
@@ -258,6 +259,31 @@ TEST_F(DateRulesTest, IdsComeFromTheSecureSourceAndDoNotRepeat) {
   EXPECT_EQ(env_.today(), kToday);
   EXPECT_EQ(domain::Env::format_timestamp(std::chrono::system_clock::time_point{}),
             "1970-01-01T00:00:00.000Z");
+}
+
+// Ids of one run share their first 4 hex digits (index locality), the rest is random per id;
+// a run ends after exactly kIdsPerRun ids and the next run's prefix differs.
+TEST_F(DateRulesTest, IdsComeInRunsThatShareOnlyTheirFirstTwoBytes) {
+  const int per_run = domain::Env::kIdsPerRun;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3 * per_run; ++i)
+    ids.push_back(env_.new_id("p").substr(2));
+  // Where the first run starts depends on ids made before: find the first change of prefix.
+  std::size_t start = 1;
+  while (ids[start].substr(0, 4) == ids[start - 1].substr(0, 4))
+    ++start;
+  ASSERT_LE(start, static_cast<std::size_t>(per_run));
+  const std::string run = ids[start].substr(0, 4);
+  std::set<std::string> tails;
+  for (int i = 0; i < per_run; ++i) {
+    const std::string& id = ids[start + static_cast<std::size_t>(i)];
+    ASSERT_EQ(id.substr(0, 4), run) << "id " << i << " of the run";
+    tails.insert(id.substr(4, 6));
+  }
+  EXPECT_NE(ids[start + static_cast<std::size_t>(per_run)].substr(0, 4), run);
+  // 24 random bits per id after the prefix: a counter or a copy would repeat or line up.
+  EXPECT_GE(tails.size(), static_cast<std::size_t>(per_run - 2));
+  EXPECT_NE(ids[start + 1].substr(4), ids[start].substr(4));
 }
 
 }  // namespace
