@@ -5,10 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -44,19 +47,32 @@ std::string read_file(const std::filesystem::path& path) {
 
 namespace {
 
-pid_t spawn(const std::string& binary, const std::vector<std::string>& args, int out_fd,
-            int err_fd) {
+pid_t spawn(const std::string& binary, const std::vector<std::string>& args, int out_fd, int err_fd,
+            const std::vector<std::string>& environment = {}) {
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(binary.c_str()));
   for (const auto& arg : args)
     argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  // Built before fork(): the child may only call async-signal-safe functions.
+  std::vector<char*> envp;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view name(*entry, std::strcspn(*entry, "="));
+    const bool replaced = std::any_of(environment.begin(), environment.end(), [&](const auto& e) {
+      return e.size() > name.size() && e.compare(0, name.size(), name) == 0 &&
+             e[name.size()] == '=';
+    });
+    if (!replaced) envp.push_back(*entry);
+  }
+  for (const auto& entry : environment)
+    envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     ::dup2(out_fd, STDOUT_FILENO);
     ::dup2(err_fd, STDERR_FILENO);
-    ::execv(binary.c_str(), argv.data());
+    ::execve(binary.c_str(), argv.data(), envp.data());
     ::_exit(127);
   }
   return pid;
@@ -71,11 +87,11 @@ int decode_status(int status) {
 }  // namespace
 
 KimProcess::KimProcess(const std::string& binary, const std::vector<std::string>& args,
-                       std::filesystem::path log_file)
+                       std::filesystem::path log_file, const std::vector<std::string>& environment)
     : log_file_(std::move(log_file)) {
   int fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) throw std::runtime_error("cannot open " + log_file_.string());
-  pid_ = spawn(binary, args, fd, fd);
+  pid_ = spawn(binary, args, fd, fd, environment);
   ::close(fd);
 }
 

@@ -33,9 +33,10 @@ std::string read_file(const std::filesystem::path& path);
 
 class KimProcess {
  public:
-  // Starts `binary args...` with stdout and stderr appended to `log_file`.
+  // Starts `binary args...` with stdout and stderr appended to `log_file`, in this process's
+  // environment with `environment` ("NAME=value") added or replacing a variable of that name.
   KimProcess(const std::string& binary, const std::vector<std::string>& args,
-             std::filesystem::path log_file);
+             std::filesystem::path log_file, const std::vector<std::string>& environment = {});
   // Kills the process if it still runs.
   ~KimProcess();
   KimProcess(const KimProcess&) = delete;

@@ -2,10 +2,12 @@
 // plugin files: the example plugin, broken fixtures and a file that is no library at all.
 #include <signal.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -52,7 +54,7 @@ class ServeTest : public ::testing::Test {
           KIM_BINARY,
           std::vector<std::string>{"serve", "--config", config_path(), "--listen",
                                    "127.0.0.1:" + std::to_string(port_)},
-          dir_.path() / "kim.log");
+          dir_.path() / "kim.log", environment_);
       if (process_->wait_ready(port_)) break;
       ASSERT_TRUE(attempt < 2 && process_->log().find("cannot listen") != std::string::npos)
           << process_->log();
@@ -70,7 +72,7 @@ class ServeTest : public ::testing::Test {
         KIM_BINARY,
         std::vector<std::string>{"serve", "--config", config_path(), "--listen",
                                  "127.0.0.1:" + std::to_string(port_)},
-        dir_.path() / "kim.log");
+        dir_.path() / "kim.log", environment_);
     return process_->wait_ready(port_);
   }
 
@@ -93,6 +95,7 @@ class ServeTest : public ::testing::Test {
   std::uint16_t port_ = 0;
   std::unique_ptr<KimProcess> process_;
   std::string token_;
+  std::vector<std::string> environment_;  // added to kim's ("NAME=value")
 };
 
 TEST_F(ServeTest, HealthAnswersWithoutToken) {
@@ -286,6 +289,56 @@ TEST_F(ServeTest, SyncThreadFollowsTheConfigAndWritesAreKeptEitherWay) {
     auto health = client.get("/health");
     EXPECT_EQ(health.status, 200) << health.body;
   }
+  EXPECT_EQ(stop(), 0);
+}
+
+// A disk whose sync fails: kim runs with a preloaded fdatasync that fails for the WAL while a
+// flag file exists. The write that sync covered is answered as failed, /health turns 503
+// "writes_refused", later writes are refused even once the disk works again, reads go on; after a
+// restart kim writes again and every write that was answered 201 is there.
+TEST_F(ServeTest, AFailedSyncRefusesWritesUntilRestartAndLosesNothingAcknowledged) {
+  const auto flag = dir_.path() / "fail-wal-sync";
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  environment_ = {
+      std::string("LD_PRELOAD=") + KIM_FAILING_FDATASYNC,
+      "KIM_TEST_FAIL_WAL_SYNC_IF=" + flag.string(),
+      // The preloaded library is loaded before a sanitizer's runtime.
+      "ASAN_OPTIONS=" + (asan ? std::string(asan) + ":" : "") + "verify_asan_link_order=0"};
+  start();
+  HttpClient client("127.0.0.1", port_);
+  ASSERT_EQ(client.post("/api/v1/plugins/hello/greetings", {{"to", "A"}}, token_).status, 201);
+  ASSERT_EQ(client.get("/health").status, 200);
+
+  std::ofstream(flag) << "fail\n";
+  auto failed = client.post("/api/v1/plugins/hello/greetings", {{"to", "B"}}, token_);
+  EXPECT_EQ(failed.status, 500) << failed.body;
+  EXPECT_EQ(failed.json()["error"]["code"], "internal_error") << failed.body;
+  EXPECT_THAT(failed.body, Not(HasSubstr("fdatasync"))) << "no detail of the host in an answer";
+  auto health = client.get("/health");
+  EXPECT_EQ(health.status, 503) << health.body;
+  EXPECT_EQ(health.json()["status"], "degraded");
+  EXPECT_EQ(health.json()["database"], "writes_refused");
+
+  std::filesystem::remove(flag);  // the disk works again: what is on it is still unknown
+  auto refused = client.post("/api/v1/plugins/hello/greetings", {{"to", "C"}}, token_);
+  EXPECT_EQ(refused.status, 500) << refused.body;
+  EXPECT_EQ(client.get("/health").status, 503);
+  auto stats = client.get("/api/v1/plugins/hello/stats", token_);
+  EXPECT_EQ(stats.status, 200) << "reads go on: " << stats.body;
+  EXPECT_THAT(process_->log(), HasSubstr("fdatasync of the WAL failed"));
+  EXPECT_THAT(process_->log(), HasSubstr("no further write is accepted until kim restarts"));
+  EXPECT_EQ(stop(), 0);
+
+  environment_.clear();
+  ASSERT_TRUE(restart_on_same_port()) << process_->log();
+  EXPECT_EQ(client.get("/health").status, 200);
+  // A is there (answered 201); B may be (committed, its sync failed: answered as failed); C not.
+  const int stored = client.get("/api/v1/plugins/hello/stats", token_).json()["greetings_stored"];
+  EXPECT_GE(stored, 1);
+  EXPECT_LE(stored, 2);
+  EXPECT_EQ(client.post("/api/v1/plugins/hello/greetings", {{"to", "D"}}, token_).status, 201);
+  EXPECT_EQ(client.get("/api/v1/plugins/hello/stats", token_).json()["greetings_stored"],
+            stored + 1);
   EXPECT_EQ(stop(), 0);
 }
 
