@@ -324,7 +324,10 @@ void Host::answer(sdk::HttpRequest& request, const http::Respond& respond) {
   snapshot.reset();
   if (sessions_) sessions_->touch(request);
   // Refused accesses noted while handling it: written apart from its (rolled back) transaction.
-  if (security_ && !security_->idle()) security_->flush(request.request_id, request_route(request));
+  if (security_ && !security_->idle()) {
+    security_->flush(request.request_id, request.principal ? &*request.principal : nullptr,
+                     request_route(request));
+  }
   deferred.when_settled([this, respond, response = std::move(response),
                          request_id = request.request_id, method = request.method,
                          path = request.path](std::optional<std::string> error) mutable {
@@ -367,7 +370,10 @@ void Host::answer_in_writer_batch(sdk::HttpRequest& request, const http::Respond
           confirm_cached_token(*access_, in);
           exchange->response = handle(in);
           if (sessions_) sessions_->touch(in);
-          if (security_ && !security_->idle()) security_->flush(in.request_id, request_route(in));
+          if (security_ && !security_->idle()) {
+            security_->flush(in.request_id, in.principal ? &*in.principal : nullptr,
+                             request_route(in));
+          }
         },
         // On the writer (or sync) thread once the commit is durable: quick, never throws.
         [this, exchange, answer, failed](std::exception_ptr error,

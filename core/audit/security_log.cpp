@@ -23,6 +23,16 @@ SecurityLog::~SecurityLog() {
   g_log.compare_exchange_strong(self, nullptr);
 }
 
+namespace {
+
+// Who asked, as far as the trail tells callers apart: user, role and organisation.
+std::string pending_key(const std::string& request_id, const sdk::Principal& principal) {
+  return request_id + '\n' + std::to_string(principal.user_id) + '\n' + principal.role + '\n' +
+         std::to_string(principal.organisation_id);
+}
+
+}  // namespace
+
 void SecurityLog::note(const Actor& actor, const std::string& object_type,
                        const std::string& object_id, const std::string& case_id) {
   SecurityLog* log = g_log.load();
@@ -43,7 +53,7 @@ void SecurityLog::add(Noted noted) {
     settle();
     return;
   }
-  pending_[noted.actor.request_id].push_back(std::move(noted));
+  pending_[pending_key(noted.actor.request_id, noted.actor.principal)].push_back(std::move(noted));
   ++pending_count_;
   settle();
 }
@@ -62,12 +72,13 @@ void SecurityLog::take_ended(Clock::time_point now, bool all, std::vector<Batch>
   }
 }
 
-void SecurityLog::flush(const std::string& request_id, const std::string& route) {
+void SecurityLog::flush(const std::string& request_id, const sdk::Principal* principal,
+                        const std::string& route) {
   std::vector<Batch> batches;
   {
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
-    auto found = pending_.find(request_id);
+    auto found = principal ? pending_.find(pending_key(request_id, *principal)) : pending_.end();
     // Most requests are refused nothing and no minute has ended: nothing to do.
     if (found == pending_.end() && windows_.empty()) return;
     take_ended(now, false, batches);

@@ -44,9 +44,13 @@ class SecurityLog {
   static void note(const Actor& actor, const std::string& object_type, const std::string& object_id,
                    const std::string& case_id = {});
 
-  // Writes what was noted for `request_id` (and counts of suppressed refusals whose minute
-  // ended) with Store::write_deferred: under a store::DeferredWrites the answer waits for it.
-  void flush(const std::string& request_id, const std::string& route);
+  // Writes what was noted for `request_id` by `principal` (and counts of suppressed refusals
+  // whose minute ended) with Store::write_deferred: under a store::DeferredWrites the answer
+  // waits for it. Notes are kept per request id *and* principal: the id may be the client's own
+  // (X-Request-Id), and two callers sending the same one must never have one's refusals written
+  // as the other's. Without a principal (public routes) nothing of a request was noted.
+  void flush(const std::string& request_id, const sdk::Principal* principal,
+             const std::string& route);
   // Nothing noted and no minute open: flush() would do nothing, so the request path can skip it
   // (and building its route) without taking the lock.
   bool idle() const { return idle_.load(std::memory_order_acquire); }
@@ -81,7 +85,8 @@ class SecurityLog {
 
   store::Store& store_;
   std::mutex mutex_;
-  std::map<std::string, std::vector<Noted>> pending_;  // by request id
+  // By request id and principal (pending_key).
+  std::map<std::string, std::vector<Noted>> pending_;
   std::size_t pending_count_ = 0;
   std::map<std::int64_t, Window> windows_;  // by user id
   std::atomic<bool> idle_{true};

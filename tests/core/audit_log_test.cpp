@@ -1,6 +1,7 @@
 // The audit trail across core migration 7: rows written before it (audit_log_v1) and after it
 // (batches, objects, items) come back from audit::list in one shape, one order and one cursor.
 #include "audit/audit_log.hpp"
+#include "audit/security_log.hpp"
 #include "store/core_migrations.hpp"
 
 #include <unistd.h>
@@ -44,6 +45,34 @@ class AuditLogTest : public ::testing::Test {
 };
 
 const Actor kCaseManager{{7, "c.meyer", "case_manager", 3, "caritas-rheine"}, "req-new"};
+
+// A request id may be the client's own (X-Request-Id): two callers that send the same one at the
+// same time keep their refusals apart, each written with its own principal and route.
+TEST_F(AuditLogTest, RefusalsOfTwoCallersWithTheSameRequestIdStayTheirOwn) {
+  store_->migrate("core", store::core_migrations());
+  const Actor own{{7, "c.meyer", "case_manager", 3, "caritas-rheine"}, "same-id"};
+  const Actor prober{{8, "p.probe", "case_manager", 4, "welfare-greven"}, "same-id"};
+  SecurityLog log(*store_);
+  SecurityLog::note(own, "case", "cas_own");
+  SecurityLog::note(prober, "case", "cas_probed");
+
+  log.flush("same-id", &prober.principal, "GET /api/v1/cases/cas_probed");
+  json items = list(*store_, {"", 0, "security", 0, 100})["items"];
+  ASSERT_EQ(items.size(), 1u) << items.dump();
+  EXPECT_EQ(items[0]["user_name"], "p.probe");
+  EXPECT_EQ(items[0]["object_id"], "cas_probed");
+  EXPECT_EQ(items[0]["route"], "GET /api/v1/cases/cas_probed");
+
+  log.flush("same-id", nullptr, "GET /health");  // a public route noted nothing
+  EXPECT_EQ(list(*store_, {"", 0, "security", 0, 100})["items"].size(), 1u);
+  log.flush("same-id", &own.principal, "GET /api/v1/cases/cas_own");
+  items = list(*store_, {"", 0, "security", 0, 100})["items"];
+  ASSERT_EQ(items.size(), 2u) << items.dump();
+  EXPECT_EQ(items[1]["user_name"], "c.meyer");
+  EXPECT_EQ(items[1]["object_id"], "cas_own");
+  EXPECT_EQ(items[1]["route"], "GET /api/v1/cases/cas_own");
+  log.close();
+}
 
 TEST_F(AuditLogTest, RowsFromBeforeAndAfterTheMigrationShareShapeOrderAndCursor) {
   auto migrations = store::core_migrations();
