@@ -1,6 +1,8 @@
 #include "audit/security_log.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <iterator>
 
 namespace kim::audit {
 
@@ -25,10 +27,9 @@ SecurityLog::~SecurityLog() {
 
 namespace {
 
-// Who asked, as far as the trail tells callers apart: user, role and organisation.
-std::string pending_key(const std::string& request_id, const sdk::Principal& principal) {
-  return request_id + '\n' + std::to_string(principal.user_id) + '\n' + principal.role + '\n' +
-         std::to_string(principal.organisation_id);
+// Whether a note is the flushing caller's: the same user, role and organisation.
+bool same_caller(const sdk::Principal& a, const sdk::Principal& b) {
+  return a.user_id == b.user_id && a.role == b.role && a.organisation_id == b.organisation_id;
 }
 
 }  // namespace
@@ -53,7 +54,7 @@ void SecurityLog::add(Noted noted) {
     settle();
     return;
   }
-  pending_[pending_key(noted.actor.request_id, noted.actor.principal)].push_back(std::move(noted));
+  pending_[noted.actor.request_id].push_back(std::move(noted));
   ++pending_count_;
   settle();
 }
@@ -78,31 +79,39 @@ void SecurityLog::flush(const std::string& request_id, const sdk::Principal* pri
   {
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
-    auto found = principal ? pending_.find(pending_key(request_id, *principal)) : pending_.end();
+    auto found = pending_.find(request_id);
     // Most requests are refused nothing and no minute has ended: nothing to do.
     if (found == pending_.end() && windows_.empty()) return;
     take_ended(now, false, batches);
     if (found != pending_.end()) {
-      Batch batch;
-      for (auto& noted : found->second) {
+      auto& notes = found->second;
+      // The caller's own notes; a request without a principal (refused before it had one, as a
+      // partner's report with a bad signature) takes every note of its id.
+      const auto others = std::stable_partition(notes.begin(), notes.end(), [&](const Noted& n) {
+        return principal == nullptr || same_caller(n.actor.principal, *principal);
+      });
+      std::vector<Batch> taken;  // one per caller: each entry is written as its own caller's
+      for (auto it = notes.begin(); it != others; ++it) {
+        auto& noted = *it;
         auto [window, is_new] = windows_.try_emplace(noted.actor.principal.user_id);
         if (is_new) window->second.start = now;
         if (window->second.recorded < kPerMinute) {
           ++window->second.recorded;
-          batch.actor = noted.actor;
-          batch.entries.push_back(std::move(noted.entry));
+          auto batch = std::find_if(taken.begin(), taken.end(), [&](const Batch& b) {
+            return same_caller(b.actor.principal, noted.actor.principal);
+          });
+          if (batch == taken.end()) batch = taken.insert(taken.end(), {noted.actor, {}, route});
+          batch->entries.push_back(std::move(noted.entry));
         } else {
           ++window->second.suppressed;
           window->second.actor = noted.actor;
           window->second.route = route;
         }
       }
-      pending_count_ -= found->second.size();
-      pending_.erase(found);
-      if (!batch.entries.empty()) {
-        batch.route = route;
-        batches.push_back(std::move(batch));
-      }
+      pending_count_ -= static_cast<std::size_t>(others - notes.begin());
+      notes.erase(notes.begin(), others);
+      if (notes.empty()) pending_.erase(found);
+      std::move(taken.begin(), taken.end(), std::back_inserter(batches));
     }
     settle();
   }

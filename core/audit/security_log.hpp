@@ -46,9 +46,10 @@ class SecurityLog {
 
   // Writes what was noted for `request_id` by `principal` (and counts of suppressed refusals
   // whose minute ended) with Store::write_deferred: under a store::DeferredWrites the answer
-  // waits for it. Notes are kept per request id *and* principal: the id may be the client's own
-  // (X-Request-Id), and two callers sending the same one must never have one's refusals written
-  // as the other's. Without a principal (public routes) nothing of a request was noted.
+  // waits for it. The id may be the client's own (X-Request-Id), so two callers may send the same
+  // one at once: a flush takes only its principal's notes, and every entry is written as the
+  // caller that was refused, never as another. Without a principal (a request refused before it
+  // had one, noted under the actor it claimed) it takes every note of the id.
   void flush(const std::string& request_id, const sdk::Principal* principal,
              const std::string& route);
   // Nothing noted and no minute open: flush() would do nothing, so the request path can skip it
@@ -85,8 +86,7 @@ class SecurityLog {
 
   store::Store& store_;
   std::mutex mutex_;
-  // By request id and principal (pending_key).
-  std::map<std::string, std::vector<Noted>> pending_;
+  std::map<std::string, std::vector<Noted>> pending_;  // by request id
   std::size_t pending_count_ = 0;
   std::map<std::int64_t, Window> windows_;  // by user id
   std::atomic<bool> idle_{true};

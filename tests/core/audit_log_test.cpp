@@ -47,30 +47,50 @@ class AuditLogTest : public ::testing::Test {
 const Actor kCaseManager{{7, "c.meyer", "case_manager", 3, "caritas-rheine"}, "req-new"};
 
 // A request id may be the client's own (X-Request-Id): two callers that send the same one at the
-// same time keep their refusals apart, each written with its own principal and route.
+// same time keep their refusals apart, each written as its own caller with its own route; a
+// request refused before it had a principal writes its notes as the actor they name.
 TEST_F(AuditLogTest, RefusalsOfTwoCallersWithTheSameRequestIdStayTheirOwn) {
   store_->migrate("core", store::core_migrations());
   const Actor own{{7, "c.meyer", "case_manager", 3, "caritas-rheine"}, "same-id"};
   const Actor prober{{8, "p.probe", "case_manager", 4, "welfare-greven"}, "same-id"};
+  const Actor partner{{9, "connector:jobcenter", "connector", 0, ""}, "unsigned"};
   SecurityLog log(*store_);
   SecurityLog::note(own, "case", "cas_own");
   SecurityLog::note(prober, "case", "cas_probed");
+  const auto security = [&] { return list(*store_, {"", 0, "security", 0, 100})["items"]; };
 
   log.flush("same-id", &prober.principal, "GET /api/v1/cases/cas_probed");
-  json items = list(*store_, {"", 0, "security", 0, 100})["items"];
+  json items = security();
   ASSERT_EQ(items.size(), 1u) << items.dump();
   EXPECT_EQ(items[0]["user_name"], "p.probe");
   EXPECT_EQ(items[0]["object_id"], "cas_probed");
   EXPECT_EQ(items[0]["route"], "GET /api/v1/cases/cas_probed");
 
-  log.flush("same-id", nullptr, "GET /health");  // a public route noted nothing
-  EXPECT_EQ(list(*store_, {"", 0, "security", 0, 100})["items"].size(), 1u);
   log.flush("same-id", &own.principal, "GET /api/v1/cases/cas_own");
-  items = list(*store_, {"", 0, "security", 0, 100})["items"];
+  items = security();
   ASSERT_EQ(items.size(), 2u) << items.dump();
   EXPECT_EQ(items[1]["user_name"], "c.meyer");
   EXPECT_EQ(items[1]["object_id"], "cas_own");
   EXPECT_EQ(items[1]["route"], "GET /api/v1/cases/cas_own");
+
+  // Refused before admission: the request has no principal, the note names the instance's user.
+  SecurityLog::note(partner, "connector_inbound", "jobcenter");
+  // Another caller's request with that id by chance: written as that caller, not as the partner.
+  SecurityLog::note({prober.principal, "unsigned"}, "case", "cas_other");
+  // A note of another request id waits for its own flush.
+  SecurityLog::note(prober, "case", "cas_again");
+  log.flush("unsigned", nullptr, "POST /api/v1/connectors/jobcenter/inbound");
+  items = security();
+  ASSERT_EQ(items.size(), 4u) << items.dump();
+  std::set<std::pair<std::string, std::string>> written;
+  for (std::size_t i = 2; i < items.size(); ++i)
+    written.insert(
+        {items[i]["user_name"].get<std::string>(), items[i]["object_id"].get<std::string>()});
+  EXPECT_EQ(written, (std::set<std::pair<std::string, std::string>>{
+                         {"connector:jobcenter", "jobcenter"}, {"p.probe", "cas_other"}}))
+      << "each entry as the caller it names";
+  log.flush("same-id", &prober.principal, "GET /api/v1/cases/cas_again");
+  EXPECT_EQ(security().size(), 5u);
   log.close();
 }
 
