@@ -31,7 +31,7 @@ class Env {
   // found by id through B-tree indexes, and wholly random ids put every new row of a batch on
   // another index page; a run's ids sit next to each other, so a commit writes a few pages, not
   // one per row (bench/README.md, "Request path, step 6"). A shared run says only that two ids
-  // were made near each other, not when, nor how many ids came between.
+  // were among the same 256 made by this process, not when, nor how many came between them.
   std::string new_id(const char* prefix);
   static constexpr int kIdsPerRun = 256;
 
