@@ -335,8 +335,7 @@ void Host::answer(sdk::HttpRequest& request, const http::Respond& respond) {
       // As when the write had failed inside the handler: nothing of the answer leaves the host.
       logger_->error("request {} ({} {}) failed: a durable write of its answer failed: {}",
                      request_id, sdk::to_string(method), path, *error);
-      response = sdk::HttpResponse::error(500, "internal_error",
-                                          "internal error; request id " + request_id);
+      response = failure_answer(request_id);
     }
     respond(std::move(response));
   });
@@ -358,8 +357,7 @@ void Host::answer_in_writer_batch(sdk::HttpRequest& request, const http::Respond
     // As when the write had failed inside the handler: nothing of the answer leaves the host.
     logger_->error("request {} ({} {}) failed: its write in the writer's batch failed: {}",
                    request.request_id, sdk::to_string(request.method), request.path, error);
-    answer(sdk::HttpResponse::error(500, "internal_error",
-                                    "internal error; request id " + request.request_id));
+    answer(failure_answer(request.request_id));
   };
   try {
     store_->write_then(
@@ -555,9 +553,20 @@ sdk::HttpResponse Host::handle(sdk::HttpRequest& request) {
     logger_->error("request {} ({} {}) failed in {}: {}", request.request_id,
                    sdk::to_string(request.method), match.route->pattern, match.route->owner,
                    e.what());
-    return sdk::HttpResponse::error(500, "internal_error",
-                                    "internal error; request id " + request.request_id);
+    return failure_answer(request.request_id);
   }
+}
+
+sdk::HttpResponse Host::failure_answer(const std::string& request_id) const {
+  if (store_ && store_->writes_refused()) {
+    return sdk::HttpResponse::error(
+        503, "writes_refused",
+        "kim accepts no writes: a sync of the database to disk failed, so what is on disk is "
+        "unknown; an administrator must check the disk and restart kim (request id " +
+            request_id + ")");
+  }
+  return sdk::HttpResponse::error(500, "internal_error",
+                                  "internal error; request id " + request_id);
 }
 
 void Host::add_host_routes() {

@@ -104,6 +104,10 @@ class Host {
   void decide_supervision();
   void add_host_routes();
   sdk::HttpResponse health();
+  // The answer of a request that failed inside kim: 500 internal_error, or 503 writes_refused once
+  // a failed disk sync made the store refuse every write (until restart), so that a client and
+  // its operator learn that waiting will not help but a restart after checking the disk will.
+  sdk::HttpResponse failure_answer(const std::string& request_id) const;
   sdk::HttpResponse list_plugins(const sdk::HttpRequest& request);
   sdk::HttpResponse list_jobs();
   sdk::HttpResponse run_job(const sdk::HttpRequest& request);

@@ -293,7 +293,7 @@ TEST_F(ServeTest, SyncThreadFollowsTheConfigAndWritesAreKeptEitherWay) {
 }
 
 // A disk whose sync fails: kim runs with a preloaded fdatasync that fails for the WAL while a
-// flag file exists. The write that sync covered is answered as failed, /health turns 503
+// flag file exists. The write that sync covered is answered 503 writes_refused, /health turns 503
 // "writes_refused", later writes are refused even once the disk works again, reads go on; after a
 // restart kim writes again and every write that was answered 201 is there.
 TEST_F(ServeTest, AFailedSyncRefusesWritesUntilRestartAndLosesNothingAcknowledged) {
@@ -311,9 +311,11 @@ TEST_F(ServeTest, AFailedSyncRefusesWritesUntilRestartAndLosesNothingAcknowledge
 
   std::ofstream(flag) << "fail\n";
   auto failed = client.post("/api/v1/plugins/hello/greetings", {{"to", "B"}}, token_);
-  EXPECT_EQ(failed.status, 500) << failed.body;
-  EXPECT_EQ(failed.json()["error"]["code"], "internal_error") << failed.body;
+  EXPECT_EQ(failed.status, 503) << failed.body;
+  EXPECT_EQ(failed.json()["error"]["code"], "writes_refused") << failed.body;
+  EXPECT_THAT(failed.json()["error"]["message"].get<std::string>(), HasSubstr("restart kim"));
   EXPECT_THAT(failed.body, Not(HasSubstr("fdatasync"))) << "no detail of the host in an answer";
+  EXPECT_THAT(failed.body, Not(HasSubstr(dir_.path().string())));
   auto health = client.get("/health");
   EXPECT_EQ(health.status, 503) << health.body;
   EXPECT_EQ(health.json()["status"], "degraded");
@@ -321,7 +323,8 @@ TEST_F(ServeTest, AFailedSyncRefusesWritesUntilRestartAndLosesNothingAcknowledge
 
   std::filesystem::remove(flag);  // the disk works again: what is on it is still unknown
   auto refused = client.post("/api/v1/plugins/hello/greetings", {{"to", "C"}}, token_);
-  EXPECT_EQ(refused.status, 500) << refused.body;
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.json()["error"]["code"], "writes_refused") << refused.body;
   EXPECT_EQ(client.get("/health").status, 503);
   auto stats = client.get("/api/v1/plugins/hello/stats", token_);
   EXPECT_EQ(stats.status, 200) << "reads go on: " << stats.body;
