@@ -17,7 +17,7 @@ end
 -- Every request text is built once per thread, before the clock starts (wrk calls init() while
 -- it sets the threads up): request() then only picks the next one, so wrk's Lua spends as little
 -- of the shared CPU per request as it can. nginx is measured with no script at all.
-local requests = nil
+local requests
 function init(args)
   requests = {}
   for k = 1, #ids do
@@ -28,6 +28,5 @@ end
 local next_index = nil
 function request()
   next_index = (next_index or first or 0) + 1
-  if requests == nil then init() end
   return requests[next_index % #requests + 1]
 end

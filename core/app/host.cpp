@@ -323,11 +323,7 @@ void Host::answer(sdk::HttpRequest& request, const http::Respond& respond) {
   auto response = handle(request);
   snapshot.reset();
   if (sessions_) sessions_->touch(request);
-  // Refused accesses noted while handling it: written apart from its (rolled back) transaction.
-  if (security_ && !security_->idle()) {
-    security_->flush(request.request_id, request.principal ? &*request.principal : nullptr,
-                     request_route(request));
-  }
+  flush_refusals(request);
   deferred.when_settled([this, respond, response = std::move(response),
                          request_id = request.request_id, method = request.method,
                          path = request.path](std::optional<std::string> error) mutable {
@@ -368,10 +364,7 @@ void Host::answer_in_writer_batch(sdk::HttpRequest& request, const http::Respond
           confirm_cached_token(*access_, in);
           exchange->response = handle(in);
           if (sessions_) sessions_->touch(in);
-          if (security_ && !security_->idle()) {
-            security_->flush(in.request_id, in.principal ? &*in.principal : nullptr,
-                             request_route(in));
-          }
+          flush_refusals(in);
         },
         // On the writer (or sync) thread once the commit is durable: quick, never throws.
         [this, exchange, answer, failed](std::exception_ptr error,
@@ -555,6 +548,13 @@ sdk::HttpResponse Host::handle(sdk::HttpRequest& request) {
                    e.what());
     return failure_answer(request.request_id);
   }
+}
+
+void Host::flush_refusals(const sdk::HttpRequest& request) {
+  // Written apart from the request's transaction, which a refusal usually rolled back.
+  if (!security_ || security_->idle()) return;
+  security_->flush(request.request_id, request.principal ? &*request.principal : nullptr,
+                   request_route(request));
 }
 
 sdk::HttpResponse Host::failure_answer(const std::string& request_id) const {

@@ -108,6 +108,8 @@ class Host {
   // a failed disk sync made the store refuse every write (until restart), so that a client and
   // its operator learn that waiting will not help but a restart after checking the disk will.
   sdk::HttpResponse failure_answer(const std::string& request_id) const;
+  // The refused accesses noted while handling `request`, into the security log.
+  void flush_refusals(const sdk::HttpRequest& request);
   sdk::HttpResponse list_plugins(const sdk::HttpRequest& request);
   sdk::HttpResponse list_jobs();
   sdk::HttpResponse run_job(const sdk::HttpRequest& request);

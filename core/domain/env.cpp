@@ -54,7 +54,6 @@ std::string Env::format_timestamp(std::chrono::system_clock::time_point at) {
 
 std::string Env::new_id(const char* prefix) {
   unsigned char bytes[16];
-  random_bytes(bytes, sizeof bytes);
   {
     std::lock_guard lock(id_mutex_);
     if (ids_left_in_run_ == 0) {
@@ -70,6 +69,7 @@ std::string Env::new_id(const char* prefix) {
     bytes[0] = id_run_[0];
     bytes[1] = id_run_[1];
   }
+  random_bytes(bytes + 2, sizeof bytes - 2);
   return std::string(prefix) + '_' + text::to_hex(bytes, sizeof bytes);
 }
 

@@ -270,7 +270,8 @@ TEST_F(DateRulesTest, IdsComeInRunsThatShareOnlyTheirFirstTwoBytes) {
     ids.push_back(env_.new_id("p").substr(2));
   // Where the first run starts depends on ids made before: find the first change of prefix.
   std::size_t start = 1;
-  while (ids[start].substr(0, 4) == ids[start - 1].substr(0, 4))
+  while (start <= static_cast<std::size_t>(per_run) &&
+         ids[start].substr(0, 4) == ids[start - 1].substr(0, 4))
     ++start;
   ASSERT_LE(start, static_cast<std::size_t>(per_run));
   const std::string run = ids[start].substr(0, 4);
